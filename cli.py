@@ -1,0 +1,221 @@
+"""subsidy: evaluate subsidy policies written as YAML rules, with a trace behind every decision.
+
+A thin layer over the ``engine`` package: each command parses its options,
+calls the library and prints what it returns. Exit codes: 0 done, 1 the
+policy or facts have problems (all of them are printed, sorted), 2 usage.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+
+import click
+
+import engine
+from engine.backends import NAMES as ENGINE_NAMES
+
+
+@lru_cache(maxsize=16)
+def _lines(path: str):
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            return fh.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _source_line(path: str, n: int) -> str:
+    lines = _lines(path)
+    return lines[n - 1] if 0 < n <= len(lines) else ""
+
+
+def _fail(exc: engine.InvalidInput, fmt: str = "text") -> None:
+    if fmt == "json":
+        click.echo(json.dumps({"problems": [p.to_dict() for p in exc.problems]}, ensure_ascii=False, indent=2))
+    else:
+        for line in engine.problem_lines(exc.problems, _source_line):
+            click.echo(line, err=True)
+        errors = len(exc.errors)
+        warnings = len(exc.problems) - errors
+        click.echo(f"{errors} error{'s' * (errors != 1)}" + (f", {warnings} warning{'s' * (warnings != 1)}" if warnings else ""),
+                   err=True)
+    sys.exit(1)
+
+
+def _write(text: str, output) -> None:
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _load(policy_path: str, facts_path: str, fmt: str = "text"):
+    try:
+        policy = engine.load_policy(policy_path)
+        return policy, engine.load_facts(facts_path, policy)
+    except engine.InvalidInput as exc:
+        _fail(exc, fmt)
+
+
+_PATH = click.Path(dir_okay=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(engine.__version__, prog_name="subsidy")
+def main():
+    """Evaluate a subsidy policy written as YAML rules against facts about
+    workshops and workers; every decision cites its clause and shows its trace.
+
+    \b
+    Start with the bundled example:
+      subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml --format text
+      subsidy explain policies/shanxi_2022.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
+      subsidy validate policies/shanxi_2022.yaml
+
+    Exit codes: 0 done; 1 the policy or facts have problems (each printed with
+    file:line:col, sorted); 2 the command line is wrong.
+    """
+
+
+@main.command()
+@click.argument("policy", type=_PATH)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
+def validate(policy, fmt):
+    """Check POLICY: YAML, schema, names, types, parameter dates, references.
+
+    Prints every problem with its file:line:col, the line and a caret; exits 1
+    if there is any error. Warnings alone exit 0.
+    """
+    try:
+        loaded, warnings = engine.check_policy(policy)
+    except engine.InvalidInput as exc:
+        _fail(exc, fmt)
+    if fmt == "json":
+        click.echo(json.dumps({"policy": loaded.id, "sha256": loaded.sha256,
+                               "problems": [p.to_dict() for p in warnings]}, ensure_ascii=False, indent=2))
+        return
+    for line in engine.problem_lines(warnings, _source_line):
+        click.echo(line, err=True)
+    click.echo(f"{policy}: policy {loaded.id} is valid: {len(loaded.clauses)} clauses, {len(loaded.rules)} rules, "
+               f"{len(loaded.parameters)} parameters" + (f", {len(warnings)} warnings" if warnings else ""))
+
+
+@main.command()
+@click.argument("policy", type=_PATH)
+@click.argument("facts", type=_PATH)
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True,
+              help="json: the decisions document, with traces; text: a table per workshop with totals by fund.")
+@click.option("--why-not", is_flag=True, help="Also report, for every rule that did not fire, the first condition that failed (outcome denied).")
+@click.option("--no-trace", is_flag=True, help="Leave the traces out of the JSON (faster, smaller).")
+@click.option("--engine", "backend", type=click.Choice(ENGINE_NAMES), default="core", show_default=True,
+              help="core decides; durable runs the same compiled rules on durable-rules, to cross-check.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
+def evaluate(policy, facts, fmt, why_not, no_trace, backend, output):
+    """Decide every workshop in FACTS under POLICY.
+
+    \b
+    Examples:
+      subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml --format text
+      subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml -o decisions.json
+    """
+    loaded, facts_loaded = _load(policy, facts)
+    try:
+        run = engine.evaluate(loaded, facts_loaded, backend=backend, why_not=why_not, trace=not no_trace)
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    except ImportError as exc:
+        raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
+    if fmt == "json":
+        text = json.dumps(engine.to_json(run, with_trace=not no_trace), ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = engine.to_text(run)
+    _write(text, output)
+
+
+@main.command()
+@click.argument("policy", type=_PATH)
+@click.argument("facts", type=_PATH)
+@click.option("--workshop", required=True, help="The workshop id to explain.")
+@click.option("--worker", help="Only this worker's decisions.")
+@click.option("--loan", help="Only this loan's decisions.")
+@click.option("--all/--granted-only", "show_all", default=True, show_default=True,
+              help="Include rules that did not fire, with the first condition that failed.")
+def explain(policy, facts, workshop, worker, loan, show_all):
+    """Print the trace behind each decision about one workshop (or one of its workers or loans):
+    the clause and its text, each condition with the values it saw, each parameter with its
+    value and the date it took effect, the derived facts it built on, and the arithmetic.
+
+    \b
+    Example:
+      subsidy explain policies/shanxi_2022.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
+    """
+    loaded, facts_loaded = _load(policy, facts)
+    ids = [ws["id"] for ws in facts_loaded.workshops]
+    if workshop not in ids:
+        raise click.BadParameter(f"no workshop {workshop!r} in {facts}; workshops: {', '.join(ids[:20])}",
+                                 param_hint="--workshop")
+    index = ids.index(workshop)
+    ws = facts_loaded.workshops[index]
+    if worker and worker not in [w["id"] for w in ws.get("workers") or ()]:
+        raise click.BadParameter(f"workshop {workshop} has no worker {worker!r}", param_hint="--worker")
+    if loan and loan not in [x["id"] for x in ws.get("loans") or ()]:
+        raise click.BadParameter(f"workshop {workshop} has no loan {loan!r}", param_hint="--loan")
+    try:
+        run = engine.evaluate(loaded, _only(facts_loaded, index), why_not=show_all)
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    chosen = [d for d in run.decisions
+              if (worker is None or d.worker == worker) and (loan is None or d.loan == loan)
+              and (worker or loan or True)]
+    if worker or loan:
+        chosen = [d for d in chosen if d.worker == worker and d.loan == loan]
+    click.echo(engine.explain_text(run, chosen), nl=False)
+
+
+@main.command(name="test")
+@click.argument("policy", type=_PATH)
+@click.argument("cases", type=_PATH, required=False)
+@click.option("-k", "select", help="Only cases whose name contains this text.")
+def test_cases(policy, cases, select):
+    """Run the policy's YAML cases (facts in, expected decisions out).
+
+    CASES defaults to the file beside POLICY named *.tests.yaml. Prints one line
+    per case and a summary; exits 1 if any case fails.
+
+    \b
+    Example:
+      subsidy test policies/shanxi_2022.yaml
+    """
+    from engine.cases import load_cases, run_case
+    if cases is None:
+        cases = policy[:-5] + ".tests.yaml" if policy.endswith(".yaml") else policy + ".tests.yaml"
+    try:
+        loaded = engine.load_policy(policy)
+        found = load_cases(cases)
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    chosen = [c for c in found if not select or select in c.name]
+    failed = 0
+    for case in chosen:
+        result = run_case(loaded, case)
+        mark = "PASSED" if result.passed else "FAILED"
+        click.echo(f"{case.location} [{case.clause or '-'}] {case.name} {mark}")
+        for failure in result.failures:
+            click.echo(f"    {failure}")
+        failed += not result.passed
+    click.echo(f"{len(chosen) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+def _only(facts, index):
+    import dataclasses
+    return dataclasses.replace(facts, workshops=(facts.workshops[index],), pointers=(facts.pointers[index],))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

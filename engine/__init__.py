@@ -1,0 +1,27 @@
+"""A declarative rules engine for subsidy policies written as YAML.
+
+The public API::
+
+    policy = load_policy("policies/<province>.yaml")   # InvalidInput on any problem
+    facts = load_facts("facts.yaml", policy)           # InvalidInput on any problem
+    run = evaluate(policy, facts, why_not=True)             # decisions with traces, totals
+    document = to_json(run)                                 # the decisions document
+
+Nothing in this package knows any particular policy: clauses, amounts,
+thresholds, dates, labels and funds all come from the policy file.
+"""
+from .decisions import Decision, Totals
+from .evaluate import Evaluation, evaluate, iter_workshops
+from .facts import Facts, load_facts
+from .loader import check_policy, load_policy
+from .policy import Policy
+from .problems import InvalidInput, Location, Problem
+from .render import decision_id, explain_text, problem_lines, to_json, to_text, trace_lines
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Decision", "Evaluation", "Facts", "InvalidInput", "Location", "Policy", "Problem", "Totals",
+    "check_policy", "decision_id", "evaluate", "explain_text", "iter_workshops", "load_facts", "load_policy",
+    "problem_lines", "to_json", "to_text", "trace_lines", "__version__",
+]

@@ -1,0 +1,76 @@
+"""The core backend: an agenda-based forward chainer over compiled closures.
+
+Working memory is the workshop's record tree plus the flags rules assert.
+A rule is activated for a subject when every flag it requires holds; rules
+without requirements are activated at the start. The agenda runs activations
+in a fixed order (stratum, rule position in the file, subject position), so a
+rule never reads a flag before every rule that may assert it has run. An
+asserted flag activates the rules that require it. Firings are counted; a
+policy that exceeds its firing limit stops with an error, not a hang.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Dict, List, Set, Tuple
+
+from ..firing import apply
+from . import WorkshopRun, holder, subjects_of
+
+
+class FiringLimitExceeded(Exception):
+    def __init__(self, limit: int, workshop: str):
+        super().__init__(f"more than {limit} rule firings for workshop {workshop}: the policy does not settle")
+        self.limit, self.workshop = limit, workshop
+
+
+class CoreBackend:
+    name = "core"
+
+    def run(self, policy, workshop) -> WorkshopRun:
+        rules = policy.rules
+        order = {r.id: n for n, r in enumerate(rules)}
+        by_flag: Dict[Tuple[str, str], List] = {}
+        for rule in rules:
+            for req in rule.requires:
+                by_flag.setdefault((req.holder, req.flag), []).append(rule)
+        agenda: List[Tuple[int, int, int, int]] = []
+        queued: Set[Tuple[int, int]] = set()
+        subjects = {}
+
+        def push(rule, subject):
+            key = (order[rule.id], id(subject))
+            if key in queued:
+                return
+            if all(holder(subject, req.holder).flags.get(req.flag) for req in rule.requires):
+                queued.add(key)
+                subjects[id(subject)] = subject
+                heapq.heappush(agenda, (rule.stratum, order[rule.id], subject.position, id(subject)))
+
+        for rule in rules:
+            if not rule.requires:
+                for subject in subjects_of(workshop, rule.subject):
+                    push(rule, subject)
+
+        results = []
+        firings = 0
+        while agenda:
+            _, n, _, sid = heapq.heappop(agenda)
+            rule, subject = rules[n], subjects[sid]
+            result = apply(rule, subject, policy)
+            results.append(result)
+            if not result.fired:
+                continue
+            firings += 1
+            if firings > policy.firing_limit:
+                raise FiringLimitExceeded(policy.firing_limit, workshop.id)
+            if rule.asserts:
+                subject.flags[rule.asserts] = True
+                subject.flags[f"{rule.asserts}:by"] = subject.flags.get(f"{rule.asserts}:by", ()) + ((rule.id, rule.clause),)
+                for dependent in by_flag.get((subject.kind, rule.asserts), ()):
+                    for target in subjects_of(workshop, dependent.subject):
+                        if holder(target, subject.kind) is subject:
+                            push(dependent, target)
+
+        not_activated = tuple((rule, subject) for rule in rules for subject in subjects_of(workshop, rule.subject)
+                              if (order[rule.id], id(subject)) not in queued)
+        return WorkshopRun(tuple(results), not_activated)

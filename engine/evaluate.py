@@ -1,0 +1,122 @@
+"""Evaluate a policy on facts: workshop by workshop, through a backend, into decisions."""
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Tuple
+
+from . import trace as T
+from .backends import get as get_backend
+from .backends.core import FiringLimitExceeded
+from .decisions import Decision, Totals, resolve_exclusivity
+from .facts import Facts, build_records
+from .firing import Result, RuleError
+from .policy import Policy
+from .problems import InvalidInput, Problem
+
+#: Working precision for exact decimal arithmetic; amounts are rounded only where the policy says.
+PRECISION = 50
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The decisions of one run, in output order, and their totals."""
+
+    policy: Policy
+    facts: Facts
+    decisions: Tuple[Decision, ...]
+    totals: Totals
+    backend: str
+
+
+def evaluate(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bool = False,
+             trace: bool = True) -> Evaluation:
+    """Decide every workshop of ``facts``; raise InvalidInput listing every evaluation problem."""
+    decisions: List[Decision] = []
+    problems: List[Problem] = []
+    for outcome in iter_workshops(policy, facts, backend=backend, why_not=why_not, trace=trace):
+        if isinstance(outcome, Problem):
+            problems.append(outcome)
+        else:
+            decisions.extend(outcome)
+    if problems:
+        raise InvalidInput(problems)
+    return Evaluation(policy, facts, tuple(decisions), Totals.of(decisions), backend)
+
+
+def iter_workshops(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bool = False,
+                   trace: bool = True, indexes=None) -> Iterator:
+    """For each workshop, its list of decisions, or a Problem for each thing that went wrong."""
+    runner = get_backend(backend)
+    with decimal.localcontext() as ctx:
+        ctx.prec = PRECISION
+        ctx.traps[decimal.InvalidOperation] = True
+        for index in (range(len(facts.workshops)) if indexes is None else indexes):
+            try:
+                yield decide_workshop(policy, facts, index, runner, why_not, trace or why_not)
+            except RuleError as exc:
+                yield _rule_problem(facts, exc)
+            except FiringLimitExceeded as exc:
+                pointer = facts.pointers[index]
+                yield Problem("engine.firing_limit", str(exc), pointer, facts.doc.locate(pointer),
+                              hint="raise settings.firing_limit in the policy only if the rules really need it")
+
+
+def decide_workshop(policy: Policy, facts: Facts, index: int, runner, why_not: bool, trace: bool) -> List[Decision]:
+    shop = build_records(facts, index, trace)
+    run = runner.run(policy, shop)
+    decisions = [_decision(policy, r) for r in run.results if r.fired]
+    decisions = resolve_exclusivity(decisions, policy.exclusivity)
+    if why_not:
+        decisions += [_denied(policy, r) for r in run.results if not r.fired]
+        decisions += [_not_activated(policy, rule, subject) for rule, subject in run.not_activated]
+    decisions.sort(key=lambda d: d.order)
+    return decisions
+
+
+def _ids(subject) -> Tuple[str, Optional[str], Optional[str]]:
+    shop = subject.workshop()
+    return (shop.id, subject.id if subject.kind == "worker" else None, subject.id if subject.kind == "loan" else None)
+
+
+def _decision(policy: Policy, result: Result) -> Decision:
+    rule = result.rule
+    ws, worker, loan = _ids(result.subject)
+    return Decision(ws, worker, loan, rule.id, rule.clause, rule.decides, result.amount,
+                    rule.fund if rule.decides == "granted" else None, result.events,
+                    order=(result.subject.position, rule.index))
+
+
+def _denied(policy: Policy, result: Result) -> Decision:
+    rule = result.rule
+    ws, worker, loan = _ids(result.subject)
+    return Decision(ws, worker, loan, rule.id, rule.clause, "denied", None, None, result.events,
+                    reason=result.reason, order=(result.subject.position, rule.index))
+
+
+def _not_activated(policy: Policy, rule, subject) -> Decision:
+    ws, worker, loan = _ids(subject)
+    unmet = []
+    events = []
+    clause = policy.clauses[rule.clause]
+    events.append(T.RuleApplied(rule.id, rule.label, rule.clause, clause.heading, clause.text, rule.subject,
+                                subject.id, rule.origin))
+    for req in rule.requires:
+        holder = subject if subject.kind == req.holder else subject.workshop()
+        holds = bool(holder.flags.get(req.flag))
+        events.append(T.Required(req.text, holder.id, holds, tuple(holder.flags.get(f"{req.flag}:by", ()))))
+        if not holds:
+            unmet.append(f"{req.text} ({holder.kind} {holder.id})")
+    reason = f"{rule.clause} {rule.label} not {rule.decides}: requires {', '.join(unmet)}, which no rule asserted"
+    events.append(T.NotReached(reason))
+    return Decision(ws, worker, loan, rule.id, rule.clause, "denied", None, None, tuple(events), reason=reason,
+                    order=(subject.position, rule.index))
+
+
+def _rule_problem(facts: Facts, exc: RuleError) -> Problem:
+    rule, subject, where = exc.rule, exc.subject, exc.where
+    ws, worker, loan = _ids(subject)
+    record = f"workshop {ws}" + (f", worker {worker}" if worker else "") + (f", loan {loan}" if loan else "")
+    message = f"{record}: rule {rule.id} ({rule.clause}) cannot be decided: {exc.error.message}"
+    return Problem(exc.error.code, message, subject.pointer, facts.doc.locate(subject.pointer),
+                   hint=f"in `{where.text}` at {where.location}")

@@ -1,0 +1,184 @@
+"""Facts: read, validate and build the records a policy is evaluated on.
+
+The facts file is checked against ``schemas/facts.schema.json`` and then
+against the policy (codes must be in its vocabularies) and the contract's own
+rules (unique ids, headcount not below the workers listed, one entry per
+month, a period that ends after it starts). Every problem names its record and
+field and carries its ``file:line:col``; none is dropped, none is guessed.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import hashlib
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Tuple
+
+import schemas
+
+from .calendar import month_start, months_in
+from .model import EvalContext, Record
+from .policy import Policy
+from .problems import InvalidInput, Problem, pointer_join
+from .source import Document, read_file
+from .validation import apply_defaults_and_types, schema_problems
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Validated facts: the period and the workshops, as plain data, with their source."""
+
+    path: str
+    sha256: str
+    period_start: _dt.date
+    period_end: _dt.date
+    workshops: Tuple[dict, ...]
+    pointers: Tuple[str, ...]  # the JSON pointer of each workshop in the file
+    doc: Document
+
+
+def load_facts(path: str, policy: Policy) -> Facts:
+    """Read and check the facts at ``path`` for ``policy``; raise InvalidInput with every problem."""
+    return check_facts(read_file(path), policy)
+
+
+def check_facts(doc: Document, policy: Policy) -> Facts:
+    schema = schemas.load("facts")
+    problems = schema_problems(doc, schema, "facts")
+    if problems:
+        raise InvalidInput([_name_record(doc, p) for p in problems])
+    data = apply_defaults_and_types(doc.data, schema, schema)
+    problems = list(_contract_problems(doc, data, policy))
+    if problems:
+        raise InvalidInput([_name_record(doc, p) for p in problems])
+    period = data["period"]
+    workshops = tuple(data.get("workshops") or ())
+    return Facts(doc.path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest(), period["start"], period["end"],
+                 workshops, tuple(f"/workshops/{i}" for i in range(len(workshops))), doc)
+
+
+def _name_record(doc: Document, problem: Problem) -> Problem:
+    """Prefix a problem's message with the records it lies in: 'workshop WS-1, worker W-3, month 2022-07'."""
+    parts = problem.pointer.split("/")[1:]
+    names = []
+    node = doc.data
+    names_for = {"workshops": "workshop", "workers": "worker", "loans": "loan", "months": "month"}
+    field = None
+    for i, part in enumerate(parts):
+        if isinstance(node, list):
+            try:
+                node = node[int(part)]
+            except (ValueError, IndexError):
+                break
+            label = names_for.get(parts[i - 1]) if i else None
+            if label and isinstance(node, dict):
+                rid = node.get("month" if label == "month" else "id")
+                names.append(f"{label} {rid}" if isinstance(rid, (str, int)) else f"{label} #{int(part) + 1}")
+        elif isinstance(node, dict):
+            field = part if part not in names_for else field
+            node = node.get(part)
+        else:
+            break
+    if not names:
+        return problem
+    where = ", ".join(names)
+    return Problem(problem.code, f"{where}: {problem.message}", problem.pointer, problem.location,
+                   problem.severity, problem.hint)
+
+
+def _contract_problems(doc: Document, data: dict, policy: Policy) -> Iterator[Problem]:
+    def problem(code, message, pointer, hint=None):
+        return Problem(code, message, pointer, doc.locate(pointer), hint=hint)
+
+    period = data["period"]
+    if period["end"] < period["start"]:
+        yield problem("facts.period", f"the period ends ({period['end']}) before it starts ({period['start']})", "/period/end")
+    seen_ws: Dict[str, str] = {}
+    for i, ws in enumerate(data.get("workshops") or ()):
+        wp = f"/workshops/{i}"
+        if ws["id"] in seen_ws:
+            yield problem("facts.duplicate_id", f"workshop id {ws['id']!r} is used twice (first at {seen_ws[ws['id']]})", wp + "/id")
+        seen_ws.setdefault(ws["id"], wp)
+        yield from _codes(policy, "workshop", ws, wp, problem)
+        workers = ws.get("workers") or []
+        if "headcount" in ws and ws["headcount"] < len(workers):
+            yield problem("facts.headcount", f"headcount {ws['headcount']} is below the {len(workers)} workers listed", wp + "/headcount")
+        seen: Dict[str, str] = {}
+        for j, w in enumerate(workers):
+            pp = f"{wp}/workers/{j}"
+            if w["id"] in seen:
+                yield problem("facts.duplicate_id", f"worker id {w['id']!r} is listed twice in this workshop (first at {seen[w['id']]})", pp + "/id")
+            seen.setdefault(w["id"], pp)
+            yield from _codes(policy, "worker", w, pp, problem)
+            months: Dict[str, str] = {}
+            for k, m in enumerate(w.get("months") or ()):
+                mp = f"{pp}/months/{k}"
+                if m["month"] in months:
+                    yield problem("facts.duplicate_month", f"month {m['month']} is listed twice for this worker", mp + "/month")
+                months.setdefault(m["month"], mp)
+                yield from _codes(policy, "month", m, mp, problem)
+        loans: Dict[str, str] = {}
+        for j, loan in enumerate(ws.get("loans") or ()):
+            lp = f"{wp}/loans/{j}"
+            if loan["id"] in loans:
+                yield problem("facts.duplicate_id", f"loan id {loan['id']!r} is listed twice in this workshop", lp + "/id")
+            loans.setdefault(loan["id"], lp)
+            yield from _codes(policy, "loan", loan, lp, problem)
+
+
+def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iterator[Problem]:
+    for (k, name), vocab in policy.field_codes.items():
+        if k != kind or name not in item:
+            continue
+        value = item[name]
+        values = value if isinstance(value, list) else [value]
+        for n, v in enumerate(values):
+            if str(v) not in vocab.codes:
+                at = pointer_join(pointer, name)
+                if isinstance(value, list):
+                    at = pointer_join(at, n)
+                near = difflib.get_close_matches(str(v), list(vocab.codes), n=1)
+                hint = f"did you mean {near[0]!r}?" if near else f"codes: {', '.join(vocab.codes)}"
+                yield problem("facts.unknown_code", f"{v!r} is not a code of {vocab.name} ({vocab.label}) for {name}", at, hint)
+
+
+def build_records(facts: Facts, index: int, tracing: bool = True) -> Record:
+    """The record tree of workshop ``index``, ready for evaluation, in its own context."""
+    period = Record("period", "period", {"start": facts.period_start, "end": facts.period_end}, None, "/period")
+    ctx = EvalContext(period, tracing)
+    period.ctx = ctx
+    period.children["months"] = tuple(
+        _attach(Record("calendar_month", d.strftime("%Y-%m"), {"month": d.strftime("%Y-%m"), "start": d}, period, "/period", n), ctx)
+        for n, d in enumerate(months_in(facts.period_start, facts.period_end)))
+    return workshop_record(facts.workshops[index], facts.pointers[index], ctx)
+
+
+def workshop_record(ws: dict, pointer: str, ctx: EvalContext) -> Record:
+    start, end = ctx.period.data["start"], ctx.period.data["end"]
+    workers = ws.get("workers") or []
+    data = dict(ws)
+    data.setdefault("headcount", len(workers))
+    shop = _attach(Record("workshop", ws["id"], data, None, pointer, 0), ctx)
+    worker_records = []
+    for j, w in enumerate(workers):
+        rec = _attach(Record("worker", w["id"], w, shop, f"{pointer}/workers/{j}", 1 + j), ctx)
+        months = []
+        for k, m in enumerate(w.get("months") or ()):
+            first = month_start(m["month"])
+            if start <= first <= end:
+                md = dict(m)
+                md["start"] = first
+                months.append(_attach(Record("month", m["month"], md, rec, f"{rec.pointer}/months/{k}", k), ctx))
+        months.sort(key=lambda r: r.data["start"])
+        rec.children["months"] = tuple(months)
+        worker_records.append(rec)
+    loans = tuple(_attach(Record("loan", loan["id"], loan, shop, f"{pointer}/loans/{j}", 1 + len(workers) + j), ctx)
+                  for j, loan in enumerate(ws.get("loans") or ()))
+    shop.children["workers"] = tuple(worker_records)
+    shop.children["loans"] = loans
+    return shop
+
+
+def _attach(rec: Record, ctx: EvalContext) -> Record:
+    rec.ctx = ctx
+    return rec

@@ -1,0 +1,206 @@
+"""Apply one compiled rule to one subject and record what happened.
+
+Shared by every backend: a backend decides *which* rule runs for *which*
+subject and when (its agenda); this module decides what that rule yields.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import List, Optional, Tuple
+
+from . import expr as X
+from . import trace as T
+from .compiler import CompiledCondition, CompiledExpr, CompiledRule, EvalError, _truth
+from .model import Record
+from .policy import Policy
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one activation yielded: a decision (``fired``), or why not."""
+
+    rule: CompiledRule
+    subject: Record
+    fired: bool
+    amount: Optional[Decimal]
+    events: Tuple
+    reason: Optional[str]  # why it did not fire, in one line
+
+
+class RuleError(Exception):
+    """An expression failed on these facts; carries the rule, subject and expression."""
+
+    def __init__(self, error: EvalError, rule: CompiledRule, subject: Record, where: CompiledExpr):
+        super().__init__(error.message)
+        self.error, self.rule, self.subject, self.where = error, rule, subject, where
+
+
+def _seen_pairs(seen: list, lets: dict) -> Tuple[Tuple[str, object], ...]:
+    out, shown = [], set()
+    for node, value in seen:
+        if isinstance(node, X.Name):
+            text = node.dotted
+        elif isinstance(node, X.Comprehension):
+            text = X.unparse(node)
+        else:
+            continue
+        if text not in shown:
+            shown.add(text)
+            out.append((text, value))
+    return tuple(out)
+
+
+def _values(seen: list) -> dict:
+    values = {}
+    for node, value in seen:
+        values.setdefault(node, value)
+    return values
+
+
+def _without(values: dict, node) -> dict:
+    """The seen values less ``node`` itself, so a formula prints with its parts substituted."""
+    inner = dict(values)
+    inner.pop(node, None)
+    return inner
+
+
+def _evaluate(compiled: CompiledExpr, env: dict, rule, subject, tracing: bool):
+    ctx = env["$ctx"]
+    if tracing:
+        ctx.seen, ctx.params = [], []
+    try:
+        value = compiled.fn(env)
+    except EvalError as exc:
+        raise RuleError(exc, rule, subject, compiled) from None
+    finally:
+        seen, params = ctx.seen, ctx.params
+        ctx.seen = ctx.params = None
+    return value, seen or [], tuple(params or ())
+
+
+def _condition(cond: CompiledCondition, env, rule, subject, tracing) -> Tuple[bool, Optional[T.Condition]]:
+    value, seen, params = _evaluate(cond.expr, env, rule, subject, tracing)
+    try:
+        holds = _truth(value, cond.expr.ast)
+    except EvalError as exc:
+        raise RuleError(exc, rule, subject, cond.expr) from None
+    if not tracing:
+        return holds, None
+    event = T.Condition(cond.text, cond.label, holds, X.unparse(cond.expr.ast, _values(seen)),
+                        _seen_pairs(seen, {}), _dedupe(params), cond.reading)
+    return holds, event
+
+
+def _dedupe(params) -> tuple:
+    out, keys = [], set()
+    for p in params:
+        key = (p.name, p.key, p.since, p.at)
+        if key not in keys:
+            keys.add(key)
+            out.append(p)
+    return tuple(out)
+
+
+def _amount(rule: CompiledRule, env, subject, policy: Policy, tracing) -> Tuple[Decimal, Optional[T.Arithmetic]]:
+    value, seen, params = _evaluate(rule.amount, env, rule, subject, tracing)
+    exact = Decimal(value)
+    rounded = exact.quantize(policy.quantum, rounding=policy.rounding)
+    if not tracing:
+        return rounded, None
+    values = _values(seen)
+    lets = tuple(T.Let(name, let.text, X.unparse(let.ast, _without(values, let.ast)), values.get(let.ast))
+                 for name, let in rule.lets if let.ast in values)
+    return rounded, T.Arithmetic(rule.amount.text, X.unparse(rule.amount.ast, values), exact, rounded, lets, _dedupe(params))
+
+
+def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
+    """Evaluate ``rule`` for ``subject`` (its requirements already hold)."""
+    ctx = subject.ctx
+    tracing = ctx.tracing
+    events: List = []
+    env = dict(subject.env)
+    if tracing:
+        clause = policy.clauses[rule.clause]
+        events.append(T.RuleApplied(rule.id, rule.label, rule.clause, clause.heading, clause.text,
+                                    rule.subject, subject.id, rule.origin))
+        for req in rule.requires:
+            holder = subject if subject.kind == req.holder else subject.workshop()
+            events.append(T.Required(req.text, holder.id, bool(holder.flags.get(req.flag)),
+                                     tuple(holder.flags.get(f"{req.flag}:by", ()))))
+    for cond in rule.when:
+        holds, event = _condition(cond, env, rule, subject, tracing)
+        if event is not None:
+            events.append(event)
+        if not holds:
+            reason = _why(rule, event) if tracing else f"{cond.text} is false"
+            return Result(rule, subject, False, None, tuple(events), reason)
+
+    amount: Optional[Decimal] = None
+    if rule.each is not None:
+        each = rule.each
+        limit = None
+        if each.limit is not None:
+            value, seen, params = _evaluate(each.limit, env, rule, subject, tracing)
+            limit = None if value is None else max(0, int(value))
+            if tracing:
+                events.append(T.Limit(each.limit.text, X.unparse(each.limit.ast, _values(seen)), limit, _dedupe(params)))
+        try:
+            items = each.source.fn(env) or ()
+        except EvalError as exc:
+            raise RuleError(exc, rule, subject, each.source) from None
+        parts: List[Decimal] = []
+        counted = 0
+        for item in items:
+            ienv = dict(env)
+            ienv[each.var] = item
+            failed = None
+            held = []
+            for cond in each.where:
+                holds, event = _condition(cond, ienv, rule, subject, tracing)
+                if not holds:
+                    failed = event if tracing else cond
+                    break
+                if tracing:
+                    held.append(event)
+            if failed is not None:
+                if tracing:
+                    events.append(T.Item(item.id, False, failed, False, None))
+                continue
+            if limit is not None and counted >= limit:
+                if tracing:
+                    events.append(T.Item(item.id, False, None, True, None, tuple(held)))
+                continue
+            counted += 1
+            arithmetic = None
+            if rule.amount is not None:
+                part, arithmetic = _amount(rule, ienv, subject, policy, tracing)
+                parts.append(part)
+            if tracing:
+                events.append(T.Item(item.id, True, None, False, arithmetic, tuple(held)))
+        if rule.amount is not None:
+            amount = sum(parts, Decimal(0)).quantize(policy.quantum)
+            if tracing:
+                events.append(T.Total(tuple(parts), amount))
+        if counted == 0:
+            reason = f"{rule.clause} {rule.label}: no item of {each.source.text} qualified"
+            if tracing:
+                events.append(T.NotReached(reason))
+            return Result(rule, subject, False, None, tuple(events), reason)
+    elif rule.amount is not None:
+        amount, arithmetic = _amount(rule, env, subject, policy, tracing)
+        if arithmetic is not None:
+            events.append(arithmetic)
+    if rule.amount is not None and amount <= 0:
+        reason = f"{rule.clause} {rule.label}: the amount comes to {amount}, so nothing is granted"
+        if tracing:
+            events.append(T.NotReached(reason))
+        return Result(rule, subject, False, amount, tuple(events), reason)
+    if tracing:
+        events.append(T.Outcome(rule.decides, amount, rule.fund))
+    return Result(rule, subject, True, amount, tuple(events), None)
+
+
+def _why(rule: CompiledRule, event: T.Condition) -> str:
+    label = f" ({event.label})" if event.label else ""
+    return f"{rule.clause} {rule.label} not {rule.decides}: {event.text}{label} does not hold: {event.substituted}"

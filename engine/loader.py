@@ -1,0 +1,365 @@
+"""Load a policy file: read it safely, check it against the schema, check its
+references, compile its expressions. Every problem found is reported at once,
+sorted, with its ``file:line:col``; nothing half-loaded is ever returned.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import hashlib
+from decimal import Decimal
+from typing import Dict, List, Tuple
+
+import schemas
+
+from . import expr as X
+from .compiler import (CompiledCondition, CompiledEach, CompiledRule, Compiler, Requirement, stratify)
+from .model import ANY, BOOL, NULL, NUMBER, SUBJECT_SCOPE, T, list_of, record_kinds
+from .parameters import Parameter, ParameterValue
+from .policy import Clause, ExclusivityGroup, Policy, Vocabulary
+from .problems import WARNING, InvalidInput, Problem
+from .source import Document, read_file
+from .validation import schema_problems
+
+
+def load_policy(path: str) -> Policy:
+    """Read, check and compile the policy at ``path``; raise InvalidInput with every problem."""
+    doc = read_file(path)
+    policy, problems = build_policy(doc)
+    errors = [p for p in problems if p.severity != WARNING]
+    if errors or policy is None:
+        raise InvalidInput(problems)
+    return policy
+
+
+def check_policy(path: str) -> Tuple[Policy, List[Problem]]:
+    """Like :func:`load_policy`, but also returns warnings; raises only on errors."""
+    doc = read_file(path)
+    policy, problems = build_policy(doc)
+    if policy is None or any(p.severity != WARNING for p in problems):
+        raise InvalidInput(problems)
+    return policy, problems
+
+
+def _date(text):
+    return _dt.date.fromisoformat(text) if text else None
+
+
+def _num(value):
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+class _Builder:
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.data = doc.data
+        self.problems: List[Problem] = []
+
+    def error(self, code, message, pointer, hint=None, severity="error"):
+        self.problems.append(Problem(code, message, pointer, self.doc.locate(pointer), severity, hint))
+
+    def warn(self, code, message, pointer, hint=None):
+        self.error(code, message, pointer, hint, WARNING)
+
+    # --- pieces ----------------------------------------------------------------
+
+    def clauses(self) -> Dict[str, Clause]:
+        out = {}
+        for i, c in enumerate(self.data["clauses"]):
+            pointer = f"/clauses/{i}"
+            if c["id"] in out:
+                self.error("policy.duplicate_id", f"clause {c['id']} is defined twice", pointer + "/id")
+                continue
+            out[c["id"]] = Clause(c["id"], c.get("section", ""), c["heading"], c["kind"], c["text"], pointer)
+        return out
+
+    def vocabularies(self, kinds) -> Tuple[Dict[str, Vocabulary], Dict[Tuple[str, str], Vocabulary]]:
+        vocabs, by_field = {}, {}
+        for name, v in self.data["vocabularies"].items():
+            vocab = Vocabulary(name, v.get("label", name), tuple(v["fields"]), dict(v["codes"]))
+            vocabs[name] = vocab
+            for j, path in enumerate(v["fields"]):
+                kind, fld = path.split(".", 1)
+                pointer = f"/vocabularies/{name}/fields/{j}"
+                if kind not in kinds or fld not in kinds[kind]:
+                    self.error("policy.unknown_field", f"{path} is not a field of the facts", pointer)
+                elif (kind, fld) in by_field:
+                    self.error("policy.duplicate_id", f"{path} already takes its codes from {by_field[(kind, fld)].name}", pointer)
+                else:
+                    by_field[(kind, fld)] = vocab
+        return vocabs, by_field
+
+    def sets(self, vocabs) -> Dict[str, frozenset]:
+        out = {}
+        for name, s in (self.data.get("sets") or {}).items():
+            pointer = f"/sets/{name}"
+            vocab = vocabs.get(s["vocabulary"])
+            if vocab is None:
+                self._unknown("vocabulary", s["vocabulary"], vocabs, pointer + "/vocabulary")
+                continue
+            for j, member in enumerate(s["members"]):
+                if str(member) not in vocab.codes:
+                    self._unknown(f"code of {vocab.name}", str(member), vocab.codes, f"{pointer}/members/{j}")
+            out[name] = frozenset(s["members"])
+        return out
+
+    def _unknown(self, what, name, known, pointer):
+        near = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+        self.error(f"policy.unknown_{what.split()[0]}", f"unknown {what} {name!r}", pointer,
+                   f"did you mean {near[0]!r}?" if near else None)
+
+    def parameters(self, kinds, by_field, clauses) -> Dict[str, Parameter]:
+        out = {}
+        for name, p in self.data["parameters"].items():
+            pointer = f"/parameters/{name}"
+            keyed_by = p.get("keyed_by")
+            if keyed_by:
+                kind, fld = keyed_by.split(".", 1)
+                if kind not in kinds or fld not in kinds[kind]:
+                    self.error("policy.unknown_field", f"{keyed_by} is not a field of the facts", pointer + "/keyed_by")
+            if p.get("clause") and p["clause"] not in clauses:
+                self._unknown("clause", p["clause"], clauses, pointer + "/clause")
+            values = []
+            previous = None
+            for j, v in enumerate(p["values"]):
+                vp = f"{pointer}/values/{j}"
+                since, until = _date(v.get("from")), _date(v.get("until"))
+                if since is None and j > 0:
+                    self.error("policy.parameter_dates", "only the first value may leave out `from`", vp)
+                if previous is not None and since is not None:
+                    if previous.since is not None and since <= previous.since:
+                        self.error("policy.parameter_dates", f"values are out of date order: {since} is not after {previous.since}", vp + "/from")
+                    elif previous.until is not None and since <= previous.until:
+                        self.error("policy.parameter_dates", f"this value from {since} overlaps the one before, in force until {previous.until}", vp + "/from")
+                if since and until and until < since:
+                    self.error("policy.parameter_dates", f"`until` {until} is before `from` {since}", vp + "/until")
+                raw = v["value"]
+                is_map = isinstance(raw, dict)
+                if p.get("table"):
+                    if not is_map:
+                        self.error("policy.parameter_value", "a table parameter's value maps thresholds to amounts", vp + "/value")
+                        continue
+                    value = tuple(sorted((_num(k), _num(a)) for k, a in raw.items() if _is_number(k)))
+                    for k in raw:
+                        if not _is_number(k):
+                            self.error("policy.parameter_value", f"table threshold {k!r} is not a number", f"{vp}/value/{k}")
+                elif keyed_by:
+                    if not is_map:
+                        self.error("policy.parameter_value", f"parameter keyed by {keyed_by} needs a value for each code", vp + "/value")
+                        continue
+                    value = {str(k): _num(a) for k, a in raw.items()}
+                    vocab = by_field.get(tuple(keyed_by.split(".", 1)))
+                    if vocab is not None:
+                        for k in value:
+                            if k not in vocab.codes:
+                                self._unknown(f"code of {vocab.name}", k, vocab.codes, f"{vp}/value/{k}")
+                        missing = [c for c in vocab.codes if c not in value]
+                        if missing:
+                            self.warn("policy.parameter_key_missing", f"no value for {', '.join(missing)} of {vocab.name}", vp + "/value")
+                else:
+                    if is_map:
+                        self.error("policy.parameter_value", "this parameter is neither keyed nor a table; its value is one number", vp + "/value")
+                        continue
+                    value = _num(raw)
+                pv = ParameterValue(since, until, value, v["source"], bool(v.get("unconfirmed")), vp)
+                values.append(pv)
+                previous = pv
+            out[name] = Parameter(name, p["label"], p.get("unit", ""), p.get("clause"), keyed_by,
+                                  bool(p.get("table")), tuple(values), pointer)
+        return out
+
+
+def _is_number(text) -> bool:
+    try:
+        Decimal(str(text))
+        return True
+    except ArithmeticError:
+        return False
+
+
+def _condition_list(items, pointer):
+    for j, item in enumerate(items or ()):
+        if isinstance(item, str):
+            yield item, f"{pointer}/{j}", None, None
+        else:
+            yield item["test"], f"{pointer}/{j}/test", item.get("label"), item.get("reading")
+
+
+def build_policy(doc: Document):
+    """(Policy or None, problems) for a parsed policy document."""
+    problems = schema_problems(doc, schemas.load("policy"), "policy")
+    if problems:
+        return None, problems
+    b = _Builder(doc)
+    data = doc.data
+    kinds = record_kinds(schemas.load("facts"))
+    clauses = b.clauses()
+    vocabs, by_field = b.vocabularies(kinds)
+    sets = b.sets(vocabs)
+    parameters = b.parameters(kinds, by_field, clauses)
+    for code, fund in data["funds"].items():
+        pass
+
+    rules_raw = data["rules"]
+    ids: Dict[str, int] = {}
+    producers: Dict[Tuple[str, str], List[str]] = {}
+    for i, r in enumerate(rules_raw):
+        pointer = f"/rules/{i}"
+        if r["id"] in ids:
+            b.error("policy.duplicate_id", f"rule {r['id']!r} is defined twice", pointer + "/id")
+        ids.setdefault(r["id"], i)
+        if r["clause"] not in clauses:
+            b._unknown("clause", r["clause"], clauses, pointer + "/clause")
+        elif clauses[r["clause"]].kind == "guidance":
+            b.error("policy.guidance_rule", f"clause {r['clause']} is kind guidance, so it cannot carry rules", pointer + "/clause",
+                    "make the clause kind: rules")
+        if r.get("fund") is not None and r["fund"] not in data["funds"]:
+            b._unknown("fund", r["fund"], data["funds"], pointer + "/fund")
+        if r.get("asserts"):
+            producers.setdefault((r["subject"], r["asserts"]), []).append(r["id"])
+    ruled = {r["clause"] for r in rules_raw}
+    for c in clauses.values():
+        if c.kind == "rules" and c.id not in ruled:
+            b.error("policy.clause_without_rules", f"clause {c.id} is kind rules but no rule cites it", c.pointer,
+                    "add its rules, or make it kind: guidance")
+
+    computed = {}
+    for kind, defs in (data.get("computed") or {}).items():
+        computed[kind] = {}
+        for name, d in defs.items():
+            pointer = f"/computed/{kind}/{name}/expr"
+            if name in kinds[kind]:
+                b.error("policy.shadowed_name", f"{kind}.{name} is already a field of the facts", f"/computed/{kind}/{name}")
+                continue
+            computed[kind][name] = {"expr": d["expr"], "pointer": pointer}
+
+    compiler = Compiler(doc, kinds, parameters, sets, computed, producers)
+    for kind, defs in computed.items():
+        for name in defs:
+            compiler.computed_fn(kind, name)
+
+    compiled_parts = []
+    for i, r in enumerate(rules_raw):
+        compiled_parts.append(_compile_rule(compiler, b, r, i, producers))
+    problems = b.problems + compiler.problems
+
+    # exclusivity groups
+    groups = []
+    for i, g in enumerate(data.get("exclusivity") or ()):
+        pointer = f"/exclusivity/{i}"
+        for j, member in enumerate(g["members"]):
+            if member not in ids:
+                b._unknown("rule", member, ids, f"{pointer}/members/{j}")
+            elif rules_raw[ids[member]]["decides"] != "granted":
+                b.error("policy.exclusivity_member", f"rule {member!r} grants no money, so it cannot be in an exclusivity group",
+                        f"{pointer}/members/{j}")
+        if g["clause"] not in clauses:
+            b._unknown("clause", g["clause"], clauses, pointer + "/clause")
+        groups.append(ExclusivityGroup(g["id"], g["clause"], g["scope"], tuple(g["members"]), g["strategy"], g.get("reading")))
+    problems = b.problems + compiler.problems
+
+    if any(p.severity != WARNING for p in problems):
+        return None, problems
+
+    strata, cycle = stratify([{"id": part["id"], "reads": part["reads"]} for part in compiled_parts], producers)
+    if cycle:
+        i = ids[cycle[0]]
+        problems.append(Problem("policy.cycle", "rules depend on each other's facts in a cycle: " + " -> ".join(cycle),
+                                f"/rules/{i}", doc.locate(f"/rules/{i}")))
+        return None, problems
+    rules = tuple(sorted((CompiledRule(stratum=strata[part["id"]], **part) for part in compiled_parts),
+                         key=lambda r: (r.stratum, r.index)))
+    settings = data.get("settings") or {}
+    rounding = settings.get("rounding") or {"quantum": "0.01", "mode": "ROUND_HALF_UP"}
+    policy = Policy(
+        id=data["policy"]["id"], title=data["policy"]["title"], document=data["policy"].get("document", ""),
+        path=doc.path, sha256=hashlib.sha256(doc.text.encode("utf-8")).hexdigest(),
+        clauses=clauses, vocabularies=vocabs, field_codes=by_field,
+        funds={k: v["label"] for k, v in data["funds"].items()}, parameters=parameters, sets=sets,
+        rules=rules, exclusivity=tuple(groups), quantum=Decimal(rounding["quantum"]), rounding=rounding["mode"],
+        firing_limit=settings.get("firing_limit", 100000), labels=dict(settings.get("labels") or {}),
+    )
+    return policy, problems
+
+
+def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers) -> dict:
+    pointer = f"/rules/{i}"
+    subject = r["subject"]
+    compiler._reads = set()
+    scope = compiler.scope_for(subject)
+
+    requires = []
+    for j, text in enumerate(r.get("requires") or ()):
+        holder, flag = text.split(".", 1)
+        rp = f"{pointer}/requires/{j}"
+        if holder not in SUBJECT_SCOPE[subject]:
+            b.error("policy.requires", f"a {subject} rule can require facts of {' or '.join(SUBJECT_SCOPE[subject])}, not {holder}", rp)
+        elif (holder, flag) not in producers:
+            known = [f"{k}.{f}" for (k, f) in producers]
+            near = difflib.get_close_matches(text, known, n=1)
+            b.error("policy.requires", f"no rule asserts {text}", rp, f"did you mean {near[0]!r}?" if near else None)
+        else:
+            requires.append(Requirement(holder, flag, text))
+            compiler._reads.add((holder, flag))
+    if r.get("asserts") and r["decides"] not in ("certified", "revoked"):
+        b.warn("policy.asserts", f"rule asserts {r['asserts']} though it decides {r['decides']}", pointer + "/asserts")
+
+    each = r.get("each")
+    item_type = None
+    source = None
+    if each:
+        source = compiler.compile(each["in"], f"{pointer}/each/in", scope, what="`each: in`")
+        if source is not None:
+            if source.type.name != "list":
+                compiler.error("expr.type", f"`each: in` must give a list, got {source.type}", f"{pointer}/each/in",
+                               source.ast, each["in"])
+            else:
+                item_type = source.type.arg
+    item_var = each["as"] if each else None
+    if item_var and item_var in scope.names:
+        b.error("policy.shadowed_name", f"`as: {item_var}` hides the name {item_var} of the rule's subject", f"{pointer}/each/as")
+    item_scope = scope.child(**({item_var: item_type or ANY} if each else {}))
+    item_scope.item_var = item_var
+
+    lets = []
+    for name, text in (r.get("let") or {}).items():
+        lp = f"{pointer}/let/{name}"
+        if name in item_scope.names:
+            b.error("policy.shadowed_name", f"let {name} hides a name already in use", lp)
+            continue
+        compiled = compiler.compile(text, lp, item_scope, what="let")
+        scope.lets[name] = compiled
+        if compiled is not None:
+            uses = any(isinstance(n, X.Name) and (n.parts[0] == item_var or scope.let_uses_item.get(n.parts[0]))
+                       for n in X.walk(compiled.ast))
+            scope.let_uses_item[name] = bool(each) and uses
+            lets.append((name, compiled))
+
+    when = []
+    for text, cp, label, reading in _condition_list(r.get("when"), f"{pointer}/when"):
+        c = compiler.compile(text, cp, scope, BOOL, "condition")
+        if c is not None:
+            when.append(CompiledCondition(c, label, reading))
+    compiled_each = None
+    if each:
+        where = []
+        for text, cp, label, reading in _condition_list(each.get("where"), f"{pointer}/each/where"):
+            c = compiler.compile(text, cp, item_scope, BOOL, "condition")
+            if c is not None:
+                where.append(CompiledCondition(c, label, reading))
+        limit = None
+        if each.get("limit"):
+            limit = compiler.compile(each["limit"], f"{pointer}/each/limit", scope, NUMBER, "limit")
+        if source is not None:
+            compiled_each = CompiledEach(source, item_var, tuple(where), limit)
+    amount = None
+    if r.get("amount"):
+        amount = compiler.compile(r["amount"], f"{pointer}/amount", item_scope if each else scope, NUMBER, "amount")
+    reads = frozenset(compiler._reads)
+    compiler._reads = None
+    return dict(
+        index=i, id=r["id"], clause=r["clause"], label=r.get("label", r["id"]), subject=subject,
+        decides=r["decides"], asserts=r.get("asserts"), requires=tuple(requires), when=tuple(when),
+        lets=tuple(lets), each=compiled_each, amount=amount, fund=r.get("fund"), reads=reads,
+        pointer=pointer, origin=b.doc.path, note=r.get("note"), reading=r.get("reading"),
+    )

@@ -1,0 +1,97 @@
+"""Located problems: the one error type carried from reader to parser to report.
+
+A :class:`Problem` is a value, never a crash: a stable ``code``, a message, the
+JSON pointer of the offending value and the :class:`Location` (file, line,
+column) it came from. Loaders collect every problem they find and raise one
+:class:`InvalidInput` carrying all of them, sorted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Tuple
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where a value stands in its source file (1-based line and column)."""
+
+    file: str = ""
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if not self.line:
+            return self.file or "<input>"
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a policy or facts file."""
+
+    code: str
+    message: str
+    pointer: str = ""
+    location: Location = field(default_factory=Location)
+    severity: str = ERROR
+    hint: Optional[str] = None
+
+    def sort_key(self) -> Tuple:
+        loc = self.location
+        return (loc.file, loc.line, loc.col, self.pointer, self.code, self.message)
+
+    def to_dict(self) -> dict:
+        d = {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "pointer": self.pointer,
+            "file": self.location.file,
+            "line": self.location.line,
+            "col": self.location.col,
+        }
+        if self.hint:
+            d["hint"] = self.hint
+        return d
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.severity}[{self.code}] {self.message}"
+        if self.pointer:
+            text += f" (at {self.pointer})"
+        if self.hint:
+            text += f"; {self.hint}"
+        return text
+
+
+def sort_problems(problems: Iterable[Problem]) -> list:
+    """Sorted and de-duplicated, so a report is stable from run to run."""
+    seen = set()
+    out = []
+    for p in sorted(problems, key=Problem.sort_key):
+        key = p.sort_key()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+class InvalidInput(Exception):
+    """Raised once, with every problem found, when input cannot be used."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = sort_problems(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @property
+    def errors(self) -> list:
+        return [p for p in self.problems if p.severity == ERROR]
+
+
+def pointer_join(pointer: str, key) -> str:
+    """Append one reference token to a JSON pointer (RFC 6901 escaping)."""
+    token = str(key).replace("~", "~0").replace("/", "~1")
+    return f"{pointer}/{token}"

@@ -1,0 +1,271 @@
+"""Views of a run: JSON (the spec's decisions), a text table, an auditor's explanation, problems.
+
+Every function here is pure: it reads decisions, their trace events and the
+policy's labels, and returns text or plain data. Nothing here decides.
+"""
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from decimal import Decimal
+from typing import Callable, Dict, Iterable, List, Optional
+
+from . import trace as T
+from .decisions import NO_FUND, Decision
+from .expr import format_value
+from .problems import Problem
+
+MARK = {True: "✓", False: "✗"}
+
+
+def money(amount: Optional[Decimal]) -> Optional[str]:
+    """An amount as the spec writes it: a string with two decimals (or None)."""
+    return None if amount is None else format(amount.quantize(Decimal("0.01")), "f")
+
+
+def decision_id(policy_sha256: str, period: str, d: Decision) -> str:
+    """Stable across identical runs; changes when the policy, the period, the subject or the rule does."""
+    key = "\x1f".join([policy_sha256, period, d.workshop, d.worker or "", d.loan or "", d.clause, d.rule])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
+
+# --- trace lines ---------------------------------------------------------------
+
+def _param_line(p) -> str:
+    key = f"[{p.key}]" if p.key is not None else ""
+    flag = " (UNCONFIRMED value)" if p.unconfirmed else ""
+    return (f"parameter {p.name}{key} ({p.label}) on {p.at.isoformat()} = {format_value(p.value)}, "
+            f"{p.in_force()}; source: {p.source}{flag}")
+
+
+def _seen(seen) -> str:
+    return ", ".join(f"{name} = {format_value(value)}" for name, value in seen)
+
+
+def _condition_line(c: T.Condition, prefix: str = "condition") -> str:
+    label = f" [{c.label}]" if c.label else ""
+    verdict = "true" if c.holds else "false"
+    shown = c.substituted if c.substituted == verdict else f"{c.substituted} is {verdict}"
+    line = f"{prefix} {MARK[c.holds]} {c.text}{label}: {shown}"
+    if c.seen:
+        line += f" ({_seen(c.seen)})"
+    if c.reading:
+        line += f"; reading: {c.reading}"
+    return line
+
+
+def _arithmetic_lines(a: T.Arithmetic, indent: str = "") -> List[str]:
+    lines = [f"{indent}{let.name} = {let.formula} = {let.substituted} = {format_value(let.value)}" for let in a.lets]
+    exact = format_value(a.exact)
+    rounded = money(a.rounded)
+    tail = f" = {exact}" if exact != a.substituted else ""
+    lines.append(f"{indent}amount = {a.formula} = {a.substituted}{tail} → {rounded}")
+    return lines
+
+
+def trace_lines(events: Iterable, params: bool = True) -> List[str]:
+    """The trace of one decision as lines an auditor reads, in the order things happened."""
+    lines: List[str] = []
+    shown_params = set()
+
+    def add_params(ps, indent=""):
+        for p in ps or ():
+            key = (p.name, p.key, p.since, p.at)
+            if params and key not in shown_params:
+                shown_params.add(key)
+                lines.append(indent + _param_line(p))
+
+    for e in events:
+        if isinstance(e, T.RuleApplied):
+            lines.append(f"clause {e.clause} {e.heading}: {e.clause_text}")
+            lines.append(f"rule {e.rule} ({e.label}) from {e.origin}, for {e.subject} {e.subject_id}")
+        elif isinstance(e, T.Required):
+            by = ", ".join(f"{rule} (clause {clause})" for rule, clause in e.asserted_by) or "no rule"
+            state = "holds" if e.holds else "does not hold"
+            lines.append(f"requires {MARK[e.holds]} {e.fact} of {e.holder_id}: {state}, asserted by {by}")
+        elif isinstance(e, T.Condition):
+            lines.append(_condition_line(e))
+            add_params(e.params, "  ")
+        elif isinstance(e, T.Limit):
+            value = "no limit" if e.value is None else f"at most {e.value} items"
+            lines.append(f"limit {e.text} = {e.substituted} → {value}")
+            add_params(e.params, "  ")
+        elif isinstance(e, T.Item):
+            if e.counted:
+                lines.append(f"item {e.item}: counted")
+                for c in e.conditions:
+                    lines.append("  " + _condition_line(c, "where"))
+                if e.arithmetic is not None:
+                    add_params(e.arithmetic.params, "  ")
+                    lines.extend(_arithmetic_lines(e.arithmetic, "  "))
+            elif e.beyond_limit:
+                lines.append(f"item {e.item}: not counted: its conditions hold, but it is beyond the limit")
+            else:
+                lines.append(f"item {e.item}: not counted; " + _condition_line(e.reason, "where"))
+        elif isinstance(e, T.Arithmetic):
+            add_params(e.params)
+            lines.extend(_arithmetic_lines(e))
+        elif isinstance(e, T.Total):
+            parts = " + ".join(money(p) for p in e.parts)
+            lines.append(f"total = {parts} = {money(e.total)}")
+        elif isinstance(e, T.NotReached):
+            lines.append(f"no decision: {e.reason}")
+        elif isinstance(e, T.Exclusive):
+            if e.won:
+                lines.append(f"exclusivity {e.group} (clause {e.clause}, strategy {e.strategy}): {e.winner} "
+                             f"{money(e.winner_amount)} wins over {e.other} {money(e.other_amount)}")
+            else:
+                lines.append(f"exclusivity {e.group} (clause {e.clause}, strategy {e.strategy}): suppressed; "
+                             f"{e.winner} {money(e.winner_amount)} wins over {e.other} {money(e.other_amount)}")
+            if e.reading:
+                lines.append(f"  reading: {e.reading}")
+        elif isinstance(e, T.Outcome):
+            amount = f" {money(e.amount)}" if e.amount is not None else ""
+            fund = f" from {e.fund}" if e.fund else (" (no fund named)" if e.amount is not None else "")
+            lines.append(f"outcome {e.outcome}{amount}{fund}")
+    return lines
+
+
+# --- JSON ----------------------------------------------------------------------
+
+def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: bool = True) -> dict:
+    out = {
+        "id": decision_id(policy_sha256, period, d),
+        "workshop": d.workshop, "worker": d.worker, "loan": d.loan,
+        "rule": d.rule, "clause": d.clause, "outcome": d.outcome,
+        "amount": money(d.amount) if d.outcome in ("granted", "suppressed") else None,
+        "funding_source": d.fund,
+    }
+    if d.reason:
+        out["reason"] = d.reason
+    if with_trace:
+        out["trace"] = trace_lines(d.events)
+    return out
+
+
+def totals_dict(totals) -> dict:
+    return {
+        "granted": money(totals.granted),
+        "by_funding_source": {k: money(v) for k, v in totals.by_funding_source.items()},
+        "by_clause": {k: money(v) for k, v in totals.by_clause.items()},
+    }
+
+
+def to_json(evaluation, with_trace: bool = True) -> dict:
+    """The decisions document of semantics.md section 7."""
+    policy, facts = evaluation.policy, evaluation.facts
+    period = f"{facts.period_start.isoformat()}/{facts.period_end.isoformat()}"
+    return {
+        "policy": {"id": policy.id, "sha256": policy.sha256},
+        "facts_sha256": facts.sha256,
+        "period": {"start": facts.period_start.isoformat(), "end": facts.period_end.isoformat()},
+        "engine": evaluation.backend,
+        "decisions": [decision_dict(d, policy.sha256, period, with_trace) for d in evaluation.decisions],
+        "totals": totals_dict(evaluation.totals),
+    }
+
+
+# --- text ------------------------------------------------------------------------
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    gap = " " * max(0, width - _width(text))
+    return gap + text if right else text + gap
+
+
+def table(rows: List[List[str]], right: Iterable[int] = ()) -> List[str]:
+    right = set(right)
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(_pad(c, widths[i], i in right) for i, c in enumerate(r)).rstrip() for r in rows]
+
+
+def _subject(d: Decision) -> str:
+    return f"worker {d.worker}" if d.worker else f"loan {d.loan}" if d.loan else "workshop"
+
+
+def to_text(evaluation) -> str:
+    """A per-workshop table a person can read, with totals by fund."""
+    policy, facts = evaluation.policy, evaluation.facts
+    out = [f"{policy.title} ({policy.document}) — policy {policy.id}",
+           f"period {facts.period_start} to {facts.period_end}; engine {evaluation.backend}", ""]
+    by_ws: Dict[str, List[Decision]] = {}
+    for d in evaluation.decisions:
+        by_ws.setdefault(d.workshop, []).append(d)
+    for ws in facts.workshops:
+        ws_id = ws["id"]
+        decisions = by_ws.get(ws_id, [])
+        where = " ".join(x for x in (ws.get("city"), ws.get("county")) if x)
+        status = [d for d in decisions if d.outcome in ("certified", "revoked") and d.subject == "workshop"]
+        state = ", ".join(f"{policy.label(d.outcome)} {d.outcome} ({d.clause})" for d in status) or "not certified"
+        out.append(f"Workshop {ws_id}" + (f" {ws['name']}" if ws.get("name") else "") + (f" ({where})" if where else "")
+                   + f": {state}")
+        if not decisions:
+            out.append("  no decision (run with --why-not to see the first condition each rule failed)")
+            out.append("")
+            continue
+        rows = [["subject", "clause", "rule", "outcome", "amount", "fund"]]
+        total = Decimal("0.00")
+        for d in decisions:
+            fund = policy.label(d.fund) if d.fund else ("-" if d.amount is None else policy.label(NO_FUND))
+            amount = money(d.amount) if d.outcome in ("granted", "suppressed") else "-"
+            rows.append([_subject(d), d.clause, d.rule, d.outcome, amount or "-", fund])
+            if d.outcome == "granted" and d.amount is not None:
+                total += d.amount
+        out.extend("  " + line for line in table(rows, right={4}))
+        for d in decisions:
+            if d.reason:
+                out.append(f"  why not: {_subject(d)}: {d.reason}")
+        out.append(f"  granted to this workshop: {money(total)}")
+        out.append("")
+    totals = evaluation.totals
+    rows = [["fund", "code", "granted"]]
+    for fund, amount in totals.by_funding_source.items():
+        rows.append([policy.label(fund), fund, money(amount)])
+    rows.append(["total", "", money(totals.granted)])
+    out.append("Totals by fund")
+    out.extend("  " + line for line in table(rows, right={2}))
+    rows = [["clause", "heading", "granted"]]
+    for clause, amount in totals.by_clause.items():
+        rows.append([clause, policy.clauses[clause].heading if clause in policy.clauses else "", money(amount)])
+    out.append("Totals by clause")
+    out.extend("  " + line for line in table(rows, right={2}))
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(totals.counts.items()))
+    out.append(f"Decisions: {counts or 'none'}")
+    return "\n".join(out) + "\n"
+
+
+def explain_text(evaluation, decisions: List[Decision]) -> str:
+    """Every decision about one subject, with its full trace, as an auditor reads it."""
+    policy = evaluation.policy
+    out = [f"policy {policy.id} ({policy.path}, sha256 {policy.sha256[:12]}…), "
+           f"period {evaluation.facts.period_start} to {evaluation.facts.period_end}", ""]
+    period = f"{evaluation.facts.period_start.isoformat()}/{evaluation.facts.period_end.isoformat()}"
+    for d in decisions:
+        amount = f" {money(d.amount)}" if d.outcome in ("granted", "suppressed") else ""
+        fund = f" from {d.fund} {policy.label(d.fund)}" if d.fund else ""
+        out.append(f"== {d.workshop} {_subject(d)}: clause {d.clause} {d.rule}: {d.outcome}"
+                   f" ({policy.label(d.outcome)}){amount}{fund}  [id {decision_id(policy.sha256, period, d)}]")
+        if d.reason:
+            out.append(f"   why not: {d.reason}")
+        out.extend("   " + line for line in trace_lines(d.events))
+        out.append("")
+    return "\n".join(out)
+
+
+# --- problems --------------------------------------------------------------------
+
+def problem_lines(problems: Iterable[Problem], source_line: Callable[[str, int], str]) -> List[str]:
+    """Problems as a compiler prints them: location, code, message, the line and a caret under the spot."""
+    out = []
+    for p in problems:
+        out.append(str(p))
+        if p.location.line:
+            text = source_line(p.location.file, p.location.line)
+            if text:
+                out.append(f"  {p.location.line:>5} | {text}")
+                caret_col = _width(text[:max(0, p.location.col - 1)])
+                out.append(f"        | {' ' * caret_col}^")
+    return out

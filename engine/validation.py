@@ -1,0 +1,154 @@
+"""JSON Schema checks that report located problems, and schema-driven defaults.
+
+Wraps ``jsonschema``: each validation error becomes a :class:`Problem` with a
+stable code (from the failing keyword), a plain message, the JSON pointer of
+the value and its ``file:line:col``. Where a schema node carries ``x-error``,
+that sentence replaces the library's message, so policy staff read
+"must be a date written YYYY-MM-DD" rather than a regular expression.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import re
+from decimal import Decimal
+from typing import Any, Iterable, List
+
+import jsonschema
+from jsonschema import Draft202012Validator, FormatChecker
+
+from .problems import Problem, pointer_join
+from .source import Document
+
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_FORMATS = FormatChecker(formats=())
+
+
+@_FORMATS.checks("date", raises=ValueError)
+def _is_date(instance: Any) -> bool:
+    if not isinstance(instance, str):
+        return True
+    if not _DATE.match(instance):
+        return False
+    _dt.date.fromisoformat(instance)
+    return True
+
+
+_CODES = {
+    "required": "missing", "additionalProperties": "unknown_field", "type": "type",
+    "enum": "not_allowed", "const": "not_allowed", "pattern": "invalid_value", "format": "invalid_value",
+    "anyOf": "invalid_value", "oneOf": "invalid_value", "minimum": "out_of_range",
+    "exclusiveMinimum": "out_of_range", "maximum": "out_of_range", "minItems": "too_few",
+    "minProperties": "too_few", "uniqueItems": "duplicate", "minLength": "empty", "maxLength": "too_long",
+    "propertyNames": "invalid_name", "not": "not_allowed",
+}
+
+
+def _type_checker():
+    # Decimal is a number (it is registered as numbers.Number) but never a bool;
+    # integers written as 3.0 stay non-integers, as the text says.
+    return Draft202012Validator.TYPE_CHECKER
+
+
+def validator_for(schema: dict) -> Draft202012Validator:
+    return Draft202012Validator(schema, format_checker=_FORMATS)
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        return f"missing required field {missing[0]!r}" if missing else error.message
+    if error.validator == "additionalProperties":
+        extra = re.findall(r"'([^']+)'", error.message)
+        return f"unknown field {extra[0]!r}" if extra else error.message
+    if error.validator == "format" and error.validator_value == "date":
+        return f"{error.instance!r} is not a calendar date"
+    if "x-error" in schema:
+        shown = error.instance if not isinstance(error.instance, (dict, list)) else type(error.instance).__name__
+        return f"{shown!r} {schema['x-error']}" if not isinstance(error.instance, (dict, list)) else schema["x-error"]
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
+    if error.validator == "type":
+        return f"{error.instance!r} is not of type {error.validator_value}"
+    return error.message
+
+
+def _hint(error: jsonschema.ValidationError):
+    instance = error.instance
+    if isinstance(instance, dict) and any("(" in k or ")" in k or " " in k for k in instance):
+        return ("a comma inside { } ends a flow mapping entry, so an expression with commas was cut in two; "
+                "write it in block style (test: on its own line) or quote the expression")
+    return None
+
+
+def _leaf_errors(error: jsonschema.ValidationError) -> Iterable[jsonschema.ValidationError]:
+    """One error per failing spot: descend into anyOf/oneOf unless the schema says x-error."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator in ("anyOf", "oneOf") and error.context and "x-error" not in schema:
+        best = jsonschema.exceptions.best_match(error.context)
+        yield from _leaf_errors(best)
+        return
+    if error.validator == "propertyNames" and error.context:
+        yield from _leaf_errors(error.context[0])
+        return
+    yield error
+
+
+def schema_problems(doc: Document, schema: dict, domain: str, instance: Any = None) -> List[Problem]:
+    """Every schema violation in ``doc`` as a located problem with code ``<domain>.<kind>``."""
+    data = doc.data if instance is None else instance
+    problems = []
+    for top in validator_for(schema).iter_errors(data):
+        for error in _leaf_errors(top):
+            pointer = "".join(pointer_join("", p) for p in error.absolute_path)
+            if error.validator == "additionalProperties":
+                extra = re.findall(r"'([^']+)'", error.message)
+                if extra:
+                    pointer = pointer_join(pointer, extra[0])
+            if error.validator == "propertyNames":
+                pass
+            if top.validator == "propertyNames" and isinstance(error.instance, str):
+                pointer = pointer_join(pointer, error.instance)
+            code = f"{domain}.{_CODES.get(error.validator, error.validator)}"
+            problems.append(Problem(code, _message(error), pointer, doc.locate(pointer), hint=_hint(error)))
+    return problems
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    """Follow local ``$ref``s; keywords beside a ``$ref`` (such as ``default``) win over the target's."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        node = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        siblings = {k: v for k, v in schema.items() if k != "$ref"}
+        schema = {**node, **siblings}
+    return schema
+
+
+def apply_defaults_and_types(instance: Any, schema: dict, root: dict) -> Any:
+    """A copy of a valid ``instance`` with schema defaults filled in, dates as
+    ``datetime.date`` (``format: date``) and decimals as ``Decimal`` (``x-decimal``)."""
+    schema = _resolve(schema, root)
+    if isinstance(instance, dict):
+        out = {}
+        props = schema.get("properties", {})
+        for key, sub in props.items():
+            if key in instance:
+                out[key] = apply_defaults_and_types(instance[key], sub, root)
+            else:
+                resolved = _resolve(sub, root)
+                if "default" in resolved:
+                    out[key] = apply_defaults_and_types(copy.deepcopy(resolved["default"]), sub, root)
+        for key, value in instance.items():
+            if key not in out:
+                out[key] = value
+        return out
+    if isinstance(instance, list):
+        items = schema.get("items", {})
+        return [apply_defaults_and_types(v, items, root) for v in instance]
+    if schema.get("format") == "date" and isinstance(instance, str):
+        return _dt.date.fromisoformat(instance)
+    if schema.get("x-decimal") and isinstance(instance, (int, str, Decimal)) and not isinstance(instance, bool):
+        return Decimal(str(instance))
+    return instance

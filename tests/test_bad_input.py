@@ -1,0 +1,117 @@
+"""Bad input is refused: exit 1, a message naming where (line and column, or record and field), no traceback."""
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from conftest import EXAMPLE, POLICY
+
+GOOD_WORKSHOP = """  - id: WS-1
+    wage_area: 3
+    entity_type: micro_enterprise
+    workers:
+      - {id: W1, categories: [poverty_alleviated], sex: male, birth_date: 1980-01-01, hired_on: 2022-07-01,
+         months: [{month: 2022-07, income: 700}]}
+"""
+PERIOD = "period: {start: 2022-07-01, end: 2022-12-31}\n"
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result
+
+
+FACTS_CASES = {
+    "not yaml": ("period: [unclosed\n", ["yaml.syntax", ":1:"]),
+    "missing period": ("workshops: []\n", ["facts.missing", "'period'", ":1:1"]),
+    "unknown category": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("[poverty_alleviated]", "[poor]"),
+                         ["facts.unknown_code", "workshop WS-1, worker W1", "'poor'", ":7:31"]),
+    "negative income": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("income: 700", "income: -5"),
+                        ["facts.invalid_value", "month 2022-07", "-5", ":8:44"]),
+    "non-numeric income": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("income: 700", "income: lots"),
+                           ["facts.invalid_value", "'lots'", ":8:44"]),
+    "month 2022-13": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("month: 2022-07", "month: 2022-13"),
+                      ["facts.invalid_value", "2022-13", "YYYY-MM"]),
+    "date 2022-02-30": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("hired_on: 2022-07-01", "hired_on: 2022-02-30"),
+                        ["facts.invalid_value", "'2022-02-30' is not a calendar date", "worker W1"]),
+    "duplicate worker id": (PERIOD + "workshops:\n" + GOOD_WORKSHOP + "      - {id: W1, categories: [], sex: male, birth_date: 1980-01-01, hired_on: 2022-07-01}\n",
+                            ["facts.duplicate_id", "'W1'", ":9:14"]),
+    "headcount below workers listed": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("    workers:", "    headcount: 0\n    workers:"),
+                                       ["facts.headcount", "headcount 0 is below the 1 workers", "workshop WS-1"]),
+    "wage area 7": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("wage_area: 3", "wage_area: 7"),
+                    ["facts.unknown_code", "7", "wage_areas", ":4:16"]),
+    "python tag": ("period: !!python/object/apply:os.system ['echo hacked']\n", ["yaml.tag", ":1:9"]),
+    "alias bomb": ("a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join(["*" + chr(97 + i)] * 9) + "]\n" for i in range(8)) + PERIOD,
+        ["yaml.alias_bomb"]),
+    "unknown field": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("wage_area: 3", "wage_area: 3\n    wage_aera: 3"),
+                      ["facts.unknown_field", "'wage_aera'"]),
+    "duplicate key in facts": (PERIOD + PERIOD, ["yaml.duplicate_key", ":2:1"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FACTS_CASES))
+def test_bad_facts_are_refused_with_a_location(name, write):
+    text, needles = FACTS_CASES[name]
+    result = run("evaluate", POLICY, write("facts.yaml", text))
+    assert result.exit_code == 1, result.output
+    for needle in needles:
+        assert needle in result.output, f"{needle!r} not in:\n{result.output}"
+
+
+def test_no_file_can_run_code(write, tmp_path):
+    marker = tmp_path / "ran"
+    text = f"period: !!python/object/apply:os.system ['touch {marker}']\n"
+    run("evaluate", POLICY, write("facts.yaml", text))
+    policy_text = open(POLICY, encoding="utf-8").read().replace(
+        "format: 1", f"format: !!python/object/apply:os.system ['touch {marker}']")
+    result = run("validate", write("policy.yaml", policy_text))
+    assert result.exit_code == 1 and "yaml.tag" in result.output
+    assert not marker.exists()
+
+
+def _policy_with(write, old, new, count=1):
+    text = open(POLICY, encoding="utf-8").read()
+    assert old in text
+    return write("policy.yaml", text.replace(old, new, count))
+
+
+def test_a_policy_cut_off_mid_file_is_refused(write):
+    text = open(POLICY, encoding="utf-8").read()
+    cut = text[: text.index("  - id: stabilisation_subsidy") + 40]
+    result = run("validate", write("policy.yaml", cut))
+    assert result.exit_code == 1
+    assert "policy.yaml:" in result.output
+
+
+def test_a_duplicate_key_in_the_policy_is_refused(write):
+    path = _policy_with(write, "    clause: \"3.2\"\n    label: 一次性吸纳就业补助\n",
+                        "    clause: \"3.2\"\n    clause: \"3.3\"\n    label: 一次性吸纳就业补助\n")
+    result = run("validate", path)
+    assert result.exit_code == 1
+    assert "yaml.duplicate_key" in result.output and "duplicate key 'clause'" in result.output
+
+
+def test_every_problem_is_reported_sorted(write):
+    text = PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("[poverty_alleviated]", "[poor]").replace("wage_area: 3", "wage_area: 9")
+    result = run("evaluate", POLICY, write("facts.yaml", text))
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "error[" in line]
+    assert len(lines) == 2
+    positions = [tuple(int(x) for x in line.split(":")[1:3]) for line in lines]
+    assert positions == sorted(positions)
+    assert "2 errors" in result.output
+
+
+def test_usage_errors_exit_2():
+    assert run("evaluate", POLICY).exit_code == 2
+    assert run("evaluate", POLICY, EXAMPLE, "--format", "pdf").exit_code == 2
+    assert run("explain", POLICY, EXAMPLE, "--workshop", "NOPE").exit_code == 2
+    assert run("frobnicate").exit_code == 2
+
+
+def test_a_missing_file_is_a_located_error_not_a_crash(tmp_path):
+    result = run("evaluate", POLICY, str(tmp_path / "absent.yaml"))
+    assert result.exit_code == 1
+    assert "file.unreadable" in result.output

@@ -1,0 +1,161 @@
+"""The CLI end to end on the bundled example, as a user runs it."""
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import jsonschema
+from click.testing import CliRunner
+
+import schemas
+from cli import main
+from conftest import EXAMPLE, POLICY, ROOT
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def evaluate_json(policy=POLICY, facts=EXAMPLE, *extra):
+    result = run("evaluate", policy, facts, *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_validate_accepts_the_shanxi_policy():
+    result = run("validate", POLICY)
+    assert result.exit_code == 0, result.output
+    assert "policy shanxi_2022 is valid: 20 clauses, 13 rules" in result.output
+
+
+def test_the_example_output_matches_the_decisions_schema_and_its_totals_add_up():
+    doc = evaluate_json()
+    jsonschema.validate(doc, schemas.load("decisions"))
+    granted = [d for d in doc["decisions"] if d["outcome"] == "granted"]
+    total = sum(Decimal(d["amount"]) for d in granted)
+    assert Decimal(doc["totals"]["granted"]) == total
+    assert sum(Decimal(v) for v in doc["totals"]["by_funding_source"].values()) == total
+    assert sum(Decimal(v) for v in doc["totals"]["by_clause"].values()) == total
+    assert doc["totals"]["granted"] == "145511.61"
+
+
+def test_every_rule_fires_on_the_example_with_a_suppression_and_a_revocation():
+    doc = evaluate_json()
+    fired = {(d["rule"], d["outcome"]) for d in doc["decisions"]}
+    from engine import load_policy
+    for rule in load_policy(POLICY).rules:
+        assert any(r == rule.id for r, _ in fired), rule.id
+    assert ("base_award", "suppressed") in fired and ("one_time_hiring_subsidy", "suppressed") in fired
+    assert ("revocation", "revoked") in fired
+
+
+def test_every_decision_cites_its_clause_parameters_and_arithmetic():
+    doc = evaluate_json()
+    w1 = [d for d in doc["decisions"] if d["worker"] == "W-0001" and d["clause"] == "3.2"][0]
+    trace = "\n".join(w1["trace"])
+    assert "clause 3.2 提高一次性吸纳就业补助标准" in trace
+    assert "一次性吸纳就业补助标准从每人1200元提高到1500元" in trace
+    assert "requires ✓ workshop.certified of WS-001: holds, asserted by certification (clause 3.1)" in trace
+    assert "parameter one_time_hiring_subsidy (一次性吸纳就业补助标准) on 2022-07-10 = 1500, in force from 2022-06-27" in trace
+    assert "amount = param(\"one_time_hiring_subsidy\", worker.hired_on) = 1500 → 1500.00" in trace
+    si = [d for d in doc["decisions"] if d["worker"] == "W-0001" and d["clause"] == "3.8"][0]
+    assert "item 2022-08: counted" in si["trace"]
+    assert any("1400 * min(1, 4246.9 / 5000) = 1189.132 → 1189.13" in line for line in si["trace"])
+    suppressed = [d for d in doc["decisions"] if d["outcome"] == "suppressed" and d["rule"] == "base_award"][0]
+    assert any("one_time_hiring_subsidy 51000.00 wins over base_award 50000.00" in line for line in suppressed["trace"])
+
+
+def test_the_minimum_wage_trace_marks_the_unconfirmed_value():
+    doc = evaluate_json()
+    top_up = [d for d in doc["decisions"] if d["worker"] == "W-0001" and d["clause"] == "3.4"][0]
+    assert any("UNCONFIRMED" in line and "minimum_monthly_wage[3]" in line for line in top_up["trace"])
+
+
+def test_the_text_view_is_a_table_per_workshop_with_totals_by_fund():
+    result = run("evaluate", POLICY, EXAMPLE, "--format", "text")
+    assert result.exit_code == 0
+    out = result.output
+    for ws in ("WS-001", "WS-002", "WS-003", "WS-004", "WS-005", "WS-006"):
+        assert f"Workshop {ws}" in out
+    assert re.search(r"就业补助资金\s+employment_subsidy_fund\s+111098\.26", out), out
+    assert "Totals by fund" in out and "145511.61" in out
+
+
+def test_why_not_gives_one_line_per_rule_that_did_not_fire():
+    doc = evaluate_json(POLICY, EXAMPLE, "--why-not")
+    denied = [d for d in doc["decisions"] if d["outcome"] == "denied" and d["workshop"] == "WS-005"]
+    cert = [d for d in denied if d["rule"] == "certification"][0]
+    assert "公共投入场地的车间吸纳比例不低于60%" in cert["reason"]
+    assert "5 / 10 >= 0.6" in cert["reason"]
+    money_rules = [d for d in denied if d["rule"] == "one_time_hiring_subsidy"]
+    assert money_rules and all("requires workshop.certified" in d["reason"] for d in money_rules)
+
+
+def test_explain_prints_the_auditor_view():
+    result = run("explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "W-0001")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "clause 3.8 social_insurance_subsidy: granted" in out
+    assert "condition ✓ worker.contract_months >= param(\"si_min_contract_months\", period.end)" in out
+    assert "parameter provincial_average_annual_wage (全省在岗职工年平均工资（按统计年度）) on 2021-07-01 = 84938, in force from 2021-01-01 until 2021-12-31" in out
+    assert "WS-001 worker W-0002" not in out
+
+
+def test_output_file(tmp_path):
+    out = tmp_path / "decisions.json"
+    result = run("evaluate", POLICY, EXAMPLE, "-o", str(out))
+    assert result.exit_code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["totals"]["granted"] == "145511.61"
+
+
+def test_decision_ids_are_stable_and_follow_the_policy(write):
+    first = [d["id"] for d in evaluate_json()["decisions"]]
+    second = [d["id"] for d in evaluate_json()["decisions"]]
+    assert first == second and len(set(first)) == len(first)
+    changed = write("policy.yaml", open(POLICY, encoding="utf-8").read().replace("firing_limit: 100000", "firing_limit: 99999"))
+    assert set(d["id"] for d in evaluate_json(changed)["decisions"]).isdisjoint(first)
+
+
+def test_raising_1500_to_1800_changes_payouts_with_no_code_touched(write):
+    text = open(POLICY, encoding="utf-8").read()
+    assert text.count("value: 1500") == 1
+    changed = write("policy.yaml", text.replace("value: 1500", "value: 1800"))
+    before, after = evaluate_json(), evaluate_json(changed)
+    def hire(doc, worker):
+        return [d for d in doc["decisions"] if d["worker"] == worker and d["clause"] == "3.2"][0]
+    assert hire(before, "W-0001")["amount"] == "1500.00" and hire(after, "W-0001")["amount"] == "1800.00"
+    # WS-003's 34 hires now total 61,200, still above the 50,000 award; WS-006 pays 2 hires
+    assert Decimal(after["totals"]["by_clause"]["3.2"]) - Decimal(before["totals"]["by_clause"]["3.2"]) == 300 * (1 + 34 + 2)
+
+
+def test_the_policy_test_command_runs_the_yaml_cases():
+    result = run("test", POLICY)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^\d+ passed, 0 failed$", result.output, re.M)
+
+
+def test_help_teaches():
+    out = run("--help").output
+    assert "subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml" in out
+    assert "Exit codes" in out
+
+
+def test_the_engine_knows_no_particular_policy():
+    """Policy is data: no Shanxi amount, threshold, date, label or fund name in engine/."""
+    forbidden = re.compile(r"1500|1200|250000|3000000|84938|77364|2022-06-27|[\u4e00-\u9fff]|shanxi|"
+                           r"employment_subsidy_fund|county_finance|skills_training_account|poverty_alleviated|monitored|"
+                           r"relocated|labor_intensive|startup_guarantee", re.I)
+    offenders = []
+    for path in (ROOT / "engine").rglob("*.py"):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if forbidden.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert offenders == []
+
+
+def test_no_eval_exec_or_unsafe_yaml_in_the_code():
+    pattern = re.compile(r"\beval\(|\bexec\(|yaml\.load\(|unsafe_load|FullLoader|UnsafeLoader")
+    for path in list((ROOT / "engine").rglob("*.py")) + [ROOT / "cli.py"]:
+        assert not pattern.search(path.read_text(encoding="utf-8")), path

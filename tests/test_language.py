@@ -1,0 +1,116 @@
+"""The policy language: located syntax errors, unknown names with suggestions, types, cycles, the firing limit."""
+import pytest
+from click.testing import CliRunner
+
+import engine
+from cli import main
+from conftest import POLICY
+from engine.expr import ExpressionSyntaxError, parse, unparse
+
+
+def _policy(write, old, new):
+    text = open(POLICY, encoding="utf-8").read()
+    assert old in text, old
+    return write("policy.yaml", text.replace(old, new, 1))
+
+
+def _problems(path):
+    with pytest.raises(engine.InvalidInput) as info:
+        engine.load_policy(path)
+    return info.value.problems
+
+
+def _line_col(path, needle):
+    for n, line in enumerate(open(path, encoding="utf-8"), 1):
+        if needle in line:
+            return n, line.index(needle) + 1
+    raise AssertionError(needle)
+
+
+@pytest.mark.parametrize("text,offset", [("a >= ", 5), ("a ! b", 2), ("count(w in xs where)", 19), ("a + (b", 6)])
+def test_syntax_errors_say_where(text, offset):
+    with pytest.raises(ExpressionSyntaxError) as info:
+        parse(text)
+    assert info.value.pos == offset
+
+
+def test_unparse_keeps_meaning():
+    for text in ["not a or b and c", "(a + b) * c", "a - (b - c)", "x not in [1, 2]", "min(a, 3) * r / 12",
+                 "count(w in s.workers where w.t and w.role == \"p\")"]:
+        assert unparse(parse(unparse(parse(text)))) == unparse(parse(text))
+
+
+def test_a_syntax_error_in_the_policy_points_at_the_spot(write):
+    path = _policy(write, "worker.contract_months >= param(\"stabilisation_min_contract_months\"",
+                   "worker.contract_months >== param(\"stabilisation_min_contract_months\"")
+    [p] = _problems(path)
+    line, col = _line_col(path, ">==")
+    assert p.code == "expr.syntax"
+    assert (p.location.line, p.location.col) == (line, col + 2)
+
+
+def test_an_unknown_name_is_located_and_gets_a_suggestion(write):
+    path = _policy(write, "test: worker.contract_months >= param(\"si_min_contract_months\"",
+                   "test: worker.contract_month >= param(\"si_min_contract_months\"")
+    [p] = _problems(path)
+    line, col = _line_col(path, "worker.contract_month >=")
+    assert p.code == "expr.unknown_name"
+    assert (p.location.line, p.location.col) == (line, col)
+    assert "contract_months" in p.hint
+
+
+def test_an_unknown_parameter_gets_a_suggestion(write):
+    [p] = _problems(_policy(write, 'param("training_subsidy_per_person"', 'param("training_subsidy_per_persons"'))
+    assert p.code == "expr.unknown_parameter" and "training_subsidy_per_person" in p.hint
+
+
+def test_a_type_mismatch_is_an_error(write):
+    [p] = _problems(_policy(write, "test: worker.training.pre_job,", "test: worker.training.pre_job + 1,"))
+    assert p.code == "expr.type"
+
+
+def test_a_cycle_among_computed_values_is_an_error(write):
+    path = _policy(write, "expr: has_any(worker.categories, sets.target_categories)",
+                   "expr: worker.subsidised and has_any(worker.categories, sets.target_categories)")
+    path = open(path, encoding="utf-8").read().replace(
+        "expr: has_any(worker.categories, sets.subsidised_categories)",
+        "expr: worker.target and has_any(worker.categories, sets.subsidised_categories)")
+    [p] = [q for q in _problems(write("cyc.yaml", path)) if q.code == "policy.cycle"][:1]
+    assert "worker.target" in p.message and "worker.subsidised" in p.message
+
+
+def test_a_cycle_among_rules_is_an_error(write):
+    path = _policy(write, "      - {test: not workshop.revoked, label: 未被取消称号（四、（四））}\n      - test: workshop.entity_type != ",
+                   "      - {test: not workshop.revoked, label: 未被取消称号（四、（四））}\n      - test: workshop.entity_type != ")
+    text = open(path, encoding="utf-8").read().replace(
+        "    decides: revoked\n    asserts: revoked\n", "    decides: revoked\n    asserts: revoked\n    requires: [workshop.certified]\n", 1)
+    problems = _problems(write("cyc.yaml", text))
+    assert [p.code for p in problems] == ["policy.cycle"]
+    assert "revocation" in problems[0].message and "certification" in problems[0].message
+
+
+def test_the_firing_limit_stops_a_runaway_policy(write):
+    from conftest import EXAMPLE
+    path = _policy(write, "firing_limit: 100000", "firing_limit: 3")
+    result = CliRunner().invoke(main, ["evaluate", path, EXAMPLE])
+    assert result.exit_code == 1
+    assert "engine.firing_limit" in result.output and "more than 3 rule firings" in result.output
+
+
+def test_a_rule_citing_a_missing_clause_or_fund(write):
+    path = _policy(write, "    fund: skills_training_account", "    fund: skills_training_acount")
+    [p] = _problems(path)
+    assert p.code == "policy.unknown_fund" and "skills_training_account" in p.hint
+
+
+def test_parameter_values_out_of_order(write):
+    path = _policy(write, "      - from: 2023-01-01\n        value: {\"1\": 1980", "      - from: 2021-01-01\n        value: {\"1\": 1980")
+    [p] = _problems(path)
+    assert p.code == "policy.parameter_dates"
+
+
+def test_a_comma_in_a_flow_mapping_gets_a_hint(write):
+    path = _policy(write, "      - test: workshop.headcount >= param(\"labour_intensive_min_headcount\", period.end)\n        label: 用工在1000人以上",
+                   "      - {test: workshop.headcount >= param(\"labour_intensive_min_headcount\", period.end), label: 用工在1000人以上}")
+    [p] = _problems(path)
+    assert "flow mapping" in p.hint
