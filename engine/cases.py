@@ -104,10 +104,10 @@ def _show(d: dict) -> str:
     return "{" + ", ".join(f"{k}: {d[k]}" for k in _FIELDS if k in d and d[k] is not None) + "}"
 
 
-def run_case(policy: Policy, case: Case) -> CaseResult:
+def run_case(policy: Policy, case: Case, backend: str = "core") -> CaseResult:
     try:
         facts = check_facts(case.facts, policy)
-        run = evaluate(policy, facts, trace=False)
+        run = evaluate(policy, facts, trace=False, backend=backend)
     except InvalidInput as exc:
         codes = [p.code for p in exc.errors]
         if case.error and case.error in codes:

@@ -201,6 +201,18 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
     return Result(rule, subject, True, amount, tuple(events), None)
 
 
+def verdicts(rule: CompiledRule, subject: Record) -> List[bool]:
+    """The ``when`` conditions of ``rule`` for ``subject``, in order, up to and including the first that fails."""
+    env = dict(subject.env)
+    out: List[bool] = []
+    for cond in rule.when:
+        holds, _ = _condition(cond, env, rule, subject, False)
+        out.append(holds)
+        if not holds:
+            break
+    return out
+
+
 def _why(rule: CompiledRule, event: T.Condition) -> str:
     label = f" ({event.label})" if event.label else ""
     return f"{rule.clause} {rule.label} not {rule.decides}: {event.text}{label} does not hold: {event.substituted}"

@@ -1,0 +1,73 @@
+"""durable-rules as a second backend: every policy case and a few hundred generated workshops, decided twice."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("durable.engine", reason="durable-rules is not installed here (pip install '.[durable]'); CI installs it")
+
+import engine  # noqa: E402
+from cli import main  # noqa: E402
+from conftest import EXAMPLE, POLICY  # noqa: E402
+from generate import random_facts, to_json_text  # noqa: E402
+from test_policy_cases import CASES  # noqa: E402
+
+from engine.cases import run_case  # noqa: E402
+
+
+def _key(run):
+    return [(d.workshop, d.worker, d.loan, d.rule, d.clause, d.outcome, d.amount, d.fund, d.reason)
+            for d in run.decisions]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_every_policy_case_passes_on_durable_rules(policy, case):
+    result = run_case(policy, case, backend="durable")
+    assert result.passed, "\n".join(result.failures)
+    assert result.decisions == run_case(policy, case).decisions
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_generated_workshops_are_decided_alike(policy, write, seed):
+    facts = engine.load_facts(write(f"f{seed}.json", to_json_text(random_facts(1000 + seed, 6))), policy)
+    core = engine.evaluate(policy, facts, why_not=True)
+    durable = engine.evaluate(policy, facts, backend="durable", why_not=True)
+    assert _key(durable) == _key(core)
+    assert [engine.trace_lines(d.events) for d in durable.decisions] == [engine.trace_lines(d.events) for d in core.decisions]
+
+
+def test_engine_durable_gives_the_cores_output_on_the_example():
+    outputs = []
+    for backend in ("core", "durable"):
+        result = CliRunner().invoke(main, ["evaluate", POLICY, EXAMPLE, "--engine", backend, "--why-not"])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.output)
+        assert doc.pop("engine") == backend
+        outputs.append(doc)
+    assert outputs[0] == outputs[1]
+
+
+def test_a_changed_policy_reloads_in_the_same_process(policy, write):
+    facts = engine.load_facts(EXAMPLE, policy)
+    before = engine.evaluate(policy, facts, backend="durable")
+    text = open(POLICY, encoding="utf-8").read().replace("value: 1500", "value: 1800")
+    changed = engine.load_policy(write("changed.yaml", text))
+    after = engine.evaluate(changed, engine.load_facts(EXAMPLE, changed), backend="durable")
+    again = engine.evaluate(policy, facts, backend="durable")
+
+    def hire(run):
+        return next(d.amount for d in run.decisions if d.worker == "W-0001" and d.clause == "3.2")
+    assert (str(hire(before)), str(hire(after)), str(hire(again))) == ("1500.00", "1800.00", "1500.00")
+
+
+def test_an_evaluation_error_inside_a_durable_action_is_reported_not_swallowed(policy, write):
+    case = next(c for c in CASES if c.error == "param.no_value")
+    result = run_case(policy, case, backend="durable")
+    assert result.passed, result.failures
+
+
+def test_the_firing_limit_holds_inside_the_durable_action(write):
+    text = open(POLICY, encoding="utf-8").read().replace("firing_limit: 100000", "firing_limit: 3")
+    result = CliRunner().invoke(main, ["evaluate", write("p.yaml", text), EXAMPLE, "--engine", "durable"])
+    assert result.exit_code == 1
+    assert "engine.firing_limit" in result.output
