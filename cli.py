@@ -107,33 +107,80 @@ def validate(policy, fmt):
 @main.command()
 @click.argument("policy", type=_PATH)
 @click.argument("facts", type=_PATH)
-@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True,
-              help="json: the decisions document, with traces; text: a table per workshop with totals by fund.")
+@click.option("--format", "fmt", type=click.Choice(["json", "text", "csv", "xlsx", "html"]), default="json", show_default=True,
+              help="json: the decisions document, with traces; text: a table per workshop with totals by fund; "
+                   "csv: one row per decision; xlsx: a payout workbook (needs -o); html: a printable audit report.")
 @click.option("--why-not", is_flag=True, help="Also report, for every rule that did not fire, the first condition that failed (outcome denied).")
 @click.option("--no-trace", is_flag=True, help="Leave the traces out of the JSON (faster, smaller).")
 @click.option("--engine", "backend", type=click.Choice(ENGINE_NAMES), default="core", show_default=True,
               help="core decides; durable runs the same compiled rules on durable-rules, to cross-check.")
+@click.option("--workshop", help="Only this workshop (for a one-workshop report).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
-def evaluate(policy, facts, fmt, why_not, no_trace, backend, output):
+def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, output):
     """Decide every workshop in FACTS under POLICY.
 
     \b
     Examples:
       subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml --format text
       subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml -o decisions.json
+      subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml --format xlsx -o payouts.xlsx
+      subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml --format html -o report.html
     """
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a workbook: give the file with -o payouts.xlsx")
     loaded, facts_loaded = _load(policy, facts)
+    if workshop:
+        facts_loaded = _only(facts_loaded, _workshop_index(facts_loaded, workshop, facts))
     try:
-        run = engine.evaluate(loaded, facts_loaded, backend=backend, why_not=why_not, trace=not no_trace)
+        run = engine.evaluate(loaded, facts_loaded, backend=backend, why_not=why_not, trace=not no_trace or fmt == "html")
     except engine.InvalidInput as exc:
         _fail(exc)
     except ImportError as exc:
         raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
+    if fmt == "xlsx":
+        from engine.exports import workbook
+        workbook(run).save(output)
+        click.echo(f"wrote {output}", err=True)
+        return
     if fmt == "json":
         text = json.dumps(engine.to_json(run, with_trace=not no_trace), ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "csv":
+        from engine.exports import to_csv
+        text = to_csv(run)
+    elif fmt == "html":
+        from engine.report import html_report
+        text = html_report(run, workshop, engine.__version__)
     else:
         text = engine.to_text(run)
     _write(text, output)
+
+
+@main.command()
+@click.argument("decisions", type=_PATH)
+@click.argument("facts", type=_PATH)
+@click.option("--policy", type=_PATH, help="The policy file, if not at the path the decisions file records.")
+def verify(decisions, facts, policy):
+    """Re-run a decisions file and confirm every decision is identical.
+
+    Checks that the policy files and FACTS are the ones the run recorded (by
+    sha256), evaluates again with the recorded engine and options, and names
+    every decision that differs, with its line in DECISIONS. Exits 1 on any
+    difference.
+
+    \b
+    Example:
+      subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml -o decisions.json
+      subsidy verify decisions.json examples/facts_2022.yaml
+    """
+    from engine.verify import verify as run_verify
+    try:
+        result = run_verify(decisions, facts, policy)
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    if result.ok:
+        click.echo(f"verified: all {result.decisions} decisions in {decisions} are identical when re-run")
+        return
+    _fail(engine.InvalidInput(result.problems))
 
 
 @main.command()
@@ -154,11 +201,7 @@ def explain(policy, facts, workshop, worker, loan, show_all):
       subsidy explain policies/shanxi_2022.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
     """
     loaded, facts_loaded = _load(policy, facts)
-    ids = [ws["id"] for ws in facts_loaded.workshops]
-    if workshop not in ids:
-        raise click.BadParameter(f"no workshop {workshop!r} in {facts}; workshops: {', '.join(ids[:20])}",
-                                 param_hint="--workshop")
-    index = ids.index(workshop)
+    index = _workshop_index(facts_loaded, workshop, facts)
     ws = facts_loaded.workshops[index]
     if worker and worker not in [w["id"] for w in ws.get("workers") or ()]:
         raise click.BadParameter(f"workshop {workshop} has no worker {worker!r}", param_hint="--worker")
@@ -168,11 +211,7 @@ def explain(policy, facts, workshop, worker, loan, show_all):
         run = engine.evaluate(loaded, _only(facts_loaded, index), why_not=show_all)
     except engine.InvalidInput as exc:
         _fail(exc)
-    chosen = [d for d in run.decisions
-              if (worker is None or d.worker == worker) and (loan is None or d.loan == loan)
-              and (worker or loan or True)]
-    if worker or loan:
-        chosen = [d for d in chosen if d.worker == worker and d.loan == loan]
+    chosen = [d for d in run.decisions if not (worker or loan) or (d.worker == worker and d.loan == loan)]
     click.echo(engine.explain_text(run, chosen), nl=False)
 
 
@@ -210,6 +249,15 @@ def test_cases(policy, cases, select):
     click.echo(f"{len(chosen) - failed} passed, {failed} failed")
     if failed:
         sys.exit(1)
+
+
+def _workshop_index(facts, workshop, path) -> int:
+    ids = [ws["id"] for ws in facts.workshops]
+    if workshop not in ids:
+        more = ", …" if len(ids) > 20 else ""
+        raise click.BadParameter(f"no workshop {workshop!r} in {path}; workshops: {', '.join(ids[:20])}{more}",
+                                 param_hint="--workshop")
+    return ids.index(workshop)
 
 
 def _only(facts, index):

@@ -1,8 +1,9 @@
 """Evaluate a policy on facts: workshop by workshop, through a backend, into decisions."""
 from __future__ import annotations
 
+import datetime as _dt
 import decimal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, List, Optional, Tuple
 
 from . import trace as T
@@ -27,6 +28,9 @@ class Evaluation:
     decisions: Tuple[Decision, ...]
     totals: Totals
     backend: str
+    why_not: bool = False
+    trace: bool = True
+    ran_at: str = ""  # when the run was made (UTC, ISO 8601)
 
 
 def evaluate(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bool = False,
@@ -41,7 +45,8 @@ def evaluate(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bo
             decisions.extend(outcome)
     if problems:
         raise InvalidInput(problems)
-    return Evaluation(policy, facts, tuple(decisions), Totals.of(decisions), backend)
+    ran_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return Evaluation(policy, facts, tuple(decisions), Totals.of(decisions), backend, why_not, trace, ran_at)
 
 
 def iter_workshops(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bool = False,

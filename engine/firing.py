@@ -214,5 +214,6 @@ def verdicts(rule: CompiledRule, subject: Record) -> List[bool]:
 
 
 def _why(rule: CompiledRule, event: T.Condition) -> str:
-    label = f" ({event.label})" if event.label else ""
-    return f"{rule.clause} {rule.label} not {rule.decides}: {event.text}{label} does not hold: {event.substituted}"
+    """One line: the clause, what was not decided, the first condition that failed and the values it saw."""
+    what = event.label or event.text
+    return f"{rule.clause} {rule.label} not {rule.decides}: {what}: {event.substituted} is false"

@@ -278,6 +278,7 @@ def build_policy(doc: Document):
         funds={k: v["label"] for k, v in data["funds"].items()}, parameters=parameters, sets=sets,
         rules=rules, exclusivity=tuple(groups), quantum=Decimal(rounding["quantum"]), rounding=rounding["mode"],
         firing_limit=settings.get("firing_limit", 100000), labels=dict(settings.get("labels") or {}),
+        sources=((doc.path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest()),),
     )
     return policy, problems
 

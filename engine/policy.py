@@ -58,14 +58,20 @@ class Policy:
     rounding: str
     firing_limit: int
     labels: Dict[str, str]
+    sources: Tuple[Tuple[str, str], ...] = ()  # (path, sha256) of the policy file and every file it extends
 
     def rule(self, rule_id: str) -> CompiledRule:
         return next(r for r in self.rules if r.id == rule_id)
 
-    def label(self, code: str) -> str:
-        """The people-facing word for an outcome, fund or code, as the policy file gives it."""
+    def label(self, code: str, default: Optional[str] = None) -> str:
+        """The people-facing word for an outcome, fund, column or code, as the policy file gives it."""
         if code in self.labels:
             return self.labels[code]
         if code in self.funds:
             return self.funds[code]
-        return code
+        return code if default is None else default
+
+    def code_label(self, kind: str, field: str, code) -> str:
+        """The label of a vocabulary code (a category, a role...), or the code itself."""
+        vocab = self.field_codes.get((kind, field))
+        return vocab.codes.get(str(code), str(code)) if vocab else str(code)

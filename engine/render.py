@@ -151,14 +151,22 @@ def totals_dict(totals) -> dict:
     }
 
 
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
 def to_json(evaluation, with_trace: bool = True) -> dict:
     """The decisions document of semantics.md section 7."""
     policy, facts = evaluation.policy, evaluation.facts
     period = f"{facts.period_start.isoformat()}/{facts.period_end.isoformat()}"
     return {
-        "policy": {"id": policy.id, "sha256": policy.sha256},
+        "policy": {"id": policy.id, "sha256": policy.sha256, "path": policy.path,
+                   "files": [{"path": path, "sha256": sha} for path, sha in policy.sources]},
         "facts_sha256": facts.sha256,
         "period": {"start": facts.period_start.isoformat(), "end": facts.period_end.isoformat()},
+        "run": {"tool": "subsidy-rules", "version": _version(), "ran_at": evaluation.ran_at,
+                "facts": facts.path, "why_not": evaluation.why_not, "trace": with_trace and evaluation.trace},
         "engine": evaluation.backend,
         "decisions": [decision_dict(d, policy.sha256, period, with_trace) for d in evaluation.decisions],
         "totals": totals_dict(evaluation.totals),
@@ -182,8 +190,10 @@ def table(rows: List[List[str]], right: Iterable[int] = ()) -> List[str]:
     return ["  ".join(_pad(c, widths[i], i in right) for i, c in enumerate(r)).rstrip() for r in rows]
 
 
-def _subject(d: Decision) -> str:
-    return f"worker {d.worker}" if d.worker else f"loan {d.loan}" if d.loan else "workshop"
+def _subject(d: Decision, policy=None) -> str:
+    def word(kind):
+        return policy.label(f"subject.{kind}", kind) if policy is not None else kind
+    return f"{word('worker')} {d.worker}" if d.worker else f"{word('loan')} {d.loan}" if d.loan else word("workshop")
 
 
 def to_text(evaluation) -> str:
@@ -206,28 +216,28 @@ def to_text(evaluation) -> str:
             out.append("  no decision (run with --why-not to see the first condition each rule failed)")
             out.append("")
             continue
-        rows = [["subject", "clause", "rule", "outcome", "amount", "fund"]]
+        rows = [[policy.label(f"column.{key}", key) for key in ("subject", "clause", "rule", "outcome", "amount", "fund")]]
         total = Decimal("0.00")
         for d in decisions:
             fund = policy.label(d.fund) if d.fund else ("-" if d.amount is None else policy.label(NO_FUND))
             amount = money(d.amount) if d.outcome in ("granted", "suppressed") else "-"
-            rows.append([_subject(d), d.clause, d.rule, d.outcome, amount or "-", fund])
+            rows.append([_subject(d, policy), d.clause, d.rule, policy.label(d.outcome), amount or "-", fund])
             if d.outcome == "granted" and d.amount is not None:
                 total += d.amount
         out.extend("  " + line for line in table(rows, right={4}))
         for d in decisions:
             if d.reason:
-                out.append(f"  why not: {_subject(d)}: {d.reason}")
+                out.append(f"  why not: {_subject(d, policy)}: {d.reason}")
         out.append(f"  granted to this workshop: {money(total)}")
         out.append("")
     totals = evaluation.totals
-    rows = [["fund", "code", "granted"]]
+    rows = [[policy.label("column.fund", "fund"), policy.label("column.fund_code", "code"), policy.label("column.amount", "granted")]]
     for fund, amount in totals.by_funding_source.items():
         rows.append([policy.label(fund), fund, money(amount)])
-    rows.append(["total", "", money(totals.granted)])
+    rows.append([policy.label("total", "total"), "", money(totals.granted)])
     out.append("Totals by fund")
     out.extend("  " + line for line in table(rows, right={2}))
-    rows = [["clause", "heading", "granted"]]
+    rows = [[policy.label("column.clause", "clause"), policy.label("column.heading", "heading"), policy.label("column.amount", "granted")]]
     for clause, amount in totals.by_clause.items():
         rows.append([clause, policy.clauses[clause].heading if clause in policy.clauses else "", money(amount)])
     out.append("Totals by clause")

@@ -1,0 +1,52 @@
+"""The HTML audit report: each decision with its trace and its clause's text, printable, self-contained."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Optional
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .render import decision_id, money, trace_lines
+
+_ENV = Environment(loader=PackageLoader("engine", "templates"), autoescape=select_autoescape(["html"]),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def html_report(evaluation, workshop: Optional[str] = None, version: str = "") -> str:
+    """The report for the whole run, or for one workshop."""
+    policy, facts = evaluation.policy, evaluation.facts
+    period = f"{facts.period_start.isoformat()}/{facts.period_end.isoformat()}"
+    by_ws = {}
+    for d in evaluation.decisions:
+        by_ws.setdefault(d.workshop, []).append(d)
+    shops = []
+    for ws in facts.workshops:
+        if workshop and ws["id"] != workshop:
+            continue
+        decisions = []
+        total = Decimal("0.00")
+        for d in by_ws.get(ws["id"], []):
+            clause = policy.clauses[d.clause]
+            subject = f"{policy.label('subject.worker', 'worker')} {d.worker}" if d.worker else (
+                f"{policy.label('subject.loan', 'loan')} {d.loan}" if d.loan else policy.label("subject.workshop", "workshop"))
+            amount = money(d.amount) if d.outcome in ("granted", "suppressed") else None
+            if d.outcome == "granted" and d.amount is not None:
+                total += d.amount
+            decisions.append({
+                "id": decision_id(policy.sha256, period, d), "subject": subject, "clause": d.clause,
+                "heading": clause.heading, "clause_text": clause.text, "rule_label": policy.rule(d.rule).label,
+                "outcome": d.outcome, "outcome_label": policy.label(d.outcome), "amount": amount,
+                "fund_label": policy.label(d.fund) if d.fund else ("" if amount is None else policy.label("none", "none")),
+                "reason": d.reason, "trace": [line for line in trace_lines(d.events) if not line.startswith("clause ")],
+            })
+        status = [f"{policy.label(d.outcome)} ({d.clause})" for d in by_ws.get(ws["id"], [])
+                  if d.outcome in ("certified", "revoked") and not d.worker and not d.loan]
+        shops.append({"id": ws["id"], "name": ws.get("name", ""),
+                      "place": " ".join(x for x in (ws.get("city"), ws.get("county")) if x),
+                      "status": "、".join(status) if status else policy.label("not_certified", "not certified"),
+                      "decisions": decisions, "total": money(total)})
+    return _ENV.get_template("report.html").render(
+        policy=policy, lang=policy.label("report.lang", "en"), label=policy.label, money=money,
+        period={"start": facts.period_start.isoformat(), "end": facts.period_end.isoformat()},
+        facts_sha256=facts.sha256, engine=evaluation.backend, version=version, ran_at=evaluation.ran_at,
+        totals=evaluation.totals, workshops=shops)

@@ -1,0 +1,139 @@
+"""The auditor's view: one-line reasons, verify, and exports whose sums equal the JSON totals to the fen."""
+import csv
+import io
+import json
+from decimal import Decimal
+from html.parser import HTMLParser
+
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from cli import main
+from conftest import EXAMPLE, POLICY
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def _json(*extra):
+    result = run("evaluate", POLICY, EXAMPLE, *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_every_rule_that_did_not_fire_has_a_one_line_reason():
+    doc = _json("--why-not")
+    denied = [d for d in doc["decisions"] if d["outcome"] == "denied"]
+    assert len(denied) > 100
+    for d in denied:
+        assert d["reason"].startswith(d["clause"] + " ") and "\n" not in d["reason"] and len(d["reason"]) < 240, d["reason"]
+    cert = next(d for d in denied if d["workshop"] == "WS-005" and d["rule"] == "certification")
+    assert cert["reason"] == "3.1 认定为就业帮扶车间 not certified: 公共投入场地的车间吸纳比例不低于60%: not true or 5 / 10 >= 0.6 is false"
+
+
+def test_the_run_is_recorded():
+    doc = _json()
+    assert doc["run"]["tool"] == "subsidy-rules" and doc["run"]["version"]
+    assert doc["run"]["ran_at"].endswith("+00:00")
+    assert doc["policy"]["files"] == [{"path": POLICY, "sha256": doc["policy"]["sha256"]}]
+    assert len(doc["facts_sha256"]) == 64
+
+
+def test_verify_passes_on_an_untouched_file_and_names_an_edited_decision(tmp_path):
+    path = tmp_path / "decisions.json"
+    assert run("evaluate", POLICY, EXAMPLE, "--why-not", "-o", str(path)).exit_code == 0
+    ok = run("verify", str(path), EXAMPLE)
+    assert ok.exit_code == 0 and "verified: all 2332 decisions" in ok.output, ok.output
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    target = next(d for d in doc["decisions"] if d["worker"] == "W-0002" and d["clause"] == "3.8")
+    target["amount"] = "2340.00"
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+    line = next(n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if '"2340.00"' in text)
+    bad = run("verify", str(path), EXAMPLE)
+    assert bad.exit_code == 1
+    assert f"decisions.json:{line}:" in bad.output
+    assert f"decision {target['id']} (WS-001 worker W-0002, clause 3.8 social_insurance_subsidy): amount recorded '2340.00', recomputed '2240.00'" in bad.output
+
+
+def test_verify_refuses_other_facts(tmp_path, write):
+    path = tmp_path / "decisions.json"
+    run("evaluate", POLICY, EXAMPLE, "-o", str(path))
+    other = write("facts.yaml", open(EXAMPLE, encoding="utf-8").read().replace("income: 700", "income: 701"))
+    result = run("verify", str(path), other)
+    assert result.exit_code == 1 and "verify.facts_changed" in result.output
+
+
+def test_csv_has_a_row_per_decision_and_sums_to_the_json_total():
+    doc = _json("--why-not")
+    result = run("evaluate", POLICY, EXAMPLE, "--why-not", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert len(rows) == len(doc["decisions"])
+    assert [r["decision_id"] for r in rows] == [d["id"] for d in doc["decisions"]]
+    granted = sum(Decimal(r["amount"]) for r in rows if r["outcome"] == "granted")
+    assert granted == Decimal(doc["totals"]["granted"])
+    assert rows[0].keys() >= {"workshop", "city", "county", "worker", "clause", "outcome", "amount", "fund", "decision_id"}
+
+
+def test_the_xlsx_workbook_sums_equal_the_json_totals(tmp_path):
+    doc = _json()
+    path = tmp_path / "payouts.xlsx"
+    result = run("evaluate", POLICY, EXAMPLE, "--format", "xlsx", "-o", str(path))
+    assert result.exit_code == 0, result.output
+    book = load_workbook(path)
+    assert book.sheetnames == ["发放明细", "按资金来源汇总", "按县汇总"]
+    payouts = book["发放明细"]
+    header = [c.value for c in payouts[1]]
+    assert header[:4] == ["帮扶车间编号", "帮扶车间名称", "市", "县（市、区）"]
+    amount_col = header.index("金额（元）")
+    amounts = [row[amount_col] for row in payouts.iter_rows(min_row=2, values_only=True) if row[0] != "合计"]
+    assert all(isinstance(a, (int, float, Decimal)) for a in amounts)
+    assert Decimal(str(sum(Decimal(str(a)) for a in amounts))) == Decimal(doc["totals"]["granted"])
+    by_fund = {row[1]: Decimal(str(row[2])) for row in book["按资金来源汇总"].iter_rows(min_row=2, values_only=True) if row[1]}
+    assert {k: str(v.quantize(Decimal("0.01"))) for k, v in by_fund.items()} == doc["totals"]["by_funding_source"]
+    counties = [row for row in book["按县汇总"].iter_rows(min_row=2, values_only=True)]
+    assert sum(Decimal(str(r[2])) for r in counties if r[0] != "合计") == Decimal(doc["totals"]["granted"])
+    assert any(r[:2] == ("吕梁市", "临县") for r in counties)
+
+
+def test_xlsx_needs_an_output_file():
+    assert run("evaluate", POLICY, EXAMPLE, "--format", "xlsx").exit_code == 2
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids, self.text = [], set(), []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("src", "href") or (tag == "link"):
+                self.links.append((tag, name, value))
+            if name == "id":
+                self.ids.add(value)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_the_html_report_renders_every_decision_with_its_trace_and_clause_and_fetches_nothing():
+    doc = _json()
+    result = run("evaluate", POLICY, EXAMPLE, "--format", "html")
+    assert result.exit_code == 0
+    page = _Collect()
+    page.feed(result.output)
+    assert page.links == []
+    assert {f"d-{d['id']}" for d in doc["decisions"]} <= page.ids
+    text = "".join(page.text)
+    assert "一次性吸纳就业补助标准从每人1200元提高到1500元" in text
+    assert "amount = floor - month.income = 815 - 700 = 115 → 115.00" in text
+    assert "145511.61" in text
+
+
+def test_a_one_workshop_report():
+    result = run("evaluate", POLICY, EXAMPLE, "--format", "html", "--workshop", "WS-004")
+    assert result.exit_code == 0
+    assert "WS-004" in result.output and "WS-001" not in result.output and "取消称号" in result.output
