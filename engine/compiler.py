@@ -149,8 +149,10 @@ class Compiler:
 
     def __init__(self, doc: Document, kinds: Dict[str, dict], parameters: Dict[str, Parameter],
                  sets: Dict[str, frozenset], computed: Dict[str, Dict[str, dict]], flags: Dict[Tuple[str, str], List[str]],
-                 origins: Optional[Dict[str, Document]] = None):
+                 origins: Optional[Dict[str, Document]] = None, field_codes: Optional[Dict[Tuple[str, str], dict]] = None):
         self.doc = doc
+        self.field_codes = field_codes or {}
+        self._fields: Dict[int, Tuple[str, str]] = {}  # id(Name node) -> (kind, field) it resolved to
         self.kinds = kinds
         self.parameters = parameters
         self.sets = sets
@@ -306,6 +308,7 @@ class Compiler:
             if fld.origin == "flag" and self._reads is not None:
                 self._reads.add((kind, part))
             path = f"{path}.{part}"
+            self._fields[id(node)] = (kind, part)
         getters = tuple(getters)
 
         def fn(env):
@@ -405,10 +408,27 @@ class Compiler:
                 return False
         return fn, BOOL
 
+    def _check_codes(self, node: X.Binary) -> None:
+        """A string compared with a coded field (==, !=, in) must be one of its codes."""
+        for name, other in ((node.left, node.right), (node.right, node.left)):
+            field = self._fields.get(id(name)) if isinstance(name, X.Name) else None
+            codes = self.field_codes.get(field) if field else None
+            if not codes:
+                continue
+            literals = [other] if isinstance(other, X.Literal) else list(other.items) if isinstance(other, X.ListOf) else []
+            for lit in literals:
+                if isinstance(lit, X.Literal) and lit.value is not None and str(lit.value) not in codes:
+                    near = difflib.get_close_matches(str(lit.value), list(codes), n=1)
+                    self.error("expr.unknown_code", f"{X.format_value(lit.value)} is not a code of {field[0]}.{field[1]}",
+                               self._pointer, lit, self._text,
+                               f"did you mean {near[0]!r}?" if near else f"codes: {', '.join(codes)}")
+
     def _c_Binary(self, node: X.Binary, scope):
         lf, lt = self._c(node.left, scope)
         rf, rt = self._c(node.right, scope)
         op, left, right = node.op, node.left, node.right
+        if op in ("==", "!=", "in", "not in"):
+            self._check_codes(node)
         if op in X.ARITHMETIC:
             if not (_compatible(lt, NUMBER) and _compatible(rt, NUMBER)):
                 return self._bad("expr.type", f"'{op}' needs numbers, got {lt} {op} {rt}", node)
@@ -536,7 +556,7 @@ class Compiler:
         kf = key[0] if key else None
         typ = TABLE if parameter.table else NUMBER
         at_node = node.args[1]
-        origin = self._doc_for(parameter.pointer).path
+        origin = self.doc.locate(parameter.pointer).file
 
         def fn(env):
             day = af(env)

@@ -38,29 +38,38 @@ def resolve_exclusivity(decisions: List[Decision], groups: Iterable[ExclusivityG
     """Within each workshop, keep one side of each exclusivity group; mark the other suppressed."""
     out = list(decisions)
     for group in groups:
-        totals: Dict[str, Decimal] = {}
-        for d in out:
-            if d.rule in group.members and d.outcome == "granted":
-                totals[d.rule] = totals.get(d.rule, Decimal(0)) + d.amount
-        if len(totals) < 2:
-            continue
-        present = [m for m in group.members if m in totals]
-        if group.strategy == "max":
-            best = max(totals[m] for m in present)
-            winner = next(m for m in present if totals[m] == best)  # a tie goes to the member listed first
-        else:
-            winner = present[0]
-        for n, d in enumerate(out):
-            if d.rule not in totals or d.outcome != "granted":
-                continue
-            won = d.rule == winner
-            others = [m for m in present if m != winner]
-            other = others[0] if won else d.rule
-            event = T.Exclusive(group.id, group.clause, group.strategy, won, winner, totals[winner],
-                                other if won else d.rule, totals[other], group.reading)
-            events = d.events + (event,) if d.events else ()
-            out[n] = dataclasses.replace(d, outcome="granted" if won else "suppressed", events=events)
+        scopes = {d.worker for d in out if d.rule in group.members} if group.scope == "worker" else {None}
+        for scope in sorted(scopes, key=str):
+            _resolve_one(out, group, scope)
     return out
+
+
+def _resolve_one(out: List[Decision], group: ExclusivityGroup, worker: Optional[str]) -> None:
+    """Resolve ``group`` within one workshop (or, for a worker-scoped group, one worker)."""
+    def inside(d: Decision) -> bool:
+        return d.rule in group.members and (group.scope != "worker" or d.worker == worker)
+    totals: Dict[str, Decimal] = {}
+    for d in out:
+        if inside(d) and d.outcome == "granted":
+            totals[d.rule] = totals.get(d.rule, Decimal(0)) + d.amount
+    if len(totals) < 2:
+        return
+    present = [m for m in group.members if m in totals]
+    if group.strategy == "max":
+        best = max(totals[m] for m in present)
+        winner = next(m for m in present if totals[m] == best)  # a tie goes to the member listed first
+    else:
+        winner = present[0]
+    for n, d in enumerate(out):
+        if not inside(d) or d.rule not in totals or d.outcome != "granted":
+            continue
+        won = d.rule == winner
+        others = [m for m in present if m != winner]
+        other = others[0] if won else d.rule
+        event = T.Exclusive(group.id, group.clause, group.strategy, won, winner, totals[winner],
+                            other if won else d.rule, totals[other], group.reading)
+        events = d.events + (event,) if d.events else ()
+        out[n] = dataclasses.replace(d, outcome="granted" if won else "suppressed", events=events)
 
 
 @dataclass(frozen=True)

@@ -18,24 +18,20 @@ from .model import ANY, BOOL, NULL, NUMBER, SUBJECT_SCOPE, T, list_of, record_ki
 from .parameters import Parameter, ParameterValue
 from .policy import Clause, ExclusivityGroup, Policy, Vocabulary
 from .problems import WARNING, InvalidInput, Problem
-from .source import Document, read_file
+from .overlay import read_policy_document
+from .source import Document
 from .validation import schema_problems
 
 
 def load_policy(path: str) -> Policy:
-    """Read, check and compile the policy at ``path``; raise InvalidInput with every problem."""
-    doc = read_file(path)
-    policy, problems = build_policy(doc)
-    errors = [p for p in problems if p.severity != WARNING]
-    if errors or policy is None:
-        raise InvalidInput(problems)
-    return policy
+    """Read, check and compile the policy at ``path`` (and any file it extends); raise InvalidInput with every problem."""
+    return check_policy(path)[0]
 
 
 def check_policy(path: str) -> Tuple[Policy, List[Problem]]:
-    """Like :func:`load_policy`, but also returns warnings; raises only on errors."""
-    doc = read_file(path)
-    policy, problems = build_policy(doc)
+    """Like :func:`load_policy`, but also returns the warnings; raises only on errors."""
+    doc, files = read_policy_document(path)
+    policy, problems = build_policy(doc, files)
     if policy is None or any(p.severity != WARNING for p in problems):
         raise InvalidInput(problems)
     return policy, problems
@@ -169,6 +165,61 @@ class _Builder:
         return out
 
 
+def never_fires(conditions) -> str:
+    """A reason the conjunction of ``conditions`` is false on constants alone, or ''."""
+    atoms = []
+
+    def collect(node):
+        if isinstance(node, X.BoolOp) and node.op == "and":
+            for o in node.operands:
+                collect(o)
+        else:
+            atoms.append(node)
+
+    for c in conditions:
+        collect(c)
+    lows, highs, equal, unequal, truth = {}, {}, {}, {}, {}
+    flip = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+    for a in atoms:
+        if isinstance(a, X.Name):
+            truth.setdefault(a.dotted, set()).add(True)
+        elif isinstance(a, X.Unary) and a.op == "not" and isinstance(a.operand, X.Name):
+            truth.setdefault(a.operand.dotted, set()).add(False)
+        elif isinstance(a, X.Binary) and a.op in flip:
+            name, lit, op = a.left, a.right, a.op
+            if isinstance(name, X.Literal) and isinstance(lit, X.Name):
+                name, lit, op = lit, name, flip[op]
+            if not (isinstance(name, X.Name) and isinstance(lit, X.Literal)) or lit.value is None:
+                continue
+            key, value = name.dotted, lit.value
+            if op == "==":
+                equal.setdefault(key, set()).add(value)
+            elif op == "!=":
+                unequal.setdefault(key, set()).add(value)
+            elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+                if op in (">", ">="):
+                    best = lows.get(key)
+                    if best is None or value > best[0] or (value == best[0] and op == ">"):
+                        lows[key] = (value, op == ">")
+                else:
+                    best = highs.get(key)
+                    if best is None or value < best[0] or (value == best[0] and op == "<"):
+                        highs[key] = (value, op == "<")
+    for key, values in truth.items():
+        if len(values) > 1:
+            return f"{key} must be both true and false"
+    for key, values in equal.items():
+        if len(values) > 1:
+            return f"{key} must equal {' and '.join(sorted(map(str, values)))} at once"
+        if values & unequal.get(key, set()):
+            return f"{key} must both equal and differ from {next(iter(values))}"
+    for key in set(lows) & set(highs):
+        (lo, lo_strict), (hi, hi_strict) = lows[key], highs[key]
+        if lo > hi or (lo == hi and (lo_strict or hi_strict)):
+            return f"{key} must be {'>' if lo_strict else '>='} {lo} and {'<' if hi_strict else '<='} {hi}"
+    return ""
+
+
 def _is_number(text) -> bool:
     try:
         Decimal(str(text))
@@ -185,8 +236,9 @@ def _condition_list(items, pointer):
             yield item["test"], f"{pointer}/{j}/test", item.get("label"), item.get("reading")
 
 
-def build_policy(doc: Document):
-    """(Policy or None, problems) for a parsed policy document."""
+def build_policy(doc: Document, files=None):
+    """(Policy or None, problems) for a parsed (and, for a fork, merged) policy document."""
+    files = tuple(files or ((doc.path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest()),))
     problems = schema_problems(doc, schemas.load("policy"), "policy")
     if problems:
         return None, problems
@@ -233,7 +285,8 @@ def build_policy(doc: Document):
                 continue
             computed[kind][name] = {"expr": d["expr"], "pointer": pointer}
 
-    compiler = Compiler(doc, kinds, parameters, sets, computed, producers)
+    compiler = Compiler(doc, kinds, parameters, sets, computed, producers,
+                        field_codes={key: vocab.codes for key, vocab in by_field.items()})
     for kind, defs in computed.items():
         for name in defs:
             compiler.computed_fn(kind, name)
@@ -255,11 +308,27 @@ def build_policy(doc: Document):
                         f"{pointer}/members/{j}")
         if g["clause"] not in clauses:
             b._unknown("clause", g["clause"], clauses, pointer + "/clause")
+        if g["scope"] == "worker":
+            for j, member in enumerate(g["members"]):
+                if member in ids and rules_raw[ids[member]]["subject"] != "worker":
+                    b.error("policy.exclusivity_scope", f"group {g['id']} is scoped to a worker, but rule {member!r} "
+                            f"decides about a {rules_raw[ids[member]]['subject']}", f"{pointer}/members/{j}")
         groups.append(ExclusivityGroup(g["id"], g["clause"], g["scope"], tuple(g["members"]), g["strategy"], g.get("reading")))
     problems = b.problems + compiler.problems
 
     if any(p.severity != WARNING for p in problems):
         return None, problems
+    for name in parameters:
+        if name not in compiler.used_parameters:
+            problems.append(Problem("policy.unused_parameter", f"parameter {name!r} is not used by any rule or computed value",
+                                    f"/parameters/{name}", doc.locate(f"/parameters/{name}"), WARNING,
+                                    "remove it, or retire it in a fork"))
+    for part in compiled_parts:
+        contradiction = never_fires([c.expr.ast for c in part["when"]])
+        if contradiction:
+            pointer = f"{part['pointer']}/when"
+            problems.append(Problem("policy.never_fires", f"rule {part['id']!r} can never fire: {contradiction}",
+                                    pointer, doc.locate(pointer), WARNING))
 
     strata, cycle = stratify([{"id": part["id"], "reads": part["reads"]} for part in compiled_parts], producers)
     if cycle:
@@ -273,12 +342,13 @@ def build_policy(doc: Document):
     rounding = settings.get("rounding") or {"quantum": "0.01", "mode": "ROUND_HALF_UP"}
     policy = Policy(
         id=data["policy"]["id"], title=data["policy"]["title"], document=data["policy"].get("document", ""),
-        path=doc.path, sha256=hashlib.sha256(doc.text.encode("utf-8")).hexdigest(),
+        path=doc.path, sha256=files[0][1] if len(files) == 1 else hashlib.sha256(
+            "\n".join(sha for _, sha in files).encode("ascii")).hexdigest(),
         clauses=clauses, vocabularies=vocabs, field_codes=by_field,
         funds={k: v["label"] for k, v in data["funds"].items()}, parameters=parameters, sets=sets,
         rules=rules, exclusivity=tuple(groups), quantum=Decimal(rounding["quantum"]), rounding=rounding["mode"],
         firing_limit=settings.get("firing_limit", 100000), labels=dict(settings.get("labels") or {}),
-        sources=((doc.path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest()),),
+        sources=files,
     )
     return policy, problems
 
@@ -362,5 +432,5 @@ def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers) -
         index=i, id=r["id"], clause=r["clause"], label=r.get("label", r["id"]), subject=subject,
         decides=r["decides"], asserts=r.get("asserts"), requires=tuple(requires), when=tuple(when),
         lets=tuple(lets), each=compiled_each, amount=amount, fund=r.get("fund"), reads=reads,
-        pointer=pointer, origin=b.doc.path, note=r.get("note"), reading=r.get("reading"),
+        pointer=pointer, origin=b.doc.locate(pointer).file, note=r.get("note"), reading=r.get("reading"),
     )

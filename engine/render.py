@@ -31,11 +31,12 @@ def decision_id(policy_sha256: str, period: str, d: Decision) -> str:
 
 # --- trace lines ---------------------------------------------------------------
 
-def _param_line(p) -> str:
+def _param_line(p, main_file: Optional[str] = None) -> str:
     key = f"[{p.key}]" if p.key is not None else ""
     flag = " (UNCONFIRMED value)" if p.unconfirmed else ""
+    origin = f" [from {p.origin}]" if main_file and p.origin and p.origin != main_file else ""
     return (f"parameter {p.name}{key} ({p.label}) on {p.at.isoformat()} = {format_value(p.value)}, "
-            f"{p.in_force()}; source: {p.source}{flag}")
+            f"{p.in_force()}; source: {p.source}{flag}{origin}")
 
 
 def _seen(seen) -> str:
@@ -63,8 +64,11 @@ def _arithmetic_lines(a: T.Arithmetic, indent: str = "") -> List[str]:
     return lines
 
 
-def trace_lines(events: Iterable, params: bool = True) -> List[str]:
-    """The trace of one decision as lines an auditor reads, in the order things happened."""
+def trace_lines(events: Iterable, params: bool = True, main_file: Optional[str] = None) -> List[str]:
+    """The trace of one decision as lines an auditor reads, in the order things happened.
+
+    With ``main_file``, a parameter that came from another file (the parent of a fork) says which.
+    """
     lines: List[str] = []
     shown_params = set()
 
@@ -73,7 +77,7 @@ def trace_lines(events: Iterable, params: bool = True) -> List[str]:
             key = (p.name, p.key, p.since, p.at)
             if params and key not in shown_params:
                 shown_params.add(key)
-                lines.append(indent + _param_line(p))
+                lines.append(indent + _param_line(p, main_file))
 
     for e in events:
         if isinstance(e, T.RuleApplied):
@@ -128,7 +132,8 @@ def trace_lines(events: Iterable, params: bool = True) -> List[str]:
 
 # --- JSON ----------------------------------------------------------------------
 
-def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: bool = True) -> dict:
+def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: bool = True,
+                  main_file: Optional[str] = None) -> dict:
     out = {
         "id": decision_id(policy_sha256, period, d),
         "workshop": d.workshop, "worker": d.worker, "loan": d.loan,
@@ -139,7 +144,7 @@ def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: bool
     if d.reason:
         out["reason"] = d.reason
     if with_trace:
-        out["trace"] = trace_lines(d.events)
+        out["trace"] = trace_lines(d.events, main_file=main_file)
     return out
 
 
@@ -168,7 +173,7 @@ def to_json(evaluation, with_trace: bool = True) -> dict:
         "run": {"tool": "subsidy-rules", "version": _version(), "ran_at": evaluation.ran_at,
                 "facts": facts.path, "why_not": evaluation.why_not, "trace": with_trace and evaluation.trace},
         "engine": evaluation.backend,
-        "decisions": [decision_dict(d, policy.sha256, period, with_trace) for d in evaluation.decisions],
+        "decisions": [decision_dict(d, policy.sha256, period, with_trace, policy.path) for d in evaluation.decisions],
         "totals": totals_dict(evaluation.totals),
     }
 
@@ -260,7 +265,7 @@ def explain_text(evaluation, decisions: List[Decision]) -> str:
                    f" ({policy.label(d.outcome)}){amount}{fund}  [id {decision_id(policy.sha256, period, d)}]")
         if d.reason:
             out.append(f"   why not: {d.reason}")
-        out.extend("   " + line for line in trace_lines(d.events))
+        out.extend("   " + line for line in trace_lines(d.events, main_file=policy.path))
         out.append("")
     return "\n".join(out)
 

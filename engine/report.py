@@ -37,7 +37,7 @@ def html_report(evaluation, workshop: Optional[str] = None, version: str = "") -
                 "heading": clause.heading, "clause_text": clause.text, "rule_label": policy.rule(d.rule).label,
                 "outcome": d.outcome, "outcome_label": policy.label(d.outcome), "amount": amount,
                 "fund_label": policy.label(d.fund) if d.fund else ("" if amount is None else policy.label("none", "none")),
-                "reason": d.reason, "trace": [line for line in trace_lines(d.events) if not line.startswith("clause ")],
+                "reason": d.reason, "trace": [line for line in trace_lines(d.events, main_file=policy.path) if not line.startswith("clause ")],
             })
         status = [f"{policy.label(d.outcome)} ({d.clause})" for d in by_ws.get(ws["id"], [])
                   if d.outcome in ("certified", "revoked") and not d.worker and not d.loan]

@@ -112,6 +112,7 @@ class Document:
     text: str
     data: Any
     positions: Dict[str, Location]
+    sources: Optional[Dict[str, str]] = None  # path -> text, for a document merged from several files
 
     def locate(self, pointer: str) -> Location:
         """The location of ``pointer``, or of its nearest located ancestor."""
@@ -124,8 +125,10 @@ class Document:
                 return Location(self.path, 1, 1)
             p = p.rsplit("/", 1)[0]
 
-    def line(self, n: int) -> str:
-        lines = self.text.splitlines()
+    def line(self, n: int, file: Optional[str] = None) -> str:
+        """Line ``n`` of this document's file, or of ``file`` if the document was merged from several."""
+        text = self.text if file in (None, self.path) else (self.sources or {}).get(file, "")
+        lines = text.splitlines()
         return lines[n - 1] if 0 < n <= len(lines) else ""
 
 
@@ -269,9 +272,9 @@ def expression_location(doc: Optional[Document], pointer: str, offset: int, line
     if doc is None:
         return Location()
     loc = doc.locate(pointer)
-    first = doc.line(loc.line)[loc.col - 1:loc.col] if loc.col else ""
+    first = doc.line(loc.line, loc.file)[loc.col - 1:loc.col] if loc.col else ""
     if first in ("|", ">"):
-        body = doc.line(loc.line + line_in_expr)
+        body = doc.line(loc.line + line_in_expr, loc.file)
         indent = len(body) - len(body.lstrip(" "))
         return Location(loc.file, loc.line + line_in_expr, indent + offset + 1)
     if first in ("'", '"'):

@@ -10,7 +10,7 @@ import engine  # noqa: E402
 from cli import main  # noqa: E402
 from conftest import EXAMPLE, POLICY  # noqa: E402
 from generate import random_facts, to_json_text  # noqa: E402
-from test_policy_cases import CASES  # noqa: E402
+from test_policy_cases import ALL_CASES, POLICIES, _id  # noqa: E402
 
 from engine.cases import run_case  # noqa: E402
 
@@ -20,11 +20,12 @@ def _key(run):
             for d in run.decisions]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_every_policy_case_passes_on_durable_rules(policy, case):
-    result = run_case(policy, case, backend="durable")
+@pytest.mark.parametrize("item", ALL_CASES, ids=[_id(i) for i in ALL_CASES])
+def test_every_policy_case_passes_on_durable_rules(item):
+    path, case = item
+    result = run_case(POLICIES[path], case, backend="durable")
     assert result.passed, "\n".join(result.failures)
-    assert result.decisions == run_case(policy, case).decisions
+    assert result.decisions == run_case(POLICIES[path], case).decisions
 
 
 @pytest.mark.parametrize("seed", range(50))
@@ -62,7 +63,7 @@ def test_a_changed_policy_reloads_in_the_same_process(policy, write):
 
 
 def test_an_evaluation_error_inside_a_durable_action_is_reported_not_swallowed(policy, write):
-    case = next(c for c in CASES if c.error == "param.no_value")
+    case = next(c for _, c in ALL_CASES if c.error == "param.no_value")
     result = run_case(policy, case, backend="durable")
     assert result.passed, result.failures
 

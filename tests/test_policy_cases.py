@@ -1,25 +1,38 @@
-"""The policy's own YAML cases, one pytest test each; and a check that they cover every computable clause."""
+"""The policies' own YAML cases (Shanxi's and the worked fork's), one pytest test each."""
 import pytest
 
+import engine
 from conftest import POLICY, ROOT
 from engine.cases import load_cases, run_case
 
-CASES_FILE = str(ROOT / "policies" / "shanxi_2022.tests.yaml")
-CASES = load_cases(CASES_FILE)
+#: every policy that has a cases file beside it: X.yaml and X.tests.yaml
+PAIRS = sorted((str(p.with_name(p.name.replace(".tests.yaml", ".yaml"))), str(p))
+               for p in (ROOT / "policies").rglob("*.tests.yaml"))
+POLICIES = {path: engine.load_policy(path) for path, _ in PAIRS}
+ALL_CASES = [(path, case) for path, cases_file in PAIRS for case in load_cases(cases_file)]
+CASES = [case for path, case in ALL_CASES if path == POLICY]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_case(policy, case):
-    result = run_case(policy, case)
+def _id(item):
+    path, case = item
+    return f"{path.rsplit('/', 1)[-1]}::{case.name}"
+
+
+@pytest.mark.parametrize("item", ALL_CASES, ids=[_id(i) for i in ALL_CASES])
+def test_case(item):
+    path, case = item
+    result = run_case(POLICIES[path], case)
     assert result.passed, "\n".join(result.failures)
+
+
+def test_the_fork_and_shanxi_both_have_cases():
+    assert {p.rsplit("/", 1)[-1] for p, _ in PAIRS} == {"shanxi_2022.yaml", "neighbour_province.yaml"}
 
 
 def test_every_computable_clause_has_a_case(policy):
     computable = {c.id for c in policy.clauses.values() if c.kind == "rules"}
     exercised = {c.clause for c in CASES}
     assert computable - exercised == set()
-
-
 def test_a_case_fails_when_the_policy_disagrees(policy, write, tmp_path):
     """The cases can fail: raise 1500 to 1800 and the hire-date case must report it."""
     import engine
