@@ -128,8 +128,11 @@ def validate(policy, fmt, strict):
 @click.option("--engine", "backend", type=click.Choice(ENGINE_NAMES), default="core", show_default=True,
               help="core decides; durable runs the same compiled rules on durable-rules, to cross-check.")
 @click.option("--workshop", help="Only this workshop (for a one-workshop report).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes for JSON facts written as JSON; the output is the same as with one.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar (it shows only when standard error is a terminal), no 'wrote FILE'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
-def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, output):
+def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, quiet, output):
     """Decide every workshop in FACTS under POLICY.
 
     \b
@@ -141,6 +144,16 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, output):
     """
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a workbook: give the file with -o payouts.xlsx")
+    if fmt == "json" and facts.endswith(".json") and not workshop:
+        try:
+            loaded = engine.load_policy(policy)
+        except engine.InvalidInput as exc:
+            _fail(exc)
+        if _stream(loaded, facts, backend, why_not, not no_trace, jobs, quiet, output):
+            return
+        # the stream stopped on a problem: the thorough path below reports it with its location
+    elif jobs > 1:
+        raise click.UsageError("--jobs works on JSON facts written as JSON (the streaming path)")
     loaded, facts_loaded = _load(policy, facts)
     if workshop:
         facts_loaded = _only(facts_loaded, _workshop_index(facts_loaded, workshop, facts))
@@ -166,6 +179,63 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, output):
     else:
         text = engine.to_text(run)
     _write(text, output)
+
+
+def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output) -> bool:
+    """Decide a JSON facts file workshop by workshop, writing as it goes. False if it met a problem."""
+    import datetime as dt
+    import os
+    import tempfile
+
+    from engine.decisions import Totals
+    from engine.render import json_header, write_json
+    from engine.stream import StreamStopped, decide_stream, open_json, read_workshops
+
+    try:
+        header = open_json(facts)
+    except StreamStopped:
+        return False
+    except ImportError as exc:
+        raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
+    ran_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    doc_header = json_header(policy, header.sha256, facts, header.period_start, header.period_end, backend,
+                             why_not, trace, ran_at)
+    show = not quiet and sys.stderr.isatty()
+    bar = click.progressbar(length=header.size, label="deciding", file=sys.stderr) if show else None
+    totals = [Totals(Decimal("0.00"), {}, {}, {})]
+
+    def decisions():
+        workshops = read_workshops(facts, policy, bar.update if bar else None)
+        for chunk in decide_stream(policy, header, workshops, backend=backend, why_not=why_not, trace=trace, jobs=jobs):
+            totals[0] = totals[0].merge(chunk.totals)
+            yield from chunk.decisions
+
+    target = None
+    try:
+        if output:
+            folder = os.path.dirname(os.path.abspath(output))
+            fd, target = tempfile.mkstemp(prefix=".decisions-", suffix=".json", dir=folder)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                write_json(out, doc_header, decisions(), lambda: totals[0])
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(target, 0o666 & ~umask)  # as an ordinary file would be, not mkstemp's 0600
+            os.replace(target, output)
+            target = None
+            if not quiet:
+                click.echo(f"wrote {output}", err=True)
+        else:
+            write_json(sys.stdout, doc_header, decisions(), lambda: totals[0])
+    except StreamStopped:
+        return False
+    except ImportError as exc:
+        raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
+    finally:
+        if bar is not None:
+            bar.render_finish()
+        if target and os.path.exists(target):
+            os.remove(target)
+    return True
 
 
 @main.command()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import expr as X
@@ -149,7 +149,7 @@ class Compiler:
 
     def __init__(self, doc: Document, kinds: Dict[str, dict], parameters: Dict[str, Parameter],
                  sets: Dict[str, frozenset], computed: Dict[str, Dict[str, dict]], flags: Dict[Tuple[str, str], List[str]],
-                 origins: Optional[Dict[str, Document]] = None, field_codes: Optional[Dict[Tuple[str, str], dict]] = None):
+                 field_codes: Optional[Dict[Tuple[str, str], dict]] = None):
         self.doc = doc
         self.field_codes = field_codes or {}
         self._fields: Dict[int, Tuple[str, str]] = {}  # id(Name node) -> (kind, field) it resolved to
@@ -164,7 +164,6 @@ class Compiler:
         self._computing: List[Tuple[str, str]] = []
         self._reads: Optional[set] = None
         self.used_parameters: set = set()
-        self.origins = origins or {}
         for kind, defs in computed.items():
             for name in defs:
                 self.kinds[kind][name] = _field("computed", ANY)
@@ -174,12 +173,9 @@ class Compiler:
 
     # --- reporting -----------------------------------------------------------
 
-    def _doc_for(self, pointer: str) -> Document:
-        return self.origins.get(pointer, self.doc)
-
     def error(self, code: str, message: str, pointer: str, node: Optional[X.Node] = None, text: str = "",
               hint: Optional[str] = None) -> None:
-        doc = self._doc_for(pointer)
+        doc = self.doc
         if node is not None:
             line_start = text.rfind("\n", 0, node.pos) + 1 if text else 0
             loc = expression_location(doc, pointer, node.pos - line_start, node.line)
@@ -214,8 +210,7 @@ class Compiler:
         if want is not None and not _compatible(typ, want):
             self.error("expr.type", f"this {what} gives {typ}, but {want} is needed", pointer, ast, text)
             return None
-        doc = self._doc_for(pointer)
-        return CompiledExpr(text, ast, fn, typ, pointer, expression_location(doc, pointer, 0))
+        return CompiledExpr(text, ast, fn, typ, pointer, expression_location(self.doc, pointer, 0))
 
     def computed_fn(self, kind: str, name: str) -> Optional[Fn]:
         key = (kind, name)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from . import trace as T
-from .policy import ExclusivityGroup, Policy
+from .policy import ExclusivityGroup
 
 OUTCOMES = ("certified", "revoked", "granted", "suppressed", "discretionary", "alert", "denied")
 NO_FUND = "none"

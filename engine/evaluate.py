@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
 from . import trace as T
@@ -68,7 +68,11 @@ def iter_workshops(policy: Policy, facts: Facts, *, backend: str = "core", why_n
 
 
 def decide_workshop(policy: Policy, facts: Facts, index: int, runner, why_not: bool, trace: bool) -> List[Decision]:
-    shop = build_records(facts, index, trace)
+    return decide_records(policy, build_records(facts, index, trace), runner, why_not)
+
+
+def decide_records(policy: Policy, shop, runner, why_not: bool) -> List[Decision]:
+    """The decisions about one workshop's record tree, exclusivity resolved, in output order."""
     run = runner.run(policy, shop)
     decisions = [_decision(policy, r) for r in run.results if r.fired]
     decisions = resolve_exclusivity(decisions, policy.exclusivity)

@@ -277,9 +277,9 @@ def format_value(value: Any) -> str:
 
 
 def unparse(node: Node, values: Optional[dict] = None, parent_prec: int = 0) -> str:
-    """Print ``node`` as expression text; with ``values`` (node -> value), substitute what was seen."""
-    if values is not None and node in values and not isinstance(node, Literal):
-        return format_value(values[node])
+    """Print ``node`` as expression text; with ``values`` (id(node) -> value), substitute what was seen."""
+    if values is not None and id(node) in values and not isinstance(node, Literal):
+        return format_value(values[id(node)])
     if isinstance(node, Literal):
         return format_value(node.value)
     if isinstance(node, Name):

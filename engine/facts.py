@@ -12,7 +12,7 @@ import datetime as _dt
 import difflib
 import hashlib
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, Tuple
 
 import schemas
 
@@ -21,7 +21,7 @@ from .model import EvalContext, Record
 from .policy import Policy
 from .problems import InvalidInput, Problem, pointer_join
 from .source import Document, read_file
-from .validation import apply_defaults_and_types, schema_problems
+from .validation import apply_defaults_and_types, fast_valid, schema_problems
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ def load_facts(path: str, policy: Policy) -> Facts:
 
 def check_facts(doc: Document, policy: Policy) -> Facts:
     schema = schemas.load("facts")
-    problems = schema_problems(doc, schema, "facts")
-    if problems:
+    if not fast_valid(schema, doc.data):
+        problems = schema_problems(doc, schema, "facts")
         raise InvalidInput([_name_record(doc, p) for p in problems])
     data = apply_defaults_and_types(doc.data, schema, schema)
     problems = list(_contract_problems(doc, data, policy))
@@ -95,35 +95,39 @@ def _contract_problems(doc: Document, data: dict, policy: Policy) -> Iterator[Pr
         yield problem("facts.period", f"the period ends ({period['end']}) before it starts ({period['start']})", "/period/end")
     seen_ws: Dict[str, str] = {}
     for i, ws in enumerate(data.get("workshops") or ()):
-        wp = f"/workshops/{i}"
-        if ws["id"] in seen_ws:
-            yield problem("facts.duplicate_id", f"workshop id {ws['id']!r} is used twice (first at {seen_ws[ws['id']]})", wp + "/id")
-        seen_ws.setdefault(ws["id"], wp)
-        yield from _codes(policy, "workshop", ws, wp, problem)
-        workers = ws.get("workers") or []
-        if "headcount" in ws and ws["headcount"] < len(workers):
-            yield problem("facts.headcount", f"headcount {ws['headcount']} is below the {len(workers)} workers listed", wp + "/headcount")
-        seen: Dict[str, str] = {}
-        for j, w in enumerate(workers):
-            pp = f"{wp}/workers/{j}"
-            if w["id"] in seen:
-                yield problem("facts.duplicate_id", f"worker id {w['id']!r} is listed twice in this workshop (first at {seen[w['id']]})", pp + "/id")
-            seen.setdefault(w["id"], pp)
-            yield from _codes(policy, "worker", w, pp, problem)
-            months: Dict[str, str] = {}
-            for k, m in enumerate(w.get("months") or ()):
-                mp = f"{pp}/months/{k}"
-                if m["month"] in months:
-                    yield problem("facts.duplicate_month", f"month {m['month']} is listed twice for this worker", mp + "/month")
-                months.setdefault(m["month"], mp)
-                yield from _codes(policy, "month", m, mp, problem)
-        loans: Dict[str, str] = {}
-        for j, loan in enumerate(ws.get("loans") or ()):
-            lp = f"{wp}/loans/{j}"
-            if loan["id"] in loans:
-                yield problem("facts.duplicate_id", f"loan id {loan['id']!r} is listed twice in this workshop", lp + "/id")
-            loans.setdefault(loan["id"], lp)
-            yield from _codes(policy, "loan", loan, lp, problem)
+        yield from workshop_problems(policy, ws, f"/workshops/{i}", seen_ws, problem)
+
+
+def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str], problem) -> Iterator[Problem]:
+    """The facts contract for one workshop (after the schema): unique ids, codes, headcount, one entry a month."""
+    if ws["id"] in seen_ws:
+        yield problem("facts.duplicate_id", f"workshop id {ws['id']!r} is used twice (first at {seen_ws[ws['id']]})", wp + "/id")
+    seen_ws.setdefault(ws["id"], wp)
+    yield from _codes(policy, "workshop", ws, wp, problem)
+    workers = ws.get("workers") or []
+    if "headcount" in ws and ws["headcount"] < len(workers):
+        yield problem("facts.headcount", f"headcount {ws['headcount']} is below the {len(workers)} workers listed", wp + "/headcount")
+    seen: Dict[str, str] = {}
+    for j, w in enumerate(workers):
+        pp = f"{wp}/workers/{j}"
+        if w["id"] in seen:
+            yield problem("facts.duplicate_id", f"worker id {w['id']!r} is listed twice in this workshop (first at {seen[w['id']]})", pp + "/id")
+        seen.setdefault(w["id"], pp)
+        yield from _codes(policy, "worker", w, pp, problem)
+        months: Dict[str, str] = {}
+        for k, m in enumerate(w.get("months") or ()):
+            mp = f"{pp}/months/{k}"
+            if m["month"] in months:
+                yield problem("facts.duplicate_month", f"month {m['month']} is listed twice for this worker", mp + "/month")
+            months.setdefault(m["month"], mp)
+            yield from _codes(policy, "month", m, mp, problem)
+    loans: Dict[str, str] = {}
+    for j, loan in enumerate(ws.get("loans") or ()):
+        lp = f"{wp}/loans/{j}"
+        if loan["id"] in loans:
+            yield problem("facts.duplicate_id", f"loan id {loan['id']!r} is listed twice in this workshop", lp + "/id")
+        loans.setdefault(loan["id"], lp)
+        yield from _codes(policy, "loan", loan, lp, problem)
 
 
 def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iterator[Problem]:
@@ -144,13 +148,18 @@ def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iter
 
 def build_records(facts: Facts, index: int, tracing: bool = True) -> Record:
     """The record tree of workshop ``index``, ready for evaluation, in its own context."""
-    period = Record("period", "period", {"start": facts.period_start, "end": facts.period_end}, None, "/period")
+    return records_for(facts.period_start, facts.period_end, facts.workshops[index], facts.pointers[index], tracing)
+
+
+def records_for(start, end, ws: dict, pointer: str, tracing: bool = True) -> Record:
+    """The record tree of one workshop for the period [start, end], in its own evaluation context."""
+    period = Record("period", "period", {"start": start, "end": end}, None, "/period")
     ctx = EvalContext(period, tracing)
     period.ctx = ctx
     period.children["months"] = tuple(
         _attach(Record("calendar_month", d.strftime("%Y-%m"), {"month": d.strftime("%Y-%m"), "start": d}, period, "/period", n), ctx)
-        for n, d in enumerate(months_in(facts.period_start, facts.period_end)))
-    return workshop_record(facts.workshops[index], facts.pointers[index], ctx)
+        for n, d in enumerate(months_in(start, end)))
+    return workshop_record(ws, pointer, ctx)
 
 
 def workshop_record(ws: dict, pointer: str, ctx: EvalContext) -> Record:

@@ -52,16 +52,17 @@ def _seen_pairs(seen: list, lets: dict) -> Tuple[Tuple[str, object], ...]:
 
 
 def _values(seen: list) -> dict:
+    """What each node evaluated to, keyed by the node's identity (hashing a tree node would hash its subtree)."""
     values = {}
     for node, value in seen:
-        values.setdefault(node, value)
+        values.setdefault(id(node), value)
     return values
 
 
 def _without(values: dict, node) -> dict:
     """The seen values less ``node`` itself, so a formula prints with its parts substituted."""
     inner = dict(values)
-    inner.pop(node, None)
+    inner.pop(id(node), None)
     return inner
 
 
@@ -109,8 +110,8 @@ def _amount(rule: CompiledRule, env, subject, policy: Policy, tracing) -> Tuple[
     if not tracing:
         return rounded, None
     values = _values(seen)
-    lets = tuple(T.Let(name, let.text, X.unparse(let.ast, _without(values, let.ast)), values.get(let.ast))
-                 for name, let in rule.lets if let.ast in values)
+    lets = tuple(T.Let(name, let.text, X.unparse(let.ast, _without(values, let.ast)), values.get(id(let.ast)))
+                 for name, let in rule.lets if id(let.ast) in values)
     return rounded, T.Arithmetic(rule.amount.text, X.unparse(rule.amount.ast, values), exact, rounded, lets, _dedupe(params))
 
 

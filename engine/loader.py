@@ -14,7 +14,7 @@ import schemas
 
 from . import expr as X
 from .compiler import (CompiledCondition, CompiledEach, CompiledRule, Compiler, Requirement, stratify)
-from .model import ANY, BOOL, NULL, NUMBER, SUBJECT_SCOPE, T, list_of, record_kinds
+from .model import ANY, BOOL, NUMBER, SUBJECT_SCOPE, record_kinds
 from .parameters import Parameter, ParameterValue
 from .policy import Clause, ExclusivityGroup, Policy, Vocabulary
 from .problems import WARNING, InvalidInput, Problem

@@ -85,7 +85,7 @@ def _merge(parent: Document, child: Document) -> Document:
         if key not in allowed:
             m.error("policy.extends", f"a fork changes its parent only through override, add and retire; "
                                       f"`{key}` cannot stand at the top", f"/{key}",
-                    hint=f"move it under `override:` or `add:`")
+                    hint="move it under `override:` or `add:`")
     out: Dict = {}
     m.copy(parent, "", "")
     for key, value in p.items():
@@ -121,7 +121,7 @@ def _merge(parent: Document, child: Document) -> Document:
                     if mode == "override" and not exists:
                         m.error("policy.override_unknown", f"`override` names {section[:-1] if section != 'settings' else 'setting'} "
                                 f"{name!r}, which the parent does not have", pointer_join(where, name),
-                                hint=f"use `add:` for something new")
+                                hint="use `add:` for something new")
                         continue
                     if mode == "add" and exists:
                         m.error("policy.add_exists", f"`add` names {name!r}, which the parent already has in {section}",
@@ -168,8 +168,7 @@ def _merge(parent: Document, child: Document) -> Document:
                         exists = name in current.get(kind, {})
                         target = f"/computed/{kind}/{name}"
                         if mode == "override" and not exists:
-                            m.error("policy.override_unknown", f"`override` names computed {kind}.{name}, which the parent "
-                                    "does not have", f"{where}/{kind}/{name}", hint="use `add:` for something new")
+                            m.error("policy.override_unknown", f"`override` names computed {kind}.{name}, which the parent does not have", f"{where}/{kind}/{name}", hint="use `add:` for something new")
                             continue
                         if mode == "add" and exists:
                             m.error("policy.add_exists", f"`add` names computed {kind}.{name}, which the parent already has",

@@ -161,21 +161,48 @@ def _version() -> str:
     return __version__
 
 
+def json_header(policy, facts_sha256: str, facts_path: str, start, end, backend: str, why_not: bool, trace: bool,
+                ran_at: str) -> dict:
+    """Everything in the decisions document before its decisions."""
+    return {
+        "policy": {"id": policy.id, "sha256": policy.sha256, "path": policy.path,
+                   "files": [{"path": path, "sha256": sha} for path, sha in policy.sources]},
+        "facts_sha256": facts_sha256,
+        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "run": {"tool": "subsidy-rules", "version": _version(), "ran_at": ran_at,
+                "facts": facts_path, "why_not": why_not, "trace": trace},
+        "engine": backend,
+    }
+
+
+def write_json(out, header: dict, decisions, totals_of) -> None:
+    """Write the decisions document as it goes: the header, each decision as it comes, then the totals.
+
+    The text is the same as ``json.dumps(document, ensure_ascii=False, indent=2)``.
+    """
+    import json
+
+    head = json.dumps(header, ensure_ascii=False, indent=2)
+    out.write(head[:-2] + ',\n  "decisions": [')
+    first = True
+    for d in decisions:
+        text = json.dumps(d, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+        out.write(("\n    " if first else ",\n    ") + text)
+        first = False
+    out.write("]" if first else "\n  ]")
+    totals = json.dumps(totals_dict(totals_of()), ensure_ascii=False, indent=2).replace("\n", "\n  ")
+    out.write(f',\n  "totals": {totals}\n}}\n')
+
+
 def to_json(evaluation, with_trace: bool = True) -> dict:
     """The decisions document of semantics.md section 7."""
     policy, facts = evaluation.policy, evaluation.facts
     period = f"{facts.period_start.isoformat()}/{facts.period_end.isoformat()}"
-    return {
-        "policy": {"id": policy.id, "sha256": policy.sha256, "path": policy.path,
-                   "files": [{"path": path, "sha256": sha} for path, sha in policy.sources]},
-        "facts_sha256": facts.sha256,
-        "period": {"start": facts.period_start.isoformat(), "end": facts.period_end.isoformat()},
-        "run": {"tool": "subsidy-rules", "version": _version(), "ran_at": evaluation.ran_at,
-                "facts": facts.path, "why_not": evaluation.why_not, "trace": with_trace and evaluation.trace},
-        "engine": evaluation.backend,
-        "decisions": [decision_dict(d, policy.sha256, period, with_trace, policy.path) for d in evaluation.decisions],
-        "totals": totals_dict(evaluation.totals),
-    }
+    doc = json_header(policy, facts.sha256, facts.path, facts.period_start, facts.period_end, evaluation.backend,
+                      evaluation.why_not, with_trace and evaluation.trace, evaluation.ran_at)
+    doc["decisions"] = [decision_dict(d, policy.sha256, period, with_trace, policy.path) for d in evaluation.decisions]
+    doc["totals"] = totals_dict(evaluation.totals)
+    return doc
 
 
 # --- text ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ later stages can report ``file:line:col`` for any value.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -111,11 +112,13 @@ class Document:
     path: str
     text: str
     data: Any
-    positions: Dict[str, Location]
+    positions: Optional[Dict[str, Location]]  # None: worked out from the text when first asked for
     sources: Optional[Dict[str, str]] = None  # path -> text, for a document merged from several files
 
     def locate(self, pointer: str) -> Location:
         """The location of ``pointer``, or of its nearest located ancestor."""
+        if self.positions is None:  # read fast without positions; find them now that someone asks
+            object.__setattr__(self, "positions", read_text(self.path, self.text).positions)
         p = pointer
         while True:
             loc = self.positions.get(p)
@@ -165,6 +168,37 @@ def read_text(path: str, text: str) -> Document:
     return Document(path, text, data, positions)
 
 
+class _Duplicate(Exception):
+    pass
+
+
+def _no_duplicates(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name):
+    raise ValueError(name)
+
+
+def read_json_fast(path: str, text: str) -> Document:
+    """JSON through the C parser, numbers from their text (never float), duplicate keys refused.
+
+    Positions are worked out only if a problem needs one. Anything the fast
+    parser will not take is read again by :func:`read_text`, which reports
+    it with its location.
+    """
+    try:
+        data = json.loads(text, parse_float=Decimal, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except (ValueError, _Duplicate, RecursionError):
+        return read_text(path, text)
+    return Document(path, text, data, None)
+
+
 def read_file(path: str) -> Document:
     try:
         with open(path, "rb") as fh:
@@ -175,6 +209,8 @@ def read_file(path: str) -> Document:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput([Problem("file.encoding", f"not UTF-8 text (byte {exc.start})", "", Location(path))])
+    if path.endswith(".json"):
+        return read_json_fast(path, text)
     return read_text(path, text)
 
 

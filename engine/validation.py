@@ -50,6 +50,35 @@ def _type_checker():
     return Draft202012Validator.TYPE_CHECKER
 
 
+_FAST: dict = {}
+
+
+def fast_valid(schema: dict, instance: Any) -> bool:
+    """True if ``instance`` is valid, by a validator compiled once from ``schema`` (fastjsonschema).
+
+    The quick yes for large, valid files; a no is then explained in full, with
+    locations, by :func:`schema_problems`. The instance is not changed.
+    """
+    import fastjsonschema
+
+    key = id(schema)
+    if key not in _FAST:
+        # compile a copy: fastjsonschema rewrites the $refs of the schema it is given
+        _FAST[key] = fastjsonschema.compile(copy.deepcopy(schema), formats={"date": _calendar_date}, use_default=False)
+    try:
+        _FAST[key](instance)
+        return True
+    except fastjsonschema.JsonSchemaException:
+        return False
+
+
+def _calendar_date(value) -> bool:
+    try:
+        return _is_date(value)
+    except ValueError:
+        return False
+
+
 def validator_for(schema: dict) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=_FORMATS)
 
@@ -115,8 +144,24 @@ def schema_problems(doc: Document, schema: dict, domain: str, instance: Any = No
     return problems
 
 
+_RESOLVED: dict = {}
+
+
 def _resolve(schema: dict, root: dict) -> dict:
-    """Follow local ``$ref``s; keywords beside a ``$ref`` (such as ``default``) win over the target's."""
+    """Follow local ``$ref``s; keywords beside a ``$ref`` (such as ``default``) win over the target's.
+
+    Schemas are loaded once and never changed, so each node is resolved once.
+    """
+    key = (id(schema), id(root))
+    hit = _RESOLVED.get(key)
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    resolved = _resolve_uncached(schema, root)
+    _RESOLVED[key] = (schema, resolved)
+    return resolved
+
+
+def _resolve_uncached(schema: dict, root: dict) -> dict:
     while isinstance(schema, dict) and "$ref" in schema:
         node = root
         for part in schema["$ref"].lstrip("#/").split("/"):

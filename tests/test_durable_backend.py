@@ -9,7 +9,7 @@ pytest.importorskip("durable.engine", reason="durable-rules is not installed her
 import engine  # noqa: E402
 from cli import main  # noqa: E402
 from conftest import EXAMPLE, POLICY  # noqa: E402
-from generate import random_facts, to_json_text  # noqa: E402
+from random_facts import random_facts, to_json_text  # noqa: E402
 from test_policy_cases import ALL_CASES, POLICIES, _id  # noqa: E402
 
 from engine.cases import run_case  # noqa: E402

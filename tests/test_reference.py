@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 
 import engine
-from generate import random_facts, to_json_text
+from random_facts import random_facts, to_json_text
 from reference import decide
 
 SEEDS = range(30)

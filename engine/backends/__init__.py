@@ -9,7 +9,7 @@ owns only the agenda: which rule runs for which subject, and in what order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, Tuple
 
 from ..compiler import CompiledRule
 from ..firing import Result

@@ -1,0 +1,164 @@
+"""Province-scale runs: facts read, decided and written one workshop at a time.
+
+A JSON facts file is read incrementally (ijson), so memory is bounded by the
+largest workshop, not by the file. Each workshop is checked (the compiled
+schema, then the facts contract), decided, and its decisions rendered and
+handed on at once; ``jobs > 1`` decides workshops in worker processes and
+hands them on in input order, so the output is the same as with one job.
+
+Any problem, in the facts or while deciding, stops the stream: the caller
+then runs the thorough path (:func:`engine.load_facts` and
+:func:`engine.evaluate`), which reports every problem with its location.
+Nothing is written where a partial result could be taken for a whole one.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import hashlib
+import multiprocessing
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional, Tuple
+
+import schemas
+
+from .backends import get as get_backend
+from .decisions import Totals
+from .evaluate import PRECISION, decide_records
+from .facts import records_for, workshop_problems
+from .policy import Policy
+from .render import decision_dict
+from .validation import apply_defaults_and_types, fast_valid
+
+
+class StreamStopped(Exception):
+    """The stream met a problem; run the thorough path to report it with its location."""
+
+
+class _UniqueKeys(dict):
+    """A mapping that refuses a key given twice (ijson builds objects through it)."""
+
+    def __setitem__(self, key, value):
+        if key in self:
+            raise StreamStopped(f"duplicate key {key!r}")
+        super().__setitem__(key, value)
+
+
+@dataclass(frozen=True)
+class StreamHeader:
+    path: str
+    sha256: str
+    period_start: _dt.date
+    period_end: _dt.date
+    size: int
+
+
+def _sha256(path: str) -> Tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def open_json(path: str) -> StreamHeader:
+    """The period and hash of a JSON facts file, read without loading its workshops."""
+    import ijson
+
+    sha, size = _sha256(path)
+    with open(path, "rb") as fh:
+        try:
+            period = next(ijson.items(fh, "period", map_type=_UniqueKeys, use_float=False), None)
+        except (ijson.JSONError, StreamStopped, UnicodeDecodeError) as exc:
+            raise StreamStopped(str(exc)) from None
+    schema = schemas.load("facts")
+    if not isinstance(period, dict) or not fast_valid(schema["properties"]["period"] | {"$defs": schema["$defs"]}, period):
+        raise StreamStopped("period")
+    start, end = _dt.date.fromisoformat(period["start"]), _dt.date.fromisoformat(period["end"])
+    if end < start:
+        raise StreamStopped("period")
+    return StreamHeader(path, sha, start, end, size)
+
+
+def read_workshops(path: str, policy: Policy, progress: Optional[Callable[[int], None]] = None) -> Iterator[Tuple[int, dict]]:
+    """(index, checked workshop) for each workshop of a JSON facts file, in order; StreamStopped on a problem."""
+    import ijson
+
+    schema = schemas.load("facts")
+    workshop_schema, root = _WORKSHOP_SCHEMA.setdefault("facts", ({"$ref": "#/$defs/workshop", "$defs": schema["$defs"]},
+                                                                  {"$defs": schema["$defs"]}))
+    seen = {}
+
+    def refuse(code, message, pointer, hint=None):
+        raise StreamStopped(f"{code}: {message} at {pointer}")
+
+    with open(path, "rb") as raw:
+        fh = _Counting(raw, progress)
+        try:
+            for index, ws in enumerate(ijson.items(fh, "workshops.item", map_type=_UniqueKeys, use_float=False)):
+                if not fast_valid(workshop_schema, ws):
+                    raise StreamStopped(f"workshop #{index + 1} does not match the facts schema")
+                ws = apply_defaults_and_types(ws, workshop_schema, root)
+                for _ in workshop_problems(policy, ws, f"/workshops/{index}", seen, refuse):
+                    pass
+                yield index, ws
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
+            raise StreamStopped(str(exc)) from None
+
+
+_WORKSHOP_SCHEMA: dict = {}  # built once, so the compiled validator and resolved nodes are reused
+
+
+class _Counting:
+    """A file wrapper that reports how many bytes have been read (for the progress bar)."""
+
+    def __init__(self, fh, progress):
+        self.fh, self.progress = fh, progress
+
+    def read(self, n=-1):
+        block = self.fh.read(n)
+        if self.progress is not None and block:
+            self.progress(len(block))
+        return block
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One workshop's decisions, rendered, with their totals."""
+
+    index: int
+    decisions: Tuple[dict, ...]
+    totals: Totals
+
+
+_WORKER = {}
+
+
+def _decide(job) -> Decided:
+    index, ws = job
+    policy, header, backend, why_not, trace = _WORKER["args"]
+    period = f"{header.period_start.isoformat()}/{header.period_end.isoformat()}"
+    with decimal.localcontext() as ctx:
+        ctx.prec = PRECISION
+        ctx.traps[decimal.InvalidOperation] = True
+        try:
+            shop = records_for(header.period_start, header.period_end, ws, f"/workshops/{index}", trace or why_not)
+            decisions = decide_records(policy, shop, get_backend(backend), why_not)
+        except Exception as exc:  # an evaluation problem: reported in full by the thorough path
+            raise StreamStopped(f"workshop #{index + 1}: {exc}") from None
+    rendered = tuple(decision_dict(d, policy.sha256, period, trace, policy.path) for d in decisions)
+    return Decided(index, rendered, Totals.of(decisions))
+
+
+def decide_stream(policy: Policy, header: StreamHeader, workshops: Iterator[Tuple[int, dict]], *, backend: str = "core",
+                  why_not: bool = False, trace: bool = True, jobs: int = 1) -> Iterator[Decided]:
+    """Each workshop's decisions, in input order; with ``jobs > 1``, decided in worker processes."""
+    _WORKER["args"] = (policy, header, backend, why_not, trace)
+    if jobs <= 1:
+        for job in workshops:
+            yield _decide(job)
+        return
+    # fork: the workers inherit the compiled policy (closures cannot be pickled)
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        yield from pool.imap(_decide, workshops, chunksize=4)
