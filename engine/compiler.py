@@ -667,7 +667,8 @@ class Compiler:
             return None
         return df, nf
 
-    def _f_add_years(self, node, scope):
+    def _date_shift(self, node, scope, shift):
+        """add_years / add_months: a date moved by a whole number of units."""
         parts = self._date_and_number(node, scope)
         if parts is None:
             return (lambda env: None), ANY
@@ -678,24 +679,15 @@ class Compiler:
             day = df(env)
             if day is None:
                 raise EvalError(f"{X.unparse(d_node)} is null where a date is needed", node, "eval.null")
-            return add_years(day, _whole(nf(env), n_node))
+            return shift(day, _whole(nf(env), n_node))
 
         return fn, DATE
+
+    def _f_add_years(self, node, scope):
+        return self._date_shift(node, scope, add_years)
 
     def _f_add_months(self, node, scope):
-        parts = self._date_and_number(node, scope)
-        if parts is None:
-            return (lambda env: None), ANY
-        df, nf = parts
-        d_node, n_node = node.args
-
-        def fn(env):
-            day = df(env)
-            if day is None:
-                raise EvalError(f"{X.unparse(d_node)} is null where a date is needed", node, "eval.null")
-            return add_months(day, _whole(nf(env), n_node))
-
-        return fn, DATE
+        return self._date_shift(node, scope, add_months)
 
     def _f_months_between(self, node, scope):
         args = self._args(node, scope, 2)

@@ -107,27 +107,29 @@ def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str]
     workers = ws.get("workers") or []
     if "headcount" in ws and ws["headcount"] < len(workers):
         yield problem("facts.headcount", f"headcount {ws['headcount']} is below the {len(workers)} workers listed", wp + "/headcount")
-    seen: Dict[str, str] = {}
-    for j, w in enumerate(workers):
-        pp = f"{wp}/workers/{j}"
-        if w["id"] in seen:
-            yield problem("facts.duplicate_id", f"worker id {w['id']!r} is listed twice in this workshop (first at {seen[w['id']]})", pp + "/id")
-        seen.setdefault(w["id"], pp)
+    for pp, w, repeated in _unique(workers, "id", f"{wp}/workers", "worker id {!r} is listed twice in this workshop"):
+        if repeated:
+            yield problem("facts.duplicate_id", repeated, pp + "/id")
         yield from _codes(policy, "worker", w, pp, problem)
-        months: Dict[str, str] = {}
-        for k, m in enumerate(w.get("months") or ()):
-            mp = f"{pp}/months/{k}"
-            if m["month"] in months:
-                yield problem("facts.duplicate_month", f"month {m['month']} is listed twice for this worker", mp + "/month")
-            months.setdefault(m["month"], mp)
+        for mp, m, again in _unique(w.get("months") or (), "month", f"{pp}/months", "month {} is listed twice for this worker"):
+            if again:
+                yield problem("facts.duplicate_month", again, mp + "/month")
             yield from _codes(policy, "month", m, mp, problem)
-    loans: Dict[str, str] = {}
-    for j, loan in enumerate(ws.get("loans") or ()):
-        lp = f"{wp}/loans/{j}"
-        if loan["id"] in loans:
-            yield problem("facts.duplicate_id", f"loan id {loan['id']!r} is listed twice in this workshop", lp + "/id")
-        loans.setdefault(loan["id"], lp)
+    for lp, loan, repeated in _unique(ws.get("loans") or (), "id", f"{wp}/loans", "loan id {!r} is listed twice in this workshop"):
+        if repeated:
+            yield problem("facts.duplicate_id", repeated, lp + "/id")
         yield from _codes(policy, "loan", loan, lp, problem)
+
+
+def _unique(items, key: str, base: str, message: str) -> Iterator[Tuple[str, dict, str]]:
+    """(pointer, item, message if its ``key`` repeats an earlier item's, else "") for each item."""
+    first: Dict[str, str] = {}
+    for j, item in enumerate(items):
+        pointer = f"{base}/{j}"
+        value = item[key]
+        repeated = f"{message.format(value)} (first at {first[value]})" if value in first else ""
+        first.setdefault(value, pointer)
+        yield pointer, item, repeated
 
 
 def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iterator[Problem]:

@@ -236,6 +236,16 @@ def _condition_list(items, pointer):
             yield item["test"], f"{pointer}/{j}/test", item.get("label"), item.get("reading")
 
 
+def _conditions(compiler: Compiler, items, pointer: str, scope) -> list:
+    """A `when` or `where` list compiled to conditions (each a true/false expression)."""
+    out = []
+    for text, cp, label, reading in _condition_list(items, pointer):
+        compiled = compiler.compile(text, cp, scope, BOOL, "condition")
+        if compiled is not None:
+            out.append(CompiledCondition(compiled, label, reading))
+    return out
+
+
 def build_policy(doc: Document, files=None):
     """(Policy or None, problems) for a parsed (and, for a fork, merged) policy document."""
     files = tuple(files or ((doc.path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest()),))
@@ -406,18 +416,10 @@ def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers) -
             scope.let_uses_item[name] = bool(each) and uses
             lets.append((name, compiled))
 
-    when = []
-    for text, cp, label, reading in _condition_list(r.get("when"), f"{pointer}/when"):
-        c = compiler.compile(text, cp, scope, BOOL, "condition")
-        if c is not None:
-            when.append(CompiledCondition(c, label, reading))
+    when = _conditions(compiler, r.get("when"), f"{pointer}/when", scope)
     compiled_each = None
     if each:
-        where = []
-        for text, cp, label, reading in _condition_list(each.get("where"), f"{pointer}/each/where"):
-            c = compiler.compile(text, cp, item_scope, BOOL, "condition")
-            if c is not None:
-                where.append(CompiledCondition(c, label, reading))
+        where = _conditions(compiler, each.get("where"), f"{pointer}/each/where", item_scope)
         limit = None
         if each.get("limit"):
             limit = compiler.compile(each["limit"], f"{pointer}/each/limit", scope, NUMBER, "limit")
