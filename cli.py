@@ -205,7 +205,7 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output) -> bool
     totals = [Totals(Decimal("0.00"), {}, {}, {})]
 
     def decisions():
-        workshops = read_workshops(facts, policy, bar.update if bar else None)
+        workshops = read_workshops(facts, bar.update if bar else None)
         for chunk in decide_stream(policy, header, workshops, backend=backend, why_not=why_not, trace=trace, jobs=jobs):
             totals[0] = totals[0].merge(chunk.totals)
             yield from chunk.decisions

@@ -175,18 +175,25 @@ def json_header(policy, facts_sha256: str, facts_path: str, start, end, backend:
     }
 
 
-def write_json(out, header: dict, decisions, totals_of) -> None:
+def decision_text(d: dict) -> str:
+    """One decision as it stands inside the decisions document's list (indented, no trailing comma)."""
+    import json
+
+    return json.dumps(d, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+
+
+def write_json(out, header: dict, decision_texts, totals_of) -> None:
     """Write the decisions document as it goes: the header, each decision as it comes, then the totals.
 
-    The text is the same as ``json.dumps(document, ensure_ascii=False, indent=2)``.
+    ``decision_texts`` are decisions already rendered by :func:`decision_text` (by worker processes,
+    with --jobs). The text is the same as ``json.dumps(document, ensure_ascii=False, indent=2)``.
     """
     import json
 
     head = json.dumps(header, ensure_ascii=False, indent=2)
     out.write(head[:-2] + ',\n  "decisions": [')
     first = True
-    for d in decisions:
-        text = json.dumps(d, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+    for text in decision_texts:
         out.write(("\n    " if first else ",\n    ") + text)
         first = False
     out.write("]" if first else "\n  ]")

@@ -27,7 +27,7 @@ from .decisions import Totals
 from .evaluate import PRECISION, decide_records
 from .facts import records_for, workshop_problems
 from .policy import Policy
-from .render import decision_dict
+from .render import decision_dict, decision_text
 from .validation import apply_defaults_and_types, fast_valid
 
 
@@ -81,30 +81,43 @@ def open_json(path: str) -> StreamHeader:
     return StreamHeader(path, sha, start, end, size)
 
 
-def read_workshops(path: str, policy: Policy, progress: Optional[Callable[[int], None]] = None) -> Iterator[Tuple[int, dict]]:
-    """(index, checked workshop) for each workshop of a JSON facts file, in order; StreamStopped on a problem."""
+def read_workshops(path: str, progress: Optional[Callable[[int], None]] = None) -> Iterator[Tuple[int, dict]]:
+    """(index, raw workshop) for each workshop of a JSON facts file, in order; StreamStopped on a problem.
+
+    Only parsing and the one check that spans workshops (unique ids) happen here; each workshop is
+    checked where it is decided, so with --jobs the checks run in parallel too.
+    """
     import ijson
 
-    schema = schemas.load("facts")
-    workshop_schema, root = _WORKSHOP_SCHEMA.setdefault("facts", ({"$ref": "#/$defs/workshop", "$defs": schema["$defs"]},
-                                                                  {"$defs": schema["$defs"]}))
-    seen = {}
-
-    def refuse(code, message, pointer, hint=None):
-        raise StreamStopped(f"{code}: {message} at {pointer}")
-
+    ids = set()
     with open(path, "rb") as raw:
         fh = _Counting(raw, progress)
         try:
             for index, ws in enumerate(ijson.items(fh, "workshops.item", map_type=_UniqueKeys, use_float=False)):
-                if not fast_valid(workshop_schema, ws):
-                    raise StreamStopped(f"workshop #{index + 1} does not match the facts schema")
-                ws = apply_defaults_and_types(ws, workshop_schema, root)
-                for _ in workshop_problems(policy, ws, f"/workshops/{index}", seen, refuse):
-                    pass
-                yield index, ws
+                wid = ws.get("id") if isinstance(ws, dict) else None
+                if wid in ids:
+                    raise StreamStopped(f"workshop id {wid!r} is used twice")
+                ids.add(wid)
+                yield index, ws  # checked where it is decided (a worker process, with --jobs)
         except (ijson.JSONError, UnicodeDecodeError) as exc:
             raise StreamStopped(str(exc)) from None
+
+
+def _checked(policy: Policy, index: int, ws) -> dict:
+    """One raw workshop, checked (the compiled schema, then the facts contract) and converted."""
+    schema = schemas.load("facts")
+    workshop_schema, root = _WORKSHOP_SCHEMA.setdefault("facts", ({"$ref": "#/$defs/workshop", "$defs": schema["$defs"]},
+                                                                  {"$defs": schema["$defs"]}))
+
+    def refuse(code, message, pointer, hint=None):
+        raise StreamStopped(f"{code}: {message} at {pointer}")
+
+    if not fast_valid(workshop_schema, ws):
+        raise StreamStopped(f"workshop #{index + 1} does not match the facts schema")
+    ws = apply_defaults_and_types(ws, workshop_schema, root)
+    for _ in workshop_problems(policy, ws, f"/workshops/{index}", {}, refuse):
+        pass
+    return ws
 
 
 _WORKSHOP_SCHEMA: dict = {}  # built once, so the compiled validator and resolved nodes are reused
@@ -125,10 +138,10 @@ class _Counting:
 
 @dataclass(frozen=True)
 class Decided:
-    """One workshop's decisions, rendered, with their totals."""
+    """One workshop's decisions, rendered as JSON text, with their totals."""
 
     index: int
-    decisions: Tuple[dict, ...]
+    decisions: Tuple[str, ...]
     totals: Totals
 
 
@@ -138,6 +151,7 @@ _WORKER = {}
 def _decide(job) -> Decided:
     index, ws = job
     policy, header, backend, why_not, trace = _WORKER["args"]
+    ws = _checked(policy, index, ws)
     period = f"{header.period_start.isoformat()}/{header.period_end.isoformat()}"
     with decimal.localcontext() as ctx:
         ctx.prec = PRECISION
@@ -147,7 +161,7 @@ def _decide(job) -> Decided:
             decisions = decide_records(policy, shop, get_backend(backend), why_not)
         except Exception as exc:  # an evaluation problem: reported in full by the thorough path
             raise StreamStopped(f"workshop #{index + 1}: {exc}") from None
-    rendered = tuple(decision_dict(d, policy.sha256, period, trace, policy.path) for d in decisions)
+    rendered = tuple(decision_text(decision_dict(d, policy.sha256, period, trace, policy.path)) for d in decisions)
     return Decided(index, rendered, Totals.of(decisions))
 
 

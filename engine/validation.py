@@ -174,26 +174,66 @@ def _resolve_uncached(schema: dict, root: dict) -> dict:
 def apply_defaults_and_types(instance: Any, schema: dict, root: dict) -> Any:
     """A copy of a valid ``instance`` with schema defaults filled in, dates as
     ``datetime.date`` (``format: date``) and decimals as ``Decimal`` (``x-decimal``)."""
-    schema = _resolve(schema, root)
-    if isinstance(instance, dict):
-        out = {}
-        props = schema.get("properties", {})
-        for key, sub in props.items():
-            if key in instance:
-                out[key] = apply_defaults_and_types(instance[key], sub, root)
-            else:
-                resolved = _resolve(sub, root)
-                if "default" in resolved:
-                    out[key] = apply_defaults_and_types(copy.deepcopy(resolved["default"]), sub, root)
-        for key, value in instance.items():
-            if key not in out:
-                out[key] = value
-        return out
-    if isinstance(instance, list):
-        items = schema.get("items", {})
-        return [apply_defaults_and_types(v, items, root) for v in instance]
-    if schema.get("format") == "date" and isinstance(instance, str):
-        return _dt.date.fromisoformat(instance)
-    if schema.get("x-decimal") and isinstance(instance, (int, str, Decimal)) and not isinstance(instance, bool):
-        return Decimal(str(instance))
-    return instance
+    return _converter(schema, root)(instance)
+
+
+_CONVERTERS: dict = {}
+
+
+def _converter(schema: dict, root: dict):
+    """A function that converts instances of ``schema``, built once per schema node."""
+    key = (id(schema), id(root))
+    hit = _CONVERTERS.get(key)
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    node = _resolve(schema, root)
+    props = node.get("properties")
+    items = node.get("items")
+    if props is not None:
+        children = {name: (_Lazy(sub, root), _resolve(sub, root)) for name, sub in props.items()}
+
+        def convert(instance):
+            if not isinstance(instance, dict):
+                return instance
+            out = {}
+            for name, (child, resolved) in children.items():
+                if name in instance:
+                    out[name] = child(instance[name])
+                elif "default" in resolved:
+                    out[name] = child(copy.deepcopy(resolved["default"]))
+            for name, value in instance.items():
+                if name not in out:
+                    out[name] = value
+            return out
+    elif items is not None:
+        child = _Lazy(items, root)
+
+        def convert(instance):
+            return [child(v) for v in instance] if isinstance(instance, list) else instance
+    elif node.get("format") == "date":
+        def convert(instance):
+            return _dt.date.fromisoformat(instance) if isinstance(instance, str) else instance
+    elif node.get("x-decimal"):
+        def convert(instance):
+            if isinstance(instance, (int, str, Decimal)) and not isinstance(instance, bool):
+                return Decimal(str(instance))
+            return instance
+    else:
+        def convert(instance):
+            return instance
+    _CONVERTERS[key] = (schema, convert)
+    return convert
+
+
+class _Lazy:
+    """A converter for a sub-schema, built on first use (schemas may refer to themselves)."""
+
+    __slots__ = ("schema", "root", "fn")
+
+    def __init__(self, schema, root):
+        self.schema, self.root, self.fn = schema, root, None
+
+    def __call__(self, instance):
+        if self.fn is None:
+            self.fn = _converter(self.schema, self.root)
+        return self.fn(instance)
