@@ -50,13 +50,13 @@ def evaluate(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bo
 
 
 def iter_workshops(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bool = False,
-                   trace: bool = True, indexes=None) -> Iterator:
+                   trace: bool = True) -> Iterator:
     """For each workshop, its list of decisions, or a Problem for each thing that went wrong."""
     runner = get_backend(backend)
     with decimal.localcontext() as ctx:
         ctx.prec = PRECISION
         ctx.traps[decimal.InvalidOperation] = True
-        for index in (range(len(facts.workshops)) if indexes is None else indexes):
+        for index in range(len(facts.workshops)):
             try:
                 yield decide_workshop(policy, facts, index, runner, why_not, trace or why_not)
             except RuleError as exc:

@@ -8,7 +8,7 @@ runtime value a compiled expression reads.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 
@@ -183,5 +183,3 @@ class EvalContext:
     tracing: bool = True
     seen: Optional[list] = None  # (node, value) pairs while a condition or formula is evaluated
     params: Optional[list] = None  # ParamUse records
-    firings: int = 0
-    extra: dict = field(default_factory=dict)

@@ -70,8 +70,3 @@ class Policy:
         if code in self.funds:
             return self.funds[code]
         return code if default is None else default
-
-    def code_label(self, kind: str, field: str, code) -> str:
-        """The label of a vocabulary code (a category, a role...), or the code itself."""
-        vocab = self.field_codes.get((kind, field))
-        return vocab.codes.get(str(code), str(code)) if vocab else str(code)

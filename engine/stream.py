@@ -73,7 +73,8 @@ def open_json(path: str) -> StreamHeader:
         except (ijson.JSONError, StreamStopped, UnicodeDecodeError) as exc:
             raise StreamStopped(str(exc)) from None
     schema = schemas.load("facts")
-    if not isinstance(period, dict) or not fast_valid(schema["properties"]["period"] | {"$defs": schema["$defs"]}, period):
+    period_schema = _WORKSHOP_SCHEMA.setdefault("period", dict(schema["properties"]["period"], **{"$defs": schema["$defs"]}))
+    if not isinstance(period, dict) or not fast_valid(period_schema, period):
         raise StreamStopped("period")
     start, end = _dt.date.fromisoformat(period["start"]), _dt.date.fromisoformat(period["end"])
     if end < start:

@@ -44,13 +44,7 @@ _CODES = {
 }
 
 
-def _type_checker():
-    # Decimal is a number (it is registered as numbers.Number) but never a bool;
-    # integers written as 3.0 stay non-integers, as the text says.
-    return Draft202012Validator.TYPE_CHECKER
-
-
-_FAST: dict = {}
+_FAST: dict = {}  # id(schema) -> (schema, compiled validator); the schema is kept so its id is never reused
 
 
 def fast_valid(schema: dict, instance: Any) -> bool:
@@ -61,12 +55,13 @@ def fast_valid(schema: dict, instance: Any) -> bool:
     """
     import fastjsonschema
 
-    key = id(schema)
-    if key not in _FAST:
+    hit = _FAST.get(id(schema))
+    if hit is None or hit[0] is not schema:
         # compile a copy: fastjsonschema rewrites the $refs of the schema it is given
-        _FAST[key] = fastjsonschema.compile(copy.deepcopy(schema), formats={"date": _calendar_date}, use_default=False)
+        hit = (schema, fastjsonschema.compile(copy.deepcopy(schema), formats={"date": _calendar_date}, use_default=False))
+        _FAST[id(schema)] = hit
     try:
-        _FAST[key](instance)
+        hit[1](instance)
         return True
     except fastjsonschema.JsonSchemaException:
         return False

@@ -9,7 +9,7 @@ owns only the agenda: which rule runs for which subject, and in what order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Tuple
+from typing import Tuple
 
 from ..compiler import CompiledRule
 from ..firing import Result
@@ -30,13 +30,6 @@ def subjects_of(workshop: Record, kind: str) -> Tuple[Record, ...]:
 
 def holder(subject: Record, kind: str) -> Record:
     return subject if subject.kind == kind else subject.workshop()
-
-
-_REGISTRY: Dict[str, Callable] = {}
-
-
-def register(name: str, factory: Callable) -> None:
-    _REGISTRY[name] = factory
 
 
 def get(name: str):
