@@ -10,6 +10,7 @@ report). ``only: true`` also fails on any decision (other than denied) that
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import List, Optional, Tuple
 
 from .evaluate import evaluate
@@ -94,7 +95,7 @@ def _matches(want: dict, got: dict) -> bool:
         if key not in _FIELDS:
             return False
         if key == "amount" and value is not None:
-            value = money(__import__("decimal").Decimal(str(value)))
+            value = money(Decimal(str(value)))
         if got.get(key) != (str(value) if isinstance(value, (int, float)) and key != "amount" else value):
             return False
     return True

@@ -276,7 +276,7 @@ class Compiler:
         typ = scope.names[first]
         getters = []
         path = first
-        for part in rest:
+        for depth, part in enumerate(rest):
             if typ.name != "record":
                 return self._bad("expr.not_a_record", f"{path} is {typ}; it has no field {part!r}", node)
             kind = typ.arg
@@ -287,7 +287,7 @@ class Compiler:
                                  f"did you mean {path}.{near[0]}?" if near else None)
             fld = fields[part]
             if fld.origin == "set":
-                if rest.index(part) != len(rest) - 1:
+                if depth != len(rest) - 1:
                     return self._bad("expr.not_a_record", f"sets.{part} is a list", node)
                 const = self.sets[part]
                 return (lambda env: const), list_of(ANY)

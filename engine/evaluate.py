@@ -11,7 +11,7 @@ from .backends import get as get_backend
 from .backends.core import FiringLimitExceeded
 from .decisions import Decision, Totals, resolve_exclusivity
 from .facts import Facts, build_records
-from .firing import Result, RuleError
+from .firing import Result, RuleError, opening_events
 from .policy import Policy
 from .problems import InvalidInput, Problem
 
@@ -105,17 +105,9 @@ def _denied(policy: Policy, result: Result) -> Decision:
 
 def _not_activated(policy: Policy, rule, subject) -> Decision:
     ws, worker, loan = _ids(subject)
-    unmet = []
-    events = []
-    clause = policy.clauses[rule.clause]
-    events.append(T.RuleApplied(rule.id, rule.label, rule.clause, clause.heading, clause.text, rule.subject,
-                                subject.id, rule.origin))
-    for req in rule.requires:
-        holder = subject if subject.kind == req.holder else subject.workshop()
-        holds = bool(holder.flags.get(req.flag))
-        events.append(T.Required(req.text, holder.id, holds, tuple(holder.flags.get(f"{req.flag}:by", ()))))
-        if not holds:
-            unmet.append(f"{req.text} ({holder.kind} {holder.id})")
+    events = opening_events(rule, subject, policy)
+    unmet = [f"{e.fact} ({e.fact.split('.')[0]} {e.holder_id})" for e in events
+             if isinstance(e, T.Required) and not e.holds]
     reason = f"{rule.clause} {rule.label} not {rule.decides}: requires {', '.join(unmet)}, which no rule asserted"
     events.append(T.NotReached(reason))
     return Decision(ws, worker, loan, rule.id, rule.clause, "denied", None, None, tuple(events), reason=reason,

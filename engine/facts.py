@@ -63,7 +63,6 @@ def _name_record(doc: Document, problem: Problem) -> Problem:
     names = []
     node = doc.data
     names_for = {"workshops": "workshop", "workers": "worker", "loans": "loan", "months": "month"}
-    field = None
     for i, part in enumerate(parts):
         if isinstance(node, list):
             try:
@@ -75,7 +74,6 @@ def _name_record(doc: Document, problem: Problem) -> Problem:
                 rid = node.get("month" if label == "month" else "id")
                 names.append(f"{label} {rid}" if isinstance(rid, (str, int)) else f"{label} #{int(part) + 1}")
         elif isinstance(node, dict):
-            field = part if part not in names_for else field
             node = node.get(part)
         else:
             break

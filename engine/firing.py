@@ -36,7 +36,7 @@ class RuleError(Exception):
         self.error, self.rule, self.subject, self.where = error, rule, subject, where
 
 
-def _seen_pairs(seen: list, lets: dict) -> Tuple[Tuple[str, object], ...]:
+def _seen_pairs(seen: list) -> Tuple[Tuple[str, object], ...]:
     out, shown = [], set()
     for node, value in seen:
         if isinstance(node, X.Name):
@@ -89,7 +89,7 @@ def _condition(cond: CompiledCondition, env, rule, subject, tracing) -> Tuple[bo
     if not tracing:
         return holds, None
     event = T.Condition(cond.text, cond.label, holds, X.unparse(cond.expr.ast, _values(seen)),
-                        _seen_pairs(seen, {}), _dedupe(params), cond.reading)
+                        _seen_pairs(seen), _dedupe(params), cond.reading)
     return holds, event
 
 
@@ -115,6 +115,18 @@ def _amount(rule: CompiledRule, env, subject, policy: Policy, tracing) -> Tuple[
     return rounded, T.Arithmetic(rule.amount.text, X.unparse(rule.amount.ast, values), exact, rounded, lets, _dedupe(params))
 
 
+def opening_events(rule: CompiledRule, subject: Record, policy: Policy) -> List:
+    """The clause and rule being applied, and each derived fact it requires with who asserted it."""
+    clause = policy.clauses[rule.clause]
+    events: List = [T.RuleApplied(rule.id, rule.label, rule.clause, clause.heading, clause.text,
+                                  rule.subject, subject.id, rule.origin)]
+    for req in rule.requires:
+        holder = subject if subject.kind == req.holder else subject.workshop()
+        events.append(T.Required(req.text, holder.id, bool(holder.flags.get(req.flag)),
+                                 holder.asserted_by.get(req.flag, ())))
+    return events
+
+
 def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
     """Evaluate ``rule`` for ``subject`` (its requirements already hold)."""
     ctx = subject.ctx
@@ -122,13 +134,7 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
     events: List = []
     env = dict(subject.env)
     if tracing:
-        clause = policy.clauses[rule.clause]
-        events.append(T.RuleApplied(rule.id, rule.label, rule.clause, clause.heading, clause.text,
-                                    rule.subject, subject.id, rule.origin))
-        for req in rule.requires:
-            holder = subject if subject.kind == req.holder else subject.workshop()
-            events.append(T.Required(req.text, holder.id, bool(holder.flags.get(req.flag)),
-                                     tuple(holder.flags.get(f"{req.flag}:by", ()))))
+        events.extend(opening_events(rule, subject, policy))
     for cond in rule.when:
         holds, event = _condition(cond, env, rule, subject, tracing)
         if event is not None:

@@ -259,8 +259,6 @@ def build_policy(doc: Document, files=None):
     vocabs, by_field = b.vocabularies(kinds)
     sets = b.sets(vocabs)
     parameters = b.parameters(kinds, by_field, clauses)
-    for code, fund in data["funds"].items():
-        pass
 
     rules_raw = data["rules"]
     ids: Dict[str, int] = {}

@@ -120,7 +120,8 @@ class Record:
     the computed values already worked out for it.
     """
 
-    __slots__ = ("kind", "id", "data", "parent", "children", "flags", "cache", "pointer", "ctx", "position", "_env")
+    __slots__ = ("kind", "id", "data", "parent", "children", "flags", "asserted_by", "cache", "pointer", "ctx",
+                 "position", "_env")
 
     def __init__(self, kind: str, rid: str, data: dict, parent: Optional["Record"], pointer: str, position: int = 0):
         self.kind = kind
@@ -128,7 +129,8 @@ class Record:
         self.data = data
         self.parent = parent
         self.children: Dict[str, Tuple["Record", ...]] = {}
-        self.flags: Dict[str, Any] = {}
+        self.flags: Dict[str, bool] = {}
+        self.asserted_by: Dict[str, Tuple[Tuple[str, str], ...]] = {}  # flag -> ((rule id, clause), ...)
         self.cache: Dict[str, Tuple[Any, tuple]] = {}
         self.pointer = pointer
         self.ctx = None
@@ -149,6 +151,13 @@ class Record:
                 node = node.parent
             self._env = env
         return self._env
+
+    def assert_flag(self, flag: str, rule_id: str, clause: str) -> bool:
+        """Record that ``rule_id`` asserted ``flag`` about this record; True if the flag is new."""
+        first = not self.flags.get(flag)
+        self.flags[flag] = True
+        self.asserted_by[flag] = self.asserted_by.get(flag, ()) + ((rule_id, clause),)
+        return first
 
     def workshop(self) -> "Record":
         node = self

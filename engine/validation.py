@@ -130,8 +130,6 @@ def schema_problems(doc: Document, schema: dict, domain: str, instance: Any = No
                 extra = re.findall(r"'([^']+)'", error.message)
                 if extra:
                     pointer = pointer_join(pointer, extra[0])
-            if error.validator == "propertyNames":
-                pass
             if top.validator == "propertyNames" and isinstance(error.instance, str):
                 pointer = pointer_join(pointer, error.instance)
             code = f"{domain}.{_CODES.get(error.validator, error.validator)}"

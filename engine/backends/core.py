@@ -64,8 +64,7 @@ class CoreBackend:
             if firings > policy.firing_limit:
                 raise FiringLimitExceeded(policy.firing_limit, workshop.id)
             if rule.asserts:
-                subject.flags[rule.asserts] = True
-                subject.flags[f"{rule.asserts}:by"] = subject.flags.get(f"{rule.asserts}:by", ()) + ((rule.id, rule.clause),)
+                subject.assert_flag(rule.asserts, rule.id, rule.clause)
                 for dependent in by_flag.get((subject.kind, rule.asserts), ()):
                     for target in subjects_of(workshop, dependent.subject):
                         if holder(target, subject.kind) is subject:

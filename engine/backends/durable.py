@@ -165,10 +165,7 @@ def _fire(n: int):
         if session.firings > policy.firing_limit:
             raise FiringLimitExceeded(policy.firing_limit, subject.workshop().id)
         if rule.asserts:
-            first = not subject.flags.get(rule.asserts)
-            subject.flags[rule.asserts] = True
-            by = f"{rule.asserts}:by"
-            subject.flags[by] = subject.flags.get(by, ()) + ((rule.id, rule.clause),)
+            first = subject.assert_flag(rule.asserts, rule.id, rule.clause)
             if first:
                 _assert(c, {"sid": c.v.sid, "id": f"f{rule.asserts}:{key}", "t": "flag", "flag": rule.asserts,
                             "holder": key})
