@@ -28,6 +28,7 @@ class Decision:
     events: Tuple
     reason: Optional[str] = None  # for denied decisions: why, in one line
     order: Tuple[int, int] = (0, 0)  # subject position, rule position: the output order
+    items: Tuple[str, ...] = ()  # for a per-month rule: the months it counted (the ledger remembers them)
 
     @property
     def subject(self) -> str:

@@ -93,7 +93,7 @@ def _decision(policy: Policy, result: Result) -> Decision:
     ws, worker, loan = _ids(result.subject)
     return Decision(ws, worker, loan, rule.id, rule.clause, rule.decides, result.amount,
                     rule.fund if rule.decides == "granted" else None, result.events,
-                    order=(result.subject.position, rule.index))
+                    order=(result.subject.position, rule.index), items=result.items)
 
 
 def _denied(policy: Policy, result: Result) -> Decision:

@@ -26,6 +26,7 @@ class Result:
     amount: Optional[Decimal]
     events: Tuple
     reason: Optional[str]  # why it did not fire, in one line
+    items: Tuple[str, ...] = ()  # for a per-item rule: the ids of the items (months) it counted
 
 
 class RuleError(Exception):
@@ -158,6 +159,7 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
             raise RuleError(exc, rule, subject, each.source) from None
         parts: List[Decimal] = []
         counted = 0
+        counted_ids: List[str] = []
         for item in items:
             ienv = dict(env)
             ienv[each.var] = item
@@ -179,6 +181,7 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
                     events.append(T.Item(item.id, False, None, True, None, tuple(held)))
                 continue
             counted += 1
+            counted_ids.append(item.id)
             arithmetic = None
             if rule.amount is not None:
                 part, arithmetic = _amount(rule, ienv, subject, policy, tracing)
@@ -194,10 +197,13 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
             if tracing:
                 events.append(T.NotReached(reason))
             return Result(rule, subject, False, None, tuple(events), reason)
-    elif rule.amount is not None:
-        amount, arithmetic = _amount(rule, env, subject, policy, tracing)
-        if arithmetic is not None:
-            events.append(arithmetic)
+        counted_items = tuple(counted_ids)
+    else:
+        counted_items = ()
+        if rule.amount is not None:
+            amount, arithmetic = _amount(rule, env, subject, policy, tracing)
+            if arithmetic is not None:
+                events.append(arithmetic)
     if rule.amount is not None and amount <= 0:
         reason = f"{rule.clause} {rule.label}: the amount comes to {amount}, so nothing is granted"
         if tracing:
@@ -205,7 +211,7 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
         return Result(rule, subject, False, amount, tuple(events), reason)
     if tracing:
         events.append(T.Outcome(rule.decides, amount, rule.fund))
-    return Result(rule, subject, True, amount, tuple(events), None)
+    return Result(rule, subject, True, amount, tuple(events), None, counted_items)
 
 
 def verdicts(rule: CompiledRule, subject: Record) -> List[bool]:

@@ -14,6 +14,7 @@ import schemas
 
 from . import expr as X
 from .compiler import (CompiledCondition, CompiledEach, CompiledRule, Compiler, Requirement, stratify)
+from .history import build_settings as build_ledger_settings
 from .model import ANY, BOOL, NUMBER, SUBJECT_SCOPE, record_kinds
 from .parameters import Parameter, ParameterValue
 from .policy import Clause, ExclusivityGroup, Policy, Vocabulary
@@ -322,6 +323,7 @@ def build_policy(doc: Document, files=None):
                     b.error("policy.exclusivity_scope", f"group {g['id']} is scoped to a worker, but rule {member!r} "
                             f"decides about a {rules_raw[ids[member]]['subject']}", f"{pointer}/members/{j}")
         groups.append(ExclusivityGroup(g["id"], g["clause"], g["scope"], tuple(g["members"]), g["strategy"], g.get("reading")))
+    ledger = build_ledger_settings(data.get("ledger"), compiler, b.error, rules_raw, ids, clauses)
     problems = b.problems + compiler.problems
 
     if any(p.severity != WARNING for p in problems):
@@ -356,7 +358,7 @@ def build_policy(doc: Document, files=None):
         funds={k: v["label"] for k, v in data["funds"].items()}, parameters=parameters, sets=sets,
         rules=rules, exclusivity=tuple(groups), quantum=Decimal(rounding["quantum"]), rounding=rounding["mode"],
         firing_limit=settings.get("firing_limit", 100000), labels=dict(settings.get("labels") or {}),
-        sources=files,
+        sources=files, ledger=ledger,
     )
     return policy, problems
 

@@ -3,8 +3,8 @@
 A fork holds ``extends: PARENT`` (a path relative to the fork), its own
 ``policy`` block, and any of:
 
-- ``override``: ``parameters``, ``sets``, ``computed``, ``funds``, ``vocabularies``
-  and ``settings`` by name, ``rules``, ``clauses`` and ``exclusivity`` by id; each
+- ``override``: ``parameters``, ``sets``, ``computed``, ``funds``, ``vocabularies``,
+  ``settings`` and ``ledger`` by name, ``rules``, ``clauses`` and ``exclusivity`` by id; each
   replaces the parent's entry whole, and must exist in the parent;
 - ``add``: the same sections, for entries that must not exist in the parent;
 - ``retire``: lists of rule, exclusivity, parameter or clause ids to drop.
@@ -23,7 +23,7 @@ from typing import Dict, List, Tuple
 from .problems import InvalidInput, Location, Problem, pointer_join
 from .source import Document, read_file
 
-_BY_NAME = ("parameters", "sets", "funds", "vocabularies", "settings")
+_BY_NAME = ("parameters", "sets", "funds", "vocabularies", "settings", "ledger")
 _BY_ID = ("rules", "clauses", "exclusivity")
 _RETIRABLE = ("rules", "exclusivity", "parameters", "clauses")
 MAX_DEPTH = 8
@@ -32,6 +32,10 @@ MAX_DEPTH = 8
 def read_policy_document(path: str) -> Tuple[Document, Tuple[Tuple[str, str], ...]]:
     """The policy at ``path`` with its parents merged in, and the (path, sha256) of every file used."""
     return _read(path, [])
+
+
+def _singular(section: str) -> str:
+    return {"settings": "setting", "ledger": "ledger setting"}.get(section, section[:-1])
 
 
 def _sha(doc: Document) -> str:
@@ -119,7 +123,7 @@ def _merge(parent: Document, child: Document) -> Document:
                 for name, value in entries.items():
                     exists = name in current
                     if mode == "override" and not exists:
-                        m.error("policy.override_unknown", f"`override` names {section[:-1] if section != 'settings' else 'setting'} "
+                        m.error("policy.override_unknown", f"`override` names {_singular(section)} "
                                 f"{name!r}, which the parent does not have", pointer_join(where, name),
                                 hint="use `add:` for something new")
                         continue

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Dict, Optional, Tuple
 
 from .compiler import CompiledRule
+from .history import LedgerSettings
 from .parameters import Parameter
 
 
@@ -59,6 +60,7 @@ class Policy:
     firing_limit: int
     labels: Dict[str, str]
     sources: Tuple[Tuple[str, str], ...] = ()  # (path, sha256) of the policy file and every file it extends
+    ledger: Optional[LedgerSettings] = None  # what the payout ledger remembers (the `ledger:` section)
 
     def rule(self, rule_id: str) -> CompiledRule:
         return next(r for r in self.rules if r.id == rule_id)

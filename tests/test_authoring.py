@@ -72,10 +72,12 @@ def test_an_error_in_a_fork_expression_points_into_the_fork(tmp_path):
     assert "categories" in p.hint
 
 
-def test_retiring_a_rule_still_named_by_a_group_says_so(tmp_path):
+def test_retiring_a_rule_still_named_by_a_group_or_the_ledger_says_so(tmp_path):
     path = _fork(tmp_path, "retire:\n  rules: [base_award]\n  parameters: [base_award_tiers]\n")
-    [p] = _problems(path)
-    assert p.code == "policy.unknown_rule" and "base_award" in p.message
+    problems = _problems(path)
+    assert {(p.code, p.pointer) for p in problems} == {
+        ("policy.unknown_rule", "/exclusivity/0/members/0"), ("policy.unknown_rule", "/ledger/history/workshop/award_paid/rule")}
+    assert all("base_award" in p.message for p in problems)
 
 
 def test_an_extends_cycle_is_an_error(tmp_path):
