@@ -132,7 +132,16 @@ def validate(policy, fmt, strict):
               help="Worker processes for JSON facts written as JSON; the output is the same as with one.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (it shows only when standard error is a terminal), no 'wrote FILE'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
-def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, quiet, output):
+@click.option("--ledger", "ledger_url", metavar="URL",
+              help="Fill every worker's and workshop's history from this payout ledger (sqlite:///ledger.db, a plain "
+                   "path, or postgresql://…); a history the facts state differently is an error.")
+@click.option("--record", is_flag=True, help="Also record this run in the ledger, in one transaction (needs --ledger). "
+                                            "Recording the same run again changes nothing.")
+@click.option("--supersede", is_flag=True, help="With --record: replace the recorded run(s) of these workshops and "
+                                               "months; their entries are reversed, not edited (needs --reason).")
+@click.option("--reason", help="Why the run is superseded; kept in the ledger.")
+def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
+             supersede, reason):
     """Decide every workshop in FACTS under POLICY.
 
     \b
@@ -141,10 +150,26 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
       subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml -o decisions.json
       subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml --format xlsx -o payouts.xlsx
       subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml --format html -o report.html
+
+    \b
+    With a payout ledger (history from the ledger; --record stores the run):
+      subsidy evaluate policies/shanxi_2022.yaml examples/county/2023-01.yaml \\
+          --ledger ledger.db --record --format text
     """
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a workbook: give the file with -o payouts.xlsx")
-    if fmt == "json" and facts.endswith(".json") and not workshop:
+    if (record or supersede) and not ledger_url:
+        raise click.UsageError("--record and --supersede need --ledger URL")
+    if supersede and not (record and reason and reason.strip()):
+        raise click.UsageError("--supersede needs --record and --reason \"why the recorded run is replaced\"")
+    if reason and not supersede:
+        raise click.UsageError("--reason goes with --supersede")
+    if ledger_url:
+        if jobs > 1:
+            raise click.UsageError("--jobs does not combine with --ledger (a ledger run reads and records in one process)")
+        if why_not and record:
+            raise click.UsageError("--why-not does not combine with --record: record the run, then explain it")
+    elif fmt == "json" and facts.endswith(".json") and not workshop:
         try:
             loaded = engine.load_policy(policy)
         except engine.InvalidInput as exc:
@@ -157,8 +182,13 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
     loaded, facts_loaded = _load(policy, facts)
     if workshop:
         facts_loaded = _only(facts_loaded, _workshop_index(facts_loaded, workshop, facts))
+    options = dict(backend=backend, why_not=why_not, trace=not no_trace or fmt == "html")
+    ledger_info = None
     try:
-        run = engine.evaluate(loaded, facts_loaded, backend=backend, why_not=why_not, trace=not no_trace or fmt == "html")
+        if ledger_url:
+            run, ledger_info = _ledger_run(ledger_url, loaded, facts_loaded, options, record, supersede, reason, quiet)
+        else:
+            run = engine.evaluate(loaded, facts_loaded, **options)
     except engine.InvalidInput as exc:
         _fail(exc)
     except ImportError as exc:
@@ -169,7 +199,10 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
         click.echo(f"wrote {output}", err=True)
         return
     if fmt == "json":
-        text = json.dumps(engine.to_json(run, with_trace=not no_trace), ensure_ascii=False, indent=2) + "\n"
+        doc = engine.to_json(run, with_trace=not no_trace)
+        if ledger_info:
+            doc["ledger"] = ledger_info
+        text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     elif fmt == "csv":
         from engine.exports import to_csv
         text = to_csv(run)
@@ -179,6 +212,42 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
     else:
         text = engine.to_text(run)
     _write(text, output)
+
+
+def _open_ledger(url):
+    from engine.ledger import LedgerUnavailable, open_ledger
+    try:
+        return open_ledger(url)
+    except LedgerUnavailable as exc:
+        click.echo(f"error[ledger.unavailable] {exc}", err=True)
+        sys.exit(1)
+
+
+def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet):
+    """Evaluate with history from the ledger at ``url`` and, with ``record``, store the run."""
+    from engine.ledger import LedgerUnavailable, evaluate_with_ledger, record_run
+    from engine.render import money
+    ledger = _open_ledger(url)
+    info = {"url": ledger.display, "history": "each history field from the ledger's entries before the period"}
+    try:
+        run, held = evaluate_with_ledger(ledger, policy, facts, **options)
+        if record:
+            done = record_run(ledger, run, held, supersede=supersede, reason=(reason or "").strip(),
+                              tool_version=engine.__version__)
+            if done.already:
+                click.echo(f"already recorded as run {done.seq} ({done.run_id[:12]}…) in {ledger.display}: nothing "
+                           "changed", err=True)
+            elif not quiet:
+                reversed_ = f", reversing {done.reversals} earlier entries" if done.reversals else ""
+                click.echo(f"recorded run {done.seq} ({done.run_id[:12]}…) in {ledger.display}: {done.entries} entries"
+                           f"{reversed_}, {money(done.granted)} granted", err=True)
+            info["run"] = {"seq": done.seq, "id": done.run_id}
+    except LedgerUnavailable as exc:
+        click.echo(f"error[ledger.unavailable] {exc}", err=True)
+        sys.exit(1)
+    finally:
+        ledger.close()
+    return run, info
 
 
 def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output) -> bool:
@@ -242,7 +311,8 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output) -> bool
 @click.argument("decisions", type=_PATH)
 @click.argument("facts", type=_PATH)
 @click.option("--policy", type=_PATH, help="The policy file, if not at the path the decisions file records.")
-def verify(decisions, facts, policy):
+@click.option("--ledger", "ledger_url", metavar="URL", help="The ledger the run took its history from (evaluate --ledger).")
+def verify(decisions, facts, policy, ledger_url):
     """Re-run a decisions file and confirm every decision is identical.
 
     Checks that the policy files and FACTS are the ones the run recorded (by
@@ -256,10 +326,14 @@ def verify(decisions, facts, policy):
       subsidy verify decisions.json examples/facts_2022.yaml
     """
     from engine.verify import verify as run_verify
+    led = _open_ledger(ledger_url) if ledger_url else None
     try:
-        result = run_verify(decisions, facts, policy)
+        result = run_verify(decisions, facts, policy, led)
     except engine.InvalidInput as exc:
         _fail(exc)
+    finally:
+        if led is not None:
+            led.close()
     if result.ok:
         click.echo(f"verified: all {result.decisions} decisions in {decisions} are identical when re-run")
         return
@@ -362,6 +436,147 @@ def diff(old, new, facts, fmt):
 def _signed(amount) -> str:
     from engine.render import money
     return ("+" if amount > 0 else "") + money(amount)
+
+
+@main.group()
+def ledger():
+    """The payout ledger: what was recorded, whether it is intact, what it paid.
+
+    A ledger is a SQLite file (a plain path or sqlite:///ledger.db; nothing to
+    install) or a PostgreSQL database shared between counties
+    (postgresql://user@host/db, with pip install 'subsidy-rules[postgresql]').
+    Fill it with: subsidy evaluate POLICY FACTS --ledger URL --record.
+    """
+
+
+@ledger.command(name="verify")
+@click.argument("url")
+def ledger_verify(url):
+    """Walk the ledger's hash chain; name the first entry altered or removed.
+
+    Exits 0 when every entry and run is as recorded, 1 otherwise.
+
+    \b
+    Example:
+      subsidy ledger verify ledger.db
+    """
+    led = _open_ledger(url)
+    try:
+        breaks = led.verify()
+        count = len(led.runs())
+    finally:
+        led.close()
+    if not breaks:
+        click.echo(f"{led.display}: intact: {count} runs, every entry chained to the one before it")
+        return
+    for b in breaks:
+        click.echo(f"{led.display}: error[ledger.tampered] {b.message}", err=True)
+    click.echo(f"the first break is at {breaks[0].what} {breaks[0].seq}", err=True)
+    sys.exit(1)
+
+
+@ledger.command(name="carry-in")
+@click.argument("url")
+@click.argument("policy", type=_PATH)
+@click.argument("facts", type=_PATH)
+@click.option("--reason", required=True, help="Where the history comes from (e.g. the county's records to 2022-06).")
+def ledger_carry_in(url, policy, facts, reason):
+    """Bring in the history FACTS states: payments made before the ledger was kept.
+
+    Every `history` field the facts give (one-time subsidy paid, months of
+    social-insurance subsidy used, award paid…) becomes an opening entry dated
+    the day before the facts' period; from then on the ledger keeps it, and
+    the facts need no `history`. Refused, naming each one, for a worker or
+    workshop the ledger already holds history for. Once only: carrying in the
+    same file again changes nothing.
+
+    \b
+    Example:
+      subsidy ledger carry-in ledger.db policies/shanxi_2022.yaml examples/facts_2022.yaml \\
+          --reason "county records to 2022-06"
+    """
+    from engine.ledger import LedgerUnavailable, carry_in
+    loaded, facts_loaded = _load(policy, facts)
+    led = _open_ledger(url)
+    try:
+        done = carry_in(led, loaded, facts_loaded, reason=reason.strip(), tool_version=engine.__version__)
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    except LedgerUnavailable as exc:
+        click.echo(f"error[ledger.unavailable] {exc}", err=True)
+        sys.exit(1)
+    finally:
+        led.close()
+    if done.already:
+        click.echo(f"already carried in as run {done.seq} ({done.run_id[:12]}…): nothing changed")
+    else:
+        click.echo(f"carried in {done.entries} history entries as run {done.seq} ({done.run_id[:12]}…) in {led.display}")
+
+
+@ledger.command(name="runs")
+@click.argument("url")
+def ledger_runs(url):
+    """List the recorded runs: when, which period, which policy and facts, superseding what."""
+    led = _open_ledger(url)
+    try:
+        rows = led.runs()
+    finally:
+        led.close()
+    table = [["run", "id", "kind", "recorded at (UTC)", "period", "policy", "facts", "entries", "supersedes", "reason"]]
+    for r in rows:
+        table.append([str(r["seq"]), r["id"][:12], r["kind"].replace("_", "-"), r["recorded_at"],
+                      f"{r['period_start']}..{r['period_end']}",
+                      r["policy_id"], r["facts_path"], str(r["entry_count"]),
+                      " ".join(i[:12] for i in r["supersedes"].split()), r["reason"]])
+    click.echo("\n".join(engine.render.table(table, right={0, 7})))
+
+
+def _date_option(value):
+    import datetime as dt
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date written YYYY-MM-DD") from None
+
+
+@ledger.command(name="report")
+@click.argument("url")
+@click.option("--policy", "policy_path", type=_PATH, required=True, help="The policy file (for its targets and labels).")
+@click.option("--from", "start", help="Only entries whose period starts on or after this date (YYYY-MM-DD).")
+@click.option("--to", "end", help="Only entries whose period ends on or before this date (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
+def ledger_report(url, policy_path, start, end, fmt, output):
+    """Totals paid by fund, clause, city and county, and progress against the policy's targets.
+
+    Amounts are granted entries net of reversals. A target counts what the
+    latest recorded run of each workshop in the range tallied.
+
+    \b
+    Example:
+      subsidy ledger report ledger.db --policy policies/shanxi_2022.yaml --from 2023-01-01 --to 2023-12-31
+    """
+    from engine.ledger import build_report
+    from engine.ledger.report import to_csv, to_dict, to_text
+    first, last = _date_option(start), _date_option(end)
+    try:
+        loaded = engine.load_policy(policy_path)
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    led = _open_ledger(url)
+    try:
+        report = build_report(led, loaded, first, last)
+    finally:
+        led.close()
+    if fmt == "json":
+        text = json.dumps(to_dict(report), ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "csv":
+        text = to_csv(report)
+    else:
+        text = to_text(report, loaded) + "\n"
+    _write(text, output)
 
 
 @main.command(name="test")

@@ -33,7 +33,9 @@ class Verification:
         return not self.problems
 
 
-def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = None) -> Verification:
+def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = None, ledger=None) -> Verification:
+    """Re-run ``decisions_path``; a run whose history came from a ledger is re-run with ``ledger`` (an open
+    :class:`engine.ledger.Ledger`), whose history before the run's period is what the run was decided on."""
     doc = read_file(decisions_path)
     data = doc.data
 
@@ -65,8 +67,17 @@ def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = No
         return Verification(len(data["decisions"]), tuple(problems))
 
     run_info = data.get("run") or {}
-    again = evaluate(policy, facts, backend=data.get("engine", "core"), why_not=bool(run_info.get("why_not")),
-                     trace=bool(run_info.get("trace", True)))
+    options = dict(backend=data.get("engine", "core"), why_not=bool(run_info.get("why_not")),
+                   trace=bool(run_info.get("trace", True)))
+    if isinstance(data.get("ledger"), dict) and ledger is None:
+        return Verification(len(data["decisions"]), (problem(
+            "verify.needs_ledger", f"this run took its history from the ledger {data['ledger'].get('url')}; "
+            "verify it with --ledger URL", "/ledger"),))
+    if ledger is not None:
+        from .ledger import evaluate_with_ledger
+        again, _ = evaluate_with_ledger(ledger, policy, facts, **options)
+    else:
+        again = evaluate(policy, facts, **options)
     fresh = to_json(again, with_trace=bool(run_info.get("trace", True)))
     by_id = {d["id"]: d for d in fresh["decisions"]}
     seen = set()

@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -26,3 +27,39 @@ def write(tmp_path):
         path.write_text(text, encoding="utf-8")
         return str(path)
     return _write
+
+
+# --- ledgers: SQLite always; PostgreSQL too when SUBSIDY_TEST_POSTGRES names a server (.ci/postgres starts one) -----
+
+POSTGRES = os.environ.get("SUBSIDY_TEST_POSTGRES")
+LEDGER_DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES else [])
+
+
+def pytest_report_header(config):
+    return f"ledger databases: {', '.join(LEDGER_DATABASES)}" + (
+        "" if POSTGRES else " (set SUBSIDY_TEST_POSTGRES=$(bash .ci/postgres) to add PostgreSQL)")
+
+
+def pytest_configure(config):
+    if os.environ.get("CI") and not POSTGRES:
+        raise pytest.UsageError("CI runs the ledger tests on PostgreSQL too: .ci/run sets SUBSIDY_TEST_POSTGRES")
+
+
+@pytest.fixture(params=LEDGER_DATABASES)
+def ledger_url(request, tmp_path):
+    """A new, empty ledger database: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+    admin = make_url(POSTGRES)
+    name = f"ledger_{uuid.uuid4().hex[:12]}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

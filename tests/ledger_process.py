@@ -1,0 +1,40 @@
+"""Run the subsidy CLI in a process of its own, optionally pausing inside the ledger's write transaction.
+
+    python tests/ledger_process.py [--pause FILE SECONDS] [--no-python-check] -- ARGS...
+
+--pause: once the run's rows are written but before the transaction commits, create FILE and sleep
+SECONDS (a test then kills the process, or starts a rival recording). --no-python-check: skip the
+Python check for once-only payments, so only the database's unique constraint stands in the way.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from engine.ledger.store import Ledger  # noqa: E402
+
+
+def main(argv):
+    split = argv.index("--")
+    options, args = argv[:split], argv[split + 1:]
+    if "--pause" in options:
+        i = options.index("--pause")
+        marker, seconds = options[i + 1], float(options[i + 2])
+        append = Ledger._append
+
+        def paused(self, *a, **k):
+            result = append(self, *a, **k)
+            with open(marker, "w") as fh:
+                fh.write(str(os.getpid()))
+            time.sleep(seconds)
+            return result
+        Ledger._append = paused
+    if "--no-python-check" in options:
+        Ledger._check_once = lambda self, *a, **k: None
+    import cli
+    cli.main(args, prog_name="subsidy")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
