@@ -77,6 +77,11 @@ def main():
       subsidy explain policies/shanxi_2022.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
       subsidy validate policies/shanxi_2022.yaml
 
+    \b
+    A county's month with the payout ledger (history from earlier months, nothing paid twice):
+      subsidy evaluate policies/shanxi_2022.yaml examples/county/2022-08.yaml --ledger ledger.db --record
+      subsidy ledger report ledger.db --policy policies/shanxi_2022.yaml
+
     Exit codes: 0 done; 1 the policy or facts have problems (each printed with
     file:line:col, sorted); 2 the command line is wrong.
     """
@@ -214,10 +219,10 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
     _write(text, output)
 
 
-def _open_ledger(url):
+def _open_ledger(url, create=True):
     from engine.ledger import LedgerUnavailable, open_ledger
     try:
-        return open_ledger(url)
+        return open_ledger(url, create)
     except LedgerUnavailable as exc:
         click.echo(f"error[ledger.unavailable] {exc}", err=True)
         sys.exit(1)
@@ -241,6 +246,9 @@ def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet):
                 reversed_ = f", reversing {done.reversals} earlier entries" if done.reversals else ""
                 click.echo(f"recorded run {done.seq} ({done.run_id[:12]}…) in {ledger.display}: {done.entries} entries"
                            f"{reversed_}, {money(done.granted)} granted", err=True)
+            for shop, month in done.later:
+                click.echo(f"note: workshop {shop} has runs recorded from {month} on, decided on the history this run "
+                           "replaces: evaluate them again, and supersede any that change", err=True)
             info["run"] = {"seq": done.seq, "id": done.run_id}
     except LedgerUnavailable as exc:
         click.echo(f"error[ledger.unavailable] {exc}", err=True)
@@ -326,7 +334,7 @@ def verify(decisions, facts, policy, ledger_url):
       subsidy verify decisions.json examples/facts_2022.yaml
     """
     from engine.verify import verify as run_verify
-    led = _open_ledger(ledger_url) if ledger_url else None
+    led = _open_ledger(ledger_url, create=False) if ledger_url else None
     try:
         result = run_verify(decisions, facts, policy, led)
     except engine.InvalidInput as exc:
@@ -460,7 +468,7 @@ def ledger_verify(url):
     Example:
       subsidy ledger verify ledger.db
     """
-    led = _open_ledger(url)
+    led = _open_ledger(url, create=False)
     try:
         breaks = led.verify()
         count = len(led.runs())
@@ -517,7 +525,7 @@ def ledger_carry_in(url, policy, facts, reason):
 @click.argument("url")
 def ledger_runs(url):
     """List the recorded runs: when, which period, which policy and facts, superseding what."""
-    led = _open_ledger(url)
+    led = _open_ledger(url, create=False)
     try:
         rows = led.runs()
     finally:
@@ -565,7 +573,7 @@ def ledger_report(url, policy_path, start, end, fmt, output):
         loaded = engine.load_policy(policy_path)
     except engine.InvalidInput as exc:
         _fail(exc)
-    led = _open_ledger(url)
+    led = _open_ledger(url, create=False)
     try:
         report = build_report(led, loaded, first, last)
     finally:

@@ -22,7 +22,7 @@ import ledger_scenario as S
 import reference
 from cli import main
 from conftest import POLICY
-from engine.ledger import normalise_url
+from engine.ledger import evaluate_with_ledger, normalise_url, open_ledger, record_run
 from engine.ledger.tables import entries, head, once_paid
 
 
@@ -165,6 +165,7 @@ def test_a_different_run_for_a_recorded_month_is_refused_then_superseded_by_reve
     assert usage.exit_code == 2 and "--reason" in usage.output
     done = _record(fork, second, ledger_url, str(tmp_path / "b.json"), "--supersede", "--reason", "H-03 hired in September")
     assert f"reversing {len(before)} earlier entries" in done.output
+    assert "note:" not in done.output  # nothing recorded after August yet
     after = _decisions(tmp_path / "b.json")
     report = json.loads(subsidy("ledger", "report", ledger_url, "--policy", fork, "--format", "json").stdout)
     july_paid = json.loads(subsidy("ledger", "report", ledger_url, "--policy", fork, "--format", "json",
@@ -177,6 +178,10 @@ def test_a_different_run_for_a_recorded_month_is_refused_then_superseded_by_reve
     assert ("WS-L01", "H-03", None, "3.2", "granted", Decimal("1500.00")) in september
     runs = subsidy("ledger", "runs", ledger_url)
     assert "H-03 hired in September" in runs.output
+    # correcting July now, with September recorded, says which later months were decided on the old history
+    fixed_july = _write(tmp_path, "jul-corrected.yaml", S.facts(july, S.roster()[july][1:]))
+    late = _record(fork, fixed_july, ledger_url, str(tmp_path / "j.json"), "--supersede", "--reason", "B-01 left in June")
+    assert "note: workshop WS-L01 has runs recorded from 2022-08 on" in late.output
     assert subsidy("ledger", "verify", ledger_url).exit_code == 0
 
 
@@ -250,6 +255,38 @@ def test_the_migrated_schema_is_the_one_the_code_reads(ledger_url):
         assert context.get_current_revision() == "0001"
         assert compare_metadata(context, metadata) == []
     engine_.dispose()
+
+
+def test_a_run_decided_on_a_history_that_changed_before_it_was_recorded_is_refused(tmp_path, fork, ledger_url):
+    from engine import load_facts, load_policy
+    from engine.problems import InvalidInput
+    policy = load_policy(fork)
+    july, aug = S.MONTHS[:2]
+    facts_aug = load_facts(_write(tmp_path, "aug.yaml", S.facts(aug, S.roster()[aug])), policy)
+    ledger = open_ledger(ledger_url)
+    try:
+        run, held = evaluate_with_ledger(ledger, policy, facts_aug, trace=False)  # decided with no award paid yet
+        _month(tmp_path, fork, ledger_url, july)  # meanwhile another office records July's 50,000 award
+        with pytest.raises(InvalidInput) as caught:
+            record_run(ledger, run, held)
+        problems = caught.value.problems
+        assert {p.code for p in problems} == {"ledger.stale_history"}
+        assert ("workshop WS-L01: history.award_paid was 0 when this run was decided and is now 50000.00 "
+                "(another run was recorded meanwhile)") in [p.message for p in problems]
+        assert "worker E-01: history.si_subsidy_months was 0 when this run was decided and is now 1 " \
+               "(another run was recorded meanwhile)" in [p.message for p in problems]
+        again, held = evaluate_with_ledger(ledger, policy, facts_aug, trace=False)
+        assert record_run(ledger, again, held).seq == 2
+    finally:
+        ledger.close()
+
+
+def test_reading_commands_do_not_create_a_ledger(tmp_path):
+    missing = tmp_path / "typo.db"
+    for args in (("ledger", "verify", missing), ("ledger", "runs", missing)):
+        result = subsidy(*args)
+        assert result.exit_code == 1 and "error[ledger.unavailable] no ledger at" in result.output
+    assert not missing.exists()
 
 
 def test_a_policy_without_a_ledger_section_says_so(tmp_path, ledger_url):
@@ -327,7 +364,7 @@ def _rival(shop_id, county, hired):
 def test_two_offices_recording_the_same_one_time_payment_at_once_pay_it_once(tmp_path, fork, ledger_url, python_check):
     a = _write(tmp_path, "county-a.yaml", _rival("WS-A", "临县", dt.date(2022, 8, 3)))
     b = _write(tmp_path, "county-b.yaml", _rival("WS-B", "兴县", dt.date(2022, 8, 20)))
-    subsidy("ledger", "runs", ledger_url)  # create the schema first, as a county's first run would
+    open_ledger(ledger_url).close()  # the schema exists, as after a county's first run
     marker = tmp_path / "inside"
     first = _start("evaluate", fork, a, "--ledger", ledger_url, "--record", "-o", tmp_path / "a.json", pause=marker,
                    seconds=5)

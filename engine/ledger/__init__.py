@@ -27,9 +27,14 @@ __all__ = ["Break", "Ledger", "LedgerReport", "LedgerUnavailable", "PreparedRun"
            "carry_in", "evaluate_with_ledger", "normalise_url", "open_ledger", "record_run", "settings_of"]
 
 
-def open_ledger(url: str) -> Ledger:
-    """The ledger at ``url`` (a SQLAlchemy URL, or a plain path for a SQLite file), its schema brought up to date."""
-    return Ledger(url).migrate()
+def open_ledger(url: str, create: bool = True) -> Ledger:
+    """The ledger at ``url`` (a SQLAlchemy URL, or a plain path for a SQLite file), its schema brought up to date;
+    with ``create`` false, LedgerUnavailable if a SQLite ledger's file is not there."""
+    ledger = Ledger(url)
+    if not create and not ledger.exists():
+        raise LedgerUnavailable(f"no ledger at {ledger.display} (it is created by the first "
+                                "`subsidy evaluate … --ledger URL --record` or `subsidy ledger carry-in`)")
+    return ledger.migrate()
 
 
 def settings_of(policy):

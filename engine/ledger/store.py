@@ -54,6 +54,7 @@ class RecordOutcome:
     reversals: int
     granted: Decimal
     already: bool  # the same run was recorded before: nothing changed
+    later: Tuple[Tuple[str, str], ...] = ()  # (workshop, first month) of recorded runs after a superseded period
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Ledger:
             raise LedgerUnavailable(f"not a database URL: {url!r} ({exc})") from None
         self.display = parsed.render_as_string(hide_password=True)
         self.dialect = parsed.get_backend_name()
+        self._database = parsed.database
         try:
             if self.dialect == "sqlite":
                 self.engine: Engine = create_engine(self.url, connect_args={"timeout": 120})
@@ -152,6 +154,10 @@ class Ledger:
                                                  f"{exc}", hint="upgrade subsidy-rules")]) from None
         return self
 
+    def exists(self) -> bool:
+        """False for a SQLite ledger whose file is not there yet (opening it would create it)."""
+        return self.dialect != "sqlite" or not self._database or os.path.exists(self._database)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -189,7 +195,7 @@ class Ledger:
         tally_rows = tuple(sorted((target, ws, subject) for target, pairs in tally.items() for ws, subject in pairs))
         keys = [(r["decision_id"], r["outcome"], r["amount"], r["items"]) for r in rows]
         run_id = chain.digest([policy.sha256, facts.sha256, start, end, sorted(shops), keys, tally_rows])
-        months = tuple(d.strftime("%Y-%m") for d in months_in(facts.period_start, facts.period_end))
+        months = _touched_months(facts.period_start, facts.period_end)
         used = {key: dict(values) for key, values in held.items()}
         return PreparedRun(run_id, policy.id, policy.sha256, facts.sha256, facts.path, start, end, months,
                            tuple(shops), tuple(rows), used, tally_rows, _pointers(facts), facts.doc.locate)
@@ -378,7 +384,15 @@ class Ledger:
             conn.execute(tallies.insert(), [{"run_id": run.run_id, "target": t, "workshop": w, "subject": s}
                                             for t, w, s in run.tally])
         conn.execute(update(head).where(head.c.id == 1).values(entries=seq, hash=prev, runs=top.runs + 1))
-        return RecordOutcome(run.run_id, top.runs + 1, len(run.entries), len(reversals), _granted(run.entries), False)
+        later = []
+        for shop in sorted(superseded):  # they were decided on the history this run replaces
+            first = conn.execute(select(coverage.c.month).where(coverage.c.workshop == shop,
+                                                                coverage.c.month > max(run.months))
+                                 .order_by(coverage.c.month).limit(1)).scalar()
+            if first:
+                later.append((shop, first))
+        return RecordOutcome(run.run_id, top.runs + 1, len(run.entries), len(reversals), _granted(run.entries), False,
+                             tuple(later))
 
     # --- reading ----------------------------------------------------------------------------------------------------
 
@@ -412,6 +426,11 @@ def _sqlite_transactions(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
+
+
+def _touched_months(start: _dt.date, end: _dt.date) -> Tuple[str, ...]:
+    """Every calendar month the period touches: a run claims a workshop's months, whole or in part."""
+    return tuple(d.strftime("%Y-%m") for d in months_in(start.replace(day=1), end))
 
 
 def _pointers(facts) -> Dict[Tuple[str, ...], str]:
