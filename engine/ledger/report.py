@@ -12,7 +12,7 @@ import datetime as _dt
 import io
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from sqlalchemy import select
 
@@ -79,9 +79,9 @@ def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.da
                 continue
             amount = Decimal(row.amount)
             granted += amount
-            for table, key in ((by_fund, row.fund or NO_FUND), (by_clause, row.clause), (by_city, row.city or ""),
-                               (by_county, (row.city or "", row.county or ""))):
-                table[key] = table.get(key, _ZERO) + amount
+            for totals, key in ((by_fund, row.fund or NO_FUND), (by_clause, row.clause), (by_city, row.city or ""),
+                                (by_county, (row.city or "", row.county or ""))):
+                totals[key] = totals.get(key, _ZERO) + amount
         progress = tuple(_progress(conn, settings, s, e)) if settings else ()
     return LedgerReport(ledger.display, policy.id, s, e, granted, dict(sorted(by_fund.items())),
                         dict(sorted(by_clause.items(), key=lambda kv: _clause_key(kv[0]))), dict(sorted(by_city.items())),
