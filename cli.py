@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from functools import lru_cache
 
@@ -219,22 +220,31 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
     _write(text, output)
 
 
-def _open_ledger(url, create=True):
+@contextmanager
+def _ledger(url, create=True):
+    """The ledger at ``url``, closed afterwards. A ledger that cannot be reached exits 1 with its reason; the
+    problems of a policy, facts file or run exit 1 listed, as everywhere."""
     from engine.ledger import LedgerUnavailable, open_ledger
+    opened = None
     try:
-        return open_ledger(url, create)
+        opened = open_ledger(url, create)
+        yield opened
     except LedgerUnavailable as exc:
         click.echo(f"error[ledger.unavailable] {exc}", err=True)
         sys.exit(1)
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    finally:
+        if opened is not None:
+            opened.close()
 
 
 def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet):
     """Evaluate with history from the ledger at ``url`` and, with ``record``, store the run."""
-    from engine.ledger import LedgerUnavailable, evaluate_with_ledger, record_run
+    from engine.ledger import evaluate_with_ledger, record_run
     from engine.render import money
-    ledger = _open_ledger(url)
-    info = {"url": ledger.display, "history": "each history field from the ledger's entries before the period"}
-    try:
+    with _ledger(url) as ledger:
+        info = {"url": ledger.display, "history": "each history field from the ledger's entries before the period"}
         run, held = evaluate_with_ledger(ledger, policy, facts, **options)
         if record:
             done = record_run(ledger, run, held, supersede=supersede, reason=(reason or "").strip(),
@@ -250,11 +260,6 @@ def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet):
                 click.echo(f"note: workshop {shop} has runs recorded from {month} on, decided on the history this run "
                            "replaces: evaluate them again, and supersede any that change", err=True)
             info["run"] = {"seq": done.seq, "id": done.run_id}
-    except LedgerUnavailable as exc:
-        click.echo(f"error[ledger.unavailable] {exc}", err=True)
-        sys.exit(1)
-    finally:
-        ledger.close()
     return run, info
 
 
@@ -334,14 +339,11 @@ def verify(decisions, facts, policy, ledger_url):
       subsidy verify decisions.json examples/facts_2022.yaml
     """
     from engine.verify import verify as run_verify
-    led = _open_ledger(ledger_url, create=False) if ledger_url else None
-    try:
-        result = run_verify(decisions, facts, policy, led)
-    except engine.InvalidInput as exc:
-        _fail(exc)
-    finally:
-        if led is not None:
-            led.close()
+    with _ledger(ledger_url, create=False) if ledger_url else nullcontext() as led:
+        try:
+            result = run_verify(decisions, facts, policy, led)
+        except engine.InvalidInput as exc:
+            _fail(exc)
     if result.ok:
         click.echo(f"verified: all {result.decisions} decisions in {decisions} are identical when re-run")
         return
@@ -468,12 +470,9 @@ def ledger_verify(url):
     Example:
       subsidy ledger verify ledger.db
     """
-    led = _open_ledger(url, create=False)
-    try:
+    with _ledger(url, create=False) as led:
         breaks = led.verify()
         count = len(led.runs())
-    finally:
-        led.close()
     if not breaks:
         click.echo(f"{led.display}: intact: {count} runs, every entry chained to the one before it")
         return
@@ -503,18 +502,10 @@ def ledger_carry_in(url, policy, facts, reason):
       subsidy ledger carry-in ledger.db policies/shanxi_2022.yaml examples/facts_2022.yaml \\
           --reason "county records to 2022-06"
     """
-    from engine.ledger import LedgerUnavailable, carry_in
+    from engine.ledger import carry_in
     loaded, facts_loaded = _load(policy, facts)
-    led = _open_ledger(url)
-    try:
+    with _ledger(url) as led:
         done = carry_in(led, loaded, facts_loaded, reason=reason.strip(), tool_version=engine.__version__)
-    except engine.InvalidInput as exc:
-        _fail(exc)
-    except LedgerUnavailable as exc:
-        click.echo(f"error[ledger.unavailable] {exc}", err=True)
-        sys.exit(1)
-    finally:
-        led.close()
     if done.already:
         click.echo(f"already carried in as run {done.seq} ({done.run_id[:12]}…): nothing changed")
     else:
@@ -525,11 +516,8 @@ def ledger_carry_in(url, policy, facts, reason):
 @click.argument("url")
 def ledger_runs(url):
     """List the recorded runs: when, which period, which policy and facts, superseding what."""
-    led = _open_ledger(url, create=False)
-    try:
+    with _ledger(url, create=False) as led:
         rows = led.runs()
-    finally:
-        led.close()
     table = [["run", "id", "kind", "recorded at (UTC)", "period", "policy", "facts", "entries", "supersedes", "reason"]]
     for r in rows:
         table.append([str(r["seq"]), r["id"][:12], r["kind"].replace("_", "-"), r["recorded_at"],
@@ -573,11 +561,8 @@ def ledger_report(url, policy_path, start, end, fmt, output):
         loaded = engine.load_policy(policy_path)
     except engine.InvalidInput as exc:
         _fail(exc)
-    led = _open_ledger(url, create=False)
-    try:
+    with _ledger(url, create=False) as led:
         report = build_report(led, loaded, first, last)
-    finally:
-        led.close()
     if fmt == "json":
         text = json.dumps(to_dict(report), ensure_ascii=False, indent=2) + "\n"
     elif fmt == "csv":

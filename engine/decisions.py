@@ -94,7 +94,7 @@ class Totals:
             fund = d.fund or NO_FUND
             by_fund[fund] = by_fund.get(fund, Decimal("0.00")) + d.amount
             by_clause[d.clause] = by_clause.get(d.clause, Decimal("0.00")) + d.amount
-        return cls(granted, dict(sorted(by_fund.items())), dict(sorted(by_clause.items(), key=lambda kv: _clause_key(kv[0]))),
+        return cls(granted, dict(sorted(by_fund.items())), dict(sorted(by_clause.items(), key=lambda kv: clause_key(kv[0]))),
                    counts)
 
     def merge(self, other: "Totals") -> "Totals":
@@ -104,9 +104,10 @@ class Totals:
                 out[k] = out.get(k, 0) + v
             return out
         return Totals(self.granted + other.granted, dict(sorted(add(self.by_funding_source, other.by_funding_source).items())),
-                      dict(sorted(add(self.by_clause, other.by_clause).items(), key=lambda kv: _clause_key(kv[0]))),
+                      dict(sorted(add(self.by_clause, other.by_clause).items(), key=lambda kv: clause_key(kv[0]))),
                       add(self.counts, other.counts))
 
 
-def _clause_key(clause: str):
+def clause_key(clause: str):
+    """Clause ids in document order: "3.2" before "3.10"."""
     return tuple(int(p) for p in clause.split("."))

@@ -14,6 +14,7 @@ from .facts import Facts, build_records
 from .firing import Result, RuleError, opening_events
 from .policy import Policy
 from .problems import InvalidInput, Problem
+from .targets import TargetError, count as count_targets
 
 #: Working precision for exact decimal arithmetic; amounts are rounded only where the policy says.
 PRECISION = 50
@@ -31,14 +32,17 @@ class Evaluation:
     why_not: bool = False
     trace: bool = True
     ran_at: str = ""  # when the run was made (UTC, ISO 8601)
+    tallies: Tuple[Tuple[str, str, str], ...] = ()  # with tally=True: (target, workshop, subject) the targets count
 
 
 def evaluate(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bool = False,
-             trace: bool = True) -> Evaluation:
-    """Decide every workshop of ``facts``; raise InvalidInput listing every evaluation problem."""
+             trace: bool = True, tally: bool = False) -> Evaluation:
+    """Decide every workshop of ``facts``; raise InvalidInput listing every evaluation problem. With ``tally``,
+    also count what the policy's targets count, as each workshop is decided."""
     decisions: List[Decision] = []
     problems: List[Problem] = []
-    for outcome in iter_workshops(policy, facts, backend=backend, why_not=why_not, trace=trace):
+    tallies: Optional[list] = [] if tally else None
+    for outcome in iter_workshops(policy, facts, backend=backend, why_not=why_not, trace=trace, tallies=tallies):
         if isinstance(outcome, Problem):
             problems.append(outcome)
         else:
@@ -46,29 +50,38 @@ def evaluate(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bo
     if problems:
         raise InvalidInput(problems)
     ran_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-    return Evaluation(policy, facts, tuple(decisions), Totals.of(decisions), backend, why_not, trace, ran_at)
+    return Evaluation(policy, facts, tuple(decisions), Totals.of(decisions), backend, why_not, trace, ran_at,
+                      tuple(tallies or ()))
 
 
 def iter_workshops(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bool = False,
-                   trace: bool = True) -> Iterator:
-    """For each workshop, its list of decisions, or a Problem for each thing that went wrong."""
+                   trace: bool = True, tallies: Optional[list] = None) -> Iterator:
+    """For each workshop, its list of decisions, or a Problem for each thing that went wrong; given a list as
+    ``tallies``, what the policy's targets count is appended to it."""
     runner = get_backend(backend)
     with decimal.localcontext() as ctx:
         ctx.prec = PRECISION
         ctx.traps[decimal.InvalidOperation] = True
         for index in range(len(facts.workshops)):
             try:
-                yield decide_workshop(policy, facts, index, runner, why_not, trace or why_not)
+                yield decide_workshop(policy, facts, index, runner, why_not, trace or why_not, tallies)
             except RuleError as exc:
                 yield _rule_problem(facts, exc)
+            except TargetError as exc:
+                yield _target_problem(facts, exc)
             except FiringLimitExceeded as exc:
                 pointer = facts.pointers[index]
                 yield Problem("engine.firing_limit", str(exc), pointer, facts.doc.locate(pointer),
                               hint="raise settings.firing_limit in the policy only if the rules really need it")
 
 
-def decide_workshop(policy: Policy, facts: Facts, index: int, runner, why_not: bool, trace: bool) -> List[Decision]:
-    return decide_records(policy, build_records(facts, index, trace), runner, why_not)
+def decide_workshop(policy: Policy, facts: Facts, index: int, runner, why_not: bool, trace: bool,
+                    tallies: Optional[list] = None) -> List[Decision]:
+    shop = build_records(facts, index, trace)
+    decisions = decide_records(policy, shop, runner, why_not)
+    if tallies is not None:
+        tallies.extend(count_targets(policy, shop))
+    return decisions
 
 
 def decide_records(policy: Policy, shop, runner, why_not: bool) -> List[Decision]:
@@ -112,6 +125,13 @@ def _not_activated(policy: Policy, rule, subject) -> Decision:
     events.append(T.NotReached(reason))
     return Decision(ws, worker, loan, rule.id, rule.clause, "denied", None, None, tuple(events), reason=reason,
                     order=(subject.position, rule.index))
+
+
+def _target_problem(facts: Facts, exc: TargetError) -> Problem:
+    subject, where = exc.subject, exc.target.where
+    return Problem(exc.error.code, f"{subject.kind} {subject.id}: target {exc.target.id} cannot be counted: "
+                   f"{exc.error.message}", subject.pointer, facts.doc.locate(subject.pointer),
+                   hint=f"in `{where.text}` at {where.location}")
 
 
 def _rule_problem(facts: Facts, exc: RuleError) -> Problem:

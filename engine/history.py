@@ -14,7 +14,7 @@ import dataclasses
 import datetime as _dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .compiler import CompiledExpr
 from .model import BOOL, NUMBER
@@ -128,61 +128,92 @@ def build_settings(section: Optional[dict], compiler, error, rules_raw: List[dic
 #: What the ledger holds for one subject: history field -> value, keyed by (kind, key)
 LedgerHistory = Mapping[Tuple[str, str], Mapping[str, object]]
 
+#: What each measure is when the ledger holds nothing for a subject.
+EMPTY = {"paid": False, "items": 0, "amount": Decimal(0)}
 
-def _default(measure: str):
-    return False if measure == "paid" else 0
+
+@dataclass(frozen=True)
+class Stated:
+    """One workshop or worker of the facts, with the history its file states (no defaults filled in)."""
+
+    kind: str  # workshop / worker
+    key: str  # the workshop id, or the worker's person key
+    shop: dict
+    worker: Optional[dict]
+    pointer: str  # the JSON pointer of its `history` in the facts file
+    values: Mapping[str, object]
+
+    @property
+    def who(self) -> str:
+        return f"workshop {self.shop['id']}" + (f", worker {self.worker['id']}" if self.worker else "")
 
 
-def _same(measure: str, stated, held) -> bool:
-    if measure == "paid":
-        return bool(stated) == bool(held)
-    return Decimal(str(stated)) == Decimal(str(held))
+def stated_histories(facts, settings: LedgerSettings) -> Iterator[Stated]:
+    """Every workshop and worker of ``facts``, each with the history its file states, found by its pointer
+    (so facts narrowed to some workshops still read their own records)."""
+    for i, shop in enumerate(facts.workshops):
+        pointer = facts.pointers[i]
+        raw = _at(facts.doc.data, pointer)
+        yield Stated("workshop", shop["id"], shop, None, pointer_join(pointer, "history"), _history(raw))
+        raw_workers = raw.get("workers") if isinstance(raw, dict) else None
+        for j, worker in enumerate(shop.get("workers") or ()):
+            raw_worker = raw_workers[j] if isinstance(raw_workers, list) and j < len(raw_workers) else None
+            yield Stated("worker", settings.person_key(shop["id"], worker["id"]), shop, worker,
+                         pointer_join(pointer_join(pointer_join(pointer, "workers"), j), "history"), _history(raw_worker))
 
 
 def fill(facts, settings: LedgerSettings, held: LedgerHistory) -> Tuple[object, List[Problem]]:
     """The facts with every history field the ledger keeps taken from ``held``, and a problem for each field the
     facts file states with a value the ledger does not hold (the file is never silently preferred, nor the ledger)."""
     problems: List[Problem] = []
-    raw_shops = (facts.doc.data or {}).get("workshops") or ()
+    filled: Dict[Tuple[str, Optional[str]], dict] = {}
+    for s in stated_histories(facts, settings):
+        record = s.worker if s.worker is not None else s.shop
+        out = dict(record.get("history") or {})
+        for f in settings.fields_of(s.kind):
+            value = held.get((s.kind, s.key), {}).get(f.field, EMPTY[f.measure])
+            if f.field in s.values and not _same(f.measure, s.values[f.field], value):
+                at = pointer_join(s.pointer, f.field)
+                problems.append(Problem(
+                    "ledger.history_disagrees",
+                    f"{s.who}: the facts say history.{f.field} is {_show(s.values[f.field])}, the ledger holds "
+                    f"{_show(value)} (from rule {f.rule}'s entries before this period)", at, facts.doc.locate(at),
+                    hint="leave history out of the facts to take the ledger's, or correct the ledger by superseding "
+                         "the run that recorded it"))
+            out[f.field] = value
+        filled[(s.shop["id"], s.worker["id"] if s.worker is not None else None)] = out
     shops = []
-    for i, shop in enumerate(facts.workshops):
-        raw = raw_shops[i] if i < len(raw_shops) else {}
-        pointer = facts.pointers[i]
-        shop = dict(shop)
-        shop["history"] = _filled(shop.get("history"), raw.get("history"), settings.fields_of("workshop"),
-                                  held.get(("workshop", shop["id"]), {}), pointer_join(pointer, "history"),
-                                  f"workshop {shop['id']}", facts, problems)
-        raw_workers = raw.get("workers") or ()
-        workers = []
-        for j, worker in enumerate(shop.get("workers") or ()):
-            worker = dict(worker)
-            key = settings.person_key(shop["id"], worker["id"])
-            worker["history"] = _filled(worker.get("history"), (raw_workers[j] if j < len(raw_workers) else {}).get("history"),
-                                        settings.fields_of("worker"), held.get(("worker", key), {}),
-                                        pointer_join(pointer_join(pointer_join(pointer, "workers"), j), "history"),
-                                        f"workshop {shop['id']}, worker {worker['id']}", facts, problems)
-            workers.append(worker)
+    for shop in facts.workshops:
+        shop = dict(shop, history=filled[(shop["id"], None)])
         if "workers" in shop:
-            shop["workers"] = workers
+            shop["workers"] = [dict(w, history=filled[(shop["id"], w["id"])]) for w in shop["workers"]]
         shops.append(shop)
     return dataclasses.replace(facts, workshops=tuple(shops)), problems
 
 
-def _filled(history, stated, fields, held, pointer, who, facts, problems) -> dict:
-    out = dict(history or {})
-    stated = stated or {}
-    for f in fields:
-        value = held.get(f.field, _default(f.measure))
-        if f.field in stated and not _same(f.measure, stated[f.field], value):
-            at = pointer_join(pointer, f.field)
-            problems.append(Problem(
-                "ledger.history_disagrees",
-                f"{who}: the facts say history.{f.field} is {_show(stated[f.field])}, the ledger holds "
-                f"{_show(value)} (from rule {f.rule}'s entries before this period)", at, facts.doc.locate(at),
-                hint="leave history out of the facts to take the ledger's, or correct the ledger by superseding the "
-                     "run that recorded it"))
-        out[f.field] = value
-    return out
+def _at(data, pointer: str):
+    """The raw value at ``pointer`` (RFC 6901), or None."""
+    node = data
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        elif isinstance(node, dict):
+            node = node.get(token)
+        else:
+            return None
+    return node
+
+
+def _history(raw) -> Mapping[str, object]:
+    stated = raw.get("history") if isinstance(raw, dict) else None
+    return stated if isinstance(stated, dict) else {}
+
+
+def _same(measure: str, stated, held) -> bool:
+    if measure == "paid":
+        return bool(stated) == bool(held)
+    return Decimal(str(stated)) == Decimal(str(held))
 
 
 def _show(value) -> str:

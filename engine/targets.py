@@ -1,52 +1,42 @@
-"""A policy's targets, tallied on facts: which workshops and workers each target counts.
+"""A policy's targets, counted on a decided workshop: which workshops and workers each target counts.
 
 A target (``ledger.targets`` in the policy) counts workshops or workers for
 which its ``where`` condition holds once the rules have run (so it can read
-derived facts such as ``workshop.certified``). The ledger stores the tally of
-each recorded run; its report counts distinct subjects against the target.
+derived facts such as ``workshop.certified``). An evaluation made with
+``tally=True`` counts them as it decides each workshop; the ledger stores the
+tally of each recorded run and its report counts distinct subjects against the
+target.
 """
 from __future__ import annotations
 
-import decimal
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
-from .backends.core import CoreBackend
 from .compiler import EvalError, _truth
-from .evaluate import PRECISION
-from .facts import Facts, build_records
+from .model import Record
 from .policy import Policy
-from .problems import InvalidInput, Problem
 
-#: target id -> ((workshop id, subject id), ...)
-Tally = Dict[str, Tuple[Tuple[str, str], ...]]
+#: (target id, workshop id, subject id)
+Tally = Tuple[str, str, str]
 
 
-def tally(policy: Policy, facts: Facts) -> Tally:
-    """For each target of ``policy``, the subjects of ``facts`` it counts; InvalidInput if a target cannot be read."""
-    targets = policy.ledger.targets if policy.ledger else ()
-    out: Dict[str, List[Tuple[str, str]]] = {t.id: [] for t in targets}
-    if not targets:
-        return {}
-    problems: List[Problem] = []
-    runner = CoreBackend()
-    with decimal.localcontext() as ctx:
-        ctx.prec = PRECISION
-        for index in range(len(facts.workshops)):
-            shop = build_records(facts, index, tracing=False)
-            runner.run(policy, shop)
-            for target in targets:
-                subjects = (shop,) if target.counts == "workshop" else shop.children["workers"]
-                for subject in subjects:
-                    try:
-                        counted = _truth(target.where.fn(dict(subject.env)), target.where.ast)
-                    except EvalError as exc:
-                        problems.append(Problem(exc.code, f"{subject.kind} {subject.id}: target {target.id} cannot be "
-                                                f"counted: {exc.message}", subject.pointer,
-                                                facts.doc.locate(subject.pointer),
-                                                hint=f"in `{target.where.text}` at {target.where.location}"))
-                        continue
-                    if counted:
-                        out[target.id].append((shop.id, subject.id))
-    if problems:
-        raise InvalidInput(problems)
-    return {k: tuple(v) for k, v in out.items()}
+class TargetError(Exception):
+    """A target's condition could not be read for a subject; carries both."""
+
+    def __init__(self, error: EvalError, target, subject: Record):
+        super().__init__(error.message)
+        self.error, self.target, self.subject = error, target, subject
+
+
+def count(policy: Policy, shop: Record) -> List[Tally]:
+    """What each of ``policy``'s targets counts in ``shop``, a workshop's record tree after its rules have run."""
+    out: List[Tally] = []
+    for target in policy.ledger.targets if policy.ledger else ():
+        subjects = (shop,) if target.counts == "workshop" else shop.children["workers"]
+        for subject in subjects:
+            try:
+                counted = _truth(target.where.fn(dict(subject.env)), target.where.ast)
+            except EvalError as exc:
+                raise TargetError(exc, target, subject) from None
+            if counted:
+                out.append((target.id, shop.id, subject.id))
+    return out

@@ -412,3 +412,15 @@ def test_the_readme_county_month_runs_as_written(tmp_path, monkeypatch):
     # July: 30 x 200 + the 50,000 award + E-01's 640; August: 33 x 200, 3 hires x 1,500, 3 trainings x 1,000,
     # E-01 and two hires x 640 (E-01's months 29 and 30 of 36)
     assert "granted 72,660.00" in outputs[4] and "3.5  50,000.00" in outputs[4]
+
+
+def test_one_workshop_of_a_facts_file_reads_its_own_stated_history(ledger_url):
+    from conftest import EXAMPLE
+    # WS-002 states no history: the ledger's (empty) is taken, whatever WS-001 states
+    alone = subsidy("evaluate", POLICY, EXAMPLE, "--ledger", ledger_url, "--workshop", "WS-002", "--format", "csv")
+    assert alone.exit_code == 0, alone.output
+    # WS-001's worker W-0002 states a history the ledger does not hold, found at its own line
+    first = subsidy("evaluate", POLICY, EXAMPLE, "--ledger", ledger_url, "--workshop", "WS-001", "--format", "csv")
+    assert first.exit_code == 1
+    assert "facts_2022.yaml:43:" in first.output
+    assert "(at /workshops/0/workers/1/history/one_time_subsidy_paid)" in first.output

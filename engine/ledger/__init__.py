@@ -18,7 +18,6 @@ from typing import Tuple
 from ..evaluate import Evaluation, evaluate
 from ..history import fill
 from ..problems import InvalidInput, Location, Problem
-from ..targets import tally
 from .chain import Break
 from .report import LedgerReport, build as build_report
 from .store import Ledger, LedgerUnavailable, PreparedRun, RecordOutcome, normalise_url
@@ -54,14 +53,14 @@ def evaluate_with_ledger(ledger: Ledger, policy, facts, **options) -> Tuple[Eval
     filled, problems = fill(facts, settings, held)
     if problems:
         raise InvalidInput(problems)
-    return evaluate(policy, filled, **options), held
+    return evaluate(policy, filled, tally=True, **options), held
 
 
 def record_run(ledger: Ledger, run: Evaluation, held: dict, *, supersede: bool = False, reason: str = "",
                tool_version: str = "") -> RecordOutcome:
     """Record ``run`` (made by :func:`evaluate_with_ledger`) in one transaction."""
     settings = settings_of(run.policy)
-    prepared = ledger.prepare(run, settings, held, tally(run.policy, run.facts))
+    prepared = ledger.prepare(run, settings, held)
     return ledger.record(prepared, settings, supersede=supersede, reason=reason, tool_version=tool_version)
 
 

@@ -16,7 +16,7 @@ from typing import Dict, Optional, Tuple
 
 from sqlalchemy import select
 
-from ..decisions import NO_FUND
+from ..decisions import NO_FUND, clause_key
 from ..render import table
 from .tables import coverage, entries, tallies
 
@@ -84,7 +84,7 @@ def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.da
                 totals[key] = totals.get(key, _ZERO) + amount
         progress = tuple(_progress(conn, settings, s, e)) if settings else ()
     return LedgerReport(ledger.display, policy.id, s, e, granted, dict(sorted(by_fund.items())),
-                        dict(sorted(by_clause.items(), key=lambda kv: _clause_key(kv[0]))), dict(sorted(by_city.items())),
+                        dict(sorted(by_clause.items(), key=lambda kv: clause_key(kv[0]))), dict(sorted(by_city.items())),
                         dict(sorted(by_county.items())), count, reversals, progress)
 
 
@@ -101,18 +101,14 @@ def _progress(conn, settings, start: Optional[str], end: Optional[str]):
             latest[shop] = (month, run_id)
     wanted = {(run_id, shop) for shop, (_, run_id) in latest.items()}
     counted: Dict[str, set] = {t.id: set() for t in settings.targets}
+    counts = {t.id: t.counts for t in settings.targets}
     if wanted:
         for row in conn.execute(select(tallies).where(tallies.c.run_id.in_(sorted({r for r, _ in wanted})))):
             if (row.run_id, row.workshop) in wanted and row.target in counted:
-                target = next(t for t in settings.targets if t.id == row.target)
-                key = row.workshop if target.counts == "workshop" else settings.person_key(row.workshop, row.subject)
+                key = row.workshop if counts[row.target] == "workshop" else settings.person_key(row.workshop, row.subject)
                 counted[row.target].add(key)
     for t in settings.targets:
         yield Progress(t.id, t.label, t.clause, len(counted[t.id]), t.target, t.by, t.source)
-
-
-def _clause_key(clause: str):
-    return tuple(int(p) for p in clause.split(".") if p.isdigit())
 
 
 # --- views ----------------------------------------------------------------------------------------------------------

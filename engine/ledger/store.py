@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from ..calendar import months_in
+from ..history import EMPTY, stated_histories
 from ..problems import InvalidInput, Location, Problem, pointer_join
 from ..render import decision_id
 from . import chain
@@ -29,7 +30,6 @@ from .tables import coverage, entries, head, once_paid, runs, supersessions, tal
 _PG_LOCK = 0x5B51D1E5
 _CHUNK = 500  # keys per IN list
 VERSION_TABLE = "ledger_schema_version"  # Alembic's record of the schema's revision
-_EMPTY = {"paid": False, "items": 0, "amount": Decimal(0)}
 _PAID = ("granted", "carried_in")  # outcomes that count as paid: granted, or paid before the ledger was kept
 
 
@@ -113,10 +113,10 @@ class Ledger:
                 yield conn
         except IntegrityError as exc:
             raise InvalidInput([self.problem("ledger.conflict", "the database refused the run: "
-                                             f"{str(exc.orig).splitlines()[0]}; nothing was recorded",
+                                             f"{_first_line(exc)}; nothing was recorded",
                                              hint="another recording got there first: evaluate again")]) from None
         except DBAPIError as exc:
-            raise LedgerUnavailable(f"{self.display}: {str(exc.orig).splitlines()[0] if exc.orig else exc}") from None
+            raise LedgerUnavailable(f"{self.display}: {_first_line(exc)}") from None
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -124,7 +124,7 @@ class Ledger:
             with self.engine.connect() as conn:
                 yield conn
         except DBAPIError as exc:
-            raise LedgerUnavailable(f"{self.display}: {str(exc.orig).splitlines()[0] if exc.orig else exc}") from None
+            raise LedgerUnavailable(f"{self.display}: {_first_line(exc)}") from None
 
     def problem(self, code: str, message: str, pointer: str = "", hint: Optional[str] = None,
                 location: Optional[Location] = None) -> Problem:
@@ -172,8 +172,9 @@ class Ledger:
 
     # --- recording --------------------------------------------------------------------------------------------------
 
-    def prepare(self, evaluation, settings, held, tally) -> PreparedRun:
-        """The entries of ``evaluation`` (every decision but denied ones) and the run's identity."""
+    def prepare(self, evaluation, settings, held) -> PreparedRun:
+        """The entries of ``evaluation`` (every decision but denied ones, made with ``tally=True``) and the run's
+        identity."""
         policy, facts = evaluation.policy, evaluation.facts
         start, end = facts.period_start.isoformat(), facts.period_end.isoformat()
         period = f"{start}/{end}"
@@ -192,7 +193,7 @@ class Ledger:
                 "items": " ".join(d.items), "quantity": None, "policy_sha256": policy.sha256,
                 "facts_sha256": facts.sha256,
             })
-        tally_rows = tuple(sorted((target, ws, subject) for target, pairs in tally.items() for ws, subject in pairs))
+        tally_rows = tuple(sorted(evaluation.tallies))
         keys = [(r["decision_id"], r["outcome"], r["amount"], r["items"]) for r in rows]
         run_id = chain.digest([policy.sha256, facts.sha256, start, end, sorted(shops), keys, tally_rows])
         months = _touched_months(facts.period_start, facts.period_end)
@@ -204,38 +205,26 @@ class Ledger:
         """Opening entries for the history ``facts`` states (paid before the ledger was kept), as of the day
         before the facts' period: what a county brings in from its earlier records, once."""
         as_of = (facts.period_start - _dt.timedelta(days=1)).isoformat()
-        raw_shops = (facts.doc.data or {}).get("workshops") or ()
         clause_of = {r.id: r.clause for r in policy.rules}
         rows, held = [], {}
-
-        def opening(f, shop, worker, value):
-            person = settings.person_key(shop["id"], worker) if worker else None
-            key = ("worker", person) if worker else ("workshop", shop["id"])
-            held.setdefault(key, {})[f.field] = _EMPTY[f.measure]
-            if value in (None, False) or (f.measure != "paid" and Decimal(str(value)) <= 0):
-                return
-            rows.append({
-                "kind": "opening", "reverses": None,
-                "decision_id": chain.digest(["carry_in", policy.sha256, key[0], key[1], f.rule])[:20],
-                "period_start": as_of, "period_end": as_of, "workshop": shop["id"], "worker": worker, "loan": None,
-                "person": person, "city": shop.get("city"), "county": shop.get("county"), "clause": clause_of[f.rule],
-                "rule": f.rule, "outcome": "carried_in",
-                "amount": str(Decimal(str(value))) if f.measure == "amount" else None, "fund": None, "items": "",
-                "quantity": int(value) if f.measure == "items" else None, "policy_sha256": policy.sha256,
-                "facts_sha256": facts.sha256})
-
-        for i, shop in enumerate(facts.workshops):
-            raw = raw_shops[i] if i < len(raw_shops) else {}
-            stated = raw.get("history") or {}
-            for f in settings.fields_of("workshop"):
-                if f.field in stated:
-                    opening(f, shop, None, stated[f.field])
-            raw_workers = raw.get("workers") or ()
-            for j, worker in enumerate(shop.get("workers") or ()):
-                stated = (raw_workers[j] if j < len(raw_workers) else {}).get("history") or {}
-                for f in settings.fields_of("worker"):
-                    if f.field in stated:
-                        opening(f, shop, worker["id"], stated[f.field])
+        for s in stated_histories(facts, settings):
+            worker = s.worker["id"] if s.worker is not None else None
+            for f in settings.fields_of(s.kind):
+                if f.field not in s.values:
+                    continue
+                held.setdefault((s.kind, s.key), {})[f.field] = EMPTY[f.measure]
+                value = s.values[f.field]
+                if value in (None, False) or (f.measure != "paid" and Decimal(str(value)) <= 0):
+                    continue
+                rows.append({
+                    "kind": "opening", "reverses": None,
+                    "decision_id": chain.digest(["carry_in", policy.sha256, s.kind, s.key, f.rule])[:20],
+                    "period_start": as_of, "period_end": as_of, "workshop": s.shop["id"], "worker": worker,
+                    "loan": None, "person": s.key if worker else None, "city": s.shop.get("city"),
+                    "county": s.shop.get("county"), "clause": clause_of[f.rule], "rule": f.rule, "outcome": "carried_in",
+                    "amount": str(Decimal(str(value))) if f.measure == "amount" else None, "fund": None, "items": "",
+                    "quantity": int(value) if f.measure == "items" else None, "policy_sha256": policy.sha256,
+                    "facts_sha256": facts.sha256})
         keys = [(r["decision_id"], r["amount"], r["quantity"]) for r in rows]
         run_id = chain.digest(["carry_in", policy.sha256, facts.sha256, as_of, keys])
         return PreparedRun(run_id, policy.id, policy.sha256, facts.sha256, facts.path, as_of, as_of, (), (),
@@ -255,7 +244,7 @@ class Ledger:
             self._check_once(conn, run, settings, superseded, problems)
             if problems:
                 raise InvalidInput(problems)
-            return self._append(conn, run, settings, superseded, claimed, reason, tool_version)
+            return self._append(conn, run, settings, superseded, reason, tool_version)
 
     def _here(self, run: PreparedRun, *key: str) -> Tuple[str, Location]:
         pointer = run.pointers.get(tuple(key), "")
@@ -301,31 +290,30 @@ class Ledger:
         for (kind, key), values in sorted(run.held.items()):
             current = now.get((kind, key), {})
             for name, value in sorted(values.items()):
-                if current.get(name) != value and run.kind == "carry_in":
+                if current.get(name) == value:
+                    continue
+                if run.kind == "carry_in":
                     problems.append(self.problem(
                         "ledger.carry_in_conflict", f"{kind} {key}: the ledger already holds history.{name} = "
                         f"{current.get(name)}; history is carried in only where the ledger holds none",
                         location=Location(run.facts_path)))
-                elif current.get(name) != value:
+                else:
                     problems.append(self.problem(
                         "ledger.stale_history", f"{kind} {key}: history.{name} was {value} when this run was decided "
                         f"and is now {current.get(name)} (another run was recorded meanwhile)", hint="evaluate again",
                         location=Location(run.facts_path)))
 
     def _check_once(self, conn, run, settings, superseded, problems) -> None:
-        wanted = {(e["person"], e["rule"]): e for e in run.entries
-                  if e["outcome"] in _PAID and e["rule"] in settings.once_per_person}
-        seen: Dict[Tuple[str, str], dict] = {}
-        for e in run.entries:  # the same person twice in this run (two workshops of one facts file)
+        wanted: Dict[Tuple[str, str], dict] = {}
+        for e in _once_only(run.entries, settings):
             key = (e["person"], e["rule"])
-            if key in wanted and e["outcome"] in _PAID:
-                if key in seen:
-                    pointer, where = self._here(run, e["workshop"], e["worker"])
-                    problems.append(self.problem(
-                        "ledger.already_paid", f"worker {e['worker']}: {e['clause']} {e['rule']} is granted in both "
-                        f"workshop {seen[key]['workshop']} and workshop {e['workshop']}; it is paid once per person",
-                        pointer, location=where))
-                seen.setdefault(key, e)
+            if key in wanted:  # the same person twice in this run (two workshops of one facts file)
+                pointer, where = self._here(run, e["workshop"], e["worker"])
+                problems.append(self.problem(
+                    "ledger.already_paid", f"worker {e['worker']}: {e['clause']} {e['rule']} is granted in both "
+                    f"workshop {wanted[key]['workshop']} and workshop {e['workshop']}; it is paid once per person",
+                    pointer, location=where))
+            wanted.setdefault(key, e)
         for chunk in _chunks(sorted(wanted)):
             rows = conn.execute(
                 select(once_paid.c.person, once_paid.c.rule, entries.c.workshop, entries.c.period_start,
@@ -343,7 +331,7 @@ class Ledger:
                     "it is paid once per person", pointer, hint="evaluate again with --ledger: the history then says so",
                     location=where))
 
-    def _append(self, conn, run, settings, superseded, claimed, reason, tool_version) -> RecordOutcome:
+    def _append(self, conn, run, settings, superseded, reason, tool_version) -> RecordOutcome:
         top = conn.execute(select(head).where(head.c.id == 1)).one()
         seq, prev = top.entries, top.hash
         reversals = _reversals(conn, superseded) if superseded else []
@@ -373,8 +361,7 @@ class Ledger:
             conn.execute(delete(once_paid).where(once_paid.c.entry_seq.in_(chunk)))
         if rows:
             conn.execute(entries.insert(), rows)
-        once = [{"person": r["person"], "rule": r["rule"], "entry_seq": r["seq"]} for r in rows
-                if r["kind"] != "reversal" and r["outcome"] in _PAID and r["rule"] in settings.once_per_person]
+        once = [{"person": r["person"], "rule": r["rule"], "entry_seq": r["seq"]} for r in _once_only(rows, settings)]
         if once:
             conn.execute(once_paid.insert(), once)
         claims = [{"workshop": shop, "month": m, "run_id": run.run_id} for shop in run.workshops for m in run.months]
@@ -443,6 +430,15 @@ def _pointers(facts) -> Dict[Tuple[str, ...], str]:
     return out
 
 
+def _once_only(rows: Iterable[dict], settings) -> Iterator[dict]:
+    """The entries that pay a once-per-person rule (grants and carried-in payments, not reversals)."""
+    return (r for r in rows if r["kind"] != "reversal" and r["outcome"] in _PAID and r["rule"] in settings.once_per_person)
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+
+
 def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[list]:
     items = list(items)
     for i in range(0, len(items), size):
@@ -472,7 +468,7 @@ def _claims(conn, run: PreparedRun) -> List[Tuple[str, str, str]]:
 
 
 def _active_entries():
-    """Entries of kind decision that no reversal has reversed."""
+    """Entries joined to the reversal of each (``rev``); ``rev.c.seq IS NULL`` keeps those not reversed."""
     rev = entries.alias("rev")
     return entries.outerjoin(rev, rev.c.reverses == entries.c.seq), rev
 
@@ -504,7 +500,7 @@ def _held(conn, settings, period_start: _dt.date, persons: Iterable[str], shops:
         if not fields:
             continue
         for key in keys:
-            out[(kind, key)] = {f.field: _EMPTY[f.measure] for f in fields}
+            out[(kind, key)] = {f.field: EMPTY[f.measure] for f in fields}
         rules = sorted({f.rule for f in fields})
         per_key: Dict[str, Dict[str, list]] = {}
         for chunk in _chunks(sorted(keys)):
