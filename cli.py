@@ -146,8 +146,11 @@ def validate(policy, fmt, strict):
 @click.option("--supersede", is_flag=True, help="With --record: replace the recorded run(s) of these workshops and "
                                                "months; their entries are reversed, not edited (needs --reason).")
 @click.option("--reason", help="Why the run is superseded; kept in the ledger.")
+@click.option("--strict", is_flag=True, help="Exit 1 if any decision is pending (a parameter has no value yet on a "
+                                             "date it is needed); without it the run succeeds and says so on "
+                                             "standard error.")
 def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
-             supersede, reason):
+             supersede, reason, strict):
     """Decide every workshop in FACTS under POLICY.
 
     \b
@@ -180,7 +183,9 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
             loaded = engine.load_policy(policy)
         except engine.InvalidInput as exc:
             _fail(exc)
-        if _stream(loaded, facts, backend, why_not, not no_trace, jobs, quiet, output):
+        streamed = _stream(loaded, facts, backend, why_not, not no_trace, jobs, quiet, output)
+        if streamed is not None:
+            _report_pending(streamed, strict)
             return
         # the stream stopped on a problem: the thorough path below reports it with its location
     elif jobs > 1:
@@ -203,6 +208,7 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
         from engine.exports import workbook
         workbook(run).save(output)
         click.echo(f"wrote {output}", err=True)
+        _report_pending(run.totals, strict)
         return
     if fmt == "json":
         doc = engine.to_json(run, with_trace=not no_trace)
@@ -218,6 +224,17 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
     else:
         text = engine.to_text(run)
     _write(text, output)
+    _report_pending(run.totals, strict)
+
+
+def _report_pending(totals, strict: bool) -> None:
+    """Say on standard error what could not be decided yet; with --strict, that fails the run."""
+    from engine.render import pending_lines
+    for line in pending_lines(totals):
+        click.echo(line, err=True)
+    if strict and totals.counts.get("pending"):
+        click.echo("pending decisions fail the run (--strict)", err=True)
+        sys.exit(1)
 
 
 @contextmanager
@@ -263,20 +280,21 @@ def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet):
     return run, info
 
 
-def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output) -> bool:
-    """Decide a JSON facts file workshop by workshop, writing as it goes. False if it met a problem."""
+def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
+    """Decide a JSON facts file workshop by workshop, writing as it goes. Its totals, or None if it met a problem."""
     import datetime as dt
     import os
     import tempfile
 
     from engine.decisions import Totals
     from engine.render import json_header, write_json
-    from engine.stream import StreamStopped, decide_stream, open_json, read_workshops
+    from engine.stream import StreamStopped, check_period, decide_stream, open_json, read_workshops
 
     try:
         header = open_json(facts)
+        check_period(policy, header)
     except StreamStopped:
-        return False
+        return None
     except ImportError as exc:
         raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
     ran_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
@@ -309,7 +327,7 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output) -> bool
         else:
             write_json(sys.stdout, doc_header, decisions(), lambda: totals[0])
     except StreamStopped:
-        return False
+        return None
     except ImportError as exc:
         raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
     finally:
@@ -317,7 +335,7 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output) -> bool
             bar.render_finish()
         if target and os.path.exists(target):
             os.remove(target)
-    return True
+    return totals[0]
 
 
 @main.command()

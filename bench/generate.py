@@ -2,11 +2,19 @@
 
 By default the province's 2022 target: 2,000 workshops, 30,000 target workers, a year of months
 (2022-07 to 2023-06). Every clause is in play: workshops around the certification thresholds, public
-sites, bases of 30/50/100 subsidised workers, labour-intensive firms, revocations, loans, training,
-shortfalls, arrears, workers near retirement.
+sites, bases of 30/50/100 subsidised workers (some already paid an award), enterprises of every size,
+labour-intensive firms, workshops certified before the period (a stated certification, on the general
+or the labour-intensive route) and some of them revoked before it, revocations by 4.4, loans, training,
+shortfalls, arrears, workers who leave during the year, workers near retirement (born around the
+2025 reform's first delayed months).
+
+The facts follow the contract of the semantics note (revised 2026-11-28): a worker's month entries run
+from the month of `hired_on` to the month of `left_on`, never outside them; an enterprise states its
+size; a stated certification names its route and is dated before the period, a stated revocation too.
 
 The policy has the provincial average wage for 2020 and 2021 only (no 2022 figure is given), so
-social insurance is marked fully paid only in 2022's months: a 2023 month would need 2022's wage.
+social insurance is mostly marked fully paid in 2022's months only; for a few workers 2023's months
+are fully paid too, and their 3.8 decisions are `pending` until the 2022 figure is added.
 
     python bench/generate.py -o province.json                 # the province target
     python bench/generate.py --workshops 200 --workers 3000 -o county.yaml
@@ -25,9 +33,11 @@ MONTHS = [f"{y}-{m:02d}" for y, m in [(2022, m) for m in range(7, 13)] + [(2023,
 HALF = {1: 940, 2: 880, 3: 815}
 
 
-def _worker(rng: random.Random, wid: str, area: int, target: bool) -> dict:
-    categories = (rng.choice([["poverty_alleviated"], ["monitored"], ["relocated"], ["poverty_alleviated", "relocated"]])
-                  if target else [])
+def _worker(rng: random.Random, wid: str, area: int, target: bool, base: bool = False) -> dict:
+    # a base (就业帮扶基地) is recognised for its many 脱贫户 and 监测户: mostly subsidised workers there
+    weights = [4, 4, 1, 1] if base else [1, 1, 1, 1]
+    categories = (rng.choices([["poverty_alleviated"], ["monitored"], ["relocated"], ["poverty_alleviated", "relocated"]],
+                              weights)[0] if target else [])
     sex = rng.choice(["male", "female"])
     near = rng.random() < 0.08
     age = 60 if sex == "male" else 50
@@ -36,17 +46,25 @@ def _worker(rng: random.Random, wid: str, area: int, target: bool) -> dict:
     hired = dt.date(rng.choice([2019, 2020, 2021, 2022, 2022, 2023]), rng.randint(1, 12), rng.randint(1, 28))
     if hired > dt.date(2023, 6, 1):
         hired = dt.date(2023, 6, 1)
+    left = None
+    if rng.random() < 0.04:  # leaves during the year: month entries stop at the month of left_on
+        left = max(hired, dt.date(rng.choice([2022, 2023]), rng.randint(1, 12), rng.randint(1, 28)))
+        if left > dt.date(2023, 6, 30):
+            left = None
     w = {"id": wid, "categories": categories, "role": rng.choices(["production", "management", "technical"], [90, 5, 5])[0],
          "sex": sex, "birth_date": birth.isoformat(), "hired_on": hired.isoformat(),
          "contract_months": rng.choice([0, 3, 6, 12, 12, 24, 36])}
+    if left is not None:
+        w["left_on"] = left.isoformat()
     if rng.random() < 0.2:
         w["training"] = {"pre_job": True, "real_name_registered": rng.random() < 0.8,
                          "completed_on": max(hired, dt.date(2022, 7, 1)).isoformat()}
     if rng.random() < 0.15:
         w["history"] = {"one_time_subsidy_paid": rng.random() < 0.5, "si_subsidy_months": rng.choice([0, 12, 30, 34])}
     months = []
+    paid_in_2023 = rng.random() < 0.05  # 3.8 for these months waits for 2022's average wage: pending
     for month in MONTHS:
-        if month < hired.isoformat()[:7]:
+        if month < hired.isoformat()[:7] or (left is not None and month > left.isoformat()[:7]):
             continue
         entry = {"month": month, "income": str(rng.randint(1800, 4500))}
         if rng.random() < 0.05:
@@ -56,7 +74,7 @@ def _worker(rng: random.Random, wid: str, area: int, target: bool) -> dict:
             entry["wage_arrears"] = True
         base = rng.choice([3000, 3800, 4500, 5200])
         entry["social_insurance"] = {"base": base, "employer_paid": f"{base * 0.28:.2f}",
-                                     "fully_paid": month < "2023-01" and rng.random() < 0.9}
+                                     "fully_paid": (month < "2023-01" or paid_in_2023) and rng.random() < 0.9}
         months.append(entry)
     w["months"] = months
     return w
@@ -66,18 +84,33 @@ def workshop(rng: random.Random, n: int, workers: int) -> dict:
     city = rng.choice(sorted(CITIES))
     area = rng.choice([1, 2, 3, 3])
     ws = {"id": f"WS-{n:05d}", "name": f"帮扶车间{n}", "city": city, "county": rng.choice(CITIES[city]), "wage_area": area,
-          "entity_type": rng.choice(["micro_enterprise", "cooperative", "other"])}
+          "entity_type": rng.choice(["enterprise", "enterprise", "cooperative", "individual_business", "other"])}
+    base = workers >= 30  # a candidate 就业帮扶基地: a small business, so that 3.1 can certify it
+    if ws["entity_type"] == "enterprise":
+        ws["enterprise_size"] = rng.choices(["micro", "small", "medium", "large"], [50, 35, 0, 0] if base else [50, 35, 10, 5])[0]
+        if ws["enterprise_size"] != "micro" and rng.random() < 0.3:
+            ws["labour_intensive"] = True
     kind = rng.random()
     if kind < 0.03:
         ws["production"] = {"halted_months": rng.choice([3, 4, 5]), "recovery_failed": True}
     elif kind < 0.05:
         ws["months_below_standard"] = rng.choice([5, 6, 7])
+    # a certification made before the period (4.4 can only revoke such a workshop), now and then revoked
+    # before the period too; the others are decided by 3.1 / 3.5(b) in this evaluation
+    if kind < 0.05 or rng.random() < 0.35:
+        route = "labour_intensive" if ws.get("labour_intensive") and rng.random() < 0.5 else "general"
+        on = dt.date(rng.choice([2020, 2021, 2022]), rng.randint(1, 6), rng.randint(1, 28))
+        ws["certification"] = {"on": on.isoformat(), "route": route}
+        if kind >= 0.05 and rng.random() < 0.05:
+            ws["revocation"] = {"on": dt.date(2022, rng.randint(on.month, 6), 28).isoformat()}
     if rng.random() < 0.15:
         ws["site"] = {"government_invested": True}
-    if workers >= 30 and rng.random() < 0.5:
+    if base and rng.random() < 0.7:
         ws["base_recognized"] = True
+        if "certification" in ws and rng.random() < 0.3:  # paid the first tier in an earlier period
+            ws["history"] = {"award_paid": 50000, "hiring_subsidies_paid": 0}
     target = max(0, workers - rng.randint(0, 2))
-    ws["workers"] = [_worker(rng, f"{ws['id']}-{i:03d}", area, i < target) for i in range(workers)]
+    ws["workers"] = [_worker(rng, f"{ws['id']}-{i:03d}", area, i < target, base) for i in range(workers)]
     ws["headcount"] = workers + (rng.randint(0, 3) if "site" in ws else 0)
     if rng.random() < 0.2:
         ws["loans"] = [{"id": "L-1", "type": rng.choice(["startup_guarantee", "startup_guarantee", "equipment"]),

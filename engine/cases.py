@@ -17,10 +17,11 @@ from .evaluate import evaluate
 from .facts import check_facts
 from .policy import Policy
 from .problems import InvalidInput, Location, Problem
-from .render import money
+from .render import details_dict, money
 from .source import Document, read_file
 
-_FIELDS = ("workshop", "worker", "loan", "rule", "clause", "outcome", "amount", "funding_source")
+_FIELDS = ("workshop", "worker", "loan", "rule", "clause", "outcome", "amount", "funding_source",
+           "route", "basis", "since", "effective", "waits_for")
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,14 @@ def load_cases(path: str) -> List[Case]:
 
 
 def _plain(decision) -> dict:
-    return {"workshop": decision.workshop, "worker": decision.worker, "loan": decision.loan, "rule": decision.rule,
-            "clause": decision.clause, "outcome": decision.outcome,
-            "amount": money(decision.amount) if decision.outcome in ("granted", "suppressed") else None,
-            "funding_source": decision.fund}
+    out = {"workshop": decision.workshop, "worker": decision.worker, "loan": decision.loan, "rule": decision.rule,
+           "clause": decision.clause, "outcome": decision.outcome,
+           "amount": money(decision.amount) if decision.outcome in ("granted", "suppressed") else None,
+           "funding_source": decision.fund}
+    for name, value in details_dict(decision).items():
+        if name in _FIELDS:
+            out[name] = [w["parameter"] for w in value] if name == "waits_for" else value
+    return out
 
 
 def _matches(want: dict, got: dict) -> bool:
@@ -96,6 +101,10 @@ def _matches(want: dict, got: dict) -> bool:
             return False
         if key == "amount" and value is not None:
             value = money(Decimal(str(value)))
+        if key == "waits_for":  # the parameter name (or one of the names) the pending decision waits for
+            if value not in (got.get(key) or ()):
+                return False
+            continue
         if got.get(key) != (str(value) if isinstance(value, (int, float)) and key != "amount" else value):
             return False
     return True

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from . import exact
 from . import expr as X
 from .calendar import add_months, add_years, months_between
-from .model import (ANY, BOOL, DATE, NULL, NUMBER, STRING, SUBJECT_SCOPE, TABLE, T, list_of, record)
+from .model import (ANY, BOOL, DATE, NULL, NUMBER, STRING, SUBJECT_SCOPE, TABLE, ComputedDef, T, list_of, record)
 from .parameters import Parameter, ParameterMissing, ParamUse, tier
 from .problems import Location, Problem
 from .source import Document, expression_location
@@ -29,11 +30,23 @@ Fn = Callable[[dict], Any]
 
 
 class EvalError(Exception):
-    """An expression could not be evaluated on these facts (a null, a division by zero, a missing parameter)."""
+    """An expression could not be evaluated on these facts (a null, a division by zero, a missing parameter).
 
-    def __init__(self, message: str, node: Optional[X.Node] = None, code: str = "eval.error"):
+    ``missing`` is (parameter, date, key) when a parameter has no value on the date it was looked up for: the
+    decision that needs it is pending, not an error.
+    """
+
+    def __init__(self, message: str, node: Optional[X.Node] = None, code: str = "eval.error",
+                 missing: Optional[Tuple[str, _dt.date, Optional[str]]] = None):
         super().__init__(message)
-        self.message, self.node, self.code = message, node, code
+        self.message, self.node, self.code, self.missing = message, node, code, missing
+
+
+def key_text(value) -> str:
+    """A parameter key as the policy file writes it: 3 and 3.0 are both "3"."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return str(int(value))
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,13 @@ class Requirement:
     holder: str  # the subject kind holding the flag: "workshop" for workshop.certified
     flag: str
     text: str
+    routes: Optional[frozenset] = None  # a status flag: the routes that open the rule (None: any route)
+
+    def met(self, holder) -> bool:
+        """Whether ``holder`` (the record holding the flag) meets this requirement."""
+        if not holder.flags.get(self.flag):
+            return False
+        return self.routes is None or holder.routes.get(self.flag) in self.routes
 
 
 @dataclass(frozen=True)
@@ -110,8 +130,8 @@ class _Scope:
         return _Scope(names, self.lets, self.let_uses_item, self.item_var)
 
 
-_FUNCTIONS = ("param", "min", "max", "if", "coalesce", "has_any", "in_period", "add_years",
-              "add_months", "months_between", "tier", "date")
+_FUNCTIONS = ("param", "min", "max", "floor", "if", "coalesce", "has_any", "in_period", "add_years",
+              "add_months", "add_days", "months_between", "tier", "date")
 
 
 def _num(value, node):
@@ -161,6 +181,8 @@ class Compiler:
         self.problems: List[Problem] = []
         self.computed_fns: Dict[Tuple[str, str], Fn] = {}
         self.computed_reads: Dict[Tuple[str, str], frozenset] = {}
+        self.computed_asts: Dict[Tuple[str, str], X.Node] = {}
+        self.computed_shown: Dict[Tuple[str, str], ComputedDef] = {}
         self._computing: List[Tuple[str, str]] = []
         self._reads: Optional[set] = None
         self.used_parameters: set = set()
@@ -239,6 +261,8 @@ class Compiler:
             return None
         self.kinds[kind][name] = _field("computed", compiled.type)
         self.computed_fns[key] = compiled.fn
+        self.computed_asts[key] = compiled.ast
+        self.computed_shown[key] = ComputedDef(" ".join(definition["expr"].split()), compiled.ast, definition.get("label"))
         return compiled.fn
 
     # --- nodes ---------------------------------------------------------------
@@ -325,7 +349,7 @@ class Compiler:
             key = (kind, name)
 
             def get(rec):
-                return rec.computed(name, compiler.computed_fns[key])
+                return rec.computed(name, compiler.computed_fns[key], compiler.computed_shown.get(key))
 
             return get
         if fld.origin == "flag":
@@ -381,7 +405,7 @@ class Compiler:
             return (lambda env: not _truth(fn(env), operand)), BOOL
         if not _compatible(typ, NUMBER):
             return self._bad("expr.type", f"'-' needs a number, got {typ}", node)
-        return (lambda env: -_num(fn(env), operand)), NUMBER
+        return (lambda env: exact.sub(0, _num(fn(env), operand))), NUMBER
 
     def _c_BoolOp(self, node: X.BoolOp, scope):
         parts = [self._c(o, scope) for o in node.operands]
@@ -428,17 +452,17 @@ class Compiler:
             if not (_compatible(lt, NUMBER) and _compatible(rt, NUMBER)):
                 return self._bad("expr.type", f"'{op}' needs numbers, got {lt} {op} {rt}", node)
             if op == "+":
-                return (lambda env: _num(lf(env), left) + _num(rf(env), right)), NUMBER
+                return (lambda env: exact.add(_num(lf(env), left), _num(rf(env), right))), NUMBER
             if op == "-":
-                return (lambda env: _num(lf(env), left) - _num(rf(env), right)), NUMBER
+                return (lambda env: exact.sub(_num(lf(env), left), _num(rf(env), right))), NUMBER
             if op == "*":
-                return (lambda env: _num(lf(env), left) * _num(rf(env), right)), NUMBER
+                return (lambda env: exact.mul(_num(lf(env), left), _num(rf(env), right))), NUMBER
 
             def divide(env):
                 a, b = _num(lf(env), left), _num(rf(env), right)
                 if b == 0:
                     raise EvalError(f"division by zero: {X.unparse(right)} is 0", node, "eval.division_by_zero")
-                return Decimal(a) / Decimal(b)
+                return exact.div(a, b)  # a fraction when it does not terminate: exact until the policy rounds
 
             return divide, NUMBER
         if op in ("in", "not in"):
@@ -501,7 +525,7 @@ class Compiler:
                     local[var] = item
                     if wf is not None and not _truth(wf(local), where_node):
                         continue
-                    total += 1 if vf is None else _num(vf(local), value_node)
+                    total = total + 1 if vf is None else exact.add(total, _num(vf(local), value_node))
             finally:
                 ctx.seen = saved
             if saved is not None:
@@ -528,7 +552,7 @@ class Compiler:
         return [self._c(a, scope) for a in node.args]
 
     def _f_param(self, node, scope):
-        args = self._args(node, scope, 2, 3)
+        args = self._args(node, scope, 2, 4)
         if args is None:
             return (lambda env: None), ANY
         first = node.args[0]
@@ -541,7 +565,8 @@ class Compiler:
                              f"did you mean {near[0]!r}?" if near else None)
         parameter = self.parameters[pname]
         self.used_parameters.add(pname)
-        (af, at), key = args[1], (args[2] if len(args) == 3 else None)
+        (af, at), key = args[1], (args[2] if len(args) >= 3 else None)
+        fallback = args[3] if len(args) == 4 else None
         if not _compatible(at, DATE):
             return self._bad("expr.type", f"param()'s second argument is the date to look up; got {at}", node.args[1])
         if parameter.keyed_by and key is None:
@@ -549,7 +574,11 @@ class Compiler:
         if not parameter.keyed_by and key is not None:
             return self._bad("expr.param_key", f"parameter {pname!r} has no keys", node.args[2])
         kf = key[0] if key else None
-        typ = TABLE if parameter.table else NUMBER
+        typ = TABLE if parameter.table else DATE if parameter.type == "date" else NUMBER
+        if fallback is not None and not _compatible(fallback[1], typ):
+            return self._bad("expr.type", f"param()'s fourth argument is the value for a key the parameter does not "
+                             f"list; it must be {typ}, got {fallback[1]}", node.args[3])
+        ff = fallback[0] if fallback else None
         at_node = node.args[1]
         origin = self.doc.locate(parameter.pointer).file
 
@@ -558,14 +587,16 @@ class Compiler:
             if not isinstance(day, _dt.date):
                 raise EvalError(f"param({pname!r}) needs a date, got {X.format_value(day)} from {X.unparse(at_node)}",
                                 node, "eval.null")
+            keytext = None if kf is None else key_text(kf(env))
             try:
                 pv = parameter.at(day)
             except ParameterMissing as exc:
-                raise EvalError(str(exc), node, "param.no_value") from None
-            value, keytext = pv.value, None
+                raise EvalError(str(exc), node, "param.no_value", missing=(pname, day, keytext)) from None
+            value = pv.value
             if kf is not None:
-                keytext = str(kf(env))
                 if keytext not in value:
+                    if ff is not None:
+                        return ff(env)
                     raise EvalError(f"parameter {pname!r} has no value for key {keytext!r} on {day.isoformat()}",
                                     node, "param.no_key")
                 value = value[keytext]
@@ -600,6 +631,13 @@ class Compiler:
         if parts is None:
             return (lambda env: None), ANY
         return (lambda env: max(_num(f(env), a) for f, a in parts)), NUMBER
+
+    def _f_floor(self, node, scope):
+        parts = self._numbers(node, scope, 1, 1)
+        if parts is None:
+            return (lambda env: None), ANY
+        (f, a), = parts
+        return (lambda env: exact.floor(_num(f(env), a))), NUMBER
 
     def _f_if(self, node, scope):
         args = self._args(node, scope, 3)
@@ -689,6 +727,9 @@ class Compiler:
     def _f_add_months(self, node, scope):
         return self._date_shift(node, scope, add_months)
 
+    def _f_add_days(self, node, scope):
+        return self._date_shift(node, scope, lambda day, n: day + _dt.timedelta(days=n))
+
     def _f_months_between(self, node, scope):
         args = self._args(node, scope, 2)
         if args is None:
@@ -760,3 +801,23 @@ def stratify(rules: List[dict], producers: Dict[Tuple[str, str], List[str]]) -> 
         if cycle:
             return strata, cycle
     return strata, None
+
+
+def parameters_read(ast: X.Node, computed_asts: Dict[Tuple[str, str], X.Node], lets: Dict[str, X.Node]) -> set:
+    """The names of the parameters an expression reads, through the computed values and lets it uses."""
+    found: set = set()
+    seen: set = set()
+    todo = [ast]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for n in X.walk(node):
+            if isinstance(n, X.Call) and n.func == "param" and n.args and isinstance(n.args[0], X.Literal):
+                found.add(n.args[0].value)
+            elif isinstance(n, X.Name):
+                if n.parts[0] in lets:
+                    todo.append(lets[n.parts[0]])
+                todo.extend(a for (kind, name), a in computed_asts.items() if name == n.parts[-1])
+    return found

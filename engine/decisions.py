@@ -9,7 +9,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from . import trace as T
 from .policy import ExclusivityGroup
 
-OUTCOMES = ("certified", "revoked", "granted", "suppressed", "discretionary", "alert", "denied")
+OUTCOMES = ("certified", "revoked", "granted", "suppressed", "discretionary", "alert", "pending", "denied")
 NO_FUND = "none"
 
 
@@ -29,26 +29,114 @@ class Decision:
     reason: Optional[str] = None  # for denied decisions: why, in one line
     order: Tuple[int, int] = (0, 0)  # subject position, rule position: the output order
     items: Tuple[str, ...] = ()  # for a per-month rule: the months it counted (the ledger remembers them)
+    details: Tuple[Tuple[str, object], ...] = ()  # route, basis and since of a certification; effective; waits_for
 
     @property
     def subject(self) -> str:
         return "worker" if self.worker else "loan" if self.loan else "workshop"
 
+    def detail(self, name: str, default=None):
+        return next((v for k, v in self.details if k == name), default)
 
-def resolve_exclusivity(decisions: List[Decision], groups: Iterable[ExclusivityGroup]) -> List[Decision]:
-    """Within each workshop, keep one side of each exclusivity group; mark the other suppressed."""
+
+def resolve_exclusivity(decisions: List[Decision], groups: Iterable[ExclusivityGroup], shop=None,
+                        why_not: bool = False) -> List[Decision]:
+    """Within each workshop, keep one side of each exclusivity group; mark the other suppressed.
+
+    A group with a pending member is pending as a whole for that workshop (or worker): which side wins cannot be
+    known yet. ``shop`` (the workshop's record tree) is read by groups judged over time (``top_up``).
+    """
     out = list(decisions)
     for group in groups:
         scopes = {d.worker for d in out if d.rule in group.members} if group.scope == "worker" else {None}
         for scope in sorted(scopes, key=str):
-            _resolve_one(out, group, scope)
+            if group.strategy == "top_up":
+                out = _top_up(out, group, shop, why_not)
+            elif not _pending_group(out, group, scope):
+                _resolve_one(out, group, scope)
     return out
+
+
+def _inside(group: ExclusivityGroup, worker: Optional[str]):
+    return lambda d: d.rule in group.members and (group.scope != "worker" or d.worker == worker)
+
+
+def _waits(decisions: Iterable[Decision]) -> tuple:
+    return tuple(dict.fromkeys(w for d in decisions for w in d.detail("waits_for", ())))
+
+
+def _as_pending(d: Decision, waits: tuple) -> Decision:
+    return dataclasses.replace(d, outcome="pending", amount=None, details=(("waits_for", waits),),
+                               reason=f"{d.clause} {d.rule}: pending with its exclusivity group")
+
+
+def _pending_group(out: List[Decision], group: ExclusivityGroup, worker: Optional[str]) -> bool:
+    """If a member is pending, make every member pending; True if it did."""
+    inside = _inside(group, worker)
+    members = [n for n, d in enumerate(out) if inside(d) and d.outcome in ("granted", "pending")]
+    if not any(out[n].outcome == "pending" for n in members):
+        return False
+    waits = _waits(out[n] for n in members)
+    for n in members:
+        out[n] = _as_pending(out[n], waits)
+    return True
+
+
+def _top_up(out: List[Decision], group: ExclusivityGroup, shop, why_not: bool) -> List[Decision]:
+    """One workshop's group judged over time: the first member is an entitlement reached so far (T), paid as top-ups
+    less what was paid before on either side (A, H); it wins once paid (A > 0) or when T >= H + N, N being the other
+    member's amounts now. The winner's side is granted, the other suppressed; nothing paid is clawed back."""
+    lump, other = group.members
+    paid = {member: Decimal(expr.fn(dict(shop.env)) or 0) for member, expr in group.paid_before}
+    before_lump, before_other = paid.get(lump, Decimal(0)), paid.get(other, Decimal(0))
+    lumps = [n for n, d in enumerate(out) if d.rule == lump and d.outcome in ("granted", "pending")]
+    others = [n for n, d in enumerate(out) if d.rule == other and d.outcome in ("granted", "pending")]
+    if not lumps and not others:
+        return out
+    reached = sum((out[n].amount for n in lumps if out[n].outcome == "granted"), Decimal(0))
+    now = sum((out[n].amount for n in others if out[n].outcome == "granted"), Decimal(0))
+    net = reached - before_lump - before_other
+    drop = set()
+    if any(out[n].outcome == "pending" for n in lumps + others):
+        waits = _waits(out[n] for n in lumps + others)
+        for n in others:
+            out[n] = _as_pending(out[n], waits)
+        for n in lumps:
+            if out[n].outcome != "pending" and net <= 0:
+                drop.add(n)
+            elif out[n].outcome != "pending":
+                out[n] = _as_pending(out[n], waits)
+        return [d for n, d in enumerate(out) if n not in drop]
+    lump_wins = before_lump > 0 or (reached > 0 and reached >= before_other + now)
+    why = "lump_paid" if before_lump > 0 else "reached" if lump_wins else "not_reached"
+
+    def event(won: bool) -> T.TopUp:
+        return T.TopUp(group.id, group.clause, won, lump, other, reached, before_lump, before_other, now, net,
+                       lump_wins, why, group.reading)
+
+    for n in lumps:
+        d = out[n]
+        if net <= 0:
+            if why_not:
+                reason = (f"{d.clause} {d.rule}: the amount reached ({reached}) less what was paid before on either "
+                          f"side ({before_lump} + {before_other}) leaves nothing to pay")
+                out[n] = dataclasses.replace(d, outcome="denied", amount=None, fund=None, reason=reason,
+                                             events=d.events + (event(False),) if d.events else ())
+            else:
+                drop.add(n)
+            continue
+        out[n] = dataclasses.replace(d, outcome="granted" if lump_wins else "suppressed", amount=net,
+                                     events=d.events + (event(lump_wins),) if d.events else ())
+    for n in others:
+        d = out[n]
+        out[n] = dataclasses.replace(d, outcome="suppressed" if lump_wins else "granted",
+                                     events=d.events + (event(not lump_wins),) if d.events else ())
+    return [d for n, d in enumerate(out) if n not in drop]
 
 
 def _resolve_one(out: List[Decision], group: ExclusivityGroup, worker: Optional[str]) -> None:
     """Resolve ``group`` within one workshop (or, for a worker-scoped group, one worker)."""
-    def inside(d: Decision) -> bool:
-        return d.rule in group.members and (group.scope != "worker" or d.worker == worker)
+    inside = _inside(group, worker)
     totals: Dict[str, Decimal] = {}
     for d in out:
         if inside(d) and d.outcome == "granted":
@@ -79,6 +167,7 @@ class Totals:
     by_funding_source: Dict[str, Decimal]
     by_clause: Dict[str, Decimal]
     counts: Dict[str, int]
+    waiting: Dict[tuple, int] = dataclasses.field(default_factory=dict)  # (parameter, date, key) -> pending decisions
 
     @classmethod
     def of(cls, decisions: Iterable[Decision]) -> "Totals":
@@ -86,8 +175,11 @@ class Totals:
         by_fund: Dict[str, Decimal] = {}
         by_clause: Dict[str, Decimal] = {}
         counts: Dict[str, int] = {}
+        waiting: Dict[tuple, int] = {}
         for d in decisions:
             counts[d.outcome] = counts.get(d.outcome, 0) + 1
+            for missing in d.detail("waits_for", ()) if d.outcome == "pending" else ():
+                waiting[missing] = waiting.get(missing, 0) + 1
             if d.outcome != "granted" or d.amount is None:
                 continue
             granted += d.amount
@@ -95,7 +187,7 @@ class Totals:
             by_fund[fund] = by_fund.get(fund, Decimal("0.00")) + d.amount
             by_clause[d.clause] = by_clause.get(d.clause, Decimal("0.00")) + d.amount
         return cls(granted, dict(sorted(by_fund.items())), dict(sorted(by_clause.items(), key=lambda kv: clause_key(kv[0]))),
-                   counts)
+                   counts, dict(sorted(waiting.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2])))))
 
     def merge(self, other: "Totals") -> "Totals":
         def add(a, b):
@@ -105,7 +197,8 @@ class Totals:
             return out
         return Totals(self.granted + other.granted, dict(sorted(add(self.by_funding_source, other.by_funding_source).items())),
                       dict(sorted(add(self.by_clause, other.by_clause).items(), key=lambda kv: clause_key(kv[0]))),
-                      add(self.counts, other.counts))
+                      add(self.counts, other.counts),
+                      dict(sorted(add(self.waiting, other.waiting).items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2])))))
 
 
 def clause_key(clause: str):

@@ -13,6 +13,7 @@ from .decisions import Decision, Totals, resolve_exclusivity
 from .facts import Facts, build_records
 from .firing import Result, RuleError, opening_events
 from .policy import Policy
+from .status import decided_details
 from .problems import InvalidInput, Problem
 from .targets import TargetError, count as count_targets
 
@@ -86,11 +87,12 @@ def decide_workshop(policy: Policy, facts: Facts, index: int, runner, why_not: b
 
 def decide_records(policy: Policy, shop, runner, why_not: bool) -> List[Decision]:
     """The decisions about one workshop's record tree, exclusivity resolved, in output order."""
+    shop.ctx.parameters = policy.parameters
     run = runner.run(policy, shop)
-    decisions = [_decision(policy, r) for r in run.results if r.fired]
-    decisions = resolve_exclusivity(decisions, policy.exclusivity)
+    decisions = [_decision(policy, r) for r in run.results if r.fired or r.pending]
+    decisions = resolve_exclusivity(decisions, policy.exclusivity, shop, why_not)
     if why_not:
-        decisions += [_denied(policy, r) for r in run.results if not r.fired]
+        decisions += [_denied(policy, r) for r in run.results if not r.fired and not r.pending]
         decisions += [_not_activated(policy, rule, subject) for rule, subject in run.not_activated]
     decisions.sort(key=lambda d: d.order)
     return decisions
@@ -104,9 +106,14 @@ def _ids(subject) -> Tuple[str, Optional[str], Optional[str]]:
 def _decision(policy: Policy, result: Result) -> Decision:
     rule = result.rule
     ws, worker, loan = _ids(result.subject)
+    if result.pending:
+        return Decision(ws, worker, loan, rule.id, rule.clause, "pending", None,
+                        rule.fund if rule.decides == "granted" else None, result.events, reason=result.reason,
+                        order=(result.subject.position, rule.index), details=(("waits_for", result.pending),))
+    details = result.details or decided_details(policy, rule, result.subject)
     return Decision(ws, worker, loan, rule.id, rule.clause, rule.decides, result.amount,
                     rule.fund if rule.decides == "granted" else None, result.events,
-                    order=(result.subject.position, rule.index), items=result.items)
+                    order=(result.subject.position, rule.index), items=result.items, details=details)
 
 
 def _denied(policy: Policy, result: Result) -> Decision:
@@ -119,9 +126,14 @@ def _denied(policy: Policy, result: Result) -> Decision:
 def _not_activated(policy: Policy, rule, subject) -> Decision:
     ws, worker, loan = _ids(subject)
     events = opening_events(rule, subject, policy)
-    unmet = [f"{e.fact} ({e.fact.split('.')[0]} {e.holder_id})" for e in events
-             if isinstance(e, T.Required) and not e.holds]
-    reason = f"{rule.clause} {rule.label} not {rule.decides}: requires {', '.join(unmet)}, which no rule asserted"
+    unmet = [e for e in events if isinstance(e, T.Required) and not e.holds]
+    if unmet and all(e.route is not None for e in unmet):  # held, but by a route that does not open this rule
+        shown = [f"{e.fact} by route {' or '.join(e.routes)} ({e.fact.split('.')[0]} {e.holder_id} holds it by route "
+                 f"{e.route})" for e in unmet]
+        reason = f"{rule.clause} {rule.label} not {rule.decides}: requires {', '.join(shown)}"
+    else:
+        shown = [f"{e.fact} ({e.fact.split('.')[0]} {e.holder_id})" for e in unmet]
+        reason = f"{rule.clause} {rule.label} not {rule.decides}: requires {', '.join(shown)}, which no rule asserted"
     events.append(T.NotReached(reason))
     return Decision(ws, worker, loan, rule.id, rule.clause, "denied", None, None, tuple(events), reason=reason,
                     order=(subject.position, rule.index))

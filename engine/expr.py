@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Optional, Tuple
+
+from .exact import show as show_fraction
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -267,6 +270,8 @@ def format_value(value: Any) -> str:
         if "." in text:
             text = text.rstrip("0").rstrip(".")
         return text or "0"
+    if isinstance(value, Fraction):
+        return show_fraction(value)
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, (list, tuple)):

@@ -20,6 +20,7 @@ from .calendar import month_start, months_in
 from .model import EvalContext, Record
 from .policy import Policy
 from .problems import InvalidInput, Problem, pointer_join
+from .status import SOURCE
 from .source import Document, read_file
 from .validation import apply_defaults_and_types, fast_valid, schema_problems
 
@@ -53,6 +54,8 @@ def check_facts(doc: Document, policy: Policy) -> Facts:
         raise InvalidInput([_name_record(doc, p) for p in problems])
     period = data["period"]
     workshops = tuple(data.get("workshops") or ())
+    for i, ws in enumerate(workshops):
+        note_sources(policy, ws, f"/workshops/{i}", lambda pointer: source_of(doc.path, pointer))
     return Facts(doc.path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest(), period["start"], period["end"],
                  workshops, tuple(f"/workshops/{i}" for i in range(len(workshops))), doc)
 
@@ -91,13 +94,38 @@ def _contract_problems(doc: Document, data: dict, policy: Policy) -> Iterator[Pr
     period = data["period"]
     if period["end"] < period["start"]:
         yield problem("facts.period", f"the period ends ({period['end']}) before it starts ({period['start']})", "/period/end")
+        return
+    if policy.in_force is not None and period["start"] < policy.in_force:
+        yield problem("facts.period_before_policy", f"the period starts on {period['start']}, before the policy is in "
+                      f"force ({policy.in_force})", "/period/start",
+                      hint=f"start the period on {policy.in_force} or later: the measures do not apply before")
     seen_ws: Dict[str, str] = {}
     for i, ws in enumerate(data.get("workshops") or ()):
-        yield from workshop_problems(policy, ws, f"/workshops/{i}", seen_ws, problem)
+        yield from workshop_problems(policy, ws, f"/workshops/{i}", seen_ws, problem, period["start"], period["end"])
 
 
-def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str], problem) -> Iterator[Problem]:
-    """The facts contract for one workshop (after the schema): unique ids, codes, headcount, one entry a month."""
+def source_of(path: str, pointer: str) -> str:
+    """Where a stated fact was read from, as a trace cites it: the file and the JSON pointer (the same whether the
+    file was read whole or streamed)."""
+    return f"{path} at {pointer}"
+
+
+def note_sources(policy: Policy, ws: dict, pointer: str, where) -> None:
+    """Note, on each grant or end of a status the workshop's facts state, where it was read from (for the trace)."""
+    for status in policy.statuses:
+        subjects = [(ws, pointer)] if status.subject == "workshop" else [
+            (child, f"{pointer}/{status.subject}s/{j}") for j, child in enumerate(ws.get(f"{status.subject}s") or ())]
+        for record, at in subjects:
+            for name in (status.granted_field, status.ended_field):
+                stated = record.get(name)
+                if isinstance(stated, dict) and SOURCE not in stated:
+                    record[name] = dict(stated, **{SOURCE: where(f"{at}/{name}")})
+
+
+def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str], problem, start, end
+                      ) -> Iterator[Problem]:
+    """The facts contract for one workshop (after the schema): unique ids, codes, headcount, one entry a month,
+    months within employment, statuses stated before the period, and the policy's own facts checks."""
     if ws["id"] in seen_ws:
         yield problem("facts.duplicate_id", f"workshop id {ws['id']!r} is used twice (first at {seen_ws[ws['id']]})", wp + "/id")
     seen_ws.setdefault(ws["id"], wp)
@@ -109,14 +137,67 @@ def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str]
         if repeated:
             yield problem("facts.duplicate_id", repeated, pp + "/id")
         yield from _codes(policy, "worker", w, pp, problem)
+        first, last = w["hired_on"].replace(day=1), (w.get("left_on") or _dt.date.max).replace(day=1)
+        if w.get("left_on") is not None and w["left_on"] < w["hired_on"]:
+            yield problem("facts.left_before_hired", f"left_on {w['left_on']} is before hired_on {w['hired_on']}",
+                          pp + "/left_on")
         for mp, m, again in _unique(w.get("months") or (), "month", f"{pp}/months", "month {} is listed twice for this worker"):
             if again:
                 yield problem("facts.duplicate_month", again, mp + "/month")
+            if not first <= month_start(m["month"]) <= last:
+                outside = f"before the month of hired_on {w['hired_on']}" if month_start(m["month"]) < first else \
+                    f"after the month of left_on {w['left_on']}"
+                yield problem("facts.month_outside_employment", f"month {m['month']} is {outside}: a month entry is a "
+                              "month the worker worked in this workshop", mp + "/month",
+                              hint="remove the entry, or correct hired_on / left_on")
             yield from _codes(policy, "month", m, mp, problem)
     for lp, loan, repeated in _unique(ws.get("loans") or (), "id", f"{wp}/loans", "loan id {!r} is listed twice in this workshop"):
         if repeated:
             yield problem("facts.duplicate_id", repeated, lp + "/id")
         yield from _codes(policy, "loan", loan, lp, problem)
+    yield from _status_problems(policy, ws, wp, problem, start, end)
+    if policy.facts_checks:
+        yield from _checks(policy, ws, wp, problem, start, end)
+
+
+def _status_problems(policy: Policy, ws: dict, wp: str, problem, start, end) -> Iterator[Problem]:
+    """A stated grant must be dated by the period end and name a route of the status; a stated end must come
+    before the period (an end inside the period is a rule's decision, not a fact)."""
+    for status in policy.statuses:
+        if status.subject != "workshop":
+            continue
+        granted, ended = ws.get(status.granted_field), ws.get(status.ended_field)
+        at = pointer_join(wp, status.granted_field)
+        if granted and granted["on"] > end:
+            yield problem(f"facts.{status.granted_field}_after_period", f"{status.granted_field} is dated "
+                          f"{granted['on']}, after the period ends ({end})", at + "/on",
+                          hint="a grant made later belongs to the facts of a later period")
+        vocab = policy.field_codes.get((f"workshop.{status.granted_field}", "route"))
+        if granted and status.route(granted["route"]) is None and (vocab is None or granted["route"] in vocab.codes):
+            routes = ", ".join(r.route for r in status.routes)
+            yield problem("facts.unknown_code", f"{granted['route']!r} is not a route of {status.label}", at + "/route",
+                          hint=f"routes: {routes}")
+        if ended and ended["on"] >= start:
+            yield problem(f"facts.{status.ended_field}_in_period", f"{status.ended_field} is dated {ended['on']}, "
+                          f"not before the period starts ({start})", pointer_join(wp, status.ended_field) + "/on",
+                          hint="an end inside the period is decided by the rules; state only one dated before it")
+
+
+def _checks(policy: Policy, ws: dict, wp: str, problem, start, end) -> Iterator[Problem]:
+    """The policy's facts checks, each on every record of its subject kind."""
+    from .compiler import EvalError, _truth
+    shop = records_for(start, end, ws, wp, tracing=False)
+    subjects = {"workshop": (shop,), "worker": shop.children["workers"], "loan": shop.children["loans"]}
+    for check in policy.facts_checks:
+        for record in subjects[check.subject]:
+            try:
+                holds = _truth(check.test.fn(dict(record.env)), check.test.ast)
+            except EvalError as exc:
+                holds, message = False, f"{check.message} ({exc.message})"
+            else:
+                message = check.message
+            if not holds:
+                yield problem(f"facts.{check.id}", message, pointer_join(record.pointer, check.field), check.hint)
 
 
 def _unique(items, key: str, base: str, message: str) -> Iterator[Tuple[str, dict, str]]:
@@ -132,13 +213,19 @@ def _unique(items, key: str, base: str, message: str) -> Iterator[Tuple[str, dic
 
 def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iterator[Problem]:
     for (k, name), vocab in policy.field_codes.items():
-        if k != kind or name not in item:
+        holder, base = item, pointer
+        if k != kind:  # a field of a nested object: workshop.certification.route
+            if not k.startswith(kind + "."):
+                continue
+            holder = item.get(k[len(kind) + 1:])
+            base = pointer_join(pointer, k[len(kind) + 1:])
+        if not isinstance(holder, dict) or name not in holder:
             continue
-        value = item[name]
+        value = holder[name]
         values = value if isinstance(value, list) else [value]
         for n, v in enumerate(values):
             if str(v) not in vocab.codes:
-                at = pointer_join(pointer, name)
+                at = pointer_join(base, name)
                 if isinstance(value, list):
                     at = pointer_join(at, n)
                 near = difflib.get_close_matches(str(v), list(vocab.codes), n=1)

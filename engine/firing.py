@@ -10,9 +10,10 @@ from decimal import Decimal
 from typing import List, Optional, Tuple
 
 from . import expr as X
+from .exact import round_to
 from . import trace as T
 from .compiler import CompiledCondition, CompiledExpr, CompiledRule, EvalError, _truth
-from .model import Record
+from .model import Derived, Record
 from .policy import Policy
 
 
@@ -27,6 +28,20 @@ class Result:
     events: Tuple
     reason: Optional[str]  # why it did not fire, in one line
     items: Tuple[str, ...] = ()  # for a per-item rule: the ids of the items (months) it counted
+    details: Tuple[Tuple[str, object], ...] = ()  # what the decision states besides its amount (route, dates…)
+    pending: Tuple[Tuple[str, object, Optional[str]], ...] = ()  # (parameter, date, key) it waits for
+
+    @property
+    def is_pending(self) -> bool:
+        return bool(self.pending)
+
+
+class _Pending(Exception):
+    """A parameter has no value on the date an expression needed it: the decision waits for it."""
+
+    def __init__(self, missing):
+        super().__init__(str(missing))
+        self.missing = missing
 
 
 class RuleError(Exception):
@@ -74,6 +89,8 @@ def _evaluate(compiled: CompiledExpr, env: dict, rule, subject, tracing: bool):
     try:
         value = compiled.fn(env)
     except EvalError as exc:
+        if exc.missing is not None:
+            raise _Pending(exc.missing) from None
         raise RuleError(exc, rule, subject, compiled) from None
     finally:
         seen, params = ctx.seen, ctx.params
@@ -89,7 +106,7 @@ def _condition(cond: CompiledCondition, env, rule, subject, tracing) -> Tuple[bo
         raise RuleError(exc, rule, subject, cond.expr) from None
     if not tracing:
         return holds, None
-    event = T.Condition(cond.text, cond.label, holds, X.unparse(cond.expr.ast, _values(seen)),
+    event = T.Condition(cond.text, subject.ctx.label(cond.label), holds, X.unparse(cond.expr.ast, _values(seen)),
                         _seen_pairs(seen), _dedupe(params), cond.reading)
     return holds, event
 
@@ -97,7 +114,7 @@ def _condition(cond: CompiledCondition, env, rule, subject, tracing) -> Tuple[bo
 def _dedupe(params) -> tuple:
     out, keys = [], set()
     for p in params:
-        key = (p.name, p.key, p.since, p.at)
+        key = (p.name,) if isinstance(p, Derived) else (p.name, p.key, p.since, p.at)
         if key not in keys:
             keys.add(key)
             out.append(p)
@@ -106,8 +123,8 @@ def _dedupe(params) -> tuple:
 
 def _amount(rule: CompiledRule, env, subject, policy: Policy, tracing) -> Tuple[Decimal, Optional[T.Arithmetic]]:
     value, seen, params = _evaluate(rule.amount, env, rule, subject, tracing)
-    exact = Decimal(value)
-    rounded = exact.quantize(policy.quantum, rounding=policy.rounding)
+    exact = value
+    rounded = round_to(value, policy.quantum, policy.rounding)
     if not tracing:
         return rounded, None
     values = _values(seen)
@@ -119,17 +136,36 @@ def _amount(rule: CompiledRule, env, subject, policy: Policy, tracing) -> Tuple[
 def opening_events(rule: CompiledRule, subject: Record, policy: Policy) -> List:
     """The clause and rule being applied, and each derived fact it requires with who asserted it."""
     clause = policy.clauses[rule.clause]
-    events: List = [T.RuleApplied(rule.id, rule.label, rule.clause, clause.heading, clause.text,
+    events: List = [T.RuleApplied(rule.id, subject.ctx.label(rule.label), rule.clause, clause.heading, clause.text,
                                   rule.subject, subject.id, rule.origin)]
     for req in rule.requires:
         holder = subject if subject.kind == req.holder else subject.workshop()
-        events.append(T.Required(req.text, holder.id, bool(holder.flags.get(req.flag)),
-                                 holder.asserted_by.get(req.flag, ())))
+        events.append(T.Required(req.text, holder.id, req.met(holder), holder.asserted_by.get(req.flag, ()),
+                                 tuple(sorted(req.routes)) if req.routes is not None else None,
+                                 holder.routes.get(req.flag)))
     return events
 
 
 def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
-    """Evaluate ``rule`` for ``subject`` (its requirements already hold)."""
+    """Evaluate ``rule`` for ``subject`` (its requirements already hold). A parameter with no value on a date the
+    rule needs makes the result pending (naming every such parameter and date), never an error."""
+    try:
+        return _apply(rule, subject, policy)
+    except _Pending as exc:
+        return _pending_result(rule, subject, policy, (exc.missing,), ())
+
+
+def _pending_result(rule, subject, policy, missing, events) -> Result:
+    missing = tuple(dict.fromkeys(missing))
+    if subject.ctx.tracing:
+        events = tuple(events) if events else tuple(opening_events(rule, subject, policy))
+        events += (T.Pending(missing),)
+    names = ", ".join(f"{name} on {day.isoformat()}" for name, day, _ in missing)
+    reason = f"{rule.clause} {rule.label}: pending until the policy has a value for {names}"
+    return Result(rule, subject, False, None, tuple(events), reason, pending=missing)
+
+
+def _apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
     ctx = subject.ctx
     tracing = ctx.tracing
     events: List = []
@@ -160,6 +196,7 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
         parts: List[Decimal] = []
         counted = 0
         counted_ids: List[str] = []
+        missing: List = []
         for item in items:
             ienv = dict(env)
             ienv[each.var] = item
@@ -184,10 +221,18 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
             counted_ids.append(item.id)
             arithmetic = None
             if rule.amount is not None:
-                part, arithmetic = _amount(rule, ienv, subject, policy, tracing)
+                try:
+                    part, arithmetic = _amount(rule, ienv, subject, policy, tracing)
+                except _Pending as exc:  # this item waits; the others are still worked out for the trace
+                    missing.append(exc.missing)
+                    if tracing:
+                        events.append(T.Item(item.id, True, None, False, None, tuple(held)))
+                    continue
                 parts.append(part)
             if tracing:
                 events.append(T.Item(item.id, True, None, False, arithmetic, tuple(held)))
+        if missing:
+            return _pending_result(rule, subject, policy, missing, events)
         if rule.amount is not None:
             amount = sum(parts, Decimal(0)).quantize(policy.quantum)
             if tracing:
@@ -219,7 +264,10 @@ def verdicts(rule: CompiledRule, subject: Record) -> List[bool]:
     env = dict(subject.env)
     out: List[bool] = []
     for cond in rule.when:
-        holds, _ = _condition(cond, env, rule, subject, False)
+        try:
+            holds, _ = _condition(cond, env, rule, subject, False)
+        except _Pending:
+            holds = False  # cannot be known yet: the rule is pending, not holding
         out.append(holds)
         if not holds:
             break

@@ -96,9 +96,11 @@ def build_settings(section: Optional[dict], compiler, error, rules_raw: List[dic
             r = rule_of(spec["rule"], f"{at}/rule")
             if r is None:
                 continue
-            if r["subject"] != kind or r["decides"] != "granted":
+            across = kind == "workshop" and r["subject"] == "worker" and spec["measure"] == "amount"
+            if (r["subject"] != kind and not across) or r["decides"] != "granted":
                 error("policy.ledger_history", f"rule {spec['rule']!r} decides {r['decides']} about a {r['subject']}; "
-                      f"{kind} history counts what a {kind} rule granted", f"{at}/rule")
+                      f"{kind} history counts what a {kind} rule granted (or, as an amount, what a worker rule "
+                      "granted to the workshop's workers)", f"{at}/rule")
             elif spec["measure"] == "items" and not r.get("each"):
                 error("policy.ledger_history", f"rule {spec['rule']!r} pays no months (it has no `each`), so it has "
                       "no items to count", f"{at}/measure")
@@ -220,3 +222,22 @@ def _show(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def fill_statuses(facts, policy, recorded: Mapping[Tuple[str, str], Mapping[str, dict]]):
+    """The facts with each workshop's status grant and end taken as the later of what the facts state and what the
+    ledger recorded before the period (``recorded``: (workshop, status id) -> {"granted": …, "ended": …}). A
+    grant stated in the facts and one recorded on the same day: the stated one is cited."""
+    if not recorded:
+        return facts
+    shops = []
+    for shop in facts.workshops:
+        shop = dict(shop)
+        for status in policy.statuses:
+            held = recorded.get((shop["id"], status.id), {})
+            for kind, name in (("granted", status.granted_field), ("ended", status.ended_field)):
+                mine, theirs = shop.get(name), held.get(kind)
+                if theirs is not None and (mine is None or theirs["on"] > mine["on"]):
+                    shop[name] = theirs
+        shops.append(shop)
+    return dataclasses.replace(facts, workshops=tuple(shops))

@@ -13,11 +13,12 @@ from typing import Dict, List, Tuple
 import schemas
 
 from . import expr as X
-from .compiler import (CompiledCondition, CompiledEach, CompiledRule, Compiler, Requirement, stratify)
+from .compiler import (CompiledCondition, CompiledEach, CompiledRule, Compiler, Requirement, parameters_read,
+                       stratify)
 from .history import build_settings as build_ledger_settings
 from .model import ANY, BOOL, NUMBER, SUBJECT_SCOPE, record_kinds
-from .parameters import Parameter, ParameterValue
-from .policy import Clause, ExclusivityGroup, Policy, Vocabulary
+from .parameters import Parameter, ParameterValue, all_values, stated_numbers
+from .policy import Clause, ExclusivityGroup, FactsCheck, Policy, Route, Status, Vocabulary
 from .problems import WARNING, InvalidInput, Problem
 from .overlay import read_policy_document
 from .source import Document
@@ -44,6 +45,13 @@ def _date(text):
 
 def _num(value):
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _date_value(value):
+    try:
+        return _dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 class _Builder:
@@ -76,7 +84,7 @@ class _Builder:
             vocab = Vocabulary(name, v.get("label", name), tuple(v["fields"]), dict(v["codes"]))
             vocabs[name] = vocab
             for j, path in enumerate(v["fields"]):
-                kind, fld = path.split(".", 1)
+                kind, fld = path.rsplit(".", 1)
                 pointer = f"/vocabularies/{name}/fields/{j}"
                 if kind not in kinds or fld not in kinds[kind]:
                     self.error("policy.unknown_field", f"{path} is not a field of the facts", pointer)
@@ -112,8 +120,11 @@ class _Builder:
             keyed_by = p.get("keyed_by")
             if keyed_by:
                 kind, fld = keyed_by.split(".", 1)
-                if kind not in kinds or fld not in kinds[kind]:
-                    self.error("policy.unknown_field", f"{keyed_by} is not a field of the facts", pointer + "/keyed_by")
+                computed = (self.data.get("computed") or {}).get(kind) or {}
+                if (kind not in kinds or fld not in kinds[kind]) and fld not in computed:
+                    self.error("policy.unknown_field", f"{keyed_by} is neither a field of the facts nor a computed value",
+                               pointer + "/keyed_by")
+            convert = _date_value if p.get("type") == "date" else _num
             if p.get("clause") and p["clause"] not in clauses:
                 self._unknown("clause", p["clause"], clauses, pointer + "/clause")
             values = []
@@ -144,7 +155,7 @@ class _Builder:
                     if not is_map:
                         self.error("policy.parameter_value", f"parameter keyed by {keyed_by} needs a value for each code", vp + "/value")
                         continue
-                    value = {str(k): _num(a) for k, a in raw.items()}
+                    value = {str(k): convert(a) for k, a in raw.items()}
                     vocab = by_field.get(tuple(keyed_by.split(".", 1)))
                     if vocab is not None:
                         for k in value:
@@ -157,12 +168,24 @@ class _Builder:
                     if is_map:
                         self.error("policy.parameter_value", "this parameter is neither keyed nor a table; its value is one number", vp + "/value")
                         continue
-                    value = _num(raw)
+                    value = convert(raw)
+                if value is None:
+                    self.error("policy.parameter_value", "a parameter of type date takes dates written YYYY-MM-DD",
+                               vp + "/value")
+                    continue
+                if isinstance(value, dict) and None in value.values():
+                    bad = next(k for k, a in value.items() if a is None)
+                    self.error("policy.parameter_value", "a parameter of type date takes dates written YYYY-MM-DD",
+                               f"{vp}/value/{bad}")
+                    continue
                 pv = ParameterValue(since, until, value, v["source"], bool(v.get("unconfirmed")), vp)
                 values.append(pv)
                 previous = pv
+            if p.get("type") == "date" and p.get("table"):
+                self.error("policy.parameter_value", "a table parameter maps thresholds to amounts; it cannot be of "
+                           "type date", pointer + "/type")
             out[name] = Parameter(name, p["label"], p.get("unit", ""), p.get("clause"), keyed_by,
-                                  bool(p.get("table")), tuple(values), pointer)
+                                  bool(p.get("table")), tuple(values), pointer, p.get("type", "number"))
         return out
 
 
@@ -292,7 +315,7 @@ def build_policy(doc: Document, files=None):
             if name in kinds[kind]:
                 b.error("policy.shadowed_name", f"{kind}.{name} is already a field of the facts", f"/computed/{kind}/{name}")
                 continue
-            computed[kind][name] = {"expr": d["expr"], "pointer": pointer}
+            computed[kind][name] = {"expr": d["expr"], "pointer": pointer, "label": d.get("label")}
 
     compiler = Compiler(doc, kinds, parameters, sets, computed, producers,
                         field_codes={key: vocab.codes for key, vocab in by_field.items()})
@@ -300,9 +323,11 @@ def build_policy(doc: Document, files=None):
         for name in defs:
             compiler.computed_fn(kind, name)
 
+    statuses = _statuses(b, data, ids, rules_raw, kinds)
+    opened = {(s.subject, s.flag): s for s in statuses}
     compiled_parts = []
     for i, r in enumerate(rules_raw):
-        compiled_parts.append(_compile_rule(compiler, b, r, i, producers))
+        compiled_parts.append(_compile_rule(compiler, b, r, i, producers, opened))
     problems = b.problems + compiler.problems
 
     # exclusivity groups
@@ -322,7 +347,23 @@ def build_policy(doc: Document, files=None):
                 if member in ids and rules_raw[ids[member]]["subject"] != "worker":
                     b.error("policy.exclusivity_scope", f"group {g['id']} is scoped to a worker, but rule {member!r} "
                             f"decides about a {rules_raw[ids[member]]['subject']}", f"{pointer}/members/{j}")
-        groups.append(ExclusivityGroup(g["id"], g["clause"], g["scope"], tuple(g["members"]), g["strategy"], g.get("reading")))
+        paid_before = []
+        for member, text in (g.get("paid_before") or {}).items():
+            at = f"{pointer}/paid_before/{member}"
+            if member not in g["members"]:
+                b.error("policy.exclusivity_member", f"{member!r} is not a member of group {g['id']}", at)
+                continue
+            compiled = compiler.compile(text, at, compiler.scope_for(g["scope"]), NUMBER, "amount paid before")
+            if compiled is not None:
+                paid_before.append((member, compiled))
+        if g["strategy"] == "top_up" and (len(g["members"]) != 2 or g["scope"] != "workshop"):
+            b.error("policy.exclusivity_strategy", "strategy top_up weighs two members of one workshop: an entitlement "
+                    "paid as top-ups (listed first) and the payments it excludes", pointer + "/strategy")
+        elif g.get("paid_before") and g["strategy"] != "top_up":
+            b.error("policy.exclusivity_strategy", "paid_before is read only by strategy top_up", pointer + "/paid_before")
+        groups.append(ExclusivityGroup(g["id"], g["clause"], g["scope"], tuple(g["members"]), g["strategy"],
+                                       g.get("reading"), tuple(paid_before)))
+    facts_checks = _facts_checks(b, compiler, data)
     ledger = build_ledger_settings(data.get("ledger"), compiler, b.error, rules_raw, ids, clauses)
     problems = b.problems + compiler.problems
 
@@ -333,6 +374,7 @@ def build_policy(doc: Document, files=None):
             problems.append(Problem("policy.unused_parameter", f"parameter {name!r} is not used by any rule or computed value",
                                     f"/parameters/{name}", doc.locate(f"/parameters/{name}"), WARNING,
                                     "remove it, or retire it in a fork"))
+    problems.extend(_label_numbers(doc, compiled_parts, compiler, parameters, data))
     for part in compiled_parts:
         contradiction = never_fires([c.expr.ast for c in part["when"]])
         if contradiction:
@@ -358,12 +400,100 @@ def build_policy(doc: Document, files=None):
         funds={k: v["label"] for k, v in data["funds"].items()}, parameters=parameters, sets=sets,
         rules=rules, exclusivity=tuple(groups), quantum=Decimal(rounding["quantum"]), rounding=rounding["mode"],
         firing_limit=settings.get("firing_limit", 100000), labels=dict(settings.get("labels") or {}),
-        sources=files, ledger=ledger,
+        sources=files, ledger=ledger, statuses=tuple(statuses), facts_checks=tuple(facts_checks),
+        in_force=_date(data["policy"].get("in_force")),
     )
     return policy, problems
 
 
-def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers) -> dict:
+def _label_numbers(doc: Document, parts, compiler: Compiler, parameters, data) -> List[Problem]:
+    """A warning for each number a rule, condition or computed label states that none of the parameters it reads
+    holds: a label must quote a threshold through its placeholder ({name}), so a fork that changes the value
+    changes the words."""
+    out: List[Problem] = []
+
+    def check(label, pointer, asts, lets):
+        if not label:
+            return
+        used = set()
+        for ast in asts:
+            used |= parameters_read(ast, compiler.computed_asts, lets)
+        supplied = {v for name in used if name in parameters for v in all_values(parameters[name])}
+        for written, value in stated_numbers(label):
+            if value not in supplied:
+                out.append(Problem("policy.label_number", f"the label states {written}, which no parameter read here "
+                                   f"holds ({', '.join(sorted(used)) or 'it reads none'})", pointer,
+                                   doc.locate(pointer), WARNING,
+                                   "quote the parameter instead, e.g. {" + (sorted(used)[0] if used else "name") +
+                                   "} (or {name:%} for a ratio), so the words follow the value"))
+
+    for part in parts:
+        lets = {name: let.ast for name, let in part["lets"]}
+        conditions = list(part["when"]) + (list(part["each"].where) if part["each"] else [])
+        asts = [c.expr.ast for c in conditions] + [let.ast for _, let in part["lets"]] + \
+            ([part["amount"].ast] if part["amount"] else [])
+        check(data["rules"][part["index"]].get("label"), f"{part['pointer']}/label", asts, lets)
+        for c in conditions:
+            check(c.label, c.expr.pointer.rsplit("/", 1)[0] + "/label", [c.expr.ast], lets)
+    for (kind, name), ast in compiler.computed_asts.items():
+        check(((data.get("computed") or {}).get(kind) or {}).get(name, {}).get("label"), f"/computed/{kind}/{name}/label",
+              [ast], {})
+    return out
+
+
+def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict], kinds) -> List[Status]:
+    """The policy's `statuses:`, each checked against the rules and the facts it reads."""
+    out = []
+    for i, raw in enumerate(data.get("statuses") or ()):
+        pointer = f"/statuses/{i}"
+        subject, flag = raw["subject"], raw["flag"]
+        for field, shape in ((raw["stated"]["granted"], ("on", "route")), (raw["stated"]["ended"], ("on",))):
+            held = kinds.get(f"{subject}.{field}", {})
+            if not all(name in held for name in shape):
+                b.error("policy.status_field", f"the facts have no field {subject}.{field} with "
+                        f"{' and '.join(shape)}", f"{pointer}/stated")
+        routes = []
+        for j, r in enumerate(raw["routes"]):
+            at = f"{pointer}/routes/{j}"
+            rule = rules_raw[ids[r["rule"]]] if r["rule"] in ids else None
+            if rule is None:
+                b._unknown("rule", r["rule"], ids, at + "/rule")
+            elif rule["subject"] != subject or rule.get("asserts") != flag:
+                b.error("policy.status_route", f"rule {r['rule']!r} must be a {subject} rule that asserts {flag} to "
+                        f"grant the status", at + "/rule")
+            for k, opened in enumerate(r.get("opens") or ()):
+                if opened not in ids:
+                    b._unknown("rule", opened, ids, f"{at}/opens/{k}")
+                elif f"{subject}.{flag}" not in (rules_raw[ids[opened]].get("requires") or ()):
+                    b.error("policy.status_route", f"rule {opened!r} does not require {subject}.{flag}, so no route "
+                            "needs to open it", f"{at}/opens/{k}")
+            routes.append(Route(r["route"], r["rule"], tuple(r["opens"]) if "opens" in r else None, r.get("reading")))
+        for j, rid in enumerate(raw.get("ended_by") or ()):
+            if rid not in ids:
+                b._unknown("rule", rid, ids, f"{pointer}/ended_by/{j}")
+            elif rules_raw[ids[rid]]["decides"] != "revoked" or rules_raw[ids[rid]]["subject"] != subject:
+                b.error("policy.status_end", f"rule {rid!r} must be a {subject} rule that decides revoked to end the "
+                        "status", f"{pointer}/ended_by/{j}")
+        out.append(Status(raw["id"], flag, subject, raw.get("label", flag), raw["stated"]["granted"], raw["stated"]["ended"],
+                          tuple(routes), tuple(raw.get("ended_by") or ()), raw.get("after_end", "stated"),
+                          raw.get("reading")))
+    return out
+
+
+def _facts_checks(b: _Builder, compiler: Compiler, data: dict) -> List[FactsCheck]:
+    out = []
+    for i, raw in enumerate(data.get("facts_checks") or ()):
+        pointer = f"/facts_checks/{i}"
+        compiled = compiler.compile(raw["test"], pointer + "/test", compiler.scope_for(raw["subject"]), BOOL, "condition")
+        if raw["field"] not in compiler.kinds[raw["subject"]]:
+            b.error("policy.unknown_field", f"{raw['subject']}.{raw['field']} is not a field of the facts",
+                    pointer + "/field")
+        if compiled is not None:
+            out.append(FactsCheck(raw["id"], raw["subject"], compiled, raw["field"], raw["message"], raw.get("hint")))
+    return out
+
+
+def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers, opened=None) -> dict:
     pointer = f"/rules/{i}"
     subject = r["subject"]
     compiler._reads = set()
@@ -380,7 +510,12 @@ def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers) -
             near = difflib.get_close_matches(text, known, n=1)
             b.error("policy.requires", f"no rule asserts {text}", rp, f"did you mean {near[0]!r}?" if near else None)
         else:
-            requires.append(Requirement(holder, flag, text))
+            status = (opened or {}).get((holder, flag))
+            routes = None
+            if status is not None:
+                open_to = frozenset(x.route for x in status.routes if x.opens is None or r["id"] in x.opens)
+                routes = None if len(open_to) == len(status.routes) else open_to
+            requires.append(Requirement(holder, flag, text, routes))
             compiler._reads.add((holder, flag))
     if r.get("asserts") and r["decides"] not in ("certified", "revoked"):
         b.warn("policy.asserts", f"rule asserts {r['asserts']} though it decides {r['decides']}", pointer + "/asserts")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
+from .validation import nullable
+
 
 @dataclass(frozen=True)
 class T:
@@ -58,6 +60,7 @@ _CHILD_LISTS = {("workshop", "workers"): "worker", ("workshop", "loans"): "loan"
 
 
 def _schema_type(node: dict, root: dict) -> T:
+    node = nullable(node) or node
     while "$ref" in node:
         name = node["$ref"].rsplit("/", 1)[-1]
         if name in ("workshop", "worker", "loan", "month"):
@@ -88,7 +91,7 @@ def record_kinds(facts_schema: dict) -> Dict[str, Dict[str, Field]]:
     def add(kind: str, props: dict, nested: bool) -> None:
         fields = kinds.setdefault(kind, {})
         for name, sub in props.items():
-            resolved = sub
+            resolved = nullable(sub) or sub
             while "$ref" in resolved and resolved["$ref"].rsplit("/", 1)[-1] not in ("workshop", "worker", "loan", "month"):
                 resolved = facts_schema["$defs"][resolved["$ref"].rsplit("/", 1)[-1]]
             if resolved.get("type") == "object" and "properties" in resolved:
@@ -120,8 +123,8 @@ class Record:
     the computed values already worked out for it.
     """
 
-    __slots__ = ("kind", "id", "data", "parent", "children", "flags", "asserted_by", "cache", "pointer", "ctx",
-                 "position", "_env")
+    __slots__ = ("kind", "id", "data", "parent", "children", "flags", "asserted_by", "routes", "cache", "pointer",
+                 "ctx", "position", "_env")
 
     def __init__(self, kind: str, rid: str, data: dict, parent: Optional["Record"], pointer: str, position: int = 0):
         self.kind = kind
@@ -131,6 +134,7 @@ class Record:
         self.children: Dict[str, Tuple["Record", ...]] = {}
         self.flags: Dict[str, bool] = {}
         self.asserted_by: Dict[str, Tuple[Tuple[str, str], ...]] = {}  # flag -> ((rule id, clause), ...)
+        self.routes: Dict[str, str] = {}  # status flag -> the route it is held by
         self.cache: Dict[str, Tuple[Any, tuple]] = {}
         self.pointer = pointer
         self.ctx = None
@@ -165,16 +169,25 @@ class Record:
             node = node.parent
         return node
 
-    def computed(self, name: str, fn) -> Any:
+    def computed(self, name: str, fn, definition: Optional["ComputedDef"] = None) -> Any:
+        """The computed value ``name`` of this record, worked out once; when tracing, what it built on (parameters,
+        and a :class:`Derived` record of its own formula with the values it saw) is replayed into each trace."""
         hit = self.cache.get(name)
         ctx = self.ctx
         if hit is None:
             saved_seen, saved_params = ctx.seen, ctx.params
-            ctx.seen = None
+            ctx.seen = [] if ctx.tracing and definition is not None else None
             ctx.params = [] if ctx.tracing else None
             try:
                 value = fn(self.env)
                 used = tuple(ctx.params) if ctx.params else ()
+                if ctx.seen is not None:
+                    from .expr import unparse
+                    values: Dict[int, Any] = {}
+                    for node, seen_value in ctx.seen:
+                        values.setdefault(id(node), seen_value)
+                    used += (Derived(f"{self.kind}.{name}", ctx.label(definition.label), definition.text,
+                                     unparse(definition.ast, values), value),)
             finally:
                 ctx.seen, ctx.params = saved_seen, saved_params
             hit = (value, used)
@@ -184,11 +197,39 @@ class Record:
         return hit[0]
 
 
+@dataclass(frozen=True)
+class ComputedDef:
+    """A computed value of the policy as its trace shows it."""
+
+    text: str
+    ast: Any
+    label: Optional[str]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A trace record: a computed value a decision built on, with its formula and the values it saw."""
+
+    name: str  # e.g. worker.retirement_date
+    label: Optional[str]
+    formula: str
+    substituted: str
+    value: Any
+
+
 @dataclass
 class EvalContext:
     """What one evaluation shares: the period, and the trace logs while a rule is being traced."""
 
     period: Record
     tracing: bool = True
+    parameters: Optional[dict] = None  # the policy's parameters, for labels that quote them
+
+    def label(self, text: Optional[str]) -> Optional[str]:
+        """A label with the parameters it quotes filled in, as in force at the period end."""
+        if not text or "{" not in text or self.parameters is None:
+            return text
+        from .parameters import fill_label
+        return fill_label(text, self.parameters, self.period.data["end"])
     seen: Optional[list] = None  # (node, value) pairs while a condition or formula is evaluated
     params: Optional[list] = None  # ParamUse records

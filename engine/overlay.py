@@ -4,7 +4,8 @@ A fork holds ``extends: PARENT`` (a path relative to the fork), its own
 ``policy`` block, and any of:
 
 - ``override``: ``parameters``, ``sets``, ``computed``, ``funds``, ``vocabularies``,
-  ``settings`` and ``ledger`` by name, ``rules``, ``clauses`` and ``exclusivity`` by id; each
+  ``settings`` and ``ledger`` by name, ``rules``, ``clauses``, ``exclusivity``, ``statuses`` and
+  ``facts_checks`` by id; each
   replaces the parent's entry whole, and must exist in the parent;
 - ``add``: the same sections, for entries that must not exist in the parent;
 - ``retire``: lists of rule, exclusivity, parameter or clause ids to drop.
@@ -24,8 +25,8 @@ from .problems import InvalidInput, Location, Problem, pointer_join
 from .source import Document, read_file
 
 _BY_NAME = ("parameters", "sets", "funds", "vocabularies", "settings", "ledger")
-_BY_ID = ("rules", "clauses", "exclusivity")
-_RETIRABLE = ("rules", "exclusivity", "parameters", "clauses")
+_BY_ID = ("rules", "clauses", "exclusivity", "statuses", "facts_checks")
+_RETIRABLE = ("rules", "exclusivity", "parameters", "clauses", "statuses", "facts_checks")
 MAX_DEPTH = 8
 
 

@@ -9,6 +9,7 @@ never a silent reuse of a neighbouring value.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional, Tuple
@@ -34,6 +35,7 @@ class Parameter:
     table: bool
     values: Tuple[ParameterValue, ...]
     pointer: str
+    type: str = "number"  # number / date: what each value is
 
     def at(self, day: _dt.date) -> ParameterValue:
         """The value in force on ``day``; :class:`ParameterMissing` if there is none."""
@@ -93,3 +95,50 @@ def tier(table, x) -> Decimal:
         if x >= threshold:
             amount = value
     return amount
+
+
+#: A placeholder in a label that quotes a parameter: {name}, or {name:%} for a ratio shown as a percentage.
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(:%)?\}")
+
+
+def fill_label(text: str, parameters, day: _dt.date) -> str:
+    """``text`` with each placeholder replaced by the parameter's value in force on ``day`` (left as written when the
+    parameter has no single value then, so nothing is ever guessed)."""
+    if not text or "{" not in text:
+        return text
+
+    def value_of(match) -> str:
+        from .expr import format_value
+        parameter = parameters.get(match.group(1))
+        try:
+            value = parameter.at(day).value if parameter is not None else None
+        except ParameterMissing:
+            value = None
+        if value is None or isinstance(value, (dict, tuple)):
+            return match.group(0)
+        return format_value(value * 100) + "%" if match.group(2) else format_value(value)
+
+    return PLACEHOLDER.sub(value_of, text)
+
+
+def stated_numbers(text: str):
+    """The numbers a label states outside its placeholders, as (text, value): "60%" gives 0.6."""
+    from decimal import Decimal as D
+    bare = PLACEHOLDER.sub(" ", text or "")
+    for match in re.finditer(r"[0-9]+(?:\.[0-9]+)?%?", bare):
+        written = match.group(0)
+        yield written, D(written[:-1]) / 100 if written.endswith("%") else D(written)
+
+
+def all_values(parameter: Parameter):
+    """Every number a parameter holds, on any date and for any key (a table's thresholds and amounts too)."""
+    for pv in parameter.values:
+        value = pv.value
+        if isinstance(value, dict):
+            yield from (v for v in value.values() if isinstance(v, Decimal))
+        elif isinstance(value, tuple):
+            for threshold, amount in value:
+                yield threshold
+                yield amount
+        elif isinstance(value, Decimal):
+            yield value

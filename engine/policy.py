@@ -1,11 +1,12 @@
 """The loaded policy: clauses, vocabularies, funds, parameters, sets and compiled rules."""
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Dict, Optional, Tuple
 
-from .compiler import CompiledRule
+from .compiler import CompiledExpr, CompiledRule
 from .history import LedgerSettings
 from .parameters import Parameter
 
@@ -34,8 +35,49 @@ class ExclusivityGroup:
     clause: str
     scope: str
     members: Tuple[str, ...]
-    strategy: str  # max / priority
+    strategy: str  # max / priority / top_up
     reading: Optional[str]
+    paid_before: Tuple[Tuple[str, CompiledExpr], ...] = ()  # member -> what earlier periods paid it (top_up)
+
+
+@dataclass(frozen=True)
+class Route:
+    route: str
+    rule: str  # the rule that grants the status by this route in an evaluation
+    opens: Optional[Tuple[str, ...]]  # the rules requiring the flag this route opens; None: all of them
+    reading: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Status:
+    """A standing held over time (a title): granted by a route's rule or stated in the facts, ended by rules."""
+
+    id: str
+    flag: str
+    subject: str
+    label: str
+    granted_field: str  # facts field {on, route}: a grant made before the period
+    ended_field: str  # facts field {on}: an end
+    routes: Tuple[Route, ...]
+    ended_by: Tuple[str, ...]
+    after_end: str  # stated / rules
+    reading: Optional[str] = None
+
+    def route(self, name: str) -> Optional[Route]:
+        return next((r for r in self.routes if r.route == name), None)
+
+    def route_of_rule(self, rule_id: str) -> Optional[Route]:
+        return next((r for r in self.routes if r.rule == rule_id), None)
+
+
+@dataclass(frozen=True)
+class FactsCheck:
+    id: str
+    subject: str
+    test: CompiledExpr
+    field: str
+    message: str
+    hint: Optional[str]
 
 
 @dataclass(frozen=True)
@@ -61,6 +103,19 @@ class Policy:
     labels: Dict[str, str]
     sources: Tuple[Tuple[str, str], ...] = ()  # (path, sha256) of the policy file and every file it extends
     ledger: Optional[LedgerSettings] = None  # what the payout ledger remembers (the `ledger:` section)
+    statuses: Tuple[Status, ...] = ()
+    facts_checks: Tuple[FactsCheck, ...] = ()
+    in_force: Optional[_dt.date] = None  # the first day the measures apply
+
+    def status_of_rule(self, rule_id: str) -> Optional[Tuple[Status, Optional[Route]]]:
+        """The status a rule grants (with its route) or ends (route None), if any."""
+        for status in self.statuses:
+            route = status.route_of_rule(rule_id)
+            if route is not None:
+                return status, route
+            if rule_id in status.ended_by:
+                return status, None
+        return None
 
     def rule(self, rule_id: str) -> CompiledRule:
         return next(r for r in self.rules if r.id == rule_id)

@@ -13,6 +13,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 from . import trace as T
 from .decisions import NO_FUND, Decision
 from .expr import format_value
+from .model import Derived
 from .problems import Problem
 
 MARK = {True: "✓", False: "✗"}
@@ -37,6 +38,13 @@ def _param_line(p, main_file: Optional[str] = None) -> str:
     origin = f" [from {p.origin}]" if main_file and p.origin and p.origin != main_file else ""
     return (f"parameter {p.name}{key} ({p.label}) on {p.at.isoformat()} = {format_value(p.value)}, "
             f"{p.in_force()}; source: {p.source}{flag}{origin}")
+
+
+def _derived_line(d: Derived) -> str:
+    label = f" [{d.label}]" if d.label else ""
+    value = format_value(d.value)
+    shown = f" = {d.substituted}" if d.substituted not in (d.formula, value) else ""
+    return f"computed {d.name}{label} = {d.formula}{shown} = {value}"
 
 
 def _seen(seen) -> str:
@@ -74,10 +82,11 @@ def trace_lines(events: Iterable, params: bool = True, main_file: Optional[str] 
 
     def add_params(ps, indent=""):
         for p in ps or ():
-            key = (p.name, p.key, p.since, p.at)
+            derived = isinstance(p, Derived)
+            key = (p.name,) if derived else (p.name, p.key, p.since, p.at)
             if params and key not in shown_params:
                 shown_params.add(key)
-                lines.append(indent + _param_line(p, main_file))
+                lines.append(indent + (_derived_line(p) if derived else _param_line(p, main_file)))
 
     for e in events:
         if isinstance(e, T.RuleApplied):
@@ -86,7 +95,24 @@ def trace_lines(events: Iterable, params: bool = True, main_file: Optional[str] 
         elif isinstance(e, T.Required):
             by = ", ".join(f"{rule} (clause {clause})" for rule, clause in e.asserted_by) or "no rule"
             state = "holds" if e.holds else "does not hold"
-            lines.append(f"requires {MARK[e.holds]} {e.fact} of {e.holder_id}: {state}, asserted by {by}")
+            line = f"requires {MARK[e.holds]} {e.fact} of {e.holder_id}: {state}, asserted by {by}"
+            if e.route is not None:
+                line += f", held by route {e.route}"
+            if e.routes is not None:
+                line += f" (this rule is open to route {' or '.join(e.routes)} only)"
+            lines.append(line)
+        elif isinstance(e, T.Held):
+            lines.append(f"status {e.status} held since {e.since.isoformat()} by route {e.route}, read from {e.source}; "
+                         "not tested again")
+            if e.ended_on is not None:
+                lines.append(f"  an end dated {e.ended_on.isoformat()} is not after that grant, so the grant stands")
+        elif isinstance(e, T.Pending):
+            for name, day, key in e.missing:
+                keyed = f"[{key}]" if key is not None else ""
+                lines.append(f"pending: parameter {name}{keyed} has no value on {day.isoformat()}; the decision is made "
+                             "once the policy has it")
+        elif isinstance(e, T.TopUp):
+            lines.extend(_top_up_lines(e))
         elif isinstance(e, T.Condition):
             lines.append(_condition_line(e))
             add_params(e.params, "  ")
@@ -130,6 +156,27 @@ def trace_lines(events: Iterable, params: bool = True, main_file: Optional[str] 
     return lines
 
 
+def _top_up_lines(e: T.TopUp) -> List[str]:
+    figures = (f"{e.lump} reached T = {money(e.reached)}, paid before A = {money(e.lump_paid)}; {e.other} paid before "
+               f"H = {money(e.other_paid)}, now N = {money(e.other_now)}")
+    both = f"H + N = {money(e.other_paid)} + {money(e.other_now)} = {money(e.other_paid + e.other_now)}"
+    if e.why == "lump_paid":
+        verdict = f"A = {money(e.lump_paid)} > 0: {e.lump} was paid before, so its side stays the one paid"
+    elif e.why == "reached":
+        verdict = f"T = {money(e.reached)} >= {both}, so {e.lump} wins (a tie goes to {e.lump})"
+    elif e.reached <= 0:
+        verdict = f"T = 0 (no tier reached) and A = 0, so {e.other} is paid"
+    else:
+        verdict = f"T = {money(e.reached)} < {both}, so {e.other} wins"
+    side = "this side wins" if e.won else "suppressed"
+    lines = [f"exclusivity {e.group} (clause {e.clause}, over time): {side}; {figures}", f"  {verdict}"]
+    net = f"T - A - H = {money(e.reached)} - {money(e.lump_paid)} - {money(e.other_paid)} = {money(e.net)}"
+    lines.append(f"  {e.lump}: {net}" + ("" if e.net > 0 else ", nothing to pay"))
+    if e.reading:
+        lines.append(f"  reading: {e.reading}")
+    return lines
+
+
 # --- JSON ----------------------------------------------------------------------
 
 def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: bool = True,
@@ -141,6 +188,7 @@ def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: bool
         "amount": money(d.amount) if d.outcome in ("granted", "suppressed") else None,
         "funding_source": d.fund,
     }
+    out.update(details_dict(d))
     if d.reason:
         out["reason"] = d.reason
     if with_trace:
@@ -148,12 +196,42 @@ def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: bool
     return out
 
 
+def details_dict(d: Decision) -> dict:
+    """What a decision states besides its amount, as JSON: a certification's route, basis, date and source; the day
+    a revocation takes effect; the parameter values a pending decision waits for."""
+    out = {}
+    for name, value in d.details:
+        if name == "waits_for":
+            out[name] = [{"parameter": p, "date": day.isoformat(), "key": key} for p, day, key in value]
+        else:
+            out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out
+
+
 def totals_dict(totals) -> dict:
-    return {
+    out = {
         "granted": money(totals.granted),
         "by_funding_source": {k: money(v) for k, v in totals.by_funding_source.items()},
         "by_clause": {k: money(v) for k, v in totals.by_clause.items()},
     }
+    if totals.waiting:
+        out["pending"] = [{"parameter": p, "date": day.isoformat(), "key": key, "decisions": n}
+                          for (p, day, key), n in totals.waiting.items()]
+    return out
+
+
+def pending_lines(totals) -> List[str]:
+    """What a run could not decide yet, for standard error: how many decisions wait, and for which values."""
+    count = totals.counts.get("pending", 0)
+    if not count:
+        return []
+    lines = [f"{count} decision{'s' * (count != 1)} pending: the policy has no value yet for"]
+    for (name, day, key), n in totals.waiting.items():
+        keyed = f"[{key}]" if key is not None else ""
+        lines.append(f"  parameter {name}{keyed} on {day.isoformat()} ({n} decision{'s' * (n != 1)})")
+    lines.append("add each value to the policy with its source, then evaluate again (with a ledger: --record "
+                 "--supersede)")
+    return lines
 
 
 def _version() -> str:

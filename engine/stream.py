@@ -25,7 +25,7 @@ import schemas
 from .backends import get as get_backend
 from .decisions import Totals
 from .evaluate import PRECISION, decide_records
-from .facts import records_for, workshop_problems
+from .facts import note_sources, records_for, source_of, workshop_problems
 from .policy import Policy
 from .render import decision_dict, decision_text
 from .validation import apply_defaults_and_types, fast_valid
@@ -82,6 +82,13 @@ def open_json(path: str) -> StreamHeader:
     return StreamHeader(path, sha, start, end, size)
 
 
+def check_period(policy: Policy, header: "StreamHeader") -> None:
+    """A period the policy does not cover stops the stream (the thorough path says why, with its location)."""
+    if policy.in_force is not None and header.period_start < policy.in_force:
+        raise StreamStopped("the period starts before the policy is in force")
+
+
+
 def read_workshops(path: str, progress: Optional[Callable[[int], None]] = None) -> Iterator[Tuple[int, dict]]:
     """(index, raw workshop) for each workshop of a JSON facts file, in order; StreamStopped on a problem.
 
@@ -104,7 +111,7 @@ def read_workshops(path: str, progress: Optional[Callable[[int], None]] = None) 
             raise StreamStopped(str(exc)) from None
 
 
-def _checked(policy: Policy, index: int, ws) -> dict:
+def _checked(policy: Policy, header: "StreamHeader", index: int, ws) -> dict:
     """One raw workshop, checked (the compiled schema, then the facts contract) and converted."""
     schema = schemas.load("facts")
     workshop_schema, root = _WORKSHOP_SCHEMA.setdefault("facts", ({"$ref": "#/$defs/workshop", "$defs": schema["$defs"]},
@@ -116,8 +123,10 @@ def _checked(policy: Policy, index: int, ws) -> dict:
     if not fast_valid(workshop_schema, ws):
         raise StreamStopped(f"workshop #{index + 1} does not match the facts schema")
     ws = apply_defaults_and_types(ws, workshop_schema, root)
-    for _ in workshop_problems(policy, ws, f"/workshops/{index}", {}, refuse):
+    pointer = f"/workshops/{index}"
+    for _ in workshop_problems(policy, ws, pointer, {}, refuse, header.period_start, header.period_end):
         pass
+    note_sources(policy, ws, pointer, lambda at: source_of(header.path, at))
     return ws
 
 
@@ -152,7 +161,7 @@ _WORKER = {}
 def _decide(job) -> Decided:
     index, ws = job
     policy, header, backend, why_not, trace = _WORKER["args"]
-    ws = _checked(policy, index, ws)
+    ws = _checked(policy, header, index, ws)
     period = f"{header.period_start.isoformat()}/{header.period_end.isoformat()}"
     with decimal.localcontext() as ctx:
         ctx.prec = PRECISION

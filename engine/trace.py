@@ -6,6 +6,7 @@ keeping expressions as the policy wrote them and with the values it saw.
 """
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional, Tuple
@@ -35,6 +36,45 @@ class Required:
     holder_id: str
     holds: bool
     asserted_by: Tuple[Tuple[str, str], ...]  # (rule id, clause id)
+    routes: Optional[Tuple[str, ...]] = None  # a status held by one of these routes opens the rule (None: any)
+    route: Optional[str] = None  # the route the holder holds the status by
+
+
+@dataclass(frozen=True)
+class Held:
+    """A status held from before the period: not tested again, cited from where it was granted."""
+
+    status: str  # the status's label
+    route: str
+    since: _dt.date
+    source: str  # where the grant was read from: the facts file, or the ledger's run
+    ended_on: Optional[_dt.date] = None  # an end dated on or before the grant (which the grant outlives)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A decision that waits for parameter values the policy does not have yet."""
+
+    missing: Tuple[Tuple[str, _dt.date, Optional[str]], ...]  # (parameter, date, key)
+
+
+@dataclass(frozen=True)
+class TopUp:
+    """An exclusivity group judged over time: an entitlement paid as top-ups against the other side's payments."""
+
+    group: str
+    clause: str
+    won: bool  # this decision's side won
+    lump: str  # the member whose amount is the entitlement reached so far
+    other: str
+    reached: Decimal  # T: the entitlement reached now
+    lump_paid: Decimal  # A: paid to the lump side before this period
+    other_paid: Decimal  # H: paid to the other side before this period
+    other_now: Decimal  # N: the other side's amounts in this evaluation
+    net: Decimal  # T - A - H
+    lump_wins: bool
+    why: str  # lump_paid / reached / not_reached
+    reading: Optional[str]
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,12 @@ def _leaf_errors(error: jsonschema.ValidationError) -> Iterable[jsonschema.Valid
     """One error per failing spot: descend into anyOf/oneOf unless the schema says x-error."""
     schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator in ("anyOf", "oneOf") and error.context and "x-error" not in schema:
+        if error.instance is not None and nullable(schema) is not None:  # not null: say what the value lacks
+            other = schema[error.validator].index(nullable(schema))
+            mine = [e for e in error.context if e.schema_path and e.schema_path[0] == other]
+            if mine:
+                yield from _leaf_errors(min(mine, key=lambda e: len(e.schema_path)))
+                return
         best = jsonschema.exceptions.best_match(error.context)
         yield from _leaf_errors(best)
         return
@@ -203,6 +209,11 @@ def _converter(schema: dict, root: dict):
 
         def convert(instance):
             return [child(v) for v in instance] if isinstance(instance, list) else instance
+    elif _nullable(node) is not None:
+        inner = _Lazy(_nullable(node), root)
+
+        def convert(instance):
+            return None if instance is None else inner(instance)
     elif node.get("format") == "date":
         def convert(instance):
             return _dt.date.fromisoformat(instance) if isinstance(instance, str) else instance
@@ -216,6 +227,18 @@ def _converter(schema: dict, root: dict):
             return instance
     _CONVERTERS[key] = (schema, convert)
     return convert
+
+
+def nullable(node: dict):
+    """The one other branch of ``anyOf: [{type: null}, X]`` (an optional value that may be written null), or None."""
+    branches = node.get("anyOf") if isinstance(node, dict) else None
+    if not branches or node.get("x-decimal"):
+        return None
+    others = [b for b in branches if b != {"type": "null"}]
+    return others[0] if len(others) == 1 and len(branches) == 2 else None
+
+
+_nullable = nullable
 
 
 class _Lazy:

@@ -4,16 +4,28 @@ Built in code so every number is visible here:
 
 - 29 subsidised workers on the books since 2022-01 and E-01, a long-serving worker with 28 months of
   social-insurance subsidy already paid under earlier records (carried into the ledger once);
-  30 subsidised workers make the recognised base's award 50,000 in July 2022;
-- new hires each month from August; the 51st subsidised worker arrives in January 2023, so the award
-  is topped up by 50,000 to 100,000 (that month's hires lose to the award under 3.5's exclusivity);
-- H-02 leaves in October and is hired again in March 2023: the one-time subsidy and the training
-  subsidy are paid once per person, never again;
+- July 2022: 3.1 certifies the workshop (a micro enterprise with 30 target production workers); from
+  August on it is "certified before" (the ledger's certification, dated 2022-07-01, route general) and
+  is not re-tested; its 30 subsidised workers make the recognised base's award 50,000;
+- new hires each month from August. Under 3.5's exclusivity, judged over time, a workshop once paid
+  the award stays on the award side (``history.award_paid > 0``): every later month's hires are
+  ``suppressed``, never paid, so ``history.hiring_subsidies_paid`` stays 0;
+- the 51st subsidised worker arrives in January 2023: the award is topped up by
+  100,000 - 50,000 (already paid) - 0 (hiring subsidies paid) = 50,000, and that month's 3 hires are
+  suppressed as well;
+- H-02 leaves after September (off the books October to February) and is hired again in March 2023:
+  the second spell is its own record (hired_on 2023-03-15, months from March only), so no month entry
+  lies outside an employment. The training subsidy is paid once per person (August), never again; the
+  one-time subsidy is never paid to anyone here (each hire is suppressed under the award, H-02's
+  second hire too: a suppressed subsidy is not a payment, so it is decided again, suppressed again);
 - E-01's 36-month social-insurance limit is reached in February 2023, across the year boundary.
 
-:class:`Reading` keeps the history by hand, as a clerk reading the measures would, and feeds
+:class:`Reading` keeps the history by hand, as a clerk reading the measures would (the certification
+and its date, a revocation if 4.4 gave one, the award paid, the 3.2 subsidies granted to this
+workshop's workers, one-time payments per person, social-insurance months), and feeds
 ``reference.decide`` (the independent reading of the spec) month by month: what the engine and the
-ledger pay must equal it.
+ledger pay must equal it. The facts given to the engine carry no ``history`` and no
+``certification``: the ledger supplies them.
 """
 from __future__ import annotations
 
@@ -105,7 +117,7 @@ def facts(ym, workers: List[dict], history: Dict[str, dict] = None, award_paid=N
             w["history"] = dict(history[w["id"]])
         listed.append(w)
     shop = {"id": "WS-L01", "name": "临县帮扶车间", "city": "吕梁市", "county": "临县", "wage_area": 3,
-            "entity_type": "micro_enterprise", "base_recognized": True, "workers": listed}
+            "entity_type": "enterprise", "enterprise_size": "micro", "base_recognized": True, "workers": listed}
     if award_paid is not None:
         shop["history"] = {"award_paid": award_paid}
     return {"period": {"start": _first(ym), "end": _last(ym)}, "workshops": [shop]}
@@ -128,28 +140,49 @@ CARRIED = {"E-01": {"one_time_subsidy_paid": True, "si_subsidy_months": 28}}
 
 
 class Reading:
-    """History kept by hand from what was paid, for the reference reading of each month."""
+    """History kept by hand from what was decided and paid, for the reference reading of each month."""
 
     def __init__(self):
         self.one_time = {wid for wid, h in CARRIED.items() if h.get("one_time_subsidy_paid")}
         self.training = set()
         self.si_months = {wid: h.get("si_subsidy_months", 0) for wid, h in CARRIED.items()}
         self.award_paid = Decimal(0)
+        #: 3.2 amounts granted (not suppressed) to this workshop's workers in earlier months
+        self.hiring_paid = Decimal(0)
+        #: the workshop's certification ({on, route}) once a month's run certified it, and a 4.4 revocation
+        self.certification = None
+        self.revocation = None
 
     def facts(self, ym, workers) -> dict:
         history = {w["id"]: {"one_time_subsidy_paid": w["id"] in self.one_time,
                              "training_subsidy_paid": w["id"] in self.training,
                              "si_subsidy_months": self.si_months.get(w["id"], 0)} for w in workers}
-        return facts(ym, workers, history, self.award_paid)
+        data = facts(ym, workers, history, self.award_paid)
+        shop = data["workshops"][0]
+        shop["history"]["hiring_subsidies_paid"] = self.hiring_paid
+        if self.certification is not None:
+            shop["certification"] = dict(self.certification)
+        if self.revocation is not None:
+            shop["revocation"] = dict(self.revocation)
+        return data
 
     def paid(self, ym, workers, decisions) -> None:
         """Update the history from one month's reference decisions."""
         by_id = {w["id"]: w for w in workers}
         for ws, worker, loan, clause, outcome, amount in decisions:
-            if outcome != "granted":
+            if outcome == "certified":
+                if self.certification is None:  # decided now: dated the start of this month's period
+                    route = "general" if clause == "3.1" else "labour_intensive"
+                    self.certification = {"on": _first(ym), "route": route}
+                continue
+            if outcome == "revoked":  # 4.4: from the day after this month's period
+                self.revocation = {"on": _last(ym) + dt.timedelta(days=1)}
+                continue
+            if outcome != "granted":  # suppressed, pending, discretionary, alert: nothing paid
                 continue
             if clause == "3.2":
                 self.one_time.add(worker)
+                self.hiring_paid += amount
             elif clause == "3.7":
                 self.training.add(worker)
             elif clause == "3.5":

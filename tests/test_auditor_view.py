@@ -21,7 +21,7 @@ def run(*args):
 def _json(*extra):
     result = run("evaluate", POLICY, EXAMPLE, *extra)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_every_rule_that_did_not_fire_has_a_one_line_reason():
@@ -130,7 +130,7 @@ def test_the_html_report_renders_every_decision_with_its_trace_and_clause_and_fe
     text = "".join(page.text)
     assert "一次性吸纳就业补助标准从每人1200元提高到1500元" in text
     assert "amount = floor - month.income = 815 - 700 = 115 → 115.00" in text
-    assert "145511.61" in text
+    assert "147211.61" in text
 
 
 def test_a_one_workshop_report():

@@ -36,7 +36,7 @@ def test_the_fork_knows_where_each_rule_and_parameter_came_from():
     assert result.exit_code == 0, result.output
     out = result.output
     assert f"rule one_time_hiring_subsidy (一次性吸纳就业补助（就业满6个月后发放）) from {FORK}" in out
-    doc = json.loads(run("evaluate", FORK, EXAMPLE).output)
+    doc = json.loads(run("evaluate", FORK, EXAMPLE).stdout)
     ws6 = [d for d in doc["decisions"] if d["workshop"] == "WS-006" and d["clause"] == "3.5"][0]
     assert any(f"from {POLICY}" in line for line in ws6["trace"])  # the parent's certification rule
     assert any(f"[from {POLICY}]" in line for line in ws6["trace"])  # and the parent's parameters
@@ -44,12 +44,14 @@ def test_the_fork_knows_where_each_rule_and_parameter_came_from():
 
 
 def test_the_fork_changes_payouts_and_shanxi_is_unchanged():
-    fork = json.loads(run("evaluate", FORK, EXAMPLE).output)
-    shanxi = json.loads(run("evaluate", POLICY, EXAMPLE).output)
+    fork = json.loads(run("evaluate", FORK, EXAMPLE).stdout)
+    shanxi = json.loads(run("evaluate", POLICY, EXAMPLE).stdout)
     assert not any(d["rule"] == "base_award" for d in fork["decisions"])
-    assert shanxi["totals"]["granted"] == "145511.61"
+    assert shanxi["totals"]["granted"] == "147211.61"
     certified = {d["workshop"] for d in fork["decisions"] if d["outcome"] == "certified"}
-    assert certified == {"WS-002", "WS-003", "WS-006"}  # WS-001 has 5 target workers, below the fork's 10
+    # WS-001 has 5 target workers, below the fork's 10; WS-004 states a certification of 2021, held whatever
+    # its staff list shows now
+    assert certified == {"WS-002", "WS-003", "WS-004", "WS-006"}
 
 
 def test_override_of_a_missing_id_is_one_located_error(tmp_path):
@@ -60,7 +62,7 @@ def test_override_of_a_missing_id_is_one_located_error(tmp_path):
 
 
 def test_add_of_an_existing_id_and_retire_of_a_missing_one(tmp_path):
-    path = _fork(tmp_path, "add:\n  parameters:\n    retirement_age: {label: x, values: [{value: 1, source: s}]}\nretire:\n  rules: [nope]\n")
+    path = _fork(tmp_path, "add:\n  parameters:\n    retirement_base_age: {label: x, values: [{value: 1, source: s}]}\nretire:\n  rules: [nope]\n")
     codes = sorted(p.code for p in _problems(path))
     assert codes == ["policy.add_exists", "policy.retire_unknown"]
 
@@ -95,9 +97,9 @@ def _edited(write, old, new):
 
 
 def test_a_misspelt_code_in_an_expression_is_an_error(write):
-    path = _edited(write, 'workshop.entity_type != "labor_intensive_enterprise"', 'workshop.entity_type != "labour_intensive_enterprise"')
+    path = _edited(write, 'workshop.entity_type == "enterprise"', 'workshop.entity_type == "enterprize"')
     [p] = _problems(path)
-    assert p.code == "expr.unknown_code" and "labor_intensive_enterprise" in p.hint
+    assert p.code == "expr.unknown_code" and "enterprise" in p.hint
 
 
 def test_a_rule_that_can_never_fire_and_an_unused_parameter_are_warnings(write):
@@ -131,7 +133,7 @@ def test_validate_json_lists_problems_as_data(write):
     path = _edited(write, 'param("training_subsidy_per_person"', 'param("training_subsidy_per_persn"')
     result = run("validate", path, "--format", "json")
     assert result.exit_code == 1
-    [p] = json.loads(result.output)["problems"]
+    [p] = json.loads(result.stdout)["problems"]
     assert p["code"] == "expr.unknown_parameter" and p["line"] > 0 and p["col"] > 0 and p["pointer"].startswith("/rules/")
 
 
@@ -151,20 +153,20 @@ def test_diff_reports_the_change_and_its_budget_impact(write):
     assert result.exit_code == 0, result.output
     assert "parameter one_time_hiring_subsidy changed" in result.output
     assert "from 2022-06-27: 1500 → 1800" in result.output
-    doc = json.loads(run("diff", POLICY, changed, "--facts", EXAMPLE, "--format", "json").output)
+    doc = json.loads(run("diff", POLICY, changed, "--facts", EXAMPLE, "--format", "json").stdout)
     assert doc["changes"] == [{"kind": "parameter", "id": "one_time_hiring_subsidy", "change": "changed",
                                "details": ["from 2022-06-27: 1500 → 1800"]}]
     impact = doc["impact"]
-    assert impact["before"]["by_funding_source"]["employment_subsidy_fund"] == "111098.26"
-    assert impact["after"]["by_funding_source"]["employment_subsidy_fund"] == "122198.26"
+    assert impact["before"]["by_funding_source"]["employment_subsidy_fund"] == "112598.26"
+    assert impact["after"]["by_funding_source"]["employment_subsidy_fund"] == "123998.26"  # 38 hires x 300 more
     assert impact["after"]["by_funding_source"]["county_finance"] == impact["before"]["by_funding_source"]["county_finance"]
     w1 = next(s for s in impact["subjects"] if s["worker"] == "W-0001")
     assert (w1["before"], w1["after"], w1["change"]) == ("6573.26", "6873.26", "300.00")
-    assert len(impact["subjects"]) == 37
+    assert len(impact["subjects"]) == 38  # W-0001, WS-003's 34 hires, WS-006's 2, WS-004's D-0001
 
 
 def test_diff_of_the_fork_lists_its_changes():
-    doc = json.loads(run("diff", POLICY, FORK, "--format", "json").output)
+    doc = json.loads(run("diff", POLICY, FORK, "--format", "json").stdout)
     seen = {(c["kind"], c["id"], c["change"]) for c in doc["changes"]}
     assert {("rule", "base_award", "removed"), ("parameter", "hiring_subsidy_after_months", "added"),
             ("parameter", "certification_min_target_workers", "changed"), ("rule", "one_time_hiring_subsidy", "changed"),

@@ -7,7 +7,7 @@ from conftest import EXAMPLE, POLICY
 
 GOOD_WORKSHOP = """  - id: WS-1
     wage_area: 3
-    entity_type: micro_enterprise
+    entity_type: cooperative
     workers:
       - {id: W1, categories: [poverty_alleviated], sex: male, birth_date: 1980-01-01, hired_on: 2022-07-01,
          months: [{month: 2022-07, income: 700}]}

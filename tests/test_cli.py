@@ -20,7 +20,7 @@ def run(*args):
 def evaluate_json(policy=POLICY, facts=EXAMPLE, *extra):
     result = run("evaluate", policy, facts, *extra)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_validate_accepts_the_shanxi_policy():
@@ -37,7 +37,9 @@ def test_the_example_output_matches_the_decisions_schema_and_its_totals_add_up()
     assert Decimal(doc["totals"]["granted"]) == total
     assert sum(Decimal(v) for v in doc["totals"]["by_funding_source"].values()) == total
     assert sum(Decimal(v) for v in doc["totals"]["by_clause"].values()) == total
-    assert doc["totals"]["granted"] == "145511.61"
+    # 147211.61 since the facts contract of 2026-11-28: WS-004 states its 2021 certification, so 4.4 revokes it
+    # only from 2023-01-01 and the period pays D-0001 (3.2 1,500 + 3.3 200); before: 145511.61
+    assert doc["totals"]["granted"] == "147211.61"
 
 
 def test_every_rule_fires_on_the_example_with_a_suppression_and_a_revocation():
@@ -61,9 +63,11 @@ def test_every_decision_cites_its_clause_parameters_and_arithmetic():
     assert "amount = param(\"one_time_hiring_subsidy\", worker.hired_on) = 1500 → 1500.00" in trace
     si = [d for d in doc["decisions"] if d["worker"] == "W-0001" and d["clause"] == "3.8"][0]
     assert "item 2022-08: counted" in si["trace"]
-    assert any("1400 * min(1, 4246.9 / 5000) = 1189.132 → 1189.13" in line for line in si["trace"])
+    assert any("if(5000 <= 4246.9, month.social_insurance.employer_paid, 1400 * 4246.9 / 5000) = 1189.132 → 1189.13"
+               in line for line in si["trace"])
     suppressed = [d for d in doc["decisions"] if d["outcome"] == "suppressed" and d["rule"] == "base_award"][0]
-    assert any("one_time_hiring_subsidy 51000.00 wins over base_award 50000.00" in line for line in suppressed["trace"])
+    assert any("T = 50000.00 < H + N = 0.00 + 51000.00 = 51000.00, so one_time_hiring_subsidy wins" in line
+               for line in suppressed["trace"])
 
 
 def test_the_minimum_wage_trace_marks_the_unconfirmed_value():
@@ -78,8 +82,8 @@ def test_the_text_view_is_a_table_per_workshop_with_totals_by_fund():
     out = result.output
     for ws in ("WS-001", "WS-002", "WS-003", "WS-004", "WS-005", "WS-006"):
         assert f"Workshop {ws}" in out
-    assert re.search(r"就业补助资金\s+employment_subsidy_fund\s+111098\.26", out), out
-    assert "Totals by fund" in out and "145511.61" in out
+    assert re.search(r"就业补助资金\s+employment_subsidy_fund\s+112598\.26", out), out
+    assert "Totals by fund" in out and "147211.61" in out
 
 
 def test_why_not_gives_one_line_per_rule_that_did_not_fire():
@@ -106,7 +110,7 @@ def test_output_file(tmp_path):
     out = tmp_path / "decisions.json"
     result = run("evaluate", POLICY, EXAMPLE, "-o", str(out))
     assert result.exit_code == 0
-    assert json.loads(out.read_text(encoding="utf-8"))["totals"]["granted"] == "145511.61"
+    assert json.loads(out.read_text(encoding="utf-8"))["totals"]["granted"] == "147211.61"
 
 
 def test_decision_ids_are_stable_and_follow_the_policy(write):
@@ -125,8 +129,9 @@ def test_raising_1500_to_1800_changes_payouts_with_no_code_touched(write):
     def hire(doc, worker):
         return [d for d in doc["decisions"] if d["worker"] == worker and d["clause"] == "3.2"][0]
     assert hire(before, "W-0001")["amount"] == "1500.00" and hire(after, "W-0001")["amount"] == "1800.00"
-    # WS-003's 34 hires now total 61,200, still above the 50,000 award; WS-006 pays 2 hires
-    assert Decimal(after["totals"]["by_clause"]["3.2"]) - Decimal(before["totals"]["by_clause"]["3.2"]) == 300 * (1 + 34 + 2)
+    # WS-003's 34 hires now total 61,200, still above the 50,000 award; WS-006 pays 2 hires; WS-004, revoked
+    # only from the day after the period, pays D-0001's hire
+    assert Decimal(after["totals"]["by_clause"]["3.2"]) - Decimal(before["totals"]["by_clause"]["3.2"]) == 300 * (1 + 34 + 2 + 1)
 
 
 def test_the_policy_test_command_runs_the_yaml_cases():

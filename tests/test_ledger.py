@@ -103,11 +103,12 @@ def test_twelve_months_pay_exactly_what_one_reading_of_the_measures_allows(tmp_p
     # the award: 50,000 in July 2022, topped up by 50,000 when the 51st worker arrives in January 2023, never more
     award = {m: sum(d[5] for d in ds) for m, ds in granted("3.5").items() if ds}
     assert award == {"2022-07": Decimal(50000), "2023-01": Decimal(50000)}
-    jan = months["2023-01"][0]
-    assert [d[4] for d in jan if d[3] == "3.2"] == ["suppressed"] * 3  # the award wins 3.5's exclusivity
-    # one-time payments once per person: H-02 is hired again in March 2023 and trained again, and paid neither again
-    one_time = Counter(d[1] for ds in granted("3.2").values() for d in ds)
-    assert one_time["H-02"] == 1 and set(one_time.values()) == {1}
+    # once the award is paid, the workshop stays on the award side of 3.5: every later hire's 3.2 is suppressed
+    assert not any(granted("3.2").values())
+    hired = Counter(d[1] for m, (got, _) in months.items() for d in got if d[3] == "3.2" and d[4] == "suppressed")
+    assert sum(hired.values()) == sum(S.HIRES.values()) + 1  # H-02's second hiring (March 2023) is suppressed too
+    assert hired["H-02"] == 2 and set(hired.values()) == {1, 2}
+    # once per person: H-02 is hired again in March 2023 and trained again, and its training is not paid again
     assert [m for m, ds in granted("3.7", "H-02").items() if ds] == ["2022-08"]
     # E-01 had 28 months carried in: months 29..36 are July 2022 .. February 2023, then the limit holds
     assert [m for m, ds in granted("3.8", "E-01").items() if ds] == [S.month_text(ym) for ym in S.MONTHS[:8]]
@@ -153,7 +154,7 @@ def test_a_different_run_for_a_recorded_month_is_refused_then_superseded_by_reve
     july, aug, sep = S.MONTHS[:3]
     _month(tmp_path, fork, ledger_url, july)
     before = _month(tmp_path, fork, ledger_url, aug)
-    assert ("WS-L01", "H-03", None, "3.2", "granted", Decimal("1500.00")) in before
+    assert ("WS-L01", "H-03", None, "3.7", "granted", Decimal("1000.00")) in before
     # a correction: H-03 was hired in September, not August
     without = [w for w in S.roster()[aug] if w["id"] != "H-03"]
     second = _write(tmp_path, "aug-corrected.yaml", S.facts(aug, without))
@@ -172,10 +173,12 @@ def test_a_different_run_for_a_recorded_month_is_refused_then_superseded_by_reve
                                    "--to", "2022-07-31").stdout)["granted"]
     assert Decimal(report["granted"]) == Decimal(july_paid) + sum(d[5] for d in after if d[4] == "granted")
     assert report["reversals"] == len(before)
-    # H-03's one-time payment was reversed, so hired in September it is paid then, once
-    moved = [dict(w, hired_on=w["hired_on"].replace(month=9)) if w["id"] == "H-03" else w for w in S.roster()[sep]]
+    # H-03's once-per-person training subsidy was reversed, so hired and trained in September it is paid then, once
+    moved = [dict(w, hired_on=w["hired_on"].replace(month=9),
+                  training=dict(w["training"], completed_on=w["training"]["completed_on"].replace(month=9)))
+             if w["id"] == "H-03" else w for w in S.roster()[sep]]
     september = _month(tmp_path, fork, ledger_url, sep, moved)
-    assert ("WS-L01", "H-03", None, "3.2", "granted", Decimal("1500.00")) in september
+    assert ("WS-L01", "H-03", None, "3.7", "granted", Decimal("1000.00")) in september
     runs = subsidy("ledger", "runs", ledger_url)
     assert "H-03 hired in September" in runs.output
     # correcting July now, with September recorded, says which later months were decided on the old history
@@ -207,12 +210,12 @@ def test_the_database_refuses_a_second_one_time_payment_itself(tmp_path, fork, l
     engine_ = create_engine(normalise_url(ledger_url))
     with engine_.connect() as conn:
         rows = conn.execute(select(once_paid).where(once_paid.c.person == "H-01").order_by(once_paid.c.rule)).all()
-        assert [r.rule for r in rows] == ["one_time_hiring_subsidy", "pre_job_training_subsidy"]
+        assert [r.rule for r in rows] == ["pre_job_training_subsidy"]  # its 3.2 lost to the award: not paid
         row = rows[0]
     from sqlalchemy.exc import IntegrityError
     with pytest.raises(IntegrityError):
         with engine_.begin() as conn:
-            conn.execute(once_paid.insert(), [{"person": "H-01", "rule": "one_time_hiring_subsidy",
+            conn.execute(once_paid.insert(), [{"person": "H-01", "rule": "pre_job_training_subsidy",
                                                "entry_seq": row.entry_seq}])
     engine_.dispose()
 
@@ -252,7 +255,7 @@ def test_the_migrated_schema_is_the_one_the_code_reads(ledger_url):
     engine_ = create_engine(normalise_url(ledger_url))
     with engine_.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
         assert compare_metadata(context, metadata) == []
     engine_.dispose()
 
@@ -409,9 +412,12 @@ def test_the_readme_county_month_runs_as_written(tmp_path, monkeypatch):
     assert "recorded run 2" in outputs[1] and (tmp_path / "payouts-2022-07.xlsx").exists()
     assert "recorded run 3" in outputs[2]
     assert "intact: 3 runs" in outputs[3]
-    # July: 30 x 200 + the 50,000 award + E-01's 640; August: 33 x 200, 3 hires x 1,500, 3 trainings x 1,000,
-    # E-01 and two hires x 640 (E-01's months 29 and 30 of 36)
-    assert "granted 72,660.00" in outputs[4] and "3.5  50,000.00" in outputs[4]
+    # July: 30 x 200 + the 50,000 award + E-01's 640 = 56,640; August: 33 x 200, 3 trainings x 1,000, E-01 and
+    # two hires x 640 (E-01's months 29 and 30 of 36) = 11,520. August's 3 hires (3 x 1,500) are suppressed:
+    # the award paid in July keeps the workshop on the award side of 3.5 (A = 50,000 > 0), and T - A - H =
+    # 50,000 - 50,000 - 0 = 0 leaves no award to top up (semantics note 5.2, revised 2026-11-28; before:
+    # the hires were paid and the total was 72,660.00)
+    assert "granted 68,160.00" in outputs[4] and "3.5  50,000.00" in outputs[4]
 
 
 def test_one_workshop_of_a_facts_file_reads_its_own_stated_history(ledger_url):
@@ -422,5 +428,5 @@ def test_one_workshop_of_a_facts_file_reads_its_own_stated_history(ledger_url):
     # WS-001's worker W-0002 states a history the ledger does not hold, found at its own line
     first = subsidy("evaluate", POLICY, EXAMPLE, "--ledger", ledger_url, "--workshop", "WS-001", "--format", "csv")
     assert first.exit_code == 1
-    assert "facts_2022.yaml:43:" in first.output
+    assert "facts_2022.yaml:49:" in first.output
     assert "(at /workshops/0/workers/1/history/one_time_subsidy_paid)" in first.output

@@ -70,7 +70,7 @@ def test_jobs_give_byte_identical_output_apart_from_the_timestamp(county, tmp_pa
 def test_standard_output_streams_too(county):
     result = run("evaluate", POLICY, county, "--no-trace")
     assert result.exit_code == 0
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)
     assert doc["totals"]["granted"] and "trace" not in doc["decisions"][0]
 
 
@@ -100,13 +100,15 @@ def test_a_duplicate_key_in_json_facts_is_refused(tmp_path):
 
 
 def test_an_evaluation_problem_in_the_stream_is_reported_in_full(tmp_path):
+    # A period starting before the measures (2022-06-27) is invalid input since the facts contract of
+    # 2026-11-28 (semantics note 5.3); before, June's missing stabilisation subsidy was param.no_value.
     facts = {"period": {"start": "2022-06-01", "end": "2022-12-31"}, "workshops": [{
-        "id": "WS-1", "wage_area": 3, "entity_type": "micro_enterprise",
+        "id": "WS-1", "wage_area": 3, "entity_type": "enterprise", "enterprise_size": "micro",
         "workers": [{"id": f"W{i}", "categories": ["monitored"], "sex": "male", "birth_date": "1980-01-01",
                      "hired_on": "2021-01-01", "contract_months": 12, "months": [{"month": "2022-06"}]} for i in range(5)]}]}
     path = tmp_path / "f.json"
     path.write_text(json.dumps(facts), encoding="utf-8")
     result = run("evaluate", POLICY, str(path), "-o", str(tmp_path / "d.json"))
     assert result.exit_code == 1
-    assert "param.no_value" in result.output and "stabilisation_subsidy_monthly" in result.output
+    assert "facts.period_before_policy" in result.output
     assert "2022-06-01" in result.output

@@ -31,6 +31,7 @@ def test_public_site_share_59_and_60_percent(policy, write, target, certified):
 @pytest.mark.parametrize("headcount,subsidised,certified", [
     (999, 300, False), (1000, 300, True), (1000, 299, False), (1001, 300, False), (1001, 301, True)])
 def test_labour_intensive_route(policy, write, headcount, subsidised, certified):
-    ws = {"id": "WS-1", "wage_area": 1, "entity_type": "labor_intensive_enterprise", "headcount": headcount,
+    ws = {"id": "WS-1", "wage_area": 1, "entity_type": "enterprise", "enterprise_size": "large",
+          "labour_intensive": True, "headcount": headcount,
           "workers": _workers(subsidised, ["monitored"]) + _workers(5, [], prefix="X")}
     assert (("3.5", "certified") in _outcomes(policy, _facts(write, ws))) is certified

@@ -13,7 +13,9 @@ from __future__ import annotations
 import heapq
 from typing import Dict, List, Set, Tuple
 
-from ..firing import apply
+from ..firing import Result, apply, opening_events
+from ..status import assert_route, gate, held_results
+from .. import trace as T
 from . import WorkshopRun, holder, subjects_of
 
 
@@ -21,6 +23,14 @@ class FiringLimitExceeded(Exception):
     def __init__(self, limit: int, workshop: str):
         super().__init__(f"more than {limit} rule firings for workshop {workshop}: the policy does not settle")
         self.limit, self.workshop = limit, workshop
+
+
+def not_applied(rule, subject, policy, reason: str) -> Result:
+    """The result of a rule a status bars for this subject (held, ended, or granted by another route)."""
+    events = ()
+    if subject.ctx.tracing:
+        events = tuple(opening_events(rule, subject, policy)) + (T.NotReached(reason),)
+    return Result(rule, subject, False, None, events, reason)
 
 
 class CoreBackend:
@@ -41,21 +51,26 @@ class CoreBackend:
             key = (order[rule.id], id(subject))
             if key in queued:
                 return
-            if all(holder(subject, req.holder).flags.get(req.flag) for req in rule.requires):
+            if all(req.met(holder(subject, req.holder)) for req in rule.requires):
                 queued.add(key)
                 subjects[id(subject)] = subject
                 heapq.heappush(agenda, (rule.stratum, order[rule.id], subject.position, id(subject)))
 
+        results = held_results(policy, workshop)  # statuses held from before the period: decided, not tested
+        for held in results:
+            queued.add((order[held.rule.id], id(held.subject)))
         for rule in rules:
-            if not rule.requires:
-                for subject in subjects_of(workshop, rule.subject):
-                    push(rule, subject)
+            for subject in subjects_of(workshop, rule.subject):
+                push(rule, subject)
 
-        results = []
         firings = 0
         while agenda:
             _, n, _, sid = heapq.heappop(agenda)
             rule, subject = rules[n], subjects[sid]
+            barred = gate(policy, rule, subject)
+            if barred is not None:
+                results.append(not_applied(rule, subject, policy, barred))
+                continue
             result = apply(rule, subject, policy)
             results.append(result)
             if not result.fired:
@@ -65,6 +80,7 @@ class CoreBackend:
                 raise FiringLimitExceeded(policy.firing_limit, workshop.id)
             if rule.asserts:
                 subject.assert_flag(rule.asserts, rule.id, rule.clause)
+                assert_route(policy, rule, subject)
                 for dependent in by_flag.get((subject.kind, rule.asserts), ()):
                     for target in subjects_of(workshop, dependent.subject):
                         if holder(target, subject.kind) is subject:

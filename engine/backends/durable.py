@@ -35,8 +35,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("durable-rules is not installed; install the extra: pip install '.[durable]'") from exc
 
 from ..firing import RuleError, apply, verdicts
+from ..status import assert_route, gate, held_results
 from . import WorkshopRun, subjects_of
-from .core import FiringLimitExceeded
+from .core import FiringLimitExceeded, not_applied
 
 _LOCK = threading.Lock()
 _HOST = None
@@ -56,6 +57,7 @@ class _Session:
     subjects: Dict[int, object]
     results: List = field(default_factory=list)
     activated: set = field(default_factory=set)
+    held: set = field(default_factory=set)  # (rule index, subject key) decided by a status held from before
     errors: List[BaseException] = field(default_factory=list)
     firings: int = 0
 
@@ -100,10 +102,15 @@ def _definition(policy) -> dict:
     for n, rule in enumerate(policy.rules):
         join = [{"lvl": {"$and": [{"t": "stratum"}, {"level": rule.stratum}]}},
                 {"subj": {"$and": [{"t": "subject"}, {"kind": rule.subject}]}}]
+        # a status flag opens the rule only on some routes: one activation per route (durable-rules has no $in)
+        choices = [[]]
         for j, req in enumerate(rule.requires):
-            join.append({f"req{j}": {"$and": [{"t": "flag"}, {"flag": req.flag},
-                                               {"holder": {"subj": f"{req.holder}_key"}}]}})
-        rules[f"r{n}_activate"] = {"all": join, "run": _activate(n)}
+            tests = [{"t": "flag"}, {"flag": req.flag}, {"holder": {"subj": f"{req.holder}_key"}}]
+            routes = sorted(req.routes) if req.routes is not None else [None]
+            choices = [c + [{f"req{j}": {"$and": tests + ([{"route": r}] if r is not None else [])}}]
+                       for c in choices for r in routes]
+        for k, extra in enumerate(choices):
+            rules[f"r{n}_activate_{k}"] = {"all": join + extra, "run": _activate(n)}
         holds = [{"t": "verdict"}, {"rule": n}] + [{f"c{j}": 1} for j in range(len(rule.when))]
         rules[f"r{n}_fire"] = {"all": [{"v": {"$and": holds}}], "run": _fire(n)}
     return rules
@@ -140,7 +147,13 @@ def _activate(n: int):
         rule = session.policy.rules[n]
         key = c.subj.key
         subject = session.subjects[key]
+        if (n, key) in session.held or (n, key) in session.activated:
+            return
         session.activated.add((n, key))
+        barred = gate(session.policy, rule, subject)
+        if barred is not None:
+            session.results.append(not_applied(rule, subject, session.policy, barred))
+            return
         found = verdicts(rule, subject)
         fact = {"sid": c.subj.sid, "id": f"v{n}:{key}", "t": "verdict", "rule": n, "key": key}
         fact.update({f"c{j}": int(v) for j, v in enumerate(found)})
@@ -166,10 +179,17 @@ def _fire(n: int):
             raise FiringLimitExceeded(policy.firing_limit, subject.workshop().id)
         if rule.asserts:
             first = subject.assert_flag(rule.asserts, rule.id, rule.clause)
+            assert_route(policy, rule, subject)
             if first:
-                _assert(c, {"sid": c.v.sid, "id": f"f{rule.asserts}:{key}", "t": "flag", "flag": rule.asserts,
-                            "holder": key})
+                _assert(c, _flag_fact(c.v.sid, subject, rule.asserts, key))
     return action
+
+
+def _flag_fact(sid, subject, flag, key) -> dict:
+    fact = {"sid": sid, "id": f"f{flag}:{key}", "t": "flag", "flag": flag, "holder": key}
+    if flag in subject.routes:
+        fact["route"] = subject.routes[flag]
+    return fact
 
 
 class DurableBackend:
@@ -185,11 +205,17 @@ class DurableBackend:
         sid = f"ws{next(_NAMES)}"
         session = _Session(policy, subjects)
         _SESSIONS[sid] = session
+        index = {rule.id: n for n, rule in enumerate(policy.rules)}
         try:
             for key, subject in subjects.items():
                 fact = {"sid": sid, "id": f"s{key}", "t": "subject", "kind": subject.kind, "key": key,
                         "workshop_key": 0, f"{subject.kind}_key": key}
                 _assert(host, fact, ruleset)
+            for held in held_results(policy, workshop):  # statuses held from before the period
+                session.results.append(held)
+                session.held.add((index[held.rule.id], held.subject.position))
+                flag = policy.status_of_rule(held.rule.id)[0].flag
+                _assert(host, _flag_fact(sid, held.subject, flag, held.subject.position), ruleset)
             for level in sorted({r.stratum for r in policy.rules}):
                 _assert(host, {"sid": sid, "id": f"L{level}", "t": "stratum", "level": level}, ruleset)
                 if session.errors:
@@ -211,5 +237,5 @@ class DurableBackend:
         rules = policy.rules
         not_activated = tuple((rule, subject) for n, rule in enumerate(rules)
                               for subject in subjects_of(workshop, rule.subject)
-                              if (n, subject.position) not in session.activated)
+                              if (n, subject.position) not in session.activated | session.held)
         return WorkshopRun(tuple(session.results), not_activated)

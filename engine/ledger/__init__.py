@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Tuple
 
 from ..evaluate import Evaluation, evaluate
-from ..history import fill
+from ..history import fill, fill_statuses
 from ..problems import InvalidInput, Location, Problem
 from .chain import Break
 from .report import LedgerReport, build as build_report
@@ -53,6 +53,7 @@ def evaluate_with_ledger(ledger: Ledger, policy, facts, **options) -> Tuple[Eval
     filled, problems = fill(facts, settings, held)
     if problems:
         raise InvalidInput(problems)
+    filled = fill_statuses(filled, policy, ledger.statuses(policy, facts))
     return evaluate(policy, filled, tally=True, **options), held
 
 

@@ -30,7 +30,12 @@ def digest(values: Iterable) -> str:
 
 
 def entry_hash(entry: Mapping) -> str:
-    return digest(entry[f] for f in ENTRY_FIELDS)
+    """The hash of an entry's fields; its ``details`` count when it has any (entries recorded before details were
+    kept hash as they always did)."""
+    values = [entry[f] for f in ENTRY_FIELDS]
+    if entry.get("details") is not None:
+        values.append(entry["details"])
+    return digest(values)
 
 
 def run_hash(run: Mapping) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Dict, Optional, Tuple
@@ -52,6 +53,21 @@ class LedgerReport:
     entries: int
     reversals: int
     progress: Tuple[Progress, ...]
+    pending: Tuple["Pending", ...] = ()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A decision recorded as pending and not yet superseded: what it waits for."""
+
+    period_start: str
+    period_end: str
+    workshop: str
+    worker: Optional[str]
+    loan: Optional[str]
+    clause: str
+    rule: str
+    waits_for: Tuple[Tuple[str, str, Optional[str]], ...]  # (parameter, date, key)
 
 
 def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.date] = None) -> LedgerReport:
@@ -83,9 +99,22 @@ def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.da
                                 (by_county, (row.city or "", row.county or ""))):
                 totals[key] = totals.get(key, _ZERO) + amount
         progress = tuple(_progress(conn, settings, s, e)) if settings else ()
+        pending = tuple(_pending(conn, cond))
     return LedgerReport(ledger.display, policy.id, s, e, granted, dict(sorted(by_fund.items())),
                         dict(sorted(by_clause.items(), key=lambda kv: clause_key(kv[0]))), dict(sorted(by_city.items())),
-                        dict(sorted(by_county.items())), count, reversals, progress)
+                        dict(sorted(by_county.items())), count, reversals, progress, pending)
+
+
+def _pending(conn, cond):
+    """The pending entries in range that no later run reversed (superseding the period decides them)."""
+    rev = entries.alias("rev")
+    q = (select(entries).select_from(entries.outerjoin(rev, rev.c.reverses == entries.c.seq))
+         .where(entries.c.kind == "decision", entries.c.outcome == "pending", rev.c.seq.is_(None), *cond)
+         .order_by(entries.c.period_start, entries.c.workshop, entries.c.worker, entries.c.clause))
+    for row in conn.execute(q):
+        waits = json.loads(row.details).get("waits_for", []) if row.details else []
+        yield Pending(row.period_start, row.period_end, row.workshop, row.worker, row.loan, row.clause, row.rule,
+                      tuple((w["parameter"], w["date"], w.get("key")) for w in waits))
 
 
 def _progress(conn, settings, start: Optional[str], end: Optional[str]):
@@ -126,6 +155,10 @@ def to_dict(report: LedgerReport) -> dict:
         "by_clause": {k: str(v) for k, v in report.by_clause.items()},
         "by_city": {k: str(v) for k, v in report.by_city.items()},
         "by_county": [{"city": c, "county": n, "granted": str(v)} for (c, n), v in report.by_county.items()],
+        "pending": [{"period": {"start": p.period_start, "end": p.period_end}, "workshop": p.workshop,
+                     "worker": p.worker, "loan": p.loan, "clause": p.clause, "rule": p.rule,
+                     "waits_for": [{"parameter": n, "date": d, "key": k} for n, d, k in p.waits_for]}
+                    for p in report.pending],
         "targets": [{"id": p.id, "label": p.label, "clause": p.clause, "counted": p.counted, "target": p.target,
                      "percent": str(p.share), "by": p.by.isoformat() if p.by else None, "source": p.source}
                     for p in report.progress],
@@ -146,6 +179,14 @@ def to_text(report: LedgerReport, policy) -> str:
     block("by clause", list(report.by_clause.items()))
     block("by city", [(k or "(none)", v) for k, v in report.by_city.items()])
     block("by county", [(f"{c or '(none)'} / {n or '(none)'}", v) for (c, n), v in report.by_county.items()])
+    if report.pending:
+        out.append(f"pending ({policy.label('pending', 'pending')}): {len(report.pending)} decisions wait for parameter "
+                   "values; add them to the policy, then evaluate the period again with --record --supersede")
+        for p in report.pending:
+            who = f"worker {p.worker}" if p.worker else f"loan {p.loan}" if p.loan else "workshop"
+            waits = ", ".join(f"{n}{f'[{k}]' if k else ''} on {d}" for n, d, k in p.waits_for)
+            out.append(f"  {p.period_start}..{p.period_end} {p.workshop} {who}: {p.clause} {p.rule} waits for {waits}")
+        out.append("")
     if report.progress:
         out.append("targets")
         for p in report.progress:
@@ -170,4 +211,7 @@ def to_csv(report: LedgerReport) -> str:
         w.writerow(["county", c, n, str(v), ""])
     for p in report.progress:
         w.writerow(["target", p.id, p.clause, p.counted, p.target])
+    for p in report.pending:
+        w.writerow(["pending", p.workshop, p.worker or p.loan or "", p.clause,
+                    " ".join(f"{n}@{d}" for n, d, _ in p.waits_for)])
     return buf.getvalue()

@@ -9,6 +9,7 @@ writer at a time and a killed process leaves the whole run or nothing.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from ..calendar import months_in
 from ..history import EMPTY, stated_histories
 from ..problems import InvalidInput, Location, Problem, pointer_join
-from ..render import decision_id
+from ..render import decision_id, details_dict
 from . import chain
 from .tables import coverage, entries, head, once_paid, runs, supersessions, tallies
 
@@ -170,6 +171,54 @@ class Ledger:
         with self.reading() as conn:
             return _held(conn, settings, facts.period_start, persons, shops)
 
+    def statuses(self, policy, facts) -> Dict[Tuple[str, str], Dict[str, dict]]:
+        """For every workshop of ``facts`` and status of ``policy``: the latest grant and end the ledger recorded
+        before the facts' period, as {"granted": {on, route, $source}, "ended": {on, $source}} (each if any).
+
+        A recorded grant is a decision of one of the status's routes (dated as it says: the period start when it
+        was decided then, the earlier grant's date when it was held); a recorded end is a decision of a rule that
+        ends it, effective the day after its period."""
+        from ..status import SOURCE
+        out: Dict[Tuple[str, str], Dict[str, dict]] = {}
+        statuses = [s for s in policy.statuses if s.subject == "workshop"]
+        if not statuses:
+            return out
+        route_rules = {r.rule: (s, r.route) for s in statuses for r in s.routes}
+        end_rules = {rid: s for s in statuses for rid in s.ended_by}
+        outcome = {rid: policy.rule(rid).decides for rid in set(route_rules) | set(end_rules)}
+        before = facts.period_start.isoformat()
+        joined, rev = _active_entries()
+        joined = joined.join(runs, runs.c.id == entries.c.run_id)
+        with self.reading() as conn:
+            for chunk in _chunks(sorted({ws["id"] for ws in facts.workshops})):
+                q = (select(entries.c.workshop, entries.c.rule, entries.c.outcome, entries.c.period_start,
+                            entries.c.period_end, entries.c.details, runs.c.seq.label("run_seq"))
+                     .select_from(joined)
+                     .where(entries.c.workshop.in_(chunk), entries.c.worker.is_(None), entries.c.kind == "decision",
+                            entries.c.rule.in_(sorted(set(route_rules) | set(end_rules))),
+                            entries.c.outcome.in_(sorted(set(outcome.values()))), entries.c.period_start < before,
+                            rev.c.seq.is_(None)))
+                for row in conn.execute(q):
+                    if row.outcome != outcome[row.rule]:
+                        continue
+                    details = json.loads(row.details) if row.details else {}
+                    where = f"ledger {self.display}, run {row.run_seq}, period {row.period_start}..{row.period_end}"
+                    if row.rule in route_rules:
+                        status, route = route_rules[row.rule]
+                        on = _dt.date.fromisoformat(details.get("since") or row.period_start)
+                        event = ("granted", {"on": on, "route": details.get("route") or route, SOURCE: where})
+                    else:
+                        status = end_rules[row.rule]
+                        effective = details.get("effective")
+                        on = (_dt.date.fromisoformat(effective) if effective else
+                              _dt.date.fromisoformat(row.period_end) + _dt.timedelta(days=1))
+                        event = ("ended", {"on": on, SOURCE: where})
+                    held = out.setdefault((row.workshop, status.id), {})
+                    kind, value = event
+                    if kind not in held or value["on"] > held[kind]["on"]:
+                        held[kind] = value
+        return out
+
     # --- recording --------------------------------------------------------------------------------------------------
 
     def prepare(self, evaluation, settings, held) -> PreparedRun:
@@ -192,9 +241,10 @@ class Ledger:
                 "outcome": d.outcome, "amount": None if d.amount is None else str(d.amount), "fund": d.fund,
                 "items": " ".join(d.items), "quantity": None, "policy_sha256": policy.sha256,
                 "facts_sha256": facts.sha256,
+                "details": json.dumps(details_dict(d), ensure_ascii=False, sort_keys=True) if d.details else None,
             })
         tally_rows = tuple(sorted(evaluation.tallies))
-        keys = [(r["decision_id"], r["outcome"], r["amount"], r["items"]) for r in rows]
+        keys = [(r["decision_id"], r["outcome"], r["amount"], r["items"], r["details"]) for r in rows]
         run_id = chain.digest([policy.sha256, facts.sha256, start, end, sorted(shops), keys, tally_rows])
         months = _touched_months(facts.period_start, facts.period_end)
         used = {key: dict(values) for key, values in held.items()}
@@ -224,7 +274,7 @@ class Ledger:
                     "county": s.shop.get("county"), "clause": clause_of[f.rule], "rule": f.rule, "outcome": "carried_in",
                     "amount": str(Decimal(str(value))) if f.measure == "amount" else None, "fund": None, "items": "",
                     "quantity": int(value) if f.measure == "items" else None, "policy_sha256": policy.sha256,
-                    "facts_sha256": facts.sha256})
+                    "facts_sha256": facts.sha256, "details": None})
         keys = [(r["decision_id"], r["amount"], r["quantity"]) for r in rows]
         run_id = chain.digest(["carry_in", policy.sha256, facts.sha256, as_of, keys])
         return PreparedRun(run_id, policy.id, policy.sha256, facts.sha256, facts.path, as_of, as_of, (), (),
@@ -432,7 +482,8 @@ def _pointers(facts) -> Dict[Tuple[str, ...], str]:
 
 def _once_only(rows: Iterable[dict], settings) -> Iterator[dict]:
     """The entries that pay a once-per-person rule (grants and carried-in payments, not reversals)."""
-    return (r for r in rows if r["kind"] != "reversal" and r["outcome"] in _PAID and r["rule"] in settings.once_per_person)
+    return (r for r in rows if r["kind"] != "reversal" and r["outcome"] in _PAID and r["rule"] in settings.once_per_person
+            and r["person"] is not None)
 
 
 def _first_line(exc: DBAPIError) -> str:
@@ -506,8 +557,6 @@ def _held(conn, settings, period_start: _dt.date, persons: Iterable[str], shops:
         for chunk in _chunks(sorted(keys)):
             cond = [column.in_(chunk), entries.c.rule.in_(rules), entries.c.kind != "reversal",
                     entries.c.outcome.in_(_PAID), entries.c.period_start < before, rev.c.seq.is_(None)]
-            if kind == "workshop":
-                cond.append(entries.c.worker.is_(None))
             for row in conn.execute(select(column.label("key"), entries.c.rule, entries.c.amount,
                                            entries.c["items"].label("months"), entries.c.quantity)
                                     .select_from(joined).where(and_(*cond))):

@@ -65,6 +65,7 @@ entries = Table(
     Column("fund", String(200), nullable=True),
     Column("items", Text, nullable=False),  # the months a per-month rule counted, space separated
     Column("quantity", Integer, nullable=True),  # a carried-in count of months (kind opening)
+    Column("details", Text, nullable=True),  # JSON: route, basis and since of a certification; effective; waits_for
     Column("policy_sha256", HASH, nullable=False),
     Column("facts_sha256", HASH, nullable=False),
     Column("prev_hash", HASH, nullable=False),

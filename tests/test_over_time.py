@@ -1,0 +1,262 @@
+"""The measures over time (semantics §5.1, §5.2, §8): certification as a status kept through the ledger, 4.4 as its
+only exit, 3.5's exclusivity judged on what earlier periods paid, pending decisions recorded and decided later,
+labels that quote parameters, and amounts exact until rounded.
+
+Each ledger test runs the CLI month by month on SQLite and (in CI) PostgreSQL, as a county office would.
+"""
+import datetime as dt
+import json
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import engine
+from cli import main
+from conftest import POLICY, ROOT
+from engine.exact import div, mul, round_to
+
+FORK = str(ROOT / "policies" / "examples" / "neighbour_province.yaml")
+
+
+def subsidy(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def _month(ym: str):
+    y, m = map(int, ym.split("-"))
+    first = dt.date(y, m, 1)
+    last = (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1))
+    return first, last
+
+
+def _worker(wid, hired="2022-01-05", cats=("poverty_alleviated",), months=(), **extra):
+    out = {"id": wid, "categories": list(cats), "sex": "male", "birth_date": "1990-01-01", "hired_on": hired}
+    out.update(extra)
+    if months:
+        out["months"] = [{"month": m} for m in months]
+    return out
+
+
+def _facts(tmp_path, ym, workers, **workshop):
+    first, last = _month(ym)
+    shop = {"id": "WS-1", "name": "测试车间", "city": "吕梁市", "county": "临县", "wage_area": 3,
+            "entity_type": "cooperative", "workers": workers}
+    shop.update(workshop)
+    path = tmp_path / f"{ym}-{len(list(tmp_path.iterdir()))}.yaml"
+    path.write_text(yaml.safe_dump({"period": {"start": first.isoformat(), "end": last.isoformat()},
+                                    "workshops": [shop]}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return str(path)
+
+
+def _record(policy, facts, url, *extra):
+    result = subsidy("evaluate", policy, facts, "--ledger", url, "--record", "-o", facts + ".json", *extra)
+    assert result.exit_code == 0, result.output
+    with open(facts + ".json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _granted(doc, clause):
+    return sum((Decimal(d["amount"]) for d in doc["decisions"] if d["clause"] == clause and d["outcome"] == "granted"),
+               Decimal("0.00"))
+
+
+def _one(doc, **want):
+    hits = [d for d in doc["decisions"] if all(d.get(k) == v for k, v in want.items())]
+    assert len(hits) == 1, (want, [(d["rule"], d["outcome"], d.get("worker")) for d in doc["decisions"]])
+    return hits[0]
+
+
+# --- certification is a status ---------------------------------------------------------------------------------
+
+def test_a_workshop_certified_in_july_keeps_its_title_from_the_ledger_until_4_4_takes_it_away(tmp_path, ledger_url):
+    five = [_worker(f"T{i}") for i in range(5)]
+    july = _record(POLICY, _facts(tmp_path, "2022-07", five), ledger_url)
+    decided = _one(july, rule="certification", outcome="certified")
+    assert (decided["basis"], decided["route"], decided["since"]) == ("decided", "general", "2022-07-01")
+
+    # August: two workers left the list, so 3.1 would fail; the title is a status, read from the ledger
+    august = _record(POLICY, _facts(tmp_path, "2022-08", five[:3], months_below_standard=1), ledger_url)
+    held = _one(august, rule="certification", outcome="certified")
+    assert (held["basis"], held["route"], held["since"]) == ("held", "general", "2022-07-01")
+    assert "run 1" in held["source"] and "ledger" in held["source"]
+    assert any("not tested again" in line for line in held["trace"])
+    assert _one(august, clause="3.9", outcome="discretionary")
+
+    # December: six months below the standard; revoked from 2023-01-01, December's payouts stand
+    december = _record(POLICY, _facts(tmp_path, "2022-12", five[:3], months_below_standard=6), ledger_url)
+    assert _one(december, rule="revocation", outcome="revoked")["effective"] == "2023-01-01"
+    assert _one(december, rule="certification", outcome="certified")["basis"] == "held"
+    assert _one(december, clause="3.9", outcome="discretionary")
+
+    # January: revoked: nothing is paid, alerts still go out, and 3.1 does not certify it again
+    workers = [_worker(f"T{i}", months=["2023-01"]) for i in range(6)]
+    workers[0]["months"][0]["wage_arrears"] = True
+    january = _record(POLICY, _facts(tmp_path, "2023-01", workers), ledger_url)
+    assert [(d["clause"], d["outcome"]) for d in january["decisions"]] == [("4.3", "alert")]
+    why = subsidy("evaluate", POLICY, _facts(tmp_path, "2023-01", workers), "--ledger", ledger_url, "--why-not")
+    denied = [d for d in json.loads(why.stdout)["decisions"] if d["rule"] == "certification"]
+    assert "ended on 2023-01-01" in denied[0]["reason"], denied
+
+    # February: a new certification is stated, dated after the revocation: certified again (held)
+    february = _record(POLICY, _facts(tmp_path, "2023-02", workers[1:4],
+                                      certification={"on": "2023-01-20", "route": "general"}), ledger_url)
+    again = _one(february, rule="certification", outcome="certified")
+    assert (again["basis"], again["since"]) == ("held", "2023-01-20")
+    assert subsidy("ledger", "verify", ledger_url).exit_code == 0
+
+
+def test_the_labour_intensive_route_opens_only_the_one_time_hiring_subsidy(tmp_path):
+    workers = [_worker(f"L{i}", hired="2022-07-04", months=["2022-07"], contract_months=24,
+                       training={"pre_job": True, "real_name_registered": True, "completed_on": "2022-07-02"})
+               for i in range(300)]
+    path = _facts(tmp_path, "2022-07", workers, entity_type="enterprise", enterprise_size="large",
+                  labour_intensive=True, headcount=1000, base_recognized=True)
+    result = subsidy("evaluate", POLICY, path, "--no-trace")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    outcomes = {(d["clause"], d["outcome"]) for d in doc["decisions"]}
+    assert outcomes == {("3.5", "certified"), ("3.2", "granted")}, outcomes
+    assert _granted(doc, "3.2") == Decimal("450000.00")  # 300 × 1,500; no award, no 3.3, 3.7, 3.9
+    why = json.loads(subsidy("evaluate", POLICY, path, "--no-trace", "--why-not").stdout)
+    reason = next(d["reason"] for d in why["decisions"] if d["rule"] == "stabilisation_subsidy")
+    assert "by route general" in reason and "labour_intensive" in reason, reason
+
+
+# --- 3.5's exclusivity over time ---------------------------------------------------------------------------------
+
+def test_july_hiring_subsidies_then_august_pay_51000_not_101000(tmp_path, ledger_url):
+    hires = [_worker(f"H{i:02d}", hired="2022-07-11") for i in range(34)]
+    july = _record(POLICY, _facts(tmp_path, "2022-07", hires, base_recognized=True), ledger_url)
+    assert _granted(july, "3.2") == Decimal("51000.00")
+    assert _one(july, clause="3.5", outcome="suppressed")["amount"] == "50000.00"
+    august = _record(POLICY, _facts(tmp_path, "2022-08", hires, base_recognized=True), ledger_url)
+    assert not [d for d in august["decisions"] if d["clause"] in ("3.2", "3.5") and d["outcome"] == "granted"]
+    report = json.loads(subsidy("ledger", "report", ledger_url, "--policy", POLICY, "--format", "json").stdout)
+    assert report["by_clause"] == {"3.2": "51000.00"}
+
+
+def test_an_award_once_paid_suppresses_later_hires_and_the_next_tier_is_topped_up(tmp_path, ledger_url):
+    staff = [_worker(f"S{i:02d}") for i in range(30)]  # hired before the ledger: no one-time subsidy now
+    july = _record(POLICY, _facts(tmp_path, "2022-07", staff, base_recognized=True), ledger_url)
+    assert _one(july, clause="3.5", outcome="granted")["amount"] == "50000.00"
+    new = [_worker(f"N{i:02d}", hired="2022-08-08") for i in range(3)]
+    august = _record(POLICY, _facts(tmp_path, "2022-08", staff + new, base_recognized=True), ledger_url)
+    assert [d["outcome"] for d in august["decisions"] if d["clause"] == "3.2"] == ["suppressed"] * 3
+    assert not [d for d in august["decisions"] if d["clause"] == "3.5"]  # T − A − H = 0: nothing to pay
+    more = [_worker(f"M{i:02d}", hired="2022-09-05") for i in range(17)]  # the 50th subsidised worker
+    september = _record(POLICY, _facts(tmp_path, "2022-09", staff + new + more, base_recognized=True), ledger_url)
+    top_up = _one(september, clause="3.5", outcome="granted")
+    assert top_up["amount"] == "50000.00"  # 100,000 reached − 50,000 paid
+    assert any("A = 50000.00 > 0" in line for line in top_up["trace"])
+    assert {d["outcome"] for d in september["decisions"] if d["clause"] == "3.2"} == {"suppressed"}
+
+
+# --- pending, not fatal ------------------------------------------------------------------------------------------
+
+def _si_worker(wid, month):
+    return {"id": wid, "categories": ["monitored"], "sex": "female", "birth_date": "1985-03-03",
+            "hired_on": "2022-06-28", "contract_months": 24,
+            "months": [{"month": month, "income": 3000,
+                        "social_insurance": {"base": 4000, "employer_paid": "1120.00", "fully_paid": True}}]}
+
+
+def test_a_2023_month_is_pending_recorded_as_pending_and_decided_once_the_value_is_added(tmp_path, ledger_url):
+    facts = _facts(tmp_path, "2023-03", [_si_worker(f"P{i}", "2023-03") for i in range(5)],
+                   certification={"on": "2022-07-01", "route": "general"})
+    result = subsidy("evaluate", POLICY, facts, "--ledger", ledger_url, "--record", "-o", facts + ".json")
+    assert result.exit_code == 0, result.output
+    assert "5 decisions pending" in result.output
+    assert "provincial_average_annual_wage on 2022-03-01" in result.output
+    doc = json.load(open(facts + ".json", encoding="utf-8"))
+    pending = [d for d in doc["decisions"] if d["outcome"] == "pending"]
+    assert len(pending) == 5 and all(d["amount"] is None for d in pending)
+    assert pending[0]["waits_for"] == [{"parameter": "provincial_average_annual_wage", "date": "2022-03-01", "key": None}]
+    assert doc["totals"]["by_clause"] == {"3.3": "1000.00"}  # pending counts in no total
+    assert subsidy("evaluate", POLICY, facts, "--strict", "--no-trace").exit_code == 1
+    report = subsidy("ledger", "report", ledger_url, "--policy", POLICY)
+    assert "pending" in report.output and "waits for provincial_average_annual_wage" in report.output
+
+    # the office adds the 2022 figure (here an illustrative one) and supersedes the month: now it is decided
+    fork = tmp_path / "with_2022.yaml"
+    fork.write_text(f"""format: 1
+extends: {POLICY}
+policy: {{id: with_2022, title: test}}
+override:
+  parameters:
+    provincial_average_annual_wage:
+      label: 全省在岗职工年平均工资（按统计年度）
+      unit: 元/年
+      clause: "3.8"
+      values:
+        - {{from: 2021-01-01, until: 2021-12-31, value: 84938, source: 山西省统计局}}
+        - {{from: 2022-01-01, until: 2022-12-31, value: 90000, source: illustrative test value}}
+""", encoding="utf-8")
+    decided = _record(str(fork), facts, ledger_url, "--supersede", "--reason", "2022年平均工资已公布")
+    assert _granted(decided, "3.8") == Decimal("5600.00")  # base 4,000 under the cap 4,500: 1,120.00 each
+    report = json.loads(subsidy("ledger", "report", ledger_url, "--policy", POLICY, "--format", "json").stdout)
+    assert report["pending"] == [] and report["by_clause"]["3.8"] == "5600.00"
+    assert subsidy("ledger", "verify", ledger_url).exit_code == 0
+
+
+# --- labels that state numbers -----------------------------------------------------------------------------------
+
+def test_the_forks_trace_quotes_its_own_threshold(tmp_path):
+    workers = [_worker(f"T{i}", cats=("relocated",)) for i in range(9)]
+    path = _facts(tmp_path, "2022-07", workers)
+    result = subsidy("evaluate", FORK, path, "--why-not", "--no-trace")
+    reason = next(d["reason"] for d in json.loads(result.stdout)["decisions"] if d["rule"] == "certification")
+    assert "吸纳目标劳动力10人（含）以上" in reason and "5人" not in reason, reason
+    shanxi = subsidy("evaluate", POLICY, path, "--no-trace")
+    assert _one(json.loads(shanxi.stdout), rule="certification")["outcome"] == "certified"
+
+
+def test_validate_warns_when_a_label_states_a_number_no_parameter_supplies(write):
+    text = open(POLICY, encoding="utf-8").read()
+    placeholder = "吸纳目标劳动力{certification_min_target_workers}人"
+    assert placeholder in text
+    path = write("stale_label.yaml", text.replace(placeholder, "吸纳目标劳动力7人"))
+    result = subsidy("validate", path)
+    assert result.exit_code == 0 and "warning[policy.label_number] the label states 7" in result.output
+    assert subsidy("validate", path, "--strict").exit_code == 1
+    assert "policy.label_number" not in subsidy("validate", POLICY).output
+
+
+# --- exact until rounded -----------------------------------------------------------------------------------------
+
+def test_a_division_that_does_not_terminate_is_carried_exactly():
+    cap = Decimal("0.6") * 84938 / 12
+    share = div(cap, Decimal(6808))
+    assert isinstance(share, Fraction)
+    paid = mul(Decimal("1021.20"), share)
+    assert paid == Decimal("637.035")  # exactly: the product terminates, so it is a decimal again
+    assert round_to(paid, Decimal("0.01"), "ROUND_HALF_UP") == Decimal("637.04")
+    finite = Decimal("1021.20") * (cap / Decimal(6808))  # dividing first at 28 digits: 637.0349999…
+    assert finite.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP") == Decimal("637.03")
+    third = div(Decimal(1), Decimal(3))
+    for mode, want in (("ROUND_HALF_UP", "0.33"), ("ROUND_UP", "0.34"), ("ROUND_DOWN", "0.33"),
+                       ("ROUND_CEILING", "0.34"), ("ROUND_FLOOR", "0.33")):
+        assert round_to(third, Decimal("0.01"), mode) == Decimal(want), mode
+    assert round_to(-third, Decimal("0.01"), "ROUND_UP") == Decimal("-0.34")
+    assert div(Decimal(1), Decimal(8)) == Decimal("0.125")  # terminating: stays a decimal
+
+
+def test_a_date_parameter_with_a_value_that_is_not_a_date_is_refused_at_its_place(write):
+    text = open(POLICY, encoding="utf-8").read()
+    path = write("bad_date.yaml", text.replace('"55": 1970-01-01', '"55": 1970-13-01'))
+    result = subsidy("validate", path)
+    assert result.exit_code == 1
+    assert "retirement_delay_born_from" in result.output and "error[policy." in result.output
+
+
+def test_the_policy_api_loads_the_status_and_its_routes():
+    policy = engine.load_policy(POLICY)
+    (status,) = policy.statuses
+    assert [(r.route, r.rule, r.opens) for r in status.routes] == [
+        ("general", "certification", None),
+        ("labour_intensive", "certification_labour_intensive", ("one_time_hiring_subsidy",))]
+    assert status.ended_by == ("revocation",) and status.after_end == "stated"
