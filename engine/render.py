@@ -344,7 +344,8 @@ def to_text(evaluation) -> str:
         out.extend("  " + line for line in table(rows, right={4}))
         for d in decisions:
             if d.reason:
-                out.append(f"  why not: {_subject(d, policy)}: {d.reason}")
+                why = policy.label("pending", "pending") if d.outcome == "pending" else "why not"
+                out.append(f"  {why}: {_subject(d, policy)}: {d.reason}")
         out.append(f"  granted to this workshop: {money(total)}")
         out.append("")
     totals = evaluation.totals
