@@ -17,7 +17,7 @@ from .compiler import (CompiledCondition, CompiledEach, CompiledRule, Compiler, 
                        stratify)
 from .history import build_settings as build_ledger_settings
 from .model import ANY, BOOL, NUMBER, SUBJECT_SCOPE, record_kinds
-from .parameters import Parameter, ParameterValue, all_values, stated_numbers
+from .parameters import PLACEHOLDER, Parameter, ParameterValue, all_values, stated_numbers
 from .policy import Clause, ExclusivityGroup, FactsCheck, Policy, Route, Status, Vocabulary
 from .problems import WARNING, InvalidInput, Problem
 from .overlay import read_policy_document
@@ -415,6 +415,13 @@ def _label_numbers(doc: Document, parts, compiler: Compiler, parameters, data) -
     def check(label, pointer, asts, lets):
         if not label:
             return
+        for match in PLACEHOLDER.finditer(label):
+            parameter = parameters.get(match.group(1))
+            if parameter is None or parameter.keyed_by or parameter.table or parameter.type != "number":
+                what = ("no such parameter" if parameter is None else
+                        "it is not one number (keyed, a table or a date), so the label cannot quote it")
+                out.append(Problem("policy.label_placeholder", f"the label quotes {{{match.group(1)}}}: {what}",
+                                   pointer, doc.locate(pointer), hint="quote a parameter that holds one number"))
         used = set()
         for ast in asts:
             used |= parameters_read(ast, compiler.computed_asts, lets)
@@ -447,6 +454,10 @@ def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict
     for i, raw in enumerate(data.get("statuses") or ()):
         pointer = f"/statuses/{i}"
         subject, flag = raw["subject"], raw["flag"]
+        if subject != "workshop":
+            b.error("policy.status_subject", "statuses are kept for workshops (the facts state a workshop's grant "
+                    "and end, and the ledger reads them back per workshop)", f"{pointer}/subject")
+            continue
         for field, shape in ((raw["stated"]["granted"], ("on", "route")), (raw["stated"]["ended"], ("on",))):
             held = kinds.get(f"{subject}.{field}", {})
             if not all(name in held for name in shape):

@@ -260,3 +260,15 @@ def test_the_policy_api_loads_the_status_and_its_routes():
         ("general", "certification", None),
         ("labour_intensive", "certification_labour_intensive", ("one_time_hiring_subsidy",))]
     assert status.ended_by == ("revocation",) and status.after_end == "stated"
+
+
+def test_a_label_quoting_an_unknown_or_keyed_parameter_is_an_error_at_the_label(write):
+    text = open(POLICY, encoding="utf-8").read()
+    text = text.replace("用工在{labour_intensive_min_headcount}人以上", "用工在{labour_intensive_min_headcountt}人以上")
+    text = text.replace("最低工资标准{minimum_wage_floor_ratio:%}", "最低工资标准{minimum_monthly_wage}")
+    result = subsidy("validate", write("placeholders.yaml", text))
+    assert result.exit_code == 1
+    assert "error[policy.label_placeholder] the label quotes {labour_intensive_min_headcountt}: no such parameter" \
+        in result.output
+    assert "the label quotes {minimum_monthly_wage}: it is not one number" in result.output
+    assert "(at /rules/2/when/1/label)" in result.output
