@@ -222,7 +222,7 @@ class Compiler:
             for _ in range(exc.line - 1):
                 line_start = text.find("\n", line_start) + 1
             node = X.Literal(exc.pos, exc.line, None)
-            self.error("expr.syntax", f"cannot read this {what}: {exc.message}", pointer, node, text)
+            self.error(exc.code, f"cannot read this {what}: {exc.message}", pointer, node, text)
             return None
         before = len(self.problems)
         self._text, self._pointer = text, pointer
@@ -485,6 +485,8 @@ class Compiler:
             return (lambda env: lf(env) != rf(env)), BOOL
         if lt in (BOOL,) or rt in (BOOL,):
             return self._bad("expr.type", f"'{op}' does not order true/false", node)
+        if lt.name in ("record", "list", "table") or rt.name in ("record", "list", "table"):
+            return self._bad("expr.type", f"'{op}' orders numbers, dates or text, not {lt} and {rt}", node)
         compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
                    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
 
@@ -493,7 +495,11 @@ class Compiler:
             if a is None or b is None:
                 which = left if a is None else right
                 raise EvalError(f"{X.unparse(which)} is null and cannot be compared", node, "eval.null")
-            return compare(a, b)
+            try:
+                return compare(a, b)
+            except TypeError:
+                raise EvalError(f"{X.format_value(a)} and {X.format_value(b)} cannot be compared", node,
+                                "eval.type") from None
 
         return ordered, BOOL
 
@@ -717,7 +723,10 @@ class Compiler:
             day = df(env)
             if day is None:
                 raise EvalError(f"{X.unparse(d_node)} is null where a date is needed", node, "eval.null")
-            return shift(day, _whole(nf(env), n_node))
+            try:
+                return shift(day, _whole(nf(env), n_node))
+            except (OverflowError, ValueError):
+                raise EvalError(f"{X.unparse(node)} gives a date outside the calendar", node, "eval.date_range") from None
 
         return fn, DATE
 

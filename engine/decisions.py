@@ -4,9 +4,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from . import trace as T
+from .compiler import EvalError
 from .policy import ExclusivityGroup
 
 OUTCOMES = ("certified", "revoked", "granted", "suppressed", "discretionary", "alert", "pending", "denied")
@@ -65,9 +67,19 @@ def _waits(decisions: Iterable[Decision]) -> tuple:
     return tuple(dict.fromkeys(w for d in decisions for w in d.detail("waits_for", ())))
 
 
+def _decided(d: Decision, outcome: str, amount, event=None, **changes) -> Decision:
+    """``d`` with a new outcome (and amount) from its exclusivity group; the trace ends with the group's event and
+    the outcome as it now stands, not the one the rule reached alone."""
+    events = d.events
+    if events:
+        kept = tuple(e for e in events if not isinstance(e, T.Outcome))
+        events = kept + ((event,) if event is not None else ()) + (T.Outcome(outcome, amount, d.fund),)
+    return dataclasses.replace(d, outcome=outcome, amount=amount, events=events, **changes)
+
+
 def _as_pending(d: Decision, waits: tuple) -> Decision:
-    return dataclasses.replace(d, outcome="pending", amount=None, details=(("waits_for", waits),),
-                               reason=f"{d.clause} {d.rule}: pending with its exclusivity group")
+    reason = f"{d.clause} {d.rule}: pending with its exclusivity group"
+    return _decided(d, "pending", None, T.Pending(waits), details=(("waits_for", waits),), reason=reason)
 
 
 def _pending_group(out: List[Decision], group: ExclusivityGroup, worker: Optional[str]) -> bool:
@@ -82,12 +94,34 @@ def _pending_group(out: List[Decision], group: ExclusivityGroup, worker: Optiona
     return True
 
 
+class GroupError(Exception):
+    """What an exclusivity group reads about a workshop could not be worked out; carries the group and the place."""
+
+    def __init__(self, error: EvalError, group: ExclusivityGroup, member: str, expr, shop):
+        super().__init__(error.message)
+        self.error, self.group, self.member, self.expr, self.shop = error, group, member, expr, shop
+
+
+def _paid_before(group: ExclusivityGroup, shop) -> Dict[str, Decimal]:
+    """What earlier periods paid each member, as the group's ``paid_before`` expressions read it (an amount)."""
+    out: Dict[str, Decimal] = {}
+    for member, expr in group.paid_before:
+        try:
+            value = expr.fn(dict(shop.env))
+            if isinstance(value, Fraction):
+                raise EvalError(f"{expr.text} is {value}, not an amount in yuan and fen", expr.ast, "eval.type")
+        except EvalError as exc:
+            raise GroupError(exc, group, member, expr, shop) from None
+        out[member] = Decimal(value or 0)
+    return out
+
+
 def _top_up(out: List[Decision], group: ExclusivityGroup, shop, why_not: bool) -> List[Decision]:
     """One workshop's group judged over time: the first member is an entitlement reached so far (T), paid as top-ups
     less what was paid before on either side (A, H); it wins once paid (A > 0) or when T >= H + N, N being the other
     member's amounts now. The winner's side is granted, the other suppressed; nothing paid is clawed back."""
     lump, other = group.members
-    paid = {member: Decimal(expr.fn(dict(shop.env)) or 0) for member, expr in group.paid_before}
+    paid = _paid_before(group, shop)
     before_lump, before_other = paid.get(lump, Decimal(0)), paid.get(other, Decimal(0))
     lumps = [n for n, d in enumerate(out) if d.rule == lump and d.outcome in ("granted", "pending")]
     others = [n for n, d in enumerate(out) if d.rule == other and d.outcome in ("granted", "pending")]
@@ -120,17 +154,14 @@ def _top_up(out: List[Decision], group: ExclusivityGroup, shop, why_not: bool) -
             if why_not:
                 reason = (f"{d.clause} {d.rule}: the amount reached ({reached}) less what was paid before on either "
                           f"side ({before_lump} + {before_other}) leaves nothing to pay")
-                out[n] = dataclasses.replace(d, outcome="denied", amount=None, fund=None, reason=reason,
-                                             events=d.events + (event(False),) if d.events else ())
+                out[n] = _decided(d, "denied", None, event(False), fund=None, reason=reason)
             else:
                 drop.add(n)
             continue
-        out[n] = dataclasses.replace(d, outcome="granted" if lump_wins else "suppressed", amount=net,
-                                     events=d.events + (event(lump_wins),) if d.events else ())
+        out[n] = _decided(d, "granted" if lump_wins else "suppressed", net, event(lump_wins))
     for n in others:
         d = out[n]
-        out[n] = dataclasses.replace(d, outcome="suppressed" if lump_wins else "granted",
-                                     events=d.events + (event(not lump_wins),) if d.events else ())
+        out[n] = _decided(d, "suppressed" if lump_wins else "granted", d.amount, event(not lump_wins))
     return [d for n, d in enumerate(out) if n not in drop]
 
 
@@ -157,8 +188,7 @@ def _resolve_one(out: List[Decision], group: ExclusivityGroup, worker: Optional[
         other = others[0] if won else d.rule
         event = T.Exclusive(group.id, group.clause, group.strategy, won, winner, totals[winner],
                             other if won else d.rule, totals[other], group.reading)
-        events = d.events + (event,) if d.events else ()
-        out[n] = dataclasses.replace(d, outcome="granted" if won else "suppressed", events=events)
+        out[n] = _decided(d, "granted" if won else "suppressed", d.amount, event)
 
 
 @dataclass(frozen=True)

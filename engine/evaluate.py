@@ -9,7 +9,7 @@ from typing import Iterator, List, Optional, Tuple
 from . import trace as T
 from .backends import get as get_backend
 from .backends.core import FiringLimitExceeded
-from .decisions import Decision, Totals, resolve_exclusivity
+from .decisions import Decision, GroupError, Totals, resolve_exclusivity
 from .facts import Facts, build_records
 from .firing import Result, RuleError, opening_events
 from .policy import Policy
@@ -70,6 +70,11 @@ def iter_workshops(policy: Policy, facts: Facts, *, backend: str = "core", why_n
                 yield _rule_problem(facts, exc)
             except TargetError as exc:
                 yield _target_problem(facts, exc)
+            except GroupError as exc:
+                pointer = exc.shop.pointer
+                yield Problem(exc.error.code, f"workshop {exc.shop.id}: exclusivity group {exc.group.id} cannot read "
+                              f"what {exc.member} was paid before: {exc.error.message}", pointer,
+                              facts.doc.locate(pointer), hint=f"in `{exc.expr.text}` at {exc.expr.location}")
             except FiringLimitExceeded as exc:
                 pointer = facts.pointers[index]
                 yield Problem("engine.firing_limit", str(exc), pointer, facts.doc.locate(pointer),

@@ -14,12 +14,14 @@ point at the exact spot.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Optional, Tuple
 
 from .exact import show as show_fraction
+from .limits import LIMITS, Limits
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -146,9 +148,9 @@ ARITHMETIC = ("+", "-", "*", "/")
 class ExpressionSyntaxError(Exception):
     """The text is not an expression; ``pos``/``line`` say where it stopped making sense."""
 
-    def __init__(self, message: str, pos: int, line: int, column: int):
+    def __init__(self, message: str, pos: int, line: int, column: int, code: str = "expr.syntax"):
         super().__init__(message)
-        self.message, self.pos, self.line, self.column = message, pos, line, column
+        self.message, self.pos, self.line, self.column, self.code = message, pos, line, column, code
 
 
 def _at(meta_or_token) -> Tuple[int, int]:
@@ -228,10 +230,46 @@ _EXPECTED_WORDS = {
 }
 
 
-def parse(text: str) -> Node:
+def _check_size(text: str, limits: Limits) -> None:
+    """Refuse, before parsing, an expression too long, too deeply nested or with too many terms to be a condition or
+    a formula (the parser and the compiler then never recurse deeper than the limits)."""
+    def refuse(code, message, pos):
+        line = text.count("\n", 0, pos) + 1
+        raise ExpressionSyntaxError(message, pos, line, pos - (text.rfind("\n", 0, pos) + 1) + 1, code)
+
+    if len(text) > limits.max_expression_chars:
+        refuse("expr.too_long", f"the expression has {len(text):,} characters (at most {limits.max_expression_chars:,})",
+               limits.max_expression_chars)
+    bare = _QUOTED.sub(lambda m: " " * len(m.group(0)), text)  # text inside quotes holds no operators
+    depth = 0
+    for pos, ch in enumerate(bare):
+        if ch in "([":
+            depth += 1
+            if depth > limits.max_expression_depth:
+                refuse("expr.too_deep", f"more than {limits.max_expression_depth} parentheses, calls or lists "
+                       "inside each other", pos)
+        elif ch in ")]":
+            depth -= 1
+    operators = list(_OPERATOR.finditer(bare))
+    if len(operators) > limits.max_expression_terms:
+        refuse("expr.too_long", f"{len(operators)} operators and arguments in one expression (at most "
+               f"{limits.max_expression_terms}): split it into lets or computed values",
+               operators[limits.max_expression_terms].start())
+    for match in _LONG_NUMBER.finditer(text):
+        if sum(c.isdigit() for c in match.group(0)) > limits.max_number_digits:
+            refuse("expr.number_too_long", f"a number of more than {limits.max_number_digits} digits", match.start())
+
+
+_LONG_NUMBER = re.compile(r"[0-9][0-9.]{34,}")
+_QUOTED = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'")
+_OPERATOR = re.compile(r"==|!=|<=|>=|[-+*/<>,]|\b(?:and|or|not|in)\b")
+
+
+def parse(text: str, limits: Limits = LIMITS) -> Node:
     """Parse one expression, or raise :class:`ExpressionSyntaxError` with its position."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionSyntaxError("empty expression", 0, 1, 1)
+    _check_size(text, limits)
     try:
         tree = _PARSER.parse(text)
     except UnexpectedInput as exc:

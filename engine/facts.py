@@ -55,7 +55,7 @@ def check_facts(doc: Document, policy: Policy) -> Facts:
     period = data["period"]
     workshops = tuple(data.get("workshops") or ())
     for i, ws in enumerate(workshops):
-        note_sources(policy, ws, f"/workshops/{i}", lambda pointer: source_of(doc.path, pointer))
+        note_sources(policy, ws, f"/workshops/{i}", source_of)
     return Facts(doc.path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest(), period["start"], period["end"],
                  workshops, tuple(f"/workshops/{i}" for i in range(len(workshops))), doc)
 
@@ -104,10 +104,11 @@ def _contract_problems(doc: Document, data: dict, policy: Policy) -> Iterator[Pr
         yield from workshop_problems(policy, ws, f"/workshops/{i}", seen_ws, problem, period["start"], period["end"])
 
 
-def source_of(path: str, pointer: str) -> str:
-    """Where a stated fact was read from, as a trace cites it: the file and the JSON pointer (the same whether the
-    file was read whole or streamed)."""
-    return f"{path} at {pointer}"
+def source_of(pointer: str) -> str:
+    """Where a stated fact was read from, as a trace cites it: its JSON pointer in the facts file (which the
+    decisions document names), the same whether the file was read whole or streamed, and whatever path it was
+    given by, so the same facts always give the same decisions."""
+    return f"the facts at {pointer}"
 
 
 def note_sources(policy: Policy, ws: dict, pointer: str, where) -> None:

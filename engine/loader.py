@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import re
 import hashlib
 from decimal import Decimal
 from typing import Dict, List, Tuple
@@ -44,7 +45,13 @@ def _date(text):
 
 
 def _num(value):
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+    if isinstance(value, Decimal):
+        return value
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
 
 
 def _date_value(value):
@@ -147,10 +154,12 @@ class _Builder:
                     if not is_map:
                         self.error("policy.parameter_value", "a table parameter's value maps thresholds to amounts", vp + "/value")
                         continue
-                    value = tuple(sorted((_num(k), _num(a)) for k, a in raw.items() if _is_number(k)))
-                    for k in raw:
+                    value = tuple(sorted((_num(k), _num(a)) for k, a in raw.items() if _is_number(k) and _is_number(a)))
+                    for k, a in raw.items():
                         if not _is_number(k):
                             self.error("policy.parameter_value", f"table threshold {k!r} is not a number", f"{vp}/value/{k}")
+                        elif not _is_number(a):
+                            self.error("policy.parameter_value", f"the amount {a!r} is not a number", f"{vp}/value/{k}")
                 elif keyed_by:
                     if not is_map:
                         self.error("policy.parameter_value", f"parameter keyed by {keyed_by} needs a value for each code", vp + "/value")
@@ -169,14 +178,14 @@ class _Builder:
                         self.error("policy.parameter_value", "this parameter is neither keyed nor a table; its value is one number", vp + "/value")
                         continue
                     value = convert(raw)
+                wanted = ("a date written YYYY-MM-DD (a calendar date)" if p.get("type") == "date" else
+                          "a number (a parameter of type: date takes dates)")
                 if value is None:
-                    self.error("policy.parameter_value", "a parameter of type date takes dates written YYYY-MM-DD",
-                               vp + "/value")
+                    self.error("policy.parameter_value", f"this value must be {wanted}", vp + "/value")
                     continue
                 if isinstance(value, dict) and None in value.values():
                     bad = next(k for k, a in value.items() if a is None)
-                    self.error("policy.parameter_value", "a parameter of type date takes dates written YYYY-MM-DD",
-                               f"{vp}/value/{bad}")
+                    self.error("policy.parameter_value", f"this value must be {wanted}", f"{vp}/value/{bad}")
                     continue
                 pv = ParameterValue(since, until, value, v["source"], bool(v.get("unconfirmed")), vp)
                 values.append(pv)
@@ -246,8 +255,7 @@ def never_fires(conditions) -> str:
 
 def _is_number(text) -> bool:
     try:
-        Decimal(str(text))
-        return True
+        return Decimal(str(text)).is_finite()
     except ArithmeticError:
         return False
 
@@ -415,6 +423,11 @@ def _label_numbers(doc: Document, parts, compiler: Compiler, parameters, data) -
     def check(label, pointer, asts, lets):
         if not label:
             return
+        for match in re.finditer(r"\{[^{}]*\}", label):
+            if not PLACEHOLDER.fullmatch(match.group(0)):
+                out.append(Problem("policy.label_placeholder", f"{match.group(0)} is not a placeholder: write "
+                                   "{parameter_name}, or {parameter_name:%} for a ratio shown as a percentage",
+                                   pointer, doc.locate(pointer)))
         for match in PLACEHOLDER.finditer(label):
             parameter = parameters.get(match.group(1))
             if parameter is None or parameter.keyed_by or parameter.table or parameter.type != "number":
@@ -442,6 +455,8 @@ def _label_numbers(doc: Document, parts, compiler: Compiler, parameters, data) -
         check(data["rules"][part["index"]].get("label"), f"{part['pointer']}/label", asts, lets)
         for c in conditions:
             check(c.label, c.expr.pointer.rsplit("/", 1)[0] + "/label", [c.expr.ast], lets)
+    for i, status in enumerate(data.get("statuses") or ()):
+        check(status.get("label"), f"/statuses/{i}/label", [], {})
     for (kind, name), ast in compiler.computed_asts.items():
         check(((data.get("computed") or {}).get(kind) or {}).get(name, {}).get("label"), f"/computed/{kind}/{name}/label",
               [ast], {})
@@ -464,8 +479,17 @@ def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict
                 b.error("policy.status_field", f"the facts have no field {subject}.{field} with "
                         f"{' and '.join(shape)}", f"{pointer}/stated")
         routes = []
+        vocab = next((v for v in data.get("vocabularies", {}).values()
+                      if f"{subject}.{raw['stated']['granted']}.route" in v.get("fields", ())), None)
         for j, r in enumerate(raw["routes"]):
             at = f"{pointer}/routes/{j}"
+            if r["route"] in [x.route for x in routes]:
+                b.error("policy.status_route", f"route {r['route']!r} is listed twice", at + "/route")
+            if r["rule"] in [x.rule for x in routes]:
+                b.error("policy.status_route", f"rule {r['rule']!r} already grants another route", at + "/rule")
+            if vocab is not None and r["route"] not in vocab["codes"]:
+                b._unknown(f"code of the vocabulary of {subject}.{raw['stated']['granted']}.route", r["route"],
+                           vocab["codes"], at + "/route")
             rule = rules_raw[ids[r["rule"]]] if r["rule"] in ids else None
             if rule is None:
                 b._unknown("rule", r["rule"], ids, at + "/rule")
@@ -479,6 +503,12 @@ def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict
                     b.error("policy.status_route", f"rule {opened!r} does not require {subject}.{flag}, so no route "
                             "needs to open it", f"{at}/opens/{k}")
             routes.append(Route(r["route"], r["rule"], tuple(r["opens"]) if "opens" in r else None, r.get("reading")))
+        granting = {x.rule for x in routes}
+        for k, rule in enumerate(rules_raw):
+            if rule.get("asserts") == flag and rule["subject"] == subject and rule["id"] not in granting:
+                b.error("policy.status_route", f"rule {rule['id']!r} asserts {subject}.{flag}, the flag of status "
+                        f"{raw['id']}, but is none of its routes: name it as a route, or let it assert another flag",
+                        f"/rules/{k}/asserts")
         for j, rid in enumerate(raw.get("ended_by") or ()):
             if rid not in ids:
                 b._unknown("rule", rid, ids, f"{pointer}/ended_by/{j}")

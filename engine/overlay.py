@@ -22,6 +22,7 @@ import os
 from typing import Dict, List, Tuple
 
 from .problems import InvalidInput, Location, Problem, pointer_join
+from .limits import LIMITS
 from .source import Document, read_file
 
 _BY_NAME = ("parameters", "sets", "funds", "vocabularies", "settings", "ledger")
@@ -44,7 +45,7 @@ def _sha(doc: Document) -> str:
 
 
 def _read(path: str, chain: List[str]):
-    doc = read_file(path)
+    doc = read_file(path, LIMITS.max_policy_bytes)
     data = doc.data
     if not isinstance(data, dict) or "extends" not in data:
         return doc, ((doc.path, _sha(doc)),)
@@ -62,6 +63,11 @@ def _read(path: str, chain: List[str]):
         if any(p.code == "file.unreadable" and p.location.file == parent_path for p in exc.problems):
             raise InvalidInput([Problem("policy.extends", f"cannot read the parent policy {parent_path}", "/extends", loc)])
         raise
+    if not isinstance(parent.data, dict) or "policy" not in parent.data:
+        raise InvalidInput([Problem("policy.extends", f"`extends: {parent_ref}` names {parent_path}, which is not a "
+                                    "policy file (a mapping with a `policy:` block)", "/extends", loc)])
+    if parent.positions is None:  # a parent written as JSON is located only when asked; a fork needs it now
+        parent.locate("")
     merged = _merge(parent, doc)
     return merged, files + ((doc.path, _sha(doc)),)
 

@@ -82,8 +82,9 @@ def sort_problems(problems: Iterable[Problem]) -> list:
 class InvalidInput(Exception):
     """Raised once, with every problem found, when input cannot be used."""
 
-    def __init__(self, problems: Iterable[Problem]):
+    def __init__(self, problems: Iterable[Problem], positions: Optional[dict] = None):
         self.problems = sort_problems(problems)
+        self.positions = positions  # where each value stood, when the file could be read that far
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @property

@@ -149,6 +149,8 @@ def trace_lines(events: Iterable, params: bool = True, main_file: Optional[str] 
                              f"{e.winner} {money(e.winner_amount)} wins over {e.other} {money(e.other_amount)}")
             if e.reading:
                 lines.append(f"  reading: {e.reading}")
+        elif isinstance(e, T.Outcome) and e.outcome == "suppressed":
+            lines.append(f"outcome suppressed: {money(e.amount)} not paid (the other side of its exclusivity group is)")
         elif isinstance(e, T.Outcome):
             amount = f" {money(e.amount)}" if e.amount is not None else ""
             fund = f" from {e.fund}" if e.fund else (" (no fund named)" if e.amount is not None else "")
@@ -385,6 +387,16 @@ def explain_text(evaluation, decisions: List[Decision]) -> str:
 
 # --- problems --------------------------------------------------------------------
 
+def _around(text: str, col: int, width: int = 60):
+    """A long source line cut to ``width`` characters either side of ``col``, and where ``col`` falls in it."""
+    if len(text) <= 2 * width + 20:
+        return text, col
+    start = max(0, col - width)
+    end = min(len(text), col + width)
+    head = "…" if start else ""
+    return head + text[start:end] + ("…" if end < len(text) else ""), col - start + len(head)
+
+
 def problem_lines(problems: Iterable[Problem], source_line: Callable[[str, int], str]) -> List[str]:
     """Problems as a compiler prints them: location, code, message, the line and a caret under the spot."""
     out = []
@@ -393,7 +405,7 @@ def problem_lines(problems: Iterable[Problem], source_line: Callable[[str, int],
         if p.location.line:
             text = source_line(p.location.file, p.location.line)
             if text:
-                out.append(f"  {p.location.line:>5} | {text}")
-                caret_col = _width(text[:max(0, p.location.col - 1)])
-                out.append(f"        | {' ' * caret_col}^")
+                shown, col = _around(text, max(0, p.location.col - 1))
+                out.append(f"  {p.location.line:>5} | {shown}")
+                out.append(f"        | {' ' * _width(shown[:col])}^")
     return out

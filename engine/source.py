@@ -25,6 +25,7 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
+from .limits import LIMITS, Limits
 from .problems import InvalidInput, Location, Problem, pointer_join
 
 #: Aliases a document may hold, and how many values they may add when expanded.
@@ -105,6 +106,82 @@ def _count_nodes(root):
     return len(seen), shared
 
 
+def _too_deep_node(root, limit: int):
+    """The first node nested deeper than ``limit``, or None (walked without recursion)."""
+    stack = [(root, 0)]
+    seen = set()
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return node
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, MappingNode):
+            stack.extend((v, depth + 1) for _, v in node.value)
+    return None
+
+
+def scalar_problem(value, limits: Limits = LIMITS):
+    """(code, message) if a scalar read from a file crosses a limit, else None."""
+    if isinstance(value, str):
+        if len(value) > limits.max_text_chars:
+            return "input.text_too_long", f"text of {len(value):,} characters (at most {limits.max_text_chars:,})"
+        if _SURROGATE.search(value):
+            return "input.surrogate", "text holds a lone surrogate (an escape such as \\ud800 that is no character)"
+        return None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        digits = len(str(abs(value))) if abs(value) < 10 ** limits.max_number_digits else limits.max_number_digits + 1
+        if digits > limits.max_number_digits:
+            return "input.number_too_long", f"a number of more than {limits.max_number_digits} digits"
+        return None
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return "input.number", f"{value} is not a number"
+        sign, digits, exponent = value.as_tuple()
+        if len(digits) > limits.max_number_digits:
+            return "input.number_too_long", f"a number of {len(digits)} digits (at most {limits.max_number_digits})"
+        if value != 0 and value.adjusted() > limits.max_number_exponent:
+            return "input.number_too_large", f"{value:.6g} is larger than 1e{limits.max_number_exponent}"
+        if exponent < -limits.max_number_digits:
+            return "input.number_too_long", f"a number with more than {limits.max_number_digits} decimals"
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def value_problems(data, path: str, limits: Limits) -> list:
+    """Every value of parsed JSON that crosses a limit (depth, numbers, text), as (code, message, pointer)."""
+    out = []
+    stack = [(data, "", 0)]
+    while stack:
+        value, pointer, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth >= limits.max_depth:
+                out.append(("input.too_deep", f"nested more than {limits.max_depth} levels deep", pointer))
+                continue
+            for key, child in value.items():
+                found = scalar_problem(key, limits)
+                if found:
+                    out.append((*found, pointer))
+                stack.append((child, pointer_join(pointer, key), depth + 1))
+        elif isinstance(value, list):
+            if depth >= limits.max_depth:
+                out.append(("input.too_deep", f"nested more than {limits.max_depth} levels deep", pointer))
+                continue
+            stack.extend((child, pointer_join(pointer, i), depth + 1) for i, child in enumerate(value))
+        else:
+            found = scalar_problem(value, limits)
+            if found:
+                out.append((*found, pointer))
+    return out
+
+
 @dataclass(frozen=True)
 class Document:
     """A parsed file: its data, where each value came from, and its text."""
@@ -118,7 +195,11 @@ class Document:
     def locate(self, pointer: str) -> Location:
         """The location of ``pointer``, or of its nearest located ancestor."""
         if self.positions is None:  # read fast without positions; find them now that someone asks
-            object.__setattr__(self, "positions", read_text(self.path, self.text).positions)
+            try:
+                positions = read_text(self.path, self.text).positions
+            except InvalidInput as exc:  # still located, unless YAML cannot read it at all (a \\u escape it refuses)
+                positions = exc.positions or {}
+            object.__setattr__(self, "positions", positions)
         p = pointer
         while True:
             loc = self.positions.get(p)
@@ -158,25 +239,29 @@ def read_text(path: str, text: str) -> Document:
         raise InvalidInput([Problem("yaml.syntax", f"not valid YAML: {exc}", "", _mark_location(path, mark))])
     if root is None:
         raise InvalidInput([Problem("yaml.empty", "the file is empty", "", Location(path, 1, 1))])
+    deep = _too_deep_node(root, LIMITS.max_depth)
+    if deep is not None:
+        raise InvalidInput([Problem("input.too_deep", f"nested more than {LIMITS.max_depth} levels deep", "",
+                                    _mark_location(path, deep.start_mark))])
     problems = _alias_problems(root, path)
     if problems:
         raise InvalidInput(problems)
     positions: Dict[str, Location] = {}
     data = _build(root, "", path, positions, problems)
     if problems:
-        raise InvalidInput(problems)
+        raise InvalidInput(problems, positions)
     return Document(path, text, data, positions)
 
 
-class _Duplicate(Exception):
-    pass
+class DuplicateKey(Exception):
+    """A JSON object names one key twice."""
 
 
 def _no_duplicates(pairs):
     out = {}
     for key, value in pairs:
         if key in out:
-            raise _Duplicate(key)
+            raise DuplicateKey(key)
         out[key] = value
     return out
 
@@ -185,26 +270,116 @@ def _no_constant(name):
     raise ValueError(name)
 
 
-def read_json_fast(path: str, text: str) -> Document:
-    """JSON through the C parser, numbers from their text (never float), duplicate keys refused.
+def json_decoder() -> json.JSONDecoder:
+    """Strict JSON (RFC 8259): numbers from their text (never float), duplicate keys and NaN refused."""
+    return json.JSONDecoder(parse_float=Decimal, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
 
-    Positions are worked out only if a problem needs one. Anything the fast
-    parser will not take is read again by :func:`read_text`, which reports
-    it with its location.
+
+def parse_json(text: str):
+    """A whole JSON text, by :func:`json_decoder`."""
+    return json_decoder().decode(text)
+
+
+def read_json_fast(path: str, text: str, limits: Limits = LIMITS) -> Document:
+    """A ``.json`` file, read as strict JSON only (the C parser), with every limit checked.
+
+    Positions are worked out only if a problem needs one. A problem is reported at its line and column:
+    a syntax error where the parser stopped, a duplicate key where it stands, a value over a limit where
+    it was read.
     """
     try:
-        data = json.loads(text, parse_float=Decimal, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except (ValueError, _Duplicate, RecursionError):
-        return read_text(path, text)
-    return Document(path, text, data, None)
+        data = parse_json(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput([Problem("json.syntax", f"not valid JSON: {exc.msg}", "", Location(path, exc.lineno, exc.colno),
+                                    hint=_json_hint(text, exc.pos))]) from None
+    except DuplicateKey as exc:
+        located = _located_duplicates(path, text)
+        raise InvalidInput(located or [Problem("json.duplicate_key", f"duplicate key {exc.args[0]!r}", "",
+                                               Location(path, 1, 1))]) from None
+    except RecursionError:
+        raise InvalidInput([Problem("input.too_deep", f"nested more than {limits.max_depth} levels deep", "",
+                                    _deep_location(path, text, limits.max_depth))]) from None
+    except ValueError as exc:  # an integer too long for Python to convert, or NaN/Infinity
+        raise InvalidInput([_long_number(path, text, exc, limits)]) from None
+    doc = Document(path, text, data, None)
+    found = value_problems(data, path, limits)
+    if found:
+        raise InvalidInput([Problem(code, message, pointer, doc.locate(pointer)) for code, message, pointer in found])
+    return doc
 
 
-def read_file(path: str) -> Document:
+def _json_hint(text: str, pos: int):
+    """What a person probably meant, for the JSON slips YAML would have taken."""
+    near = text[max(0, pos - 1):pos + 1]
+    if "+" in near:
+        return "JSON numbers have no leading +: write 1, not +1"
+    if text[pos:pos + 1].isdigit():
+        return "a date or other text is written in double quotes in JSON: \"2022-07-01\""
+    return None
+
+
+def _located_duplicates(path: str, text: str) -> list:
     try:
+        read_text(path, text)
+    except InvalidInput as exc:
+        return [Problem("json.duplicate_key", p.message, p.pointer, p.location, hint="a key is given once per object")
+                for p in exc.problems if p.code == "yaml.duplicate_key"]
+    return []
+
+
+def _deep_location(path: str, text: str, limit: int) -> Location:
+    depth, line, col, in_string, escaped = 0, 1, 0, False, False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return Location(path, line, col)
+        elif ch in "]}":
+            depth -= 1
+    return Location(path, 1, 1)
+
+
+def _long_number(path: str, text: str, exc: ValueError, limits: Limits) -> Problem:
+    match = re.search(r"[0-9]{%d,}" % (limits.max_number_digits + 1), text)
+    if match is None:
+        return Problem("json.syntax", f"not valid JSON: {exc}", "", Location(path, 1, 1))
+    line = text.count("\n", 0, match.start()) + 1
+    col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+    return Problem("input.number_too_long", f"a number of more than {limits.max_number_digits} digits", "",
+                   Location(path, line, col))
+
+
+def read_file(path: str, max_bytes: int = LIMITS.max_file_bytes) -> Document:
+    """A policy or facts file: a regular file of at most ``max_bytes``, UTF-8; ``.json`` is strict JSON, anything
+    else YAML."""
+    import os
+    import stat
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInput([Problem("file.not_regular", "not a regular file (a device, pipe or folder cannot be "
+                                        "read as a policy or facts file)", "", Location(path))])
+        if info.st_size > max_bytes:
+            raise InvalidInput([Problem("input.too_large", f"the file has {info.st_size:,} bytes (at most {max_bytes:,})",
+                                        "", Location(path))])
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(max_bytes + 1)
     except OSError as exc:
         raise InvalidInput([Problem("file.unreadable", f"cannot read file: {exc.strerror}", "", Location(path))])
+    if len(raw) > max_bytes:
+        raise InvalidInput([Problem("input.too_large", f"the file has more than {max_bytes:,} bytes", "", Location(path))])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -240,11 +415,19 @@ def _expanded_size(node, memo: dict, limit: int) -> int:
 def _scalar(node: ScalarNode, pointer: str, path: str, problems: list) -> Any:
     tag, text = node.tag, node.value
     if tag == _STR:
+        if len(text) > LIMITS.max_text_chars:
+            problems.append(Problem("input.text_too_long", f"text of {len(text):,} characters (at most "
+                                    f"{LIMITS.max_text_chars:,})", pointer, _mark_location(path, node.start_mark)))
+            return None
         return text
     if tag == _NULL:
         return None
     if tag == _BOOL:
         return text.lower() == "true"
+    if tag in (_INT, _FLOAT) and sum(c.isdigit() for c in text) > LIMITS.max_number_digits:
+        problems.append(Problem("input.number_too_long", f"a number of more than {LIMITS.max_number_digits} digits",
+                                pointer, _mark_location(path, node.start_mark)))
+        return None
     if tag == _INT:
         try:
             return int(text)
@@ -254,9 +437,15 @@ def _scalar(node: ScalarNode, pointer: str, path: str, problems: list) -> Any:
         if text in ("", ".", "+", "-") or not any(c.isdigit() for c in text):
             return text
         try:
-            return Decimal(text)
+            value = Decimal(text)
         except ArithmeticError:
             pass
+        else:
+            found = scalar_problem(value)
+            if found is None:
+                return value
+            problems.append(Problem(found[0], found[1], pointer, _mark_location(path, node.start_mark)))
+            return None
     problems.append(Problem("yaml.bad_scalar", f"cannot read {text!r} as {tag.rsplit(':', 1)[-1]}",
                             pointer, _mark_location(path, node.start_mark)))
     return None

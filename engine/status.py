@@ -67,18 +67,19 @@ def gate(policy: Policy, rule, subject: Record) -> Optional[str]:
         return None
     status, route = found
     held = standing(status, _holder(subject, status.subject))
+    label = subject.ctx.label(status.label)
     if route is None:  # a rule that ends the status
         if held.state == "held":
             return None
         if held.state == "ended":
-            return f"{rule.clause} {rule.label}: {status.label} already ended on {held.ended_on.isoformat()}"
-        return (f"{rule.clause} {rule.label}: applies only to a {status.subject} holding {status.label} from before "
+            return f"{rule.clause} {rule.label}: {label} already ended on {held.ended_on.isoformat()}"
+        return (f"{rule.clause} {rule.label}: applies only to a {status.subject} holding {label} from before "
                 "this period")
     if held.state == "held":
-        return (f"{rule.clause} {rule.label}: {status.label} is held since {held.since.isoformat()} by route "
+        return (f"{rule.clause} {rule.label}: {label} is held since {held.since.isoformat()} by route "
                 f"{held.route} ({held.source}); it is not tested again")
     if held.state == "ended" and status.after_end == "stated":
-        return (f"{rule.clause} {rule.label}: {status.label} ended on {held.ended_on.isoformat()} ({held.end_source}); "
+        return (f"{rule.clause} {rule.label}: {label} ended on {held.ended_on.isoformat()} ({held.end_source}); "
                 "only a grant stated after that date restores it")
     from .firing import verdicts
     for earlier in status.routes:
@@ -108,7 +109,7 @@ def held_results(policy: Policy, shop: Record) -> List:
             events: Tuple = ()
             if subject.ctx.tracing:
                 events = tuple(opening_events(rule, subject, policy)) + (
-                    T.Held(status.label, held.route, held.since, held.source, held.ended_on),
+                    T.Held(subject.ctx.label(status.label), held.route, held.since, held.source, held.ended_on),
                     T.Outcome(rule.decides, None, None))
             details = (("route", held.route), ("basis", "held"), ("since", held.since), ("source", held.source))
             out.append(Result(rule, subject, True, None, events, None, details=details))

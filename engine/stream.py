@@ -1,7 +1,8 @@
 """Province-scale runs: facts read, decided and written one workshop at a time.
 
-A JSON facts file is read incrementally (ijson), so memory is bounded by the
-largest workshop, not by the file. Each workshop is checked (the compiled
+A JSON facts file is read one workshop at a time by the same strict JSON
+decoder that reads a whole file, so memory is bounded by the largest workshop,
+not by the file, and both paths take and refuse the same files. Each workshop is checked (the compiled
 schema, then the facts contract), decided, and its decisions rendered and
 handed on at once; ``jobs > 1`` decides workshops in worker processes and
 hands them on in input order, so the output is the same as with one job.
@@ -13,9 +14,12 @@ Nothing is written where a partial result could be taken for a whole one.
 """
 from __future__ import annotations
 
+import codecs
 import datetime as _dt
 import decimal
 import hashlib
+import json
+import re
 import multiprocessing
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Tuple
@@ -28,20 +32,13 @@ from .evaluate import PRECISION, decide_records
 from .facts import note_sources, records_for, source_of, workshop_problems
 from .policy import Policy
 from .render import decision_dict, decision_text
+from .limits import LIMITS
+from .source import DuplicateKey, json_decoder, value_problems
 from .validation import apply_defaults_and_types, fast_valid
 
 
 class StreamStopped(Exception):
     """The stream met a problem; run the thorough path to report it with its location."""
-
-
-class _UniqueKeys(dict):
-    """A mapping that refuses a key given twice (ijson builds objects through it)."""
-
-    def __setitem__(self, key, value):
-        if key in self:
-            raise StreamStopped(f"duplicate key {key!r}")
-        super().__setitem__(key, value)
 
 
 @dataclass(frozen=True)
@@ -62,16 +59,119 @@ def _sha256(path: str) -> Tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def open_json(path: str) -> StreamHeader:
-    """The period and hash of a JSON facts file, read without loading its workshops."""
-    import ijson
+class _JsonReader:
+    """A facts document ``{"period": …, "workshops": [ … ]}`` read one value at a time with the standard
+    library's strict JSON decoder, the same one that reads a whole file (:func:`engine.source.parse_json`), so
+    both paths take and refuse the same files. A value is decoded from a buffer that grows a chunk at a time
+    until it holds the whole value; anything but the expected shape stops the stream (the whole-file path
+    then reports it with its location)."""
 
-    sha, size = _sha256(path)
-    with open(path, "rb") as fh:
+    CHUNK = 1 << 20
+    MAX_VALUE = 256 * 1024 * 1024  # one workshop larger than this is left to the whole-file path
+
+    def __init__(self, path: str, progress: Optional[Callable[[int], None]] = None):
+        self.fh = open(path, "rb")
+        self.progress = progress
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+        self.utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+        self.decoder = json_decoder()
+
+    def close(self) -> None:
+        self.fh.close()
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        block = self.fh.read(self.CHUNK)
+        if self.progress is not None and block:
+            self.progress(len(block))
         try:
-            period = next(ijson.items(fh, "period", map_type=_UniqueKeys, use_float=False), None)
-        except (ijson.JSONError, StreamStopped, UnicodeDecodeError) as exc:
-            raise StreamStopped(str(exc)) from None
+            added = self.utf8.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            raise StreamStopped(f"not UTF-8 text: {exc}") from None
+        self.eof = not block
+        self.text = self.text[self.pos:] + added
+        self.pos = 0
+        return bool(block)
+
+    def _next_char(self) -> str:
+        """The next character that is not white space ("" at the end), not consumed."""
+        while True:
+            match = _SPACE.match(self.text, self.pos)
+            self.pos = match.end()
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self._more():
+                return ""
+
+    def expect(self, allowed: str) -> str:
+        found = self._next_char()
+        if not found or found not in allowed:
+            raise StreamStopped(f"expected one of {allowed!r}, found {found!r}")
+        self.pos += 1
+        return found
+
+    def value(self):
+        self._next_char()
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError:
+                if len(self.text) - self.pos > self.MAX_VALUE or not self._more():
+                    raise StreamStopped("not valid JSON") from None
+                continue
+            except (ValueError, RecursionError, DuplicateKey) as exc:  # a number too long, too deep, a repeated key
+                raise StreamStopped(f"{type(exc).__name__}: {exc}") from None
+            if end == len(self.text) and not self.eof and self.text[self.pos] not in "{[\"":
+                self._more()  # a number may go on in the next chunk: decode it again whole
+                continue
+            self.pos = end
+            found = value_problems(value, "", LIMITS)
+            if found:
+                raise StreamStopped(f"{found[0][0]}: {found[0][1]}")
+            return value
+
+    def end(self) -> None:
+        if self._next_char():
+            raise StreamStopped("text after the document")
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _members(reader: _JsonReader):
+    """(key, reader positioned at its value) for each member of the top-level object; a key given twice, or one
+    the facts do not have, stops the stream."""
+    reader.expect("{")
+    if reader._next_char() == "}":
+        reader.expect("}")
+        return
+    seen = set()
+    while True:
+        key = reader.value()
+        if not isinstance(key, str) or key in seen or key not in ("period", "workshops"):
+            raise StreamStopped(f"top-level key {key!r}")
+        seen.add(key)
+        reader.expect(":")
+        yield key
+        if reader.expect(",}") == "}":
+            reader.end()
+            return
+
+
+def open_json(path: str) -> StreamHeader:
+    """The period and hash of a JSON facts file, read without loading its workshops (the period must come first)."""
+    sha, size = _sha256(path)
+    reader = _JsonReader(path)
+    try:
+        members = _members(reader)
+        if next(members, None) != "period":
+            raise StreamStopped("the period does not come first")
+        period = reader.value()
+    finally:
+        reader.close()
     schema = schemas.load("facts")
     period_schema = _WORKSHOP_SCHEMA.setdefault("period", dict(schema["properties"]["period"], **{"$defs": schema["$defs"]}))
     if not isinstance(period, dict) or not fast_valid(period_schema, period):
@@ -88,27 +188,36 @@ def check_period(policy: Policy, header: "StreamHeader") -> None:
         raise StreamStopped("the period starts before the policy is in force")
 
 
-
 def read_workshops(path: str, progress: Optional[Callable[[int], None]] = None) -> Iterator[Tuple[int, dict]]:
-    """(index, raw workshop) for each workshop of a JSON facts file, in order; StreamStopped on a problem.
+    """(index, raw workshop) for each workshop of a JSON facts file, in order; StreamStopped on a problem, and
+    only once the whole document has been read (so a file cut short, or with text after it, never passes).
 
     Only parsing and the one check that spans workshops (unique ids) happen here; each workshop is
     checked where it is decided, so with --jobs the checks run in parallel too.
     """
-    import ijson
-
-    ids = set()
-    with open(path, "rb") as raw:
-        fh = _Counting(raw, progress)
-        try:
-            for index, ws in enumerate(ijson.items(fh, "workshops.item", map_type=_UniqueKeys, use_float=False)):
+    reader = _JsonReader(path, progress)
+    try:
+        for key in _members(reader):
+            if key == "period":
+                reader.value()
+                continue
+            reader.expect("[")
+            if reader._next_char() == "]":
+                reader.expect("]")
+                continue
+            ids, index = set(), 0
+            while True:
+                ws = reader.value()
                 wid = ws.get("id") if isinstance(ws, dict) else None
-                if wid in ids:
-                    raise StreamStopped(f"workshop id {wid!r} is used twice")
+                if not isinstance(wid, str) or wid in ids:
+                    raise StreamStopped(f"workshop #{index + 1}: id {wid!r} missing, not text or used twice")
                 ids.add(wid)
                 yield index, ws  # checked where it is decided (a worker process, with --jobs)
-        except (ijson.JSONError, UnicodeDecodeError) as exc:
-            raise StreamStopped(str(exc)) from None
+                index += 1
+                if reader.expect(",]") == "]":
+                    break
+    finally:
+        reader.close()
 
 
 def _checked(policy: Policy, header: "StreamHeader", index: int, ws) -> dict:
@@ -126,24 +235,11 @@ def _checked(policy: Policy, header: "StreamHeader", index: int, ws) -> dict:
     pointer = f"/workshops/{index}"
     for _ in workshop_problems(policy, ws, pointer, {}, refuse, header.period_start, header.period_end):
         pass
-    note_sources(policy, ws, pointer, lambda at: source_of(header.path, at))
+    note_sources(policy, ws, pointer, source_of)
     return ws
 
 
 _WORKSHOP_SCHEMA: dict = {}  # built once, so the compiled validator and resolved nodes are reused
-
-
-class _Counting:
-    """A file wrapper that reports how many bytes have been read (for the progress bar)."""
-
-    def __init__(self, fh, progress):
-        self.fh, self.progress = fh, progress
-
-    def read(self, n=-1):
-        block = self.fh.read(n)
-        if self.progress is not None and block:
-            self.progress(len(block))
-        return block
 
 
 @dataclass(frozen=True)

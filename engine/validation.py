@@ -17,6 +17,7 @@ from typing import Any, Iterable, List
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
+from .limits import LIMITS
 from .problems import Problem, pointer_join
 from .source import Document
 
@@ -30,7 +31,9 @@ def _is_date(instance: Any) -> bool:
         return True
     if not _DATE.match(instance):
         return False
-    _dt.date.fromisoformat(instance)
+    day = _dt.date.fromisoformat(instance)
+    if not LIMITS.first_year <= day.year <= LIMITS.last_year:
+        raise ValueError(f"{instance} lies outside {LIMITS.first_year}..{LIMITS.last_year}")
     return True
 
 
@@ -87,15 +90,29 @@ def _message(error: jsonschema.ValidationError) -> str:
         extra = re.findall(r"'([^']+)'", error.message)
         return f"unknown field {extra[0]!r}" if extra else error.message
     if error.validator == "format" and error.validator_value == "date":
-        return f"{error.instance!r} is not a calendar date"
+        return (f"{error.instance!r} is not a calendar date from {LIMITS.first_year}-01-01 to "
+                f"{LIMITS.last_year}-12-31")
     if "x-error" in schema:
-        shown = error.instance if not isinstance(error.instance, (dict, list)) else type(error.instance).__name__
-        return f"{shown!r} {schema['x-error']}" if not isinstance(error.instance, (dict, list)) else schema["x-error"]
+        return f"{_shown(error.instance)} {schema['x-error']}" if not isinstance(error.instance, (dict, list)) \
+            else schema["x-error"]
     if error.validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
+        return f"{_shown(error.instance)} is not one of {', '.join(map(_shown, error.validator_value))}"
     if error.validator == "type":
-        return f"{error.instance!r} is not of type {error.validator_value}"
+        wanted = error.validator_value
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        return f"{_shown(error.instance)} is not of type {wanted}"
     return error.message
+
+
+def _shown(value) -> str:
+    """A value as the file writes it: null, true, false, numbers as written, text quoted."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _hint(error: jsonschema.ValidationError):

@@ -11,6 +11,8 @@ problem, not a cascade of every decision.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import schemas
 from typing import List, Optional, Tuple
 
 from .evaluate import evaluate
@@ -19,6 +21,7 @@ from .loader import load_policy
 from .problems import InvalidInput, Problem
 from .render import to_json
 from .source import read_file
+from .validation import schema_problems
 
 _COMPARED = ("workshop", "worker", "loan", "rule", "clause", "outcome", "amount", "funding_source", "reason", "trace")
 
@@ -44,6 +47,9 @@ def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = No
 
     if not (isinstance(data, dict) and isinstance(data.get("decisions"), list) and isinstance(data.get("policy"), dict)):
         raise InvalidInput([problem("verify.shape", "not a decisions file written by `subsidy evaluate --format json`", "")])
+    shape = schema_problems(doc, schemas.load("decisions"), "verify")
+    if shape:
+        raise InvalidInput(shape)
     path = policy_path or data["policy"].get("path")
     if not path:
         raise InvalidInput([problem("verify.shape", "the decisions file does not say which policy made it; give --policy", "/policy")])

@@ -37,7 +37,7 @@ LEDGER_DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES else [])
 
 def pytest_report_header(config):
     return f"ledger databases: {', '.join(LEDGER_DATABASES)}" + (
-        "" if POSTGRES else " (set SUBSIDY_TEST_POSTGRES=$(bash .ci/postgres) to add PostgreSQL)")
+        "" if POSTGRES else " (export SUBSIDY_TEST_POSTGRES=$(bash .ci/postgres start $(mktemp -d)) to add PostgreSQL)")
 
 
 def pytest_configure(config):
@@ -46,8 +46,9 @@ def pytest_configure(config):
 
 
 @pytest.fixture(params=LEDGER_DATABASES)
-def ledger_url(request, tmp_path):
-    """A new, empty ledger database: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
+def database_url(request, tmp_path):
+    """A database with no ledger in it: a SQLite file not there yet, or a fresh PostgreSQL database dropped
+    afterwards."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
@@ -63,3 +64,13 @@ def ledger_url(request, tmp_path):
     yield admin.set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def ledger_url(database_url):
+    """A new, empty ledger, created as `subsidy ledger init URL` creates one (a ledger is created on purpose:
+    every other command refuses a URL that holds none)."""
+    from engine.ledger import init_ledger
+    ledger, _ = init_ledger(database_url)
+    ledger.close()
+    return database_url

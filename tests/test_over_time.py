@@ -272,3 +272,93 @@ def test_a_label_quoting_an_unknown_or_keyed_parameter_is_an_error_at_the_label(
         in result.output
     assert "the label quotes {minimum_monthly_wage}: it is not one number" in result.output
     assert "(at /rules/2/when/1/label)" in result.output
+
+
+# --- found by review: each was wrong money, a traceback or a false alarm -------------------------------------------
+
+def _edited(write, *edits):
+    text = open(POLICY, encoding="utf-8").read()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return write("edited.yaml", text)
+
+
+@pytest.mark.parametrize("edits, message", [
+    ([("      - route: labour_intensive\n", "      - route: general\n")], "route 'general' is listed twice"),
+    ([("        rule: certification_labour_intensive\n", "        rule: certification\n")],
+     "rule 'certification' already grants another route"),
+    ([("      - route: labour_intensive\n        rule: certification_labour_intensive\n", "      - route: x_route\n"
+       "        rule: certification_labour_intensive\n")], "x_route"),
+])
+def test_status_routes_are_checked_against_each_other_and_the_route_vocabulary(edits, message, write):
+    result = subsidy("validate", _edited(write, *edits))
+    assert result.exit_code == 1 and "error[policy." in result.output and message in result.output, result.output
+
+
+def test_a_rule_asserting_the_status_flag_must_be_one_of_its_routes(write):
+    path = _edited(write, ("""      - route: labour_intensive
+        rule: certification_labour_intensive
+        opens: [one_time_hiring_subsidy]
+""", ""))
+    result = subsidy("validate", path)
+    assert result.exit_code == 1
+    assert "rule 'certification_labour_intensive' asserts workshop.certified" in result.output
+    assert "policy.status_route" in result.output
+
+
+def test_a_revocation_recorded_for_a_later_period_end_is_not_in_force_yet(tmp_path, ledger_url):
+    held = {"certification": {"on": "2022-03-01", "route": "general"}}
+    workers = [_worker(f"T{i}", months=["2022-07", "2022-08", "2022-09"], contract_months=6) for i in range(5)]
+    quarter = tmp_path / "q3.yaml"
+    quarter.write_text(yaml.safe_dump({"period": {"start": "2022-07-01", "end": "2022-09-30"}, "workshops": [dict(
+        {"id": "WS-1", "wage_area": 3, "entity_type": "cooperative", "months_below_standard": 6, "workers": workers},
+        **held)]}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    recorded = _record(POLICY, str(quarter), ledger_url)
+    assert _one(recorded, rule="revocation")["effective"] == "2022-10-01"
+    august = _facts(tmp_path, "2022-08", workers, **held)
+    doc = json.loads(subsidy("evaluate", POLICY, august, "--ledger", ledger_url, "--no-trace").stdout)
+    assert _one(doc, rule="certification")["basis"] == "held"  # revoked only from October
+    assert _granted(doc, "3.3") == Decimal("1000.00")
+
+
+@pytest.mark.parametrize("edit, code", [
+    (("- {from: 2022-06-27, value: 200, source:", "- {from: 2022-06-27, value: 2022-01-01, source:"),
+     "policy.parameter_value"),
+    (("      base_award: workshop.history.award_paid\n", "      base_award: workshop.history.award_paid / 3\n"), None),
+])
+def test_a_parameter_or_paid_before_that_is_not_an_amount_is_an_error_not_a_traceback(edit, code, write):
+    path = _edited(write, edit)
+    if code:
+        result = subsidy("validate", path)
+        assert result.exit_code == 1 and f"error[{code}]" in result.output, result.output
+        return
+    facts = str(ROOT / "examples" / "county" / "2026-11.yaml")
+    result = subsidy("evaluate", path, facts, "--format", "text")
+    assert result.exit_code == 1 and "error[eval.type]" in result.output
+    assert "exclusivity group base_award_or_hiring_subsidy" in result.output
+
+
+def test_a_date_moved_out_of_the_calendar_is_an_evaluation_error(write):
+    path = _edited(write, ("expr: add_months(add_years(worker.birth_date, worker.retirement_base_age), "
+                           "worker.retirement_delay_months)",
+                           "expr: add_days(worker.birth_date, 100000000)"))
+    result = subsidy("evaluate", path, str(ROOT / "examples" / "facts_2022.yaml"), "--format", "text")
+    assert result.exit_code == 1 and "error[eval.date_range]" in result.output, result.output[-800:]
+
+
+@pytest.mark.parametrize("label", ["吸纳目标劳动力{Certification_min_target_workers}人", "吸纳{x:.2f}人"])
+def test_a_brace_that_is_not_a_placeholder_is_an_error(label, write):
+    path = _edited(write, ("吸纳目标劳动力{certification_min_target_workers}人", label))
+    result = subsidy("validate", path)
+    assert result.exit_code == 1 and "is not a placeholder" in result.output, result.output
+
+
+def test_the_same_facts_verify_whatever_path_they_are_given_by(tmp_path):
+    example = ROOT / "examples" / "facts_2022.yaml"
+    out = tmp_path / "d.json"
+    assert subsidy("evaluate", POLICY, example, "-o", out).exit_code == 0
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    result = subsidy("verify", out, copy)
+    assert result.exit_code == 0, result.output

@@ -96,7 +96,7 @@ def test_a_duplicate_key_in_json_facts_is_refused(tmp_path):
     bad.write_text('{"period": {"start": "2022-07-01", "end": "2022-12-31", "end": "2022-11-30"}, "workshops": []}',
                    encoding="utf-8")
     result = run("evaluate", POLICY, str(bad))
-    assert result.exit_code == 1 and "yaml.duplicate_key" in result.output and "dup.json:1:" in result.output
+    assert result.exit_code == 1 and "json.duplicate_key" in result.output and "dup.json:1:" in result.output
 
 
 def test_an_evaluation_problem_in_the_stream_is_reported_in_full(tmp_path):
