@@ -383,6 +383,11 @@ def build_policy(doc: Document, files=None):
                                     f"/parameters/{name}", doc.locate(f"/parameters/{name}"), WARNING,
                                     "remove it, or retire it in a fork"))
     problems.extend(_label_numbers(doc, compiled_parts, compiler, parameters, data))
+    for key, text in ((data.get("settings") or {}).get("labels") or {}).items():
+        if key.startswith("sheet.") and not _SHEET_TITLE.fullmatch(text or ""):
+            at = f"/settings/labels/{key}"
+            problems.append(Problem("policy.sheet_label", f"{text!r} cannot name a workbook sheet", at, doc.locate(at),
+                                    hint="1 to 31 characters, none of [ ] : * ? / \\"))
     for part in compiled_parts:
         contradiction = never_fires([c.expr.ast for c in part["when"]])
         if contradiction:
@@ -412,6 +417,9 @@ def build_policy(doc: Document, files=None):
         in_force=_date(data["policy"].get("in_force")),
     )
     return policy, problems
+
+
+_SHEET_TITLE = re.compile(r"[^\[\]:*?/\\]{1,31}")
 
 
 def _label_numbers(doc: Document, parts, compiler: Compiler, parameters, data) -> List[Problem]:

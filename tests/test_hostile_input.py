@@ -123,6 +123,8 @@ POLICY_CASES = {
     "a tier threshold NaN": ({'value: {"30": 50000, "50": 100000, "100": 250000}':
                               'value: {"NaN": 50000, "50": 100000, "100": 250000}'}, "policy.parameter_value"),
     "YAML nested 500 deep": ({"format: 1\n": "format: 1\ndeep: " + "[" * 500 + "]" * 500 + "\n"}, "input.too_deep"),
+    "a sheet label a/b": ({"sheet.payouts: 发放明细": "sheet.payouts: a/b"}, "policy.sheet_label"),
+    "an empty sheet label": ({"sheet.payouts: 发放明细": 'sheet.payouts: ""'}, "policy.sheet_label"),
 }
 
 
