@@ -125,8 +125,8 @@ def _top_up(out: List[Decision], group: ExclusivityGroup, shop, why_not: bool) -
     before_lump, before_other = paid.get(lump, Decimal(0)), paid.get(other, Decimal(0))
     lumps = [n for n, d in enumerate(out) if d.rule == lump and d.outcome in ("granted", "pending")]
     others = [n for n, d in enumerate(out) if d.rule == other and d.outcome in ("granted", "pending")]
-    if not lumps and not others:
-        return out
+    if not lumps and (not others or before_lump == 0):
+        return out  # no award reached or paid: nothing competes with this period's hiring subsidies
     reached = sum((out[n].amount for n in lumps if out[n].outcome == "granted"), Decimal(0))
     now = sum((out[n].amount for n in others if out[n].outcome == "granted"), Decimal(0))
     net = reached - before_lump - before_other
