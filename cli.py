@@ -80,11 +80,14 @@ def main():
 
     \b
     A county's month with the payout ledger (history from earlier months, nothing paid twice):
+      subsidy ledger init ledger.db        # once
       subsidy evaluate policies/shanxi_2022.yaml examples/county/2022-08.yaml --ledger ledger.db --record
       subsidy ledger report ledger.db --policy policies/shanxi_2022.yaml
 
     Exit codes: 0 done; 1 the policy or facts have problems (each printed with
-    file:line:col, sorted); 2 the command line is wrong.
+    file:line:col, sorted); 2 the command line is wrong. A decision that waits
+    for a parameter value the policy does not have yet is pending: the run
+    still exits 0 and says so on standard error (evaluate --strict: exit 1).
     """
 
 
@@ -127,7 +130,7 @@ def validate(policy, fmt, strict):
 @click.argument("policy", type=_PATH)
 @click.argument("facts", type=_PATH)
 @click.option("--format", "fmt", type=click.Choice(["json", "text", "csv", "xlsx", "html"]), default="json", show_default=True,
-              help="json: the decisions document, with traces; text: a table per workshop with totals by fund; "
+              help="json: the decisions document, with traces; text: a table per workshop with totals by fund and clause; "
                    "csv: one row per decision; xlsx: a payout workbook (needs -o); html: a printable audit report.")
 @click.option("--why-not", is_flag=True, help="Also report, for every rule that did not fire, the first condition that failed (outcome denied).")
 @click.option("--no-trace", is_flag=True, help="Leave the traces out of the JSON (faster, smaller).")
@@ -162,7 +165,7 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
 
     \b
     With a payout ledger (history from the ledger; --record stores the run):
-      subsidy evaluate policies/shanxi_2022.yaml examples/county/2023-01.yaml \\
+      subsidy evaluate policies/shanxi_2022.yaml examples/county/2022-08.yaml \\
           --ledger ledger.db --record --format text
     """
     if fmt == "xlsx" and not output:
@@ -238,9 +241,11 @@ def _report_pending(totals, strict: bool) -> None:
 
 
 @contextmanager
-def _ledger(url, create=True):
-    """The ledger at ``url``, closed afterwards. A ledger that cannot be reached exits 1 with its reason; the
-    problems of a policy, facts file or run exit 1 listed, as everywhere."""
+def _ledger(url, create=False):
+    """The ledger at ``url``, closed afterwards. A URL with no ledger there is refused (``ledger.missing``, exit 1):
+    a ledger is created on purpose, by ``subsidy ledger init URL``, so a mistyped path never starts an empty ledger
+    that pays everything again. A ledger that cannot be reached exits 1 with its reason; the problems of a policy,
+    facts file, run or damaged ledger exit 1 listed, as everywhere."""
     from engine.ledger import LedgerUnavailable, open_ledger
     opened = None
     try:
@@ -254,6 +259,11 @@ def _ledger(url, create=True):
     finally:
         if opened is not None:
             opened.close()
+
+
+def _head_line(led, head) -> str:
+    """The ledger's head, to write down or compare with a signed checkpoint."""
+    return f"ledger head of {led.display}: {head}"
 
 
 def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet):
@@ -273,10 +283,12 @@ def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet):
                 reversed_ = f", reversing {done.reversals} earlier entries" if done.reversals else ""
                 click.echo(f"recorded run {done.seq} ({done.run_id[:12]}…) in {ledger.display}: {done.entries} entries"
                            f"{reversed_}, {money(done.granted)} granted", err=True)
+            click.echo(_head_line(ledger, done.head), err=True)
             for shop, month in done.later:
                 click.echo(f"note: workshop {shop} has runs recorded from {month} on, decided on the history this run "
                            "replaces: evaluate them again, and supersede any that change", err=True)
             info["run"] = {"seq": done.seq, "id": done.run_id}
+            info["head"] = {"run": done.head.runs, "entry": done.head.entries, "hash": done.head.chain}
     return run, info
 
 
@@ -311,12 +323,12 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
             yield from chunk.decisions
 
     target = None
-    try:
+    try:  # written to a file beside the output (or a temporary one for standard output), kept only when complete
+        folder = os.path.dirname(os.path.abspath(output)) if output else None
+        fd, target = tempfile.mkstemp(prefix=".decisions-", suffix=".json", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            write_json(out, doc_header, decisions(), lambda: totals[0])
         if output:
-            folder = os.path.dirname(os.path.abspath(output))
-            fd, target = tempfile.mkstemp(prefix=".decisions-", suffix=".json", dir=folder)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                write_json(out, doc_header, decisions(), lambda: totals[0])
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(target, 0o666 & ~umask)  # as an ordinary file would be, not mkstemp's 0600
@@ -324,8 +336,11 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
             target = None
             if not quiet:
                 click.echo(f"wrote {output}", err=True)
-        else:
-            write_json(sys.stdout, doc_header, decisions(), lambda: totals[0])
+        else:  # a run that stops writes nothing to standard output but its problems (on standard error)
+            with open(target, encoding="utf-8") as done:
+                for block in iter(lambda: done.read(1 << 20), ""):
+                    sys.stdout.write(block)
+            sys.stdout.flush()
     except StreamStopped:
         return None
     except ImportError as exc:
@@ -473,31 +488,162 @@ def ledger():
     A ledger is a SQLite file (a plain path or sqlite:///ledger.db; nothing to
     install) or a PostgreSQL database shared between counties
     (postgresql://user@host/db, with pip install 'subsidy-rules[postgresql]').
-    Fill it with: subsidy evaluate POLICY FACTS --ledger URL --record.
+    It is created on purpose, once: subsidy ledger init URL; every other
+    command refuses a URL that holds no ledger (ledger.missing). Fill it with:
+    subsidy evaluate POLICY FACTS --ledger URL --record. Anchor it outside the
+    database with signed checkpoints (keygen, checkpoint, verify --checkpoint).
     """
+
+
+@ledger.command(name="init")
+@click.argument("url")
+def ledger_init(url):
+    """Create a new, empty ledger at URL (its schema at the newest revision).
+
+    Every other command refuses a URL that holds no ledger, so a mistyped path
+    is an error, never an empty ledger that pays everything again. On a URL
+    that holds a ledger already, init changes nothing but bringing its schema
+    up to date. A PostgreSQL database must exist first (createdb NAME).
+
+    \b
+    Examples:
+      subsidy ledger init ledger.db
+      subsidy ledger init postgresql://office@db.example/ledger
+    """
+    from engine.ledger import LedgerUnavailable, init_ledger
+    led = None
+    try:
+        led, created = init_ledger(url)
+        head = led.head()
+    except LedgerUnavailable as exc:
+        click.echo(f"error[ledger.unavailable] {exc}", err=True)
+        sys.exit(1)
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    finally:
+        if led is not None:
+            led.close()
+    if created:
+        click.echo(f"created an empty ledger at {led.display}")
+    else:
+        click.echo(f"{led.display} holds a ledger already ({head.runs} runs): nothing was created")
+    click.echo(_head_line(led, head))
 
 
 @ledger.command(name="verify")
 @click.argument("url")
-def ledger_verify(url):
-    """Walk the ledger's hash chain; name the first entry altered or removed.
+@click.option("--checkpoint", "checkpoints", multiple=True, type=_PATH, metavar="FILE",
+              help="A signed checkpoint (subsidy ledger checkpoint): the ledger must still hold exactly what it "
+                   "signed. May be given more than once.")
+@click.option("--public-key", type=_PATH, metavar="PUB",
+              help="The office's public key (PEM): each checkpoint must be signed by it. Without it, a checkpoint's "
+                   "signature is checked with the key the checkpoint carries.")
+def ledger_verify(url, checkpoints, public_key):
+    """Walk the ledger's hash chain and recompute what it decides from; name every difference.
 
-    Exits 0 when every entry and run is as recorded, 1 otherwise.
+    Checks every entry and run against its hash and the one before it, that
+    once_paid, coverage and supersessions hold exactly what the chained
+    entries and runs imply (a deleted, added or edited row is named), and,
+    with --checkpoint, that the ledger still holds what the office signed (a
+    chain rewritten with recomputed hashes, runs dropped and the head rewound).
+    Exits 0 when intact, 1 otherwise.
+
+    \b
+    Examples:
+      subsidy ledger verify ledger.db
+      subsidy ledger verify ledger.db --checkpoint 2022-08.checkpoint --public-key office.pub
+    """
+    from engine.ledger import checkpoint as cp
+    if public_key and not checkpoints:
+        raise click.UsageError("--public-key checks checkpoints: give one with --checkpoint FILE")
+    try:
+        loaded = [cp.load(path, public_key) for path in checkpoints]
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    with _ledger(url) as led:
+        found = led.verify(loaded)
+    if found.breaks:
+        for b in found.breaks:
+            click.echo(f"{led.display}: error[{b.code}] {b.message}", err=True)
+        click.echo(f"the first break is at {found.breaks[0].what} {found.breaks[0].seq}", err=True)
+        sys.exit(1)
+    click.echo(f"{led.display}: intact: {found.walk.runs} runs, every entry chained to the one before it; once_paid, "
+               "coverage and supersessions agree with the chained record")
+    click.echo(_head_line(led, found.head))
+    for c in loaded:
+        since = found.walk.runs - c.runs
+        click.echo(f"matches the checkpoint {c.path} of {c.made_at} (run {c.runs}, entry {c.entries}, head "
+                   f"{c.head[:12]}…), signed by key {c.key}; {since} run{'s' * (since != 1)} recorded since")
+        if not c.pinned:
+            click.echo(f"note: {c.path}'s signature was checked with the key it carries ({c.key}); give --public-key "
+                       "with the office's public key to know the office signed it", err=True)
+
+
+@ledger.command(name="keygen")
+@click.option("--key", "key_path", type=_PATH, required=True, metavar="KEYFILE",
+              help="Where to write the new private key (PEM; readable by its owner only). Never overwritten.")
+@click.option("--public-key", "public_path", type=_PATH, metavar="PUB",
+              help="Where to write its public key (PEM). Default: KEYFILE with .pub for its extension.")
+def ledger_keygen(key_path, public_path):
+    """Make the office's Ed25519 signing key for ledger checkpoints.
+
+    Keep KEYFILE where only the office can read it; give the public key to
+    whoever verifies the ledger. openssl makes the same kind of key:
+    openssl genpkey -algorithm ed25519 -out office.key, then
+    openssl pkey -in office.key -pubout -out office.pub.
 
     \b
     Example:
-      subsidy ledger verify ledger.db
+      subsidy ledger keygen --key office.key        # writes office.key and office.pub
     """
-    with _ledger(url, create=False) as led:
-        breaks = led.verify()
-        count = len(led.runs())
-    if not breaks:
-        click.echo(f"{led.display}: intact: {count} runs, every entry chained to the one before it")
-        return
-    for b in breaks:
-        click.echo(f"{led.display}: error[ledger.tampered] {b.message}", err=True)
-    click.echo(f"the first break is at {breaks[0].what} {breaks[0].seq}", err=True)
-    sys.exit(1)
+    import os
+    from engine.ledger import checkpoint as cp
+    public_path = public_path or os.path.splitext(key_path)[0] + ".pub"
+    try:
+        fp = cp.keygen(key_path, public_path)
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    click.echo(f"wrote {key_path} (the private key: keep it where only the office can read it) and {public_path} "
+               f"(the public key, for whoever verifies); key {fp}")
+
+
+@ledger.command(name="checkpoint")
+@click.argument("url")
+@click.option("--key", "key_path", type=_PATH, required=True, metavar="KEYFILE",
+              help="The office's Ed25519 private key (PEM), as subsidy ledger keygen or openssl genpkey wrote it.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True, metavar="CHECKPOINT",
+              help="Where to write the signed checkpoint (JSON).")
+def ledger_checkpoint(url, key_path, output):
+    """Verify the ledger, then write its head signed with the office's key.
+
+    The checkpoint (JSON: how many runs and entries, the head's chain hash, the
+    last entry's hash, when, and the public key and signature) is kept outside
+    the database, e.g. with each month's payout files. Later, `subsidy ledger
+    verify URL --checkpoint FILE --public-key office.pub` shows whether the
+    ledger still holds what was signed. Refused for a ledger that does not
+    verify.
+
+    \b
+    Example:
+      subsidy ledger checkpoint ledger.db --key office.key -o 2022-08.checkpoint
+    """
+    import base64
+
+    from engine.ledger import checkpoint as cp
+    with _ledger(url) as led:
+        found = led.verify()
+    if found.breaks:
+        for b in found.breaks:
+            click.echo(f"{led.display}: error[{b.code}] {b.message}", err=True)
+        click.echo("a checkpoint is signed only for a ledger that verifies: nothing was written", err=True)
+        sys.exit(1)
+    try:
+        body = cp.make(found, led.display, key_path, engine.__version__)
+        cp.write(body, output)
+    except engine.InvalidInput as exc:
+        _fail(exc)
+    click.echo(f"wrote {output}: run {body['runs']}, entry {body['entries']}, head {body['head']}, signed by key "
+               f"{cp.fingerprint(base64.b64decode(body['public_key']))}")
 
 
 @ledger.command(name="carry-in")
@@ -528,20 +674,21 @@ def ledger_carry_in(url, policy, facts, reason):
         click.echo(f"already carried in as run {done.seq} ({done.run_id[:12]}…): nothing changed")
     else:
         click.echo(f"carried in {done.entries} history entries as run {done.seq} ({done.run_id[:12]}…) in {led.display}")
+    click.echo(_head_line(led, done.head))
 
 
 @ledger.command(name="runs")
 @click.argument("url")
 def ledger_runs(url):
     """List the recorded runs: when, which period, which policy and facts, superseding what."""
-    with _ledger(url, create=False) as led:
+    with _ledger(url) as led:
         rows = led.runs()
     table = [["run", "id", "kind", "recorded at (UTC)", "period", "policy", "facts", "entries", "supersedes", "reason"]]
     for r in rows:
-        table.append([str(r["seq"]), r["id"][:12], r["kind"].replace("_", "-"), r["recorded_at"],
+        table.append([str(r["seq"]), str(r["id"])[:12], str(r["kind"]).replace("_", "-"), str(r["recorded_at"]),
                       f"{r['period_start']}..{r['period_end']}",
-                      r["policy_id"], r["facts_path"], str(r["entry_count"]),
-                      " ".join(i[:12] for i in r["supersedes"].split()), r["reason"]])
+                      str(r["policy_id"]), str(r["facts_path"]), str(r["entry_count"]),
+                      " ".join(i[:12] for i in str(r["supersedes"]).split()), str(r["reason"])])
     click.echo("\n".join(engine.render.table(table, right={0, 7})))
 
 
@@ -566,7 +713,9 @@ def ledger_report(url, policy_path, start, end, fmt, output):
     """Totals paid by fund, clause, city and county, and progress against the policy's targets.
 
     Amounts are granted entries net of reversals. A target counts what the
-    latest recorded run of each workshop in the range tallied.
+    latest recorded run of each workshop in the range tallied. The ledger is
+    verified first (a ledger that does not verify is reported, exit 1, and no
+    totals are made from it); the report states the head it was made from.
 
     \b
     Example:
@@ -579,7 +728,7 @@ def ledger_report(url, policy_path, start, end, fmt, output):
         loaded = engine.load_policy(policy_path)
     except engine.InvalidInput as exc:
         _fail(exc)
-    with _ledger(url, create=False) as led:
+    with _ledger(url) as led:
         report = build_report(led, loaded, first, last)
     if fmt == "json":
         text = json.dumps(to_dict(report), ensure_ascii=False, indent=2) + "\n"
@@ -588,6 +737,8 @@ def ledger_report(url, policy_path, start, end, fmt, output):
     else:
         text = to_text(report, loaded) + "\n"
     _write(text, output)
+    if output or fmt != "text":
+        click.echo(_head_line(led, report.head), err=True)
 
 
 @main.command(name="test")

@@ -164,22 +164,29 @@ def stated_histories(facts, settings: LedgerSettings) -> Iterator[Stated]:
                          pointer_join(pointer_join(pointer_join(pointer, "workers"), j), "history"), _history(raw_worker))
 
 
-def fill(facts, settings: LedgerSettings, held: LedgerHistory) -> Tuple[object, List[Problem]]:
+def fill(facts, settings: LedgerSettings, held: LedgerHistory,
+         also: Optional[Mapping[Tuple[str, str], Mapping[str, object]]] = None) -> Tuple[object, List[Problem]]:
     """The facts with every history field the ledger keeps taken from ``held``, and a problem for each field the
-    facts file states with a value the ledger does not hold (the file is never silently preferred, nor the ledger)."""
+    facts file states with a value the ledger does not hold (the file is never silently preferred, nor the ledger).
+
+    ``also`` ((workshop id, worker id) -> {field: value}) gives values the ledger bears out for one worker record
+    besides ``held``'s: a once-per-person payment made to the person by another workshop in this period, or later.
+    Each is filled instead of ``held``'s, and a stated value that agrees with either is no disagreement."""
     problems: List[Problem] = []
     filled: Dict[Tuple[str, Optional[str]], dict] = {}
     for s in stated_histories(facts, settings):
         record = s.worker if s.worker is not None else s.shop
         out = dict(record.get("history") or {})
+        extra = (also or {}).get((s.shop["id"], s.worker["id"]), {}) if s.worker is not None else {}
         for f in settings.fields_of(s.kind):
-            value = held.get((s.kind, s.key), {}).get(f.field, EMPTY[f.measure])
-            if f.field in s.values and not _same(f.measure, s.values[f.field], value):
+            before = held.get((s.kind, s.key), {}).get(f.field, EMPTY[f.measure])
+            value = extra.get(f.field, before)
+            if f.field in s.values and not any(_same(f.measure, s.values[f.field], v) for v in (before, value)):
                 at = pointer_join(s.pointer, f.field)
                 problems.append(Problem(
                     "ledger.history_disagrees",
                     f"{s.who}: the facts say history.{f.field} is {_show(s.values[f.field])}, the ledger holds "
-                    f"{_show(value)} (from rule {f.rule}'s entries before this period)", at, facts.doc.locate(at),
+                    f"{_show(before)} (from rule {f.rule}'s entries before this period)", at, facts.doc.locate(at),
                     hint="leave history out of the facts to take the ledger's, or correct the ledger by superseding "
                          "the run that recorded it"))
             out[f.field] = value

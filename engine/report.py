@@ -1,14 +1,33 @@
-"""The HTML audit report: each decision with its trace and its clause's text, printable, self-contained."""
+"""The HTML audit report: each decision with its trace and its clause's text, printable, self-contained.
+
+Every field is data: Jinja2 autoescaping is on for the whole template (a name
+``<script>`` is written ``&lt;script&gt;``, quotes in attributes ``&#34;``), and every
+value printed passes through ``engine.exports.visible`` first (the environment's
+``finalize``), so a control character or a lone surrogate in a name, an id or a
+trace is written as its ``\\uXXXX`` escape: the page encodes as UTF-8 and parses
+without a control character in it.
+"""
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Optional
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 
+from .exports import visible
 from .render import decision_id, money, trace_lines
 
-_ENV = Environment(loader=PackageLoader("engine", "templates"), autoescape=select_autoescape(["html"]),
+
+def _finalize(value):
+    """Each ``{{ … }}`` value before it is escaped: text made visible (see ``engine.exports.visible``)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value)
+    return value
+
+
+# autoescape=True, not select_autoescape: every template of this environment is HTML, whatever its name.
+_ENV = Environment(loader=PackageLoader("engine", "templates"), autoescape=True, finalize=_finalize,
                    trim_blocks=True, lstrip_blocks=True)
 
 

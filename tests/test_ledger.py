@@ -255,7 +255,7 @@ def test_the_migrated_schema_is_the_one_the_code_reads(ledger_url):
     engine_ = create_engine(normalise_url(ledger_url))
     with engine_.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003"
         assert compare_metadata(context, metadata) == []
     engine_.dispose()
 
@@ -288,7 +288,8 @@ def test_reading_commands_do_not_create_a_ledger(tmp_path):
     missing = tmp_path / "typo.db"
     for args in (("ledger", "verify", missing), ("ledger", "runs", missing)):
         result = subsidy(*args)
-        assert result.exit_code == 1 and "error[ledger.unavailable] no ledger at" in result.output
+        assert result.exit_code == 1 and "error[ledger.missing] no ledger at" in result.output
+        assert f"subsidy ledger init {missing}" in result.output
     assert not missing.exists()
 
 
@@ -396,7 +397,7 @@ def test_the_readme_county_month_runs_as_written(tmp_path, monkeypatch):
     text = (Path(POLICY).parent.parent / "README.md").read_text(encoding="utf-8")
     block = text.split("<!-- ledger: county month -->", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
-    assert len(commands) == 5
+    assert len(commands) == 6
     root = Path(POLICY).parent.parent
     for name in ("policies", "examples"):
         (tmp_path / name).symlink_to(root / name)
@@ -408,10 +409,15 @@ def test_the_readme_county_month_runs_as_written(tmp_path, monkeypatch):
         result = subsidy(*words[1:])
         assert result.exit_code == 0, (line, result.output)
         outputs.append(result.output)
+    assert "created an empty ledger at sqlite:///ledger.db" in outputs[0] and (tmp_path / "ledger.db").exists()
+    outputs = outputs[1:]
     assert "carried in 2 history entries as run 1" in outputs[0]
     assert "recorded run 2" in outputs[1] and (tmp_path / "payouts-2022-07.xlsx").exists()
     assert "recorded run 3" in outputs[2]
     assert "intact: 3 runs" in outputs[3]
+    # every recording and the report print the ledger's head: the same one, as nothing was recorded in between
+    head = [line for line in outputs[2].splitlines() if line.startswith("ledger head of sqlite:///ledger.db: run 3,")]
+    assert len(head) == 1 and head[0] in outputs[3] and head[0].split(": ", 1)[1] in outputs[4]
     # July: 30 x 200 + the 50,000 award + E-01's 640 = 56,640; August: 33 x 200, 3 trainings x 1,000, E-01 and
     # two hires x 640 (E-01's months 29 and 30 of 36) = 11,520. August's 3 hires (3 x 1,500) are suppressed:
     # the award paid in July keeps the workshop on the award side of 3.5 (A = 50,000 > 0), and T - A - H =

@@ -12,13 +12,15 @@ import datetime as _dt
 import io
 import json
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Dict, Optional, Tuple
 
 from sqlalchemy import select
 
 from ..decisions import NO_FUND, clause_key
+from ..problems import InvalidInput
 from ..render import table
+from . import chain
 from .tables import coverage, entries, tallies
 
 _ZERO = Decimal("0.00")
@@ -54,6 +56,7 @@ class LedgerReport:
     reversals: int
     progress: Tuple[Progress, ...]
     pending: Tuple["Pending", ...] = ()
+    head: Optional[object] = None  # the ledger's head (store.Head) when the report was made
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,12 @@ class Pending:
 
 
 def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.date] = None) -> LedgerReport:
-    """The report for entries whose period lies in [start, end] (either may be open)."""
+    """The report for entries whose period lies in [start, end] (either may be open). The ledger is verified first:
+    InvalidInput (``ledger.tampered`` / ``ledger.damaged``) naming every break rather than totals from a ledger that
+    does not bear out its chain."""
+    found = ledger.verify()
+    if found.breaks:
+        raise InvalidInput(ledger.damage(found.breaks, "no report is made from it"))
     s, e = (start.isoformat() if start else None), (end.isoformat() if end else None)
     cond = []
     if s:
@@ -93,7 +101,11 @@ def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.da
             reversals += row.kind == "reversal"
             if row.outcome != "granted" or row.amount is None:
                 continue
-            amount = Decimal(row.amount)
+            try:
+                amount = Decimal(row.amount)
+            except (InvalidOperation, TypeError, ValueError):  # altered after it was verified, a moment ago
+                raise InvalidInput(ledger.damage([chain.Break("entry", 0, f"an entry's amount {row.amount!r} is not a "
+                                                              "decimal number", chain.DAMAGED)])) from None
             granted += amount
             for totals, key in ((by_fund, row.fund or NO_FUND), (by_clause, row.clause), (by_city, row.city or ""),
                                 (by_county, (row.city or "", row.county or ""))):
@@ -102,7 +114,7 @@ def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.da
         pending = tuple(_pending(conn, cond))
     return LedgerReport(ledger.display, policy.id, s, e, granted, dict(sorted(by_fund.items())),
                         dict(sorted(by_clause.items(), key=lambda kv: clause_key(kv[0]))), dict(sorted(by_city.items())),
-                        dict(sorted(by_county.items())), count, reversals, progress, pending)
+                        dict(sorted(by_county.items())), count, reversals, progress, pending, found.head)
 
 
 def _pending(conn, cond):
@@ -112,7 +124,8 @@ def _pending(conn, cond):
          .where(entries.c.kind == "decision", entries.c.outcome == "pending", rev.c.seq.is_(None), *cond)
          .order_by(entries.c.period_start, entries.c.workshop, entries.c.worker, entries.c.clause))
     for row in conn.execute(q):
-        waits = json.loads(row.details).get("waits_for", []) if row.details else []
+        details = json.loads(row.details) if row.details else {}
+        waits = details.get("waits_for", []) if isinstance(details, dict) else []
         yield Pending(row.period_start, row.period_end, row.workshop, row.worker, row.loan, row.clause, row.rule,
                       tuple((w["parameter"], w["date"], w.get("key")) for w in waits))
 
@@ -147,8 +160,10 @@ def _money(amount: Decimal) -> str:
 
 
 def to_dict(report: LedgerReport) -> dict:
+    h = report.head
     return {
         "ledger": report.ledger, "policy": report.policy_id,
+        "head": None if h is None else {"run": h.runs, "entry": h.entries, "hash": h.chain, "entry_hash": h.entry_hash},
         "period": {"start": report.start, "end": report.end},
         "entries": report.entries, "reversals": report.reversals, "granted": str(report.granted),
         "by_funding_source": {k: str(v) for k, v in report.by_fund.items()},
@@ -167,8 +182,10 @@ def to_dict(report: LedgerReport) -> dict:
 
 def to_text(report: LedgerReport, policy) -> str:
     span = f"{report.start or '…'} .. {report.end or '…'}"
-    out = [f"ledger {report.ledger}, policy {report.policy_id}, periods within {span}",
-           f"{report.entries} entries ({report.reversals} reversals); granted {_money(report.granted)}", ""]
+    out = [f"ledger {report.ledger}, policy {report.policy_id}, periods within {span}"]
+    if report.head is not None:
+        out.append(f"head: {report.head} (verified)")
+    out += [f"{report.entries} entries ({report.reversals} reversals); granted {_money(report.granted)}", ""]
 
     def block(title, items):
         out.append(title)
@@ -197,21 +214,33 @@ def to_text(report: LedgerReport, policy) -> str:
 
 
 def to_csv(report: LedgerReport) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["table", "key", "subkey", "amount_or_count", "target"])
-    w.writerow(["total", "granted", "", str(report.granted), ""])
+    """The report as CSV: one row per total, target and pending decision.
+
+    Text fields (funds, clauses, cities, counties, workshop and worker ids, what a
+    pending decision waits for) are escaped as ``engine.exports.csv_line`` says
+    (control characters and lone surrogates made visible, a leading ``= + - @``,
+    tab or CR neutralised with a single quote, OWASP); amounts and counts are
+    numbers and are written as they are, so a net ``-100.00`` stays a number.
+    """
+    from ..exports import csv_line
+
+    lines = [csv_line([(c, True) for c in ("table", "key", "subkey", "amount_or_count", "target")]),
+             csv_line([("total", True), ("granted", True), ("", True), (str(report.granted), False), ("", False)])]
+    if report.head is not None:  # the ledger's head: run and entry numbers, and the hash that stands for them all
+        lines.append(csv_line([("head", True), (report.head.runs, False), (report.head.entries, False),
+                               (report.head.chain, True), ("", False)]))
     for k, v in report.by_fund.items():
-        w.writerow(["fund", k, "", str(v), ""])
+        lines.append(csv_line([("fund", True), (k, True), ("", True), (str(v), False), ("", False)]))
     for k, v in report.by_clause.items():
-        w.writerow(["clause", k, "", str(v), ""])
+        lines.append(csv_line([("clause", True), (k, True), ("", True), (str(v), False), ("", False)]))
     for k, v in report.by_city.items():
-        w.writerow(["city", k, "", str(v), ""])
+        lines.append(csv_line([("city", True), (k, True), ("", True), (str(v), False), ("", False)]))
     for (c, n), v in report.by_county.items():
-        w.writerow(["county", c, n, str(v), ""])
+        lines.append(csv_line([("county", True), (c, True), (n, True), (str(v), False), ("", False)]))
     for p in report.progress:
-        w.writerow(["target", p.id, p.clause, p.counted, p.target])
+        lines.append(csv_line([("target", True), (p.id, True), (p.clause, True), (p.counted, False), (p.target, False)]))
     for p in report.pending:
-        w.writerow(["pending", p.workshop, p.worker or p.loan or "", p.clause,
-                    " ".join(f"{n}@{d}" for n, d, _ in p.waits_for)])
-    return buf.getvalue()
+        # a pending row carries text in the last two columns: the clause and what it waits for
+        lines.append(csv_line([("pending", True), (p.workshop, True), (p.worker or p.loan or "", True), (p.clause, True),
+                               (" ".join(f"{n}@{d}" for n, d, _ in p.waits_for), True)]))
+    return "".join(lines)

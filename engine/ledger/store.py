@@ -1,22 +1,28 @@
 """The ledger: runs and their entries in a database, history read back from them.
 
 One class, :class:`Ledger`, over SQLAlchemy Core: SQLite by default (a file,
-nothing to install) or PostgreSQL, chosen by URL. Every write happens in one
-transaction that first takes the ledger's write lock (``BEGIN IMMEDIATE`` on
-SQLite, an advisory transaction lock on PostgreSQL), so the hash chain has one
-writer at a time and a killed process leaves the whole run or nothing.
+nothing to install) or PostgreSQL, chosen by URL. A ledger is created on
+purpose (:meth:`Ledger.init`, ``subsidy ledger init URL``); every other use
+refuses a URL that holds no ledger (``ledger.missing``). Every write happens
+in one transaction that first takes the ledger's write lock (``BEGIN
+IMMEDIATE`` on SQLite, an advisory transaction lock on PostgreSQL), so the hash
+chain has one writer at a time and a killed process leaves the whole run or
+nothing. Every entry the ledger reads to decide is checked against its hash,
+and before it writes, a recording recomputes from the chained record what the
+serving tables must hold for the persons and workshops it touches.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import os
+import shlex
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
-from sqlalchemy import and_, create_engine, delete, event, select, text, tuple_, update
+from sqlalchemy import and_, create_engine, delete, event, func, inspect, select, text, tuple_, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
@@ -24,18 +30,30 @@ from ..calendar import months_in
 from ..history import EMPTY, stated_histories
 from ..problems import InvalidInput, Location, Problem, pointer_join
 from ..render import decision_id, details_dict
-from . import chain
+from . import chain, derived
+from .derived import PAID as _PAID
 from .tables import coverage, entries, head, once_paid, runs, supersessions, tallies
 
 #: The advisory lock every PostgreSQL writer of a ledger takes (any fixed number would do).
 _PG_LOCK = 0x5B51D1E5
 _CHUNK = 500  # keys per IN list
 VERSION_TABLE = "ledger_schema_version"  # Alembic's record of the schema's revision
-_PAID = ("granted", "carried_in")  # outcomes that count as paid: granted, or paid before the ledger was kept
+#: The name, in a run's recorded history, of the marker saying which entry paid a once-per-person rule that this
+#: run therefore did not pay (``paid_by:<rule>`` -> entry seq)
+PAID_BY = "paid_by:"
 
 
 class LedgerUnavailable(Exception):
     """The ledger URL names a database this machine cannot reach or a driver it does not have."""
+
+
+class LedgerDamage(Exception):
+    """What the ledger holds does not bear out its chain; turned into ``ledger.tampered`` / ``ledger.damaged``
+    problems by the ledger's transactions."""
+
+    def __init__(self, breaks: List[chain.Break]):
+        self.breaks = breaks
+        super().__init__("; ".join(b.message for b in breaks))
 
 
 def normalise_url(url: str) -> str:
@@ -48,6 +66,33 @@ def normalise_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
+class Head:
+    """The ledger's head: the last run and entry, the last entry's hash and the last run's chain hash (which stands
+    for everything recorded; write it down, or sign it with ``subsidy ledger checkpoint``)."""
+
+    runs: int
+    entries: int
+    entry_hash: str
+    chain: str
+
+    def __str__(self) -> str:
+        return f"run {self.runs}, entry {self.entries}, hash {self.chain}"
+
+
+@dataclass(frozen=True)
+class Payer:
+    """A once-per-person payment the ledger holds from the period evaluated or later, made by a run this one does
+    not replace: the entry, its run and workshop."""
+
+    seq: int
+    run_seq: int
+    run_id: str
+    workshop: str
+    period_start: str
+    period_end: str
+
+
+@dataclass(frozen=True)
 class RecordOutcome:
     run_id: str
     seq: int
@@ -56,6 +101,7 @@ class RecordOutcome:
     granted: Decimal
     already: bool  # the same run was recorded before: nothing changed
     later: Tuple[Tuple[str, str], ...] = ()  # (workshop, first month) of recorded runs after a superseded period
+    head: Optional[Head] = None  # the ledger's head once recorded
 
 
 @dataclass(frozen=True)
@@ -77,12 +123,23 @@ class PreparedRun:
     pointers: Mapping[Tuple[str, ...], str] = field(default_factory=dict)  # (workshop[, worker]) -> facts pointer
     locate: object = None  # pointer -> Location in the facts file
     kind: str = "evaluation"  # evaluation / carry_in
+    policy_path: str = ""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What ``ledger verify`` found: every break (none when intact) and what the walk along the chain saw."""
+
+    breaks: List[chain.Break]
+    walk: chain.Walk
+    head: Optional[Head]
 
 
 class Ledger:
-    """A payout ledger at ``url``; the schema is created or migrated when it is opened."""
+    """A payout ledger at ``url``; :func:`engine.ledger.open_ledger` checks that one is there and migrates it."""
 
     def __init__(self, url: str):
+        self.given = url
         self.url = normalise_url(url)
         try:
             parsed = make_url(self.url)
@@ -116,35 +173,96 @@ class Ledger:
             raise InvalidInput([self.problem("ledger.conflict", "the database refused the run: "
                                              f"{_first_line(exc)}; nothing was recorded",
                                              hint="another recording got there first: evaluate again")]) from None
+        except LedgerDamage as exc:
+            raise InvalidInput(self.damage(exc.breaks, "nothing was recorded")) from None
         except DBAPIError as exc:
-            raise LedgerUnavailable(f"{self.display}: {_first_line(exc)}") from None
+            self._raise_unavailable(exc)
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 yield conn
+        except LedgerDamage as exc:
+            raise InvalidInput(self.damage(exc.breaks)) from None
         except DBAPIError as exc:
-            raise LedgerUnavailable(f"{self.display}: {_first_line(exc)}") from None
+            self._raise_unavailable(exc)
+
+    def _raise_unavailable(self, exc: DBAPIError):
+        # PostgreSQL: the database does not exist (a failed connection carries no SQLSTATE, only libpq's message)
+        if getattr(exc.orig, "sqlstate", None) == "3D000" or (
+                self.dialect == "postgresql" and f'database "{self._database}" does not exist' in str(exc.orig)):
+            raise self._missing(f"the database {self._database!r} does not exist", create_database=True) from None
+        raise LedgerUnavailable(f"{self.display}: {_first_line(exc)}") from None
 
     def problem(self, code: str, message: str, pointer: str = "", hint: Optional[str] = None,
                 location: Optional[Location] = None) -> Problem:
         return Problem(code, message, pointer, location or Location(self.display), hint=hint)
 
+    def _shown(self) -> str:
+        return shlex.quote(self.given if "://" not in self.given else self.display)
+
+    def damage(self, breaks: Iterable[chain.Break], done: str = "") -> List[Problem]:
+        hint = (f"the ledger was altered outside this tool: `subsidy ledger verify {self._shown()}` names every "
+                "difference; restore the ledger from a backup and check it against the office's last checkpoint")
+        tail = f"; {done}" if done else ""
+        problems = [self.problem(b.code, b.message + tail) for b in chain.sort_breaks(list(breaks))]
+        if problems:  # the hint once, on the problem printed first
+            first = min(range(len(problems)), key=lambda n: problems[n].sort_key())
+            problems[first] = self.problem(problems[first].code, problems[first].message, hint=hint)
+        return problems
+
+    def _missing(self, why: str, create_database: bool = False) -> InvalidInput:
+        first = (f"create the database ({self._database}), then run `subsidy ledger init {self._shown()}`"
+                 if create_database else f"run `subsidy ledger init {self._shown()}`")
+        return InvalidInput([self.problem(
+            "ledger.missing", f"no ledger at {self.display}: {why}",
+            hint=f"a ledger is created on purpose: check the URL, or {first} to start a new, empty one")])
+
+    # --- the schema -------------------------------------------------------------------------------------------------
+
+    def _config(self):
+        from alembic.config import Config
+        cfg = Config()
+        cfg.set_main_option("script_location", os.path.join(os.path.dirname(__file__), "migrations"))
+        return cfg
+
+    def revision(self) -> Set[str]:
+        """The schema revisions the ledger is at (empty: no ledger schema there). Opens no SQLite file that is not
+        there (opening it would create it)."""
+        from alembic.runtime.migration import MigrationContext
+        if self.dialect == "sqlite" and not self.exists():
+            return set()
+        with self.reading() as conn:
+            current = set(MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_heads())
+            if current:
+                return current
+            names = set(inspect(conn).get_table_names())
+        if names & {"runs", "entries", "ledger_head"}:
+            raise InvalidInput([self.problem(
+                "ledger.damaged", f"{self.display} holds ledger tables but no schema version (the table "
+                f"{VERSION_TABLE} was removed or emptied)", hint="restore the ledger from a backup")])
+        return set()
+
+    def require(self) -> "Ledger":
+        """InvalidInput (``ledger.missing``) unless a ledger is at this URL."""
+        if self.dialect == "sqlite" and (not self._database or self._database == ":memory:"):
+            raise self._missing("an in-memory database holds no ledger")
+        if not self.exists():
+            raise self._missing(f"the file {self._database} does not exist")
+        if not self.revision():
+            raise self._missing("the database holds no ledger tables")
+        return self
+
     def migrate(self) -> "Ledger":
         """Create the schema, or bring it up to this version of the tool (Alembic, under the write lock)."""
         from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
         from alembic.script import ScriptDirectory
         from alembic.util.exc import CommandError
 
-        cfg = Config()
-        cfg.set_main_option("script_location", os.path.join(os.path.dirname(__file__), "migrations"))
+        cfg = self._config()
         heads = set(ScriptDirectory.from_config(cfg).get_heads())
-        with self.reading() as conn:
-            current = set(MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_heads())
-        if current == heads:
+        if self.revision() == heads:
             return self
         with self._write() as conn:
             cfg.attributes["connection"] = conn
@@ -155,12 +273,29 @@ class Ledger:
                                                  f"{exc}", hint="upgrade subsidy-rules")]) from None
         return self
 
+    def init(self) -> bool:
+        """Create the ledger here (the schema at its newest revision); False if one was here already (then it is
+        brought up to date, nothing else changes)."""
+        if self.dialect == "sqlite" and (not self._database or self._database == ":memory:"):
+            raise self._missing("an in-memory database holds no ledger")
+        if self.dialect == "sqlite":
+            folder = os.path.dirname(os.path.abspath(self._database))
+            if not os.path.isdir(folder):
+                raise LedgerUnavailable(f"{self.display}: the folder {folder} does not exist")
+        existed = bool(self.revision())
+        self.migrate()
+        return not existed
+
     def exists(self) -> bool:
-        """False for a SQLite ledger whose file is not there yet (opening it would create it)."""
+        """False for a SQLite ledger whose file is not there (opening it would create it)."""
         return self.dialect != "sqlite" or not self._database or os.path.exists(self._database)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def head(self) -> Head:
+        with self.reading() as conn:
+            return _head_of(conn)
 
     # --- history ----------------------------------------------------------------------------------------------------
 
@@ -170,6 +305,20 @@ class Ledger:
         shops = {ws["id"] for ws in facts.workshops}
         with self.reading() as conn:
             return _held(conn, settings, facts.period_start, persons, shops)
+
+    def paid_elsewhere(self, settings, facts) -> Dict[Tuple[str, str], Payer]:
+        """(person, rule) -> the entry that paid it, for each once-per-person rule a history field of the facts
+        reads, paid to a person of ``facts`` in the period evaluated or later by a run this one does not replace
+        (another workshop's run for the same month, or a later month's). :meth:`history` holds what was paid
+        before the period."""
+        rules = flag_rules(settings)
+        if not rules:
+            return {}
+        persons = {settings.person_key(ws["id"], w["id"]) for ws in facts.workshops for w in ws.get("workers") or ()}
+        shops = [ws["id"] for ws in facts.workshops]
+        with self.reading() as conn:
+            replaced = _redecided(conn, shops, _touched_months(facts.period_start, facts.period_end))
+            return _payers(conn, facts.period_start, persons, rules, replaced)
 
     def statuses(self, policy, facts) -> Dict[Tuple[str, str], Dict[str, dict]]:
         """For every workshop of ``facts`` and status of ``policy``: the latest grant and end the ledger recorded
@@ -189,34 +338,45 @@ class Ledger:
         before = facts.period_start.isoformat()
         joined, rev = _active_entries()
         joined = joined.join(runs, runs.c.id == entries.c.run_id)
+        breaks: List[chain.Break] = []
         with self.reading() as conn:
-            for chunk in _chunks(sorted({ws["id"] for ws in facts.workshops})):
-                q = (select(entries.c.workshop, entries.c.rule, entries.c.outcome, entries.c.period_start,
-                            entries.c.period_end, entries.c.details, runs.c.seq.label("run_seq"))
+            for chunk in _chunks(sorted(_keys({ws["id"] for ws in facts.workshops}, entries.c.workshop))):
+                q = (select(entries, runs.c.seq.label("run_seq"))
                      .select_from(joined)
                      .where(entries.c.workshop.in_(chunk), entries.c.worker.is_(None), entries.c.kind == "decision",
                             entries.c.rule.in_(sorted(set(route_rules) | set(end_rules))),
                             entries.c.outcome.in_(sorted(set(outcome.values()))), entries.c.period_start < before,
                             rev.c.seq.is_(None)))
                 for row in conn.execute(q):
-                    if row.outcome != outcome[row.rule]:
+                    m = row._mapping
+                    if not _sound(m, breaks) or row.outcome != outcome[row.rule]:
                         continue
-                    details = json.loads(row.details) if row.details else {}
                     where = f"ledger {self.display}, run {row.run_seq}, period {row.period_start}..{row.period_end}"
-                    if row.rule in route_rules:
-                        status, route = route_rules[row.rule]
-                        on = _dt.date.fromisoformat(details.get("since") or row.period_start)
-                        event = ("granted", {"on": on, "route": details.get("route") or route, SOURCE: where})
-                    else:
-                        status = end_rules[row.rule]
-                        effective = details.get("effective")
-                        on = (_dt.date.fromisoformat(effective) if effective else
-                              _dt.date.fromisoformat(row.period_end) + _dt.timedelta(days=1))
-                        event = ("ended", {"on": on, SOURCE: where})
-                    held = out.setdefault((row.workshop, status.id), {})
+                    try:
+                        details = json.loads(row.details) if row.details else {}
+                        details = details if isinstance(details, dict) else {}
+                        if row.rule in route_rules:
+                            status, route = route_rules[row.rule]
+                            on = _dt.date.fromisoformat(details.get("since") or row.period_start)
+                            event = ("granted", {"on": on, "route": details.get("route") or route, SOURCE: where})
+                        else:
+                            status = end_rules[row.rule]
+                            effective = details.get("effective")
+                            on = (_dt.date.fromisoformat(effective) if effective else
+                                  _dt.date.fromisoformat(row.period_end) + _dt.timedelta(days=1))
+                            event = ("ended", {"on": on, SOURCE: where})
+                    except (TypeError, ValueError, OverflowError):
+                        breaks.append(chain.Break("entry", row.seq, f"entry {row.seq} is damaged: its dates or details "
+                                                  "cannot be read", chain.DAMAGED))
+                        continue
                     kind, value = event
+                    if kind == "ended" and value["on"] > facts.period_start:
+                        continue  # an end that takes effect inside or after this period is not yet in force
+                    held = out.setdefault((row.workshop, status.id), {})
                     if kind not in held or value["on"] > held[kind]["on"]:
                         held[kind] = value
+            if breaks:
+                raise LedgerDamage(breaks)
         return out
 
     # --- recording --------------------------------------------------------------------------------------------------
@@ -249,7 +409,8 @@ class Ledger:
         months = _touched_months(facts.period_start, facts.period_end)
         used = {key: dict(values) for key, values in held.items()}
         return PreparedRun(run_id, policy.id, policy.sha256, facts.sha256, facts.path, start, end, months,
-                           tuple(shops), tuple(rows), used, tally_rows, _pointers(facts), facts.doc.locate)
+                           tuple(shops), tuple(rows), used, tally_rows, _pointers(facts), facts.doc.locate,
+                           policy_path=policy.path)
 
     def prepare_carry_in(self, policy, settings, facts) -> PreparedRun:
         """Opening entries for the history ``facts`` states (paid before the ledger was kept), as of the day
@@ -278,16 +439,21 @@ class Ledger:
         keys = [(r["decision_id"], r["amount"], r["quantity"]) for r in rows]
         run_id = chain.digest(["carry_in", policy.sha256, facts.sha256, as_of, keys])
         return PreparedRun(run_id, policy.id, policy.sha256, facts.sha256, facts.path, as_of, as_of, (), (),
-                           tuple(rows), held, (), _pointers(facts), facts.doc.locate, "carry_in")
+                           tuple(rows), held, (), _pointers(facts), facts.doc.locate, "carry_in", policy.path)
 
     def record(self, run: PreparedRun, settings, *, supersede: bool = False, reason: str = "",
                tool_version: str = "") -> RecordOutcome:
         """Store ``run`` in one transaction; InvalidInput naming every reason it cannot be recorded."""
+        problems = self._unstorable(run, reason, tool_version)
+        if problems:
+            raise InvalidInput(problems)
         with self._write() as conn:
             old = conn.execute(select(runs.c.seq, runs.c.entry_count).where(runs.c.id == run.run_id)).first()
             if old is not None:
-                return RecordOutcome(run.run_id, old.seq, old.entry_count, 0, _granted(run.entries), True)
-            problems: List[Problem] = []
+                return RecordOutcome(run.run_id, old.seq, old.entry_count, 0, _granted(run.entries), True,
+                                     head=_head_of(conn))
+            self._check_integrity(conn, run, settings)
+            problems = []
             claimed = _claims(conn, run) if run.kind == "evaluation" else []
             superseded = self._check_overlap(run, claimed, supersede, problems) if run.kind == "evaluation" else {}
             self._check_history(conn, run, settings, problems)
@@ -299,6 +465,106 @@ class Ledger:
     def _here(self, run: PreparedRun, *key: str) -> Tuple[str, Location]:
         pointer = run.pointers.get(tuple(key), "")
         return pointer, (run.locate(pointer) if run.locate and pointer else Location(run.facts_path))
+
+    def _unstorable(self, run: PreparedRun, reason: str, tool_version: str) -> List[Problem]:
+        """A problem, at its place in the facts file, for every value the ledger's columns cannot hold as it is (a
+        NUL, a lone surrogate, more characters than the column has room for): refused before anything is written,
+        so no database's own message stands in for it."""
+        found: Dict[Tuple[str, str, str], Problem] = {}
+
+        def check(table, column: str, value, key: Optional[tuple], name: str = "id", what: str = ""):
+            if not isinstance(value, str):
+                return
+            why = _unstorable_why(value, table.c[column].type.length, f"{table.name}.{column}")
+            if why is None:
+                return
+            code, message = why
+            if key is not None and key in run.pointers:
+                pointer = pointer_join(run.pointers[key], name)
+                where = run.locate(pointer) if run.locate else Location(run.facts_path)
+            else:
+                pointer, where = "", Location(run.policy_path or run.facts_path)
+            label = what or f"{name} {_shorten(value)}"
+            found.setdefault((pointer, code, "" if pointer else label), self.problem(
+                code, f"{label} {message}; nothing was recorded", pointer, location=where,
+                hint="correct it in the file: the ledger stores it as it is, in every database"))
+
+        for e in run.entries:
+            shop = e["workshop"]
+            check(entries, "workshop", shop, (shop,))
+            check(entries, "worker", e["worker"], (shop, e["worker"]))
+            check(entries, "loan", e["loan"], (shop, "#loan", e["loan"]))
+            if e["worker"] is not None:
+                check(entries, "person", e["person"], (shop, e["worker"]), what=f"person {_shorten(e['person'])}")
+            check(entries, "city", e["city"], (shop,), "city")
+            check(entries, "county", e["county"], (shop,), "county")
+            for column in ("decision_id", "period_start", "period_end", "clause", "rule", "outcome", "amount", "fund",
+                           "items", "details"):
+                check(entries, column, e[column], None, what=f"{column} {_shorten(e[column])}")
+        for shop in run.workshops:
+            check(coverage, "workshop", shop, (shop,))
+        for target, shop, subject in run.tally:
+            check(tallies, "target", target, None, what=f"target {_shorten(target)}")
+            check(tallies, "workshop", shop, (shop,))
+            check(tallies, "subject", subject, (shop, subject) if (shop, subject) in run.pointers else (shop,))
+        check(runs, "policy_id", run.policy_id, None, what=f"policy id {_shorten(run.policy_id)}")
+        check(runs, "facts_path", run.facts_path, None, what=f"facts path {_shorten(run.facts_path)}")
+        check(runs, "tool_version", tool_version, None, what=f"tool version {_shorten(tool_version)}")
+        check(runs, "reason", reason, None, what=f"reason {_shorten(reason)}")
+        return list(found.values())
+
+    def _check_integrity(self, conn, run: PreparedRun, settings) -> None:
+        """Before writing: the head agrees with the tables, and for every person and workshop this run touches the
+        serving tables hold exactly what the chained record implies (so a deleted or edited constraint row cannot
+        let a second payment or a second run for a month through). LedgerDamage naming every difference."""
+        breaks: List[chain.Break] = []
+        top = conn.execute(select(head).where(head.c.id == 1)).first()
+        count, last = conn.execute(select(func.count(), func.max(entries.c.seq)).select_from(entries)).one()
+        run_count, last_run = conn.execute(select(func.count(), func.max(runs.c.seq)).select_from(runs)).one()
+        last_hash = conn.execute(select(entries.c.hash).where(entries.c.seq == last)).scalar() if last else chain.GENESIS
+        last_chain = conn.execute(select(runs.c.chain).where(runs.c.seq == last_run)).scalar() if last_run else chain.GENESIS
+        if top is None:
+            breaks.append(chain.Break("head", 0, "the ledger's head row is missing: it was deleted"))
+        else:
+            at = top.entries + 1 if isinstance(top.entries, int) else 0
+            if not (top.entries == count == (last or 0)) or top.hash != last_hash:
+                breaks.append(chain.Break("head", at, f"the ledger's head says {top.entries} entries "
+                                          f"ending in {str(top.hash)[:12]}…; the table holds {count} entries, the last "
+                                          f"numbered {last or 0}: entries were removed or the head rewound"))
+            if not (top.runs == run_count == (last_run or 0)) or top.chain != last_chain:
+                breaks.append(chain.Break("head", at, f"the ledger's head says {top.runs} runs; the table "
+                                          f"holds {run_count}, the last numbered {last_run or 0}, whose chain hash is "
+                                          "not the head's: runs were removed or the head rewound"))
+        claims, seqs = _load_claims(conn, breaks)
+        shops = set(run.workshops) | {e["workshop"] for e in run.entries}
+        expected_cover = {k: v for k, v in derived.coverage_from(claims).items() if k[0] in shops}
+        expected_super = {t for t in derived.supersessions_from(claims) if t[1] in shops}
+        actual_cover: Dict[Tuple[str, str], str] = {}
+        actual_super: Set[Tuple[str, str, str]] = set()
+        for chunk in _chunks(sorted(shops)):
+            actual_cover.update({(r.workshop, r.month): r.run_id for r in conn.execute(
+                select(coverage).where(coverage.c.workshop.in_(chunk)))})
+            actual_super.update((r.old_run, r.workshop, r.new_run) for r in conn.execute(
+                select(supersessions).where(supersessions.c.workshop.in_(chunk))))
+        persons = {e["person"] for e in run.entries if e["person"] is not None}
+        persons |= {key for kind, key in run.held if kind == "worker"}
+        payments, reversed_seqs, actual_once = [], set(), {}
+        for chunk in _chunks(sorted(persons)):
+            for row in conn.execute(select(entries).where(entries.c.person.in_(chunk), entries.c.kind != "reversal",
+                                                          entries.c.outcome.in_(_PAID))):
+                if _sound(row._mapping, breaks):
+                    payments.append(derived.Payment(row.seq, row.run_id, row.person, row.rule))
+            actual_once.update({(r.person, r.rule): r.entry_seq for r in conn.execute(
+                select(once_paid).where(once_paid.c.person.in_(chunk)))})
+        for chunk in _chunks(sorted(p.seq for p in payments)):
+            for row in conn.execute(select(entries).where(entries.c.reverses.in_(chunk))):
+                if _sound(row._mapping, breaks) and row.kind == "reversal":
+                    reversed_seqs.add(row.reverses)
+        expected_once, twice = derived.once_paid_from(payments, {c.run_id: c.once for c in claims}, reversed_seqs)
+        breaks += derived.compare(expected_once, twice, actual_once, expected_cover, actual_cover, expected_super,
+                                  actual_super, seqs)
+        if breaks:
+            raise LedgerDamage(breaks)
 
     def _check_overlap(self, run, claimed, supersede, problems) -> Dict[str, List[str]]:
         """The runs this one replaces, by workshop; a problem for each claim it may not take."""
@@ -337,12 +603,27 @@ class Ledger:
         if run.kind == "carry_in":  # opening entries count from the day after them: nothing may be held by then
             start += _dt.timedelta(days=1)
         now = _held(conn, settings, start, persons, shops)
+        markers = {(key, name[len(PAID_BY):]) for (kind, key), values in run.held.items() if kind == "worker"
+                   for name in values if name.startswith(PAID_BY)}
+        if markers:
+            payers = _payers(conn, start, {p for p, _ in markers}, sorted({r for _, r in markers}),
+                             _redecided(conn, run.workshops, run.months))
+            for key, rule in markers:
+                payer = payers.get((key, rule))
+                now.setdefault(("worker", key), {})[PAID_BY + rule] = payer.seq if payer else None
         for (kind, key), values in sorted(run.held.items()):
             current = now.get((kind, key), {})
             for name, value in sorted(values.items()):
                 if current.get(name) == value:
                     continue
-                if run.kind == "carry_in":
+                if name.startswith(PAID_BY):
+                    gone = current.get(name)
+                    problems.append(self.problem(
+                        "ledger.stale_history", f"{kind} {key}: {name[len(PAID_BY):]} was not paid by this run because "
+                        f"entry {value} paid it; " + (f"entry {gone} pays it now" if gone else "that payment has "
+                                                      "since been reversed") + " (another run was recorded meanwhile)",
+                        hint="evaluate again", location=Location(run.facts_path)))
+                elif run.kind == "carry_in":
                     problems.append(self.problem(
                         "ledger.carry_in_conflict", f"{kind} {key}: the ledger already holds history.{name} = "
                         f"{current.get(name)}; history is carried in only where the ledger holds none",
@@ -362,13 +643,15 @@ class Ledger:
                 problems.append(self.problem(
                     "ledger.already_paid", f"worker {e['worker']}: {e['clause']} {e['rule']} is granted in both "
                     f"workshop {wanted[key]['workshop']} and workshop {e['workshop']}; it is paid once per person",
-                    pointer, location=where))
+                    pointer, hint="evaluate with --ledger: the later workshop's decision then says the earlier one "
+                                  "paid it", location=where))
             wanted.setdefault(key, e)
         for chunk in _chunks(sorted(wanted)):
             rows = conn.execute(
                 select(once_paid.c.person, once_paid.c.rule, entries.c.workshop, entries.c.period_start,
-                       entries.c.period_end, entries.c.run_id)
+                       entries.c.period_end, entries.c.run_id, runs.c.seq.label("run_seq"))
                 .join(entries, entries.c.seq == once_paid.c.entry_seq)
+                .join(runs, runs.c.id == entries.c.run_id)
                 .where(tuple_(once_paid.c.person, once_paid.c.rule).in_(chunk))).all()
             for row in rows:
                 if row.run_id in superseded.get(row.workshop, ()):
@@ -377,9 +660,10 @@ class Ledger:
                 pointer, where = self._here(run, e["workshop"], e["worker"])
                 problems.append(self.problem(
                     "ledger.already_paid", f"worker {e['worker']}: {e['clause']} {e['rule']} was already paid to this "
-                    f"person by run {row.run_id[:12]}… (workshop {row.workshop}, {row.period_start}..{row.period_end}); "
-                    "it is paid once per person", pointer, hint="evaluate again with --ledger: the history then says so",
-                    location=where))
+                    f"person by run {row.run_seq} ({row.run_id[:12]}…, workshop {row.workshop}, "
+                    f"{row.period_start}..{row.period_end}); it is paid once per person", pointer,
+                    hint="that run was recorded after this one was decided: evaluate again with --ledger, and this "
+                         "workshop's decision says it was already paid, naming that run", location=where))
 
     def _append(self, conn, run, settings, superseded, reason, tool_version) -> RecordOutcome:
         top = conn.execute(select(head).where(head.c.id == 1)).one()
@@ -402,6 +686,9 @@ class Ledger:
             "tally_sha256": chain.digest([list(t) for t in run.tally]),
         }
         record["hash"] = chain.run_hash(record)
+        record["claims"] = chain.claims_text(derived.make_claims(run.workshops, run.months, superseded,
+                                                                 settings.once_per_person))
+        record["chain"] = chain.run_link(top.chain or chain.GENESIS, record, record["claims"], prev)
         conn.execute(runs.insert(), [record])
         for shop, olds in superseded.items():
             conn.execute(supersessions.insert(), [{"old_run": o, "workshop": shop, "new_run": run.run_id} for o in olds])
@@ -420,7 +707,8 @@ class Ledger:
         if run.tally:
             conn.execute(tallies.insert(), [{"run_id": run.run_id, "target": t, "workshop": w, "subject": s}
                                             for t, w, s in run.tally])
-        conn.execute(update(head).where(head.c.id == 1).values(entries=seq, hash=prev, runs=top.runs + 1))
+        conn.execute(update(head).where(head.c.id == 1).values(entries=seq, hash=prev, runs=top.runs + 1,
+                                                               chain=record["chain"]))
         later = []
         for shop in sorted(superseded):  # they were decided on the history this run replaces
             first = conn.execute(select(coverage.c.month).where(coverage.c.workshop == shop,
@@ -429,7 +717,7 @@ class Ledger:
             if first:
                 later.append((shop, first))
         return RecordOutcome(run.run_id, top.runs + 1, len(run.entries), len(reversals), _granted(run.entries), False,
-                             tuple(later))
+                             tuple(later), Head(top.runs + 1, seq, prev, record["chain"]))
 
     # --- reading ----------------------------------------------------------------------------------------------------
 
@@ -437,21 +725,64 @@ class Ledger:
         with self.reading() as conn:
             return [dict(r._mapping) for r in conn.execute(select(runs).order_by(runs.c.seq))]
 
-    def verify(self) -> List[chain.Break]:
-        """Every break in the hash chain, the first first."""
+    def verify(self, checkpoints: Sequence = ()) -> Verification:
+        """Every break in the hash chain and every difference between the serving tables and what the chained
+        record implies, the first first; and, for each signed checkpoint given, whether the ledger still holds what
+        it signed."""
+        breaks: List[chain.Break] = []
         with self.reading() as conn:
-            top = conn.execute(select(head).where(head.c.id == 1)).one()._mapping
+            row = conn.execute(select(head).where(head.c.id == 1)).first()
+            top = dict(row._mapping) if row is not None else None
             digests: Dict[str, list] = {}
             for r in conn.execute(select(tallies).order_by(tallies.c.run_id, tallies.c.target, tallies.c.workshop,
                                                            tallies.c.subject)):
                 digests.setdefault(r.run_id, []).append([r.target, r.workshop, r.subject])
             tally_sha = {k: chain.digest(v) for k, v in digests.items()}
             run_rows = [dict(r._mapping) for r in conn.execute(select(runs).order_by(runs.c.seq))]
-            entry_rows = (dict(r._mapping) for r in conn.execute(select(entries).order_by(entries.c.seq)))
-            return chain.verify(entry_rows, run_rows, top, tally_sha)
+            payments: List[derived.Payment] = []
+            reversed_seqs: Set[int] = set()
+
+            def entry_rows():
+                for r in conn.execute(select(entries).order_by(entries.c.seq)):
+                    m = r._mapping
+                    if m["kind"] == "reversal":
+                        if m["reverses"] is not None:
+                            reversed_seqs.add(m["reverses"])
+                    elif m["outcome"] in _PAID and m["person"] is not None:
+                        payments.append(derived.Payment(m["seq"], m["run_id"], m["person"], m["rule"]))
+                    yield m
+            found, walk = chain.verify(entry_rows(), run_rows, top, tally_sha,
+                                       want_ends=[c.entries for c in checkpoints if c.entries])
+            breaks += found
+            claims, seqs = [], {}
+            for r in run_rows:
+                c, bad = derived.parse_claims(r)
+                if bad is not None:
+                    breaks.append(bad)
+                else:
+                    claims.append(c)
+                if isinstance(r.get("seq"), int):
+                    seqs[r["id"]] = r["seq"]
+            expected_once, twice = derived.once_paid_from(payments, {c.run_id: c.once for c in claims}, reversed_seqs)
+            actual_once = {(r.person, r.rule): r.entry_seq for r in conn.execute(select(once_paid))}
+            actual_cover = {(r.workshop, r.month): r.run_id for r in conn.execute(select(coverage))}
+            actual_super = {(r.old_run, r.workshop, r.new_run) for r in conn.execute(select(supersessions))}
+            breaks += derived.compare(expected_once, twice, actual_once, derived.coverage_from(claims), actual_cover,
+                                      derived.supersessions_from(claims), actual_super, seqs)
+        for c in checkpoints:
+            breaks += c.compare(walk)
+        shown = (Head(top["runs"], top["entries"], top["hash"], top.get("chain") or chain.GENESIS)
+                 if top is not None else None)
+        return Verification(chain.sort_breaks(breaks), walk, shown)
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
+
+def flag_rules(settings) -> List[str]:
+    """The once-per-person rules a worker history field reads as paid / not paid."""
+    return sorted({f.rule for f in settings.fields_of("worker") if f.measure == "paid"}
+                  & set(settings.once_per_person))
+
 
 def _sqlite_transactions(engine: Engine) -> None:
     """Let SQLAlchemy, not the sqlite3 module, begin transactions: writers take the lock at BEGIN IMMEDIATE."""
@@ -465,18 +796,27 @@ def _sqlite_transactions(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
 
 
+def _head_of(conn) -> Head:
+    row = conn.execute(select(head).where(head.c.id == 1)).first()
+    if row is None:
+        raise LedgerDamage([chain.Break("head", 0, "the ledger's head row is missing: it was deleted")])
+    return Head(row.runs, row.entries, row.hash, row.chain or chain.GENESIS)
+
+
 def _touched_months(start: _dt.date, end: _dt.date) -> Tuple[str, ...]:
     """Every calendar month the period touches: a run claims a workshop's months, whole or in part."""
     return tuple(d.strftime("%Y-%m") for d in months_in(start.replace(day=1), end))
 
 
 def _pointers(facts) -> Dict[Tuple[str, ...], str]:
-    """(workshop[, worker]) -> the JSON pointer of that record in the facts file."""
+    """(workshop[, worker]) or (workshop, "#loan", loan) -> the JSON pointer of that record in the facts file."""
     out: Dict[Tuple[str, ...], str] = {}
     for i, ws in enumerate(facts.workshops):
         out[(ws["id"],)] = facts.pointers[i]
         for j, w in enumerate(ws.get("workers") or ()):
             out[(ws["id"], w["id"])] = pointer_join(pointer_join(facts.pointers[i], "workers"), j)
+        for j, loan in enumerate(ws.get("loans") or ()):
+            out[(ws["id"], "#loan", loan["id"])] = pointer_join(pointer_join(facts.pointers[i], "loans"), j)
     return out
 
 
@@ -496,6 +836,48 @@ def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[list]:
         yield items[i:i + size]
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _unstorable_why(value: str, length: Optional[int], column: str) -> Optional[Tuple[str, str]]:
+    if "\x00" in value:
+        return "ledger.bad_character", "contains a NUL character (U+0000), which a database text column cannot hold"
+    if not _encodable(value):
+        return "ledger.bad_character", "contains a lone surrogate (half of a UTF-16 pair), which is not a character"
+    if length is not None and len(value) > length:
+        return "ledger.too_long", (f"is {len(value)} characters long; the ledger's column {column} holds at most "
+                                   f"{length}")
+    return None
+
+
+def _shorten(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 48 else f"{text[:40]}…{text[-4:]}"
+
+
+def _keys(values: Iterable[str], column) -> List[str]:
+    """The keys a column can hold (others are in no ledger, and some would make a database refuse the query)."""
+    return [v for v in values if isinstance(v, str) and _unstorable_why(v, column.type.length, "") is None]
+
+
+def _sound(row: Mapping, breaks: List[chain.Break]) -> bool:
+    """Whether an entry read to decide still gives its hash and holds values the ledger wrote; a break if not."""
+    if chain.entry_hash(row) != row["hash"]:
+        breaks.append(chain.Break("entry", row["seq"], f"entry {row['seq']} was altered: its fields no longer give its "
+                                  "hash"))
+        return False
+    problem = chain.value_problem(row)
+    if problem:
+        breaks.append(chain.Break("entry", row["seq"], f"entry {row['seq']} is damaged: {problem}", chain.DAMAGED))
+        return False
+    return True
+
+
 def _granted(rows: Iterable[dict]) -> Decimal:
     return sum((Decimal(r["amount"]) for r in rows if r["outcome"] == "granted" and r["amount"]), Decimal("0.00"))
 
@@ -503,6 +885,55 @@ def _granted(rows: Iterable[dict]) -> Decimal:
 def _span(months: List[str]) -> str:
     months = sorted(months)
     return months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
+
+
+def _load_claims(conn, breaks: List[chain.Break]) -> Tuple[List[derived.Claims], Dict[str, int]]:
+    """Every run's chained claims, and each run's seq by id; a break for each run whose claims cannot be read."""
+    out, seqs = [], {}
+    for r in conn.execute(select(runs.c.id, runs.c.seq, runs.c.kind, runs.c.claims).order_by(runs.c.seq)):
+        claims, bad = derived.parse_claims(r._mapping)
+        seqs[r.id] = r.seq
+        if bad is not None:
+            breaks.append(bad)
+        else:
+            out.append(claims)
+    return out, seqs
+
+
+def _redecided(conn, shops: Iterable[str], months: Iterable[str]) -> Set[Tuple[str, str]]:
+    """(run id, workshop) of every recorded run that holds one of these workshops' months: a run for them is the
+    same run again, a superseding one, or refused."""
+    breaks: List[chain.Break] = []
+    claims, _ = _load_claims(conn, breaks)
+    if breaks:
+        raise LedgerDamage(breaks)
+    shops, months = set(shops), set(months)
+    return {(run_id, shop) for (shop, month), run_id in derived.coverage_from(claims).items()
+            if shop in shops and month in months}
+
+
+def _payers(conn, period_start: _dt.date, persons: Iterable[str], rules: Sequence[str],
+            replaced: Set[Tuple[str, str]]) -> Dict[Tuple[str, str], Payer]:
+    """(person, rule) -> the first active payment of a once-per-person rule made in the period or later by a run
+    (and workshop) not in ``replaced``."""
+    before = period_start.isoformat()
+    joined, rev = _active_entries()
+    joined = joined.join(runs, runs.c.id == entries.c.run_id)
+    out: Dict[Tuple[str, str], Payer] = {}
+    breaks: List[chain.Break] = []
+    for chunk in _chunks(sorted(_keys(persons, entries.c.person))):
+        q = (select(entries, runs.c.seq.label("run_seq")).select_from(joined)
+             .where(entries.c.person.in_(chunk), entries.c.rule.in_(list(rules)), entries.c.kind != "reversal",
+                    entries.c.outcome.in_(_PAID), entries.c.period_start >= before, rev.c.seq.is_(None))
+             .order_by(entries.c.seq))
+        for row in conn.execute(q):
+            if not _sound(row._mapping, breaks) or (row.run_id, row.workshop) in replaced:
+                continue
+            out.setdefault((row.person, row.rule), Payer(row.seq, row.run_seq, row.run_id, row.workshop,
+                                                         row.period_start, row.period_end))
+    if breaks:
+        raise LedgerDamage(breaks)
+    return out
 
 
 def _claims(conn, run: PreparedRun) -> List[Tuple[str, str, str]]:
@@ -527,40 +958,47 @@ def _active_entries():
 def _reversals(conn, superseded: Dict[str, List[str]]) -> List[dict]:
     joined, rev = _active_entries()
     out = []
+    breaks: List[chain.Break] = []
     for shop, olds in sorted(superseded.items()):
         rows = conn.execute(select(entries).select_from(joined)
                             .where(entries.c.workshop == shop, entries.c.run_id.in_(olds), entries.c.kind == "decision",
                                    rev.c.seq.is_(None)).order_by(entries.c.seq))
         for r in rows:
+            if not _sound(r._mapping, breaks):
+                continue
             row = {k: v for k, v in r._mapping.items() if k not in ("seq", "run_id", "prev_hash", "hash")}
             row.update(kind="reversal", reverses=r.seq,
                        amount=None if r.amount is None else str(-Decimal(r.amount)))
             out.append(row)
+    if breaks:
+        raise LedgerDamage(breaks)
     return out
 
 
 def _held(conn, settings, period_start: _dt.date, persons: Iterable[str], shops: Iterable[str]) -> Dict[Tuple[str, str], Dict[str, object]]:
     """The history of each person and workshop (every one asked for) from the active granted entries that began
-    before ``period_start``: ``paid`` false, ``items`` 0 and ``amount`` 0 where the ledger holds nothing."""
+    before ``period_start``: ``paid`` false, ``items`` 0 and ``amount`` 0 where the ledger holds nothing. Every entry
+    read is checked against its hash (LedgerDamage if one does not give it)."""
     before = period_start.isoformat()
     first_month = before[:7]
     out: Dict[Tuple[str, str], Dict[str, object]] = {}
     joined, rev = _active_entries()
+    breaks: List[chain.Break] = []
     for kind, keys, column in (("worker", persons, entries.c.person), ("workshop", shops, entries.c.workshop)):
         fields = settings.fields_of(kind)
         if not fields:
             continue
+        keys = set(keys)
         for key in keys:
             out[(kind, key)] = {f.field: EMPTY[f.measure] for f in fields}
         rules = sorted({f.rule for f in fields})
         per_key: Dict[str, Dict[str, list]] = {}
-        for chunk in _chunks(sorted(keys)):
+        for chunk in _chunks(sorted(_keys(keys, column))):
             cond = [column.in_(chunk), entries.c.rule.in_(rules), entries.c.kind != "reversal",
                     entries.c.outcome.in_(_PAID), entries.c.period_start < before, rev.c.seq.is_(None)]
-            for row in conn.execute(select(column.label("key"), entries.c.rule, entries.c.amount,
-                                           entries.c["items"].label("months"), entries.c.quantity)
-                                    .select_from(joined).where(and_(*cond))):
-                per_key.setdefault(row.key, {}).setdefault(row.rule, []).append(row)
+            for row in conn.execute(select(entries).select_from(joined).where(and_(*cond))):
+                if _sound(row._mapping, breaks):
+                    per_key.setdefault(row._mapping[column.name], {}).setdefault(row.rule, []).append(row)
         for key, by_rule in per_key.items():
             values = out[(kind, key)]
             for f in fields:
@@ -570,8 +1008,10 @@ def _held(conn, settings, period_start: _dt.date, persons: Iterable[str], shops:
                 if f.measure == "paid":
                     values[f.field] = True
                 elif f.measure == "items":
-                    values[f.field] = (len({m for r in got for m in r.months.split() if m < first_month})
+                    values[f.field] = (len({m for r in got for m in r._mapping["items"].split() if m < first_month})
                                        + sum(r.quantity or 0 for r in got))
                 else:
                     values[f.field] = sum((Decimal(r.amount) for r in got if r.amount), Decimal(0))
+    if breaks:
+        raise LedgerDamage(breaks)
     return out

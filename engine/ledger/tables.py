@@ -1,9 +1,13 @@
 """The ledger's tables, as SQLAlchemy Core sees them (the migrations create exactly these).
 
 ``runs`` and ``entries`` are the record: append-only, each entry chained to the
-one before by its hash. ``once_paid``, ``coverage``, ``tallies`` and
-``supersessions`` serve the record: the database's own constraints on them
-refuse a second once-only payment and a second claim on a workshop's month.
+one before by its hash, each run chained to the one before by its ``chain``
+hash (which covers its claims and its entries too). ``once_paid``,
+``coverage``, ``tallies`` and ``supersessions`` serve the record: the
+database's own constraints on them refuse a second once-only payment and a
+second claim on a workshop's month, and each is recomputed from the chained
+record and compared (:mod:`engine.ledger.derived`) by ``ledger verify`` and
+by every recording.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ head = Table(
     Column("entries", Integer, nullable=False),  # the seq of the last entry (0: none yet)
     Column("hash", HASH, nullable=False),  # the hash of the last entry
     Column("runs", Integer, nullable=False),  # the seq of the last run
+    Column("chain", HASH, nullable=True),  # the chain hash of the last run: the head printed and checkpointed
 )
 
 runs = Table(
@@ -41,6 +46,10 @@ runs = Table(
     Column("entry_count", Integer, nullable=False),
     Column("tally_sha256", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
+    # JSON: the workshops and months it took, the runs it replaced for each workshop, the rules it paid once per
+    # person; what coverage, supersessions and once_paid are recomputed from
+    Column("claims", Text, nullable=True),
+    Column("chain", HASH, nullable=True),  # chains the run (its hash, claims, last entry) to the run before it
 )
 
 entries = Table(
