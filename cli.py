@@ -200,7 +200,8 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
     ledger_info = None
     try:
         if ledger_url:
-            run, ledger_info = _ledger_run(ledger_url, loaded, facts_loaded, options, record, supersede, reason, quiet)
+            run, ledger_info = _ledger_run(ledger_url, loaded, facts_loaded, options, record, supersede, reason, quiet,
+                                           strict)
         else:
             run = engine.evaluate(loaded, facts_loaded, **options)
     except engine.InvalidInput as exc:
@@ -266,13 +267,18 @@ def _head_line(led, head) -> str:
     return f"ledger head of {led.display}: {head}"
 
 
-def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet):
-    """Evaluate with history from the ledger at ``url`` and, with ``record``, store the run."""
+def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet, strict=False):
+    """Evaluate with history from the ledger at ``url`` and, with ``record``, store the run (not with --strict while a
+    decision is pending: nothing is recorded then)."""
     from engine.ledger import evaluate_with_ledger, record_run
     from engine.render import money
     with _ledger(url) as ledger:
         info = {"url": ledger.display, "history": "each history field from the ledger's entries before the period"}
         run, held = evaluate_with_ledger(ledger, policy, facts, **options)
+        if record and strict and run.totals.counts.get("pending"):
+            _report_pending(run.totals, False)
+            click.echo("nothing recorded: pending decisions fail the run (--strict)", err=True)
+            sys.exit(1)
         if record:
             done = record_run(ledger, run, held, supersede=supersede, reason=(reason or "").strip(),
                               tool_version=engine.__version__)

@@ -7,6 +7,7 @@ Every test runs the CLI on SQLite and, when SUBSIDY_TEST_POSTGRES is set, on Pos
 """
 import datetime as dt
 import json
+from pathlib import Path
 import os
 import shutil
 import subprocess
@@ -623,3 +624,22 @@ def test_a_ledger_made_before_runs_were_chained_is_migrated_keeping_its_hashes(t
     sep = _facts(tmp_path, "sep.yaml", [_shop("WS-A", [_worker("P-1", "2022-07-04")])], "2022-09")
     _record(sep, ledger_url)
     assert subsidy("ledger", "verify", ledger_url).exit_code == 0
+
+
+def test_a_month_recorded_after_a_later_one_is_refused_so_the_award_is_not_paid_twice(tmp_path, ledger_url):
+    """August recorded first, then July: July's award would not be in August's history, and August's not in
+    July's. The county records the two months as one period instead."""
+    root = Path(POLICY).parent.parent
+    carried = subsidy("ledger", "carry-in", ledger_url, POLICY, root / "examples" / "county" / "2022-07.yaml",
+                      "--reason", "county records")
+    assert carried.exit_code == 0, carried.output
+    august = subsidy("evaluate", POLICY, root / "examples" / "county" / "2022-08.yaml", "--ledger", ledger_url,
+                     "--record", "-o", tmp_path / "aug.json")
+    assert august.exit_code == 0, august.output
+    july = subsidy("evaluate", POLICY, root / "examples" / "county" / "2022-07.yaml", "--ledger", ledger_url,
+                   "--record", "-o", tmp_path / "jul.json")
+    assert july.exit_code == 1
+    assert "error[ledger.out_of_order] workshop WS-L01: months from 2022-08 on are already recorded" in july.output
+    assert "2022-07.yaml:" in july.output  # located at the workshop in the facts file
+    report = json.loads(subsidy("ledger", "report", ledger_url, "--policy", POLICY, "--format", "json").stdout)
+    assert report["by_clause"].get("3.5") == "50000.00"  # paid once

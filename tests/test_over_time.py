@@ -362,3 +362,13 @@ def test_the_same_facts_verify_whatever_path_they_are_given_by(tmp_path):
     copy.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
     result = subsidy("verify", out, copy)
     assert result.exit_code == 0, result.output
+
+
+def test_strict_records_nothing_while_a_decision_is_pending(tmp_path, ledger_url):
+    facts = _facts(tmp_path, "2023-03", [_si_worker("P0", "2023-03")],
+                   certification={"on": "2022-07-01", "route": "general"})
+    result = subsidy("evaluate", POLICY, facts, "--ledger", ledger_url, "--record", "--strict", "-o", facts + ".json")
+    assert result.exit_code == 1 and "nothing recorded" in result.output
+    assert len(subsidy("ledger", "runs", ledger_url).stdout.strip().splitlines()) == 1  # the header: no run
+    assert subsidy("evaluate", POLICY, facts, "--ledger", ledger_url, "--record", "-o", facts + ".json").exit_code == 0
+    assert len(subsidy("ledger", "runs", ledger_url).stdout.strip().splitlines()) == 2  # without --strict it records

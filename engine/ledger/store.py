@@ -456,6 +456,8 @@ class Ledger:
             problems = []
             claimed = _claims(conn, run) if run.kind == "evaluation" else []
             superseded = self._check_overlap(run, claimed, supersede, problems) if run.kind == "evaluation" else {}
+            if run.kind == "evaluation" and not supersede:  # a superseding run is told which later months to redo
+                self._check_order(conn, run, superseded, problems)
             self._check_history(conn, run, settings, problems)
             self._check_once(conn, run, settings, superseded, problems)
             if problems:
@@ -565,6 +567,28 @@ class Ledger:
                                   actual_super, seqs)
         if breaks:
             raise LedgerDamage(breaks)
+
+    def _check_order(self, conn, run, superseded, problems) -> None:
+        """A period recorded after a later one of the same workshop is refused: the later run was decided on a
+        history without this period's payments (an award paid now would be paid again there)."""
+        if not run.months:
+            return
+        for chunk in _chunks(run.workshops):
+            rows = conn.execute(select(coverage.c.workshop, func.min(coverage.c.month))
+                                .where(coverage.c.workshop.in_(chunk), coverage.c.month > max(run.months))
+                                .group_by(coverage.c.workshop)).all()
+            for shop, first in rows:
+                later = conn.execute(select(coverage.c.run_id).distinct().where(
+                    coverage.c.workshop == shop, coverage.c.month > max(run.months))).scalars().all()
+                if all(r in superseded.get(shop, ()) for r in later):
+                    continue
+                pointer, where = self._here(run, shop)
+                problems.append(self.problem(
+                    "ledger.out_of_order", f"workshop {shop}: months from {first} on are already recorded, decided "
+                    f"on a history without {_span(list(run.months))}; recording it now would leave them wrong "
+                    "(an award or a limit counted twice)", pointer,
+                    hint=f"evaluate {run.months[0]} to the last recorded month as one period and record it with "
+                         "--supersede --reason \"…\"", location=where))
 
     def _check_overlap(self, run, claimed, supersede, problems) -> Dict[str, List[str]]:
         """The runs this one replaces, by workshop; a problem for each claim it may not take."""
