@@ -242,7 +242,7 @@ def _report_pending(totals, strict: bool) -> None:
 
 
 @contextmanager
-def _ledger(url, create=False):
+def _ledger(url, open_with=None):
     """The ledger at ``url``, closed afterwards. A URL with no ledger there is refused (``ledger.missing``, exit 1):
     a ledger is created on purpose, by ``subsidy ledger init URL``, so a mistyped path never starts an empty ledger
     that pays everything again. A ledger that cannot be reached exits 1 with its reason; the problems of a policy,
@@ -250,7 +250,7 @@ def _ledger(url, create=False):
     from engine.ledger import LedgerUnavailable, open_ledger
     opened = None
     try:
-        opened = open_ledger(url, create)
+        opened = (open_with or open_ledger)(url)
         yield opened
     except LedgerUnavailable as exc:
         click.echo(f"error[ledger.unavailable] {exc}", err=True)
@@ -378,7 +378,7 @@ def verify(decisions, facts, policy, ledger_url):
       subsidy verify decisions.json examples/facts_2022.yaml
     """
     from engine.verify import verify as run_verify
-    with _ledger(ledger_url, create=False) if ledger_url else nullcontext() as led:
+    with _ledger(ledger_url) if ledger_url else nullcontext() as led:
         try:
             result = run_verify(decisions, facts, policy, led)
         except engine.InvalidInput as exc:
@@ -516,20 +516,17 @@ def ledger_init(url):
       subsidy ledger init ledger.db
       subsidy ledger init postgresql://office@db.example/ledger
     """
-    from engine.ledger import LedgerUnavailable, init_ledger
-    led = None
-    try:
-        led, created = init_ledger(url)
+    from engine.ledger import init_ledger
+    created = []
+
+    def create(target):
+        opened, new = init_ledger(target)
+        created.append(new)
+        return opened
+
+    with _ledger(url, create) as led:
         head = led.head()
-    except LedgerUnavailable as exc:
-        click.echo(f"error[ledger.unavailable] {exc}", err=True)
-        sys.exit(1)
-    except engine.InvalidInput as exc:
-        _fail(exc)
-    finally:
-        if led is not None:
-            led.close()
-    if created:
+    if created[0]:
         click.echo(f"created an empty ledger at {led.display}")
     else:
         click.echo(f"{led.display} holds a ledger already ({head.runs} runs): nothing was created")

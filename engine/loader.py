@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
-import re
 import hashlib
 from decimal import Decimal
 from typing import Dict, List, Tuple
@@ -14,11 +13,11 @@ from typing import Dict, List, Tuple
 import schemas
 
 from . import expr as X
-from .compiler import (CompiledCondition, CompiledEach, CompiledRule, Compiler, Requirement, parameters_read,
-                       stratify)
+from .compiler import CompiledCondition, CompiledEach, CompiledRule, Compiler, Requirement, stratify
 from .history import build_settings as build_ledger_settings
 from .model import ANY, BOOL, NUMBER, SUBJECT_SCOPE, record_kinds
-from .parameters import PLACEHOLDER, Parameter, ParameterValue, all_values, stated_numbers
+from .labels import label_problems
+from .parameters import Parameter, ParameterValue
 from .policy import Clause, ExclusivityGroup, FactsCheck, Policy, Route, Status, Vocabulary
 from .problems import WARNING, InvalidInput, Problem
 from .overlay import read_policy_document
@@ -382,12 +381,7 @@ def build_policy(doc: Document, files=None):
             problems.append(Problem("policy.unused_parameter", f"parameter {name!r} is not used by any rule or computed value",
                                     f"/parameters/{name}", doc.locate(f"/parameters/{name}"), WARNING,
                                     "remove it, or retire it in a fork"))
-    problems.extend(_label_numbers(doc, compiled_parts, compiler, parameters, data))
-    for key, text in ((data.get("settings") or {}).get("labels") or {}).items():
-        if key.startswith("sheet.") and not _SHEET_TITLE.fullmatch(text or ""):
-            at = f"/settings/labels/{key}"
-            problems.append(Problem("policy.sheet_label", f"{text!r} cannot name a workbook sheet", at, doc.locate(at),
-                                    hint="1 to 31 characters, none of [ ] : * ? / \\"))
+    problems.extend(label_problems(doc, compiled_parts, compiler, parameters, data))
     for part in compiled_parts:
         contradiction = never_fires([c.expr.ast for c in part["when"]])
         if contradiction:
@@ -417,58 +411,6 @@ def build_policy(doc: Document, files=None):
         in_force=_date(data["policy"].get("in_force")),
     )
     return policy, problems
-
-
-_SHEET_TITLE = re.compile(r"[^\[\]:*?/\\]{1,31}")
-
-
-def _label_numbers(doc: Document, parts, compiler: Compiler, parameters, data) -> List[Problem]:
-    """A warning for each number a rule, condition or computed label states that none of the parameters it reads
-    holds: a label must quote a threshold through its placeholder ({name}), so a fork that changes the value
-    changes the words."""
-    out: List[Problem] = []
-
-    def check(label, pointer, asts, lets):
-        if not label:
-            return
-        for match in re.finditer(r"\{[^{}]*\}", label):
-            if not PLACEHOLDER.fullmatch(match.group(0)):
-                out.append(Problem("policy.label_placeholder", f"{match.group(0)} is not a placeholder: write "
-                                   "{parameter_name}, or {parameter_name:%} for a ratio shown as a percentage",
-                                   pointer, doc.locate(pointer)))
-        for match in PLACEHOLDER.finditer(label):
-            parameter = parameters.get(match.group(1))
-            if parameter is None or parameter.keyed_by or parameter.table or parameter.type != "number":
-                what = ("no such parameter" if parameter is None else
-                        "it is not one number (keyed, a table or a date), so the label cannot quote it")
-                out.append(Problem("policy.label_placeholder", f"the label quotes {{{match.group(1)}}}: {what}",
-                                   pointer, doc.locate(pointer), hint="quote a parameter that holds one number"))
-        used = set()
-        for ast in asts:
-            used |= parameters_read(ast, compiler.computed_asts, lets)
-        supplied = {v for name in used if name in parameters for v in all_values(parameters[name])}
-        for written, value in stated_numbers(label):
-            if value not in supplied:
-                out.append(Problem("policy.label_number", f"the label states {written}, which no parameter read here "
-                                   f"holds ({', '.join(sorted(used)) or 'it reads none'})", pointer,
-                                   doc.locate(pointer), WARNING,
-                                   "quote the parameter instead, e.g. {" + (sorted(used)[0] if used else "name") +
-                                   "} (or {name:%} for a ratio), so the words follow the value"))
-
-    for part in parts:
-        lets = {name: let.ast for name, let in part["lets"]}
-        conditions = list(part["when"]) + (list(part["each"].where) if part["each"] else [])
-        asts = [c.expr.ast for c in conditions] + [let.ast for _, let in part["lets"]] + \
-            ([part["amount"].ast] if part["amount"] else [])
-        check(data["rules"][part["index"]].get("label"), f"{part['pointer']}/label", asts, lets)
-        for c in conditions:
-            check(c.label, c.expr.pointer.rsplit("/", 1)[0] + "/label", [c.expr.ast], lets)
-    for i, status in enumerate(data.get("statuses") or ()):
-        check(status.get("label"), f"/statuses/{i}/label", [], {})
-    for (kind, name), ast in compiler.computed_asts.items():
-        check(((data.get("computed") or {}).get(kind) or {}).get(name, {}).get("label"), f"/computed/{kind}/{name}/label",
-              [ast], {})
-    return out
 
 
 def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict], kinds) -> List[Status]:

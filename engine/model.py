@@ -229,7 +229,7 @@ class EvalContext:
         """A label with the parameters it quotes filled in, as in force at the period end."""
         if not text or "{" not in text or self.parameters is None:
             return text
-        from .parameters import fill_label
+        from .labels import fill_label
         return fill_label(text, self.parameters, self.period.data["end"])
     seen: Optional[list] = None  # (node, value) pairs while a condition or formula is evaluated
     params: Optional[list] = None  # ParamUse records

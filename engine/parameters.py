@@ -9,7 +9,6 @@ never a silent reuse of a neighbouring value.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional, Tuple
@@ -96,38 +95,6 @@ def tier(table, x) -> Decimal:
             amount = value
     return amount
 
-
-#: A placeholder in a label that quotes a parameter: {name}, or {name:%} for a ratio shown as a percentage.
-PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(:%)?\}")
-
-
-def fill_label(text: str, parameters, day: _dt.date) -> str:
-    """``text`` with each placeholder replaced by the parameter's value in force on ``day`` (left as written when the
-    parameter has no single value then, so nothing is ever guessed)."""
-    if not text or "{" not in text:
-        return text
-
-    def value_of(match) -> str:
-        from .expr import format_value
-        parameter = parameters.get(match.group(1))
-        try:
-            value = parameter.at(day).value if parameter is not None else None
-        except ParameterMissing:
-            value = None
-        if value is None or isinstance(value, (dict, tuple)):
-            return match.group(0)
-        return format_value(value * 100) + "%" if match.group(2) else format_value(value)
-
-    return PLACEHOLDER.sub(value_of, text)
-
-
-def stated_numbers(text: str):
-    """The numbers a label states outside its placeholders, as (text, value): "60%" gives 0.6."""
-    from decimal import Decimal as D
-    bare = PLACEHOLDER.sub(" ", text or "")
-    for match in re.finditer(r"[0-9]+(?:\.[0-9]+)?%?", bare):
-        written = match.group(0)
-        yield written, D(written[:-1]) / 100 if written.endswith("%") else D(written)
 
 
 def all_values(parameter: Parameter):

@@ -7,9 +7,7 @@ the subjects tallied by the latest recorded run of each workshop in the range
 """
 from __future__ import annotations
 
-import csv
 import datetime as _dt
-import io
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
