@@ -79,9 +79,11 @@ def main():
       subsidy validate policies/shanxi_2022.yaml
 
     \b
-    A county's month with the payout ledger (history from earlier months, nothing paid twice):
-      subsidy ledger init ledger.db        # once
-      subsidy evaluate policies/shanxi_2022.yaml examples/county/2022-08.yaml --ledger ledger.db --record
+    A county's months with the payout ledger (history from earlier months, nothing paid twice):
+      subsidy ledger init ledger.db        # once, then the records kept before it, once:
+      subsidy ledger carry-in ledger.db policies/shanxi_2022.yaml examples/county/2022-07.yaml --reason "台账"
+      subsidy evaluate policies/shanxi_2022.yaml examples/county/2022-07.yaml --ledger ledger.db --record --format text
+      subsidy evaluate policies/shanxi_2022.yaml examples/county/2022-08.yaml --ledger ledger.db --record --format text
       subsidy ledger report ledger.db --policy policies/shanxi_2022.yaml
 
     Exit codes: 0 done; 1 the policy or facts have problems (each printed with
@@ -138,7 +140,8 @@ def validate(policy, fmt, strict):
               help="core decides; durable runs the same compiled rules on durable-rules, to cross-check.")
 @click.option("--workshop", help="Only this workshop (for a one-workshop report).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Worker processes for JSON facts written as JSON; the output is the same as with one.")
+              help="Worker processes, for a .json facts file decided to --format json (the streaming path); the output "
+                   "is the same as with one.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (it shows only when standard error is a terminal), no 'wrote FILE'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
 @click.option("--ledger", "ledger_url", metavar="URL",
@@ -570,7 +573,7 @@ def ledger_verify(url, checkpoints, public_key):
             click.echo(f"{led.display}: error[{b.code}] {b.message}", err=True)
         click.echo(f"the first break is at {found.breaks[0].what} {found.breaks[0].seq}", err=True)
         sys.exit(1)
-    click.echo(f"{led.display}: intact: {found.walk.runs} runs, every entry chained to the one before it; once_paid, "
+    click.echo(f"{led.display}: intact: {found.walk.runs} run{'s' * (found.walk.runs != 1)}, every entry chained to the one before it; once_paid, "
                "coverage and supersessions agree with the chained record")
     click.echo(_head_line(led, found.head))
     for c in loaded:

@@ -230,7 +230,7 @@ def pending_lines(totals) -> List[str]:
     lines = [f"{count} decision{'s' * (count != 1)} pending: the policy has no value yet for"]
     for (name, day, key), n in totals.waiting.items():
         keyed = f"[{key}]" if key is not None else ""
-        lines.append(f"  parameter {name}{keyed} on {day.isoformat()} ({n} decision{'s' * (n != 1)})")
+        lines.append(f"  parameter {name}{keyed} on {day.isoformat()} (needed by {n} of them)")
     lines.append("add each value to the policy with its source, then evaluate again (with a ledger: --record "
                  "--supersede)")
     return lines
@@ -328,7 +328,10 @@ def to_text(evaluation) -> str:
         decisions = by_ws.get(ws_id, [])
         where = " ".join(x for x in (ws.get("city"), ws.get("county")) if x)
         status = [d for d in decisions if d.outcome in ("certified", "revoked") and d.subject == "workshop"]
-        state = ", ".join(f"{policy.label(d.outcome)} {d.outcome} ({d.clause})" for d in status) or "not certified"
+        state = ", ".join(f"{policy.label(d.outcome)} {d.outcome} ({d.clause}"
+                          + (f", held since {d.detail('since')}" if d.detail("basis") == "held" else "")
+                          + (f", from {d.detail('effective')}" if d.detail("effective") else "") + ")"
+                          for d in status) or "not certified"
         out.append(f"Workshop {ws_id}" + (f" {ws['name']}" if ws.get("name") else "") + (f" ({where})" if where else "")
                    + f": {state}")
         if not decisions:

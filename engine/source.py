@@ -310,6 +310,9 @@ def read_json_fast(path: str, text: str, limits: Limits = LIMITS) -> Document:
 
 def _json_hint(text: str, pos: int):
     """What a person probably meant, for the JSON slips YAML would have taken."""
+    before = text[:pos].rstrip()
+    if before.endswith(",") and text[pos:pos + 1] in "}]":
+        return "a comma stands before this closing bracket: JSON takes no comma after the last item"
     near = text[max(0, pos - 1):pos + 1]
     if "+" in near:
         return "JSON numbers have no leading +: write 1, not +1"

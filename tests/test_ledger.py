@@ -350,7 +350,7 @@ def test_a_recording_killed_midway_leaves_nothing(tmp_path, fork, ledger_url):
     assert _count(ledger_url, select(head.c.entries)) == before
     assert _count(ledger_url, select(func.count()).select_from(entries)) == before
     verify = subsidy("ledger", "verify", ledger_url)
-    assert verify.exit_code == 0 and "intact: 1 runs" in verify.output
+    assert verify.exit_code == 0 and "intact: 1 run," in verify.output
     done = _record(fork, path, ledger_url, str(tmp_path / "a.json"))
     assert "recorded run 2" in done.output
 

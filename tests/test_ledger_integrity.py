@@ -643,3 +643,19 @@ def test_a_month_recorded_after_a_later_one_is_refused_so_the_award_is_not_paid_
     assert "2022-07.yaml:" in july.output  # located at the workshop in the facts file
     report = json.loads(subsidy("ledger", "report", ledger_url, "--policy", POLICY, "--format", "json").stdout)
     assert report["by_clause"].get("3.5") == "50000.00"  # paid once
+
+
+def test_history_is_carried_in_before_the_months_it_precedes_are_recorded(tmp_path, ledger_url):
+    """August recorded, then July's history carried in: August was decided without it (a 36-month limit would
+    be passed), so the carry-in is refused; correcting July while August stands is an overlap, not an order."""
+    root = Path(POLICY).parent.parent
+    august = subsidy("evaluate", POLICY, root / "examples" / "county" / "2022-08.yaml", "--ledger", ledger_url,
+                     "--record", "-o", tmp_path / "aug.json")
+    assert august.exit_code == 0, august.output
+    carried = subsidy("ledger", "carry-in", ledger_url, POLICY, root / "examples" / "county" / "2022-07.yaml",
+                      "--reason", "late records")
+    assert carried.exit_code == 1
+    assert "error[ledger.out_of_order] workshop WS-L01: months from 2022-08 on are already recorded" in carried.output
+    again = subsidy("evaluate", POLICY, root / "examples" / "county" / "2022-08.yaml", "--ledger", ledger_url,
+                    "--record", "-o", tmp_path / "aug2.json")
+    assert again.exit_code == 0 and "already recorded" in again.output

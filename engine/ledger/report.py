@@ -180,7 +180,8 @@ def to_dict(report: LedgerReport) -> dict:
 
 def to_text(report: LedgerReport, policy) -> str:
     span = f"{report.start or '…'} .. {report.end or '…'}"
-    out = [f"ledger {report.ledger}, policy {report.policy_id}, periods within {span}"]
+    out = [f"ledger {report.ledger}, policy {report.policy_id}, "
+           + (f"periods within {span}" if report.start or report.end else "all periods")]
     if report.head is not None:
         out.append(f"head: {report.head} (verified)")
     out += [f"{report.entries} entries ({report.reversals} reversals); granted {_money(report.granted)}", ""]

@@ -351,7 +351,7 @@ class Ledger:
                     m = row._mapping
                     if not _sound(m, breaks) or row.outcome != outcome[row.rule]:
                         continue
-                    where = f"ledger {self.display}, run {row.run_seq}, period {row.period_start}..{row.period_end}"
+                    where = f"the ledger's run {row.run_seq}, period {row.period_start}..{row.period_end}"
                     try:
                         details = json.loads(row.details) if row.details else {}
                         details = details if isinstance(details, dict) else {}
@@ -457,7 +457,9 @@ class Ledger:
             claimed = _claims(conn, run) if run.kind == "evaluation" else []
             superseded = self._check_overlap(run, claimed, supersede, problems) if run.kind == "evaluation" else {}
             if run.kind == "evaluation" and not supersede:  # a superseding run is told which later months to redo
-                self._check_order(conn, run, superseded, problems)
+                self._check_order(conn, run, superseded, {shop for shop, _, _ in claimed}, problems)
+            if run.kind == "carry_in":
+                self._check_carry_in_order(conn, run, problems)
             self._check_history(conn, run, settings, problems)
             self._check_once(conn, run, settings, superseded, problems)
             if problems:
@@ -568,12 +570,13 @@ class Ledger:
         if breaks:
             raise LedgerDamage(breaks)
 
-    def _check_order(self, conn, run, superseded, problems) -> None:
+    def _check_order(self, conn, run, superseded, overlapping, problems) -> None:
         """A period recorded after a later one of the same workshop is refused: the later run was decided on a
-        history without this period's payments (an award paid now would be paid again there)."""
+        history without this period's payments (an award paid now would be paid again there). A workshop whose
+        months are already recorded is refused as an overlap instead."""
         if not run.months:
             return
-        for chunk in _chunks(run.workshops):
+        for chunk in _chunks([shop for shop in run.workshops if shop not in overlapping]):
             rows = conn.execute(select(coverage.c.workshop, func.min(coverage.c.month))
                                 .where(coverage.c.workshop.in_(chunk), coverage.c.month > max(run.months))
                                 .group_by(coverage.c.workshop)).all()
@@ -589,6 +592,22 @@ class Ledger:
                     "(an award or a limit counted twice)", pointer,
                     hint=f"evaluate {run.months[0]} to the last recorded month as one period and record it with "
                          "--supersede --reason \"…\"", location=where))
+
+    def _check_carry_in_order(self, conn, run, problems) -> None:
+        """History is carried in before the months it precedes are recorded: a workshop with a recorded month after
+        the carry-in's date was decided without it (a limit or an award would be counted wrong)."""
+        shops = sorted({e["workshop"] for e in run.entries})
+        for chunk in _chunks(shops):
+            rows = conn.execute(select(coverage.c.workshop, func.min(coverage.c.month))
+                                .where(coverage.c.workshop.in_(chunk), coverage.c.month > run.period_start[:7])
+                                .group_by(coverage.c.workshop)).all()
+            for shop, first in rows:
+                pointer, where = self._here(run, shop)
+                problems.append(self.problem(
+                    "ledger.out_of_order", f"workshop {shop}: months from {first} on are already recorded, decided "
+                    f"without the history carried in as of {run.period_start}", pointer,
+                    hint="carry history in before recording the months after it; to correct recorded months, "
+                         "record them again with --supersede once the history is in", location=where))
 
     def _check_overlap(self, run, claimed, supersede, problems) -> Dict[str, List[str]]:
         """The runs this one replaces, by workshop; a problem for each claim it may not take."""
