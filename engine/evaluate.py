@@ -13,7 +13,7 @@ from .decisions import Decision, GroupError, Totals, resolve_exclusivity
 from .facts import Facts, build_records
 from .firing import Result, RuleError, opening_events
 from .policy import Policy
-from .status import decided_details
+from .status import StatusError, decided_details
 from .problems import InvalidInput, Problem
 from .targets import TargetError, count as count_targets
 
@@ -70,6 +70,10 @@ def iter_workshops(policy: Policy, facts: Facts, *, backend: str = "core", why_n
                 yield _rule_problem(facts, exc)
             except TargetError as exc:
                 yield _target_problem(facts, exc)
+            except StatusError as exc:
+                pointer = exc.subject.pointer
+                yield Problem("eval.status_route", str(exc), pointer, facts.doc.locate(pointer),
+                              hint="record the status again under this policy, or give the policy that route")
             except GroupError as exc:
                 pointer = exc.shop.pointer
                 yield Problem(exc.error.code, f"workshop {exc.shop.id}: exclusivity group {exc.group.id} cannot read "

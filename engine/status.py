@@ -56,6 +56,15 @@ def standing(status: Status, subject: Record) -> Standing:
     return Standing("none")
 
 
+class StatusError(Exception):
+    """A status is held by a route this policy does not have (recorded under another policy)."""
+
+    def __init__(self, subject: Record, status: Status, held: Standing):
+        super().__init__(f"{subject.kind} {subject.id} holds {status.label} by route {held.route!r} ({held.source}), "
+                         "which this policy does not have")
+        self.subject, self.status, self.held = subject, status, held
+
+
 def _holder(subject: Record, kind: str) -> Record:
     return subject if subject.kind == kind else subject.workshop()
 
@@ -103,6 +112,8 @@ def held_results(policy: Policy, shop: Record) -> List:
             if held.state != "held":
                 continue
             route = status.route(held.route)
+            if route is None:  # a route recorded under a policy that had it (facts naming one are refused earlier)
+                raise StatusError(subject, status, held)
             rule = policy.rule(route.rule)
             subject.assert_flag(status.flag, rule.id, rule.clause)
             subject.routes[status.flag] = held.route

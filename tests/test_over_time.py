@@ -372,3 +372,33 @@ def test_strict_records_nothing_while_a_decision_is_pending(tmp_path, ledger_url
     assert len(subsidy("ledger", "runs", ledger_url).stdout.strip().splitlines()) == 1  # the header: no run
     assert subsidy("evaluate", POLICY, facts, "--ledger", ledger_url, "--record", "-o", facts + ".json").exit_code == 0
     assert len(subsidy("ledger", "runs", ledger_url).stdout.strip().splitlines()) == 2  # without --strict it records
+
+
+def test_a_status_held_by_a_route_the_policy_no_longer_has_is_a_located_error(tmp_path, ledger_url):
+    five = [_worker(f"T{i}") for i in range(5)]
+    _record(POLICY, _facts(tmp_path, "2022-07", five), ledger_url)  # certified by route general
+    fork = tmp_path / "renamed.yaml"
+    fork.write_text(f"""format: 1
+extends: {POLICY}
+policy: {{id: renamed_routes, title: test}}
+override:
+  vocabularies:
+    routes:
+      label: 认定途径
+      fields: [workshop.certification.route]
+      codes: {{standard: 认定, labour_intensive: 劳动密集型企业申请认定}}
+  statuses:
+    - id: workshop_title
+      flag: certified
+      subject: workshop
+      label: 就业帮扶车间称号
+      stated: {{granted: certification, ended: revocation}}
+      routes:
+        - {{route: standard, rule: certification}}
+        - {{route: labour_intensive, rule: certification_labour_intensive, opens: [one_time_hiring_subsidy]}}
+      ended_by: [revocation]
+      after_end: stated
+""", encoding="utf-8")
+    result = subsidy("evaluate", str(fork), _facts(tmp_path, "2022-08", five), "--ledger", ledger_url)
+    assert result.exit_code == 1
+    assert "error[eval.status_route] workshop WS-1 holds 就业帮扶车间称号 by route 'general'" in result.output
