@@ -15,13 +15,14 @@ from .evaluate import Evaluation, evaluate, iter_workshops
 from .facts import Facts, load_facts
 from .loader import check_policy, load_policy
 from .policy import Policy
-from .problems import InvalidInput, Location, Problem
+from .problems import EngineFault, InputFault, InvalidInput, LedgerFault, Location, Problem, SubsidyError
 from .render import decision_id, explain_text, problem_lines, to_json, to_text, trace_lines
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Decision", "Evaluation", "Facts", "InvalidInput", "Location", "Policy", "Problem", "Totals",
+    "Decision", "EngineFault", "Evaluation", "Facts", "InputFault", "InvalidInput", "LedgerFault", "Location", "Policy",
+    "Problem", "SubsidyError", "Totals",
     "check_policy", "decision_id", "evaluate", "explain_text", "iter_workshops", "load_facts", "load_policy",
     "problem_lines", "to_json", "to_text", "trace_lines", "__version__",
 ]

@@ -23,13 +23,13 @@ from . import expr as X
 from .calendar import add_months, add_years, months_between
 from .model import (ANY, BOOL, DATE, NULL, NUMBER, STRING, SUBJECT_SCOPE, TABLE, ComputedDef, T, list_of, record)
 from .parameters import Parameter, ParameterMissing, ParamUse, tier
-from .problems import Location, Problem
+from .problems import InputFault, Location, Problem
 from .source import Document, expression_location
 
 Fn = Callable[[dict], Any]
 
 
-class EvalError(Exception):
+class EvalError(InputFault):
     """An expression could not be evaluated on these facts (a null, a division by zero, a missing parameter).
 
     ``missing`` is (parameter, date, key) when a parameter has no value on the date it was looked up for: the

@@ -10,6 +10,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from . import trace as T
 from .compiler import EvalError
 from .policy import ExclusivityGroup
+from .problems import InputFault
 
 OUTCOMES = ("certified", "revoked", "granted", "suppressed", "discretionary", "alert", "pending", "denied")
 NO_FUND = "none"
@@ -94,7 +95,7 @@ def _pending_group(out: List[Decision], group: ExclusivityGroup, worker: Optiona
     return True
 
 
-class GroupError(Exception):
+class GroupError(InputFault):
     """What an exclusivity group reads about a workshop could not be worked out; carries the group and the place."""
 
     def __init__(self, error: EvalError, group: ExclusivityGroup, member: str, expr, shop):

@@ -20,11 +20,12 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Optional, Tuple
 
-from .exact import show as show_fraction
-from .limits import LIMITS, Limits
-
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .exact import show as show_fraction
+from .limits import LIMITS, Limits
+from .problems import InputFault
 
 _GRAMMAR = r"""
 ?start: expr
@@ -145,7 +146,7 @@ COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 ARITHMETIC = ("+", "-", "*", "/")
 
 
-class ExpressionSyntaxError(Exception):
+class ExpressionSyntaxError(InputFault):
     """The text is not an expression; ``pos``/``line`` say where it stopped making sense."""
 
     def __init__(self, message: str, pos: int, line: int, column: int, code: str = "expr.syntax"):

@@ -10,11 +10,12 @@ from decimal import Decimal
 from typing import List, Optional, Tuple
 
 from . import expr as X
-from .exact import round_to
 from . import trace as T
 from .compiler import CompiledCondition, CompiledExpr, CompiledRule, EvalError, _truth
+from .exact import round_to
 from .model import Derived, Record
 from .policy import Policy
+from .problems import InputFault
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Result:
         return bool(self.pending)
 
 
-class _Pending(Exception):
+class _Pending(InputFault):
     """A parameter has no value on the date an expression needed it: the decision waits for it."""
 
     def __init__(self, missing):
@@ -44,7 +45,7 @@ class _Pending(Exception):
         self.missing = missing
 
 
-class RuleError(Exception):
+class RuleError(InputFault):
     """An expression failed on these facts; carries the rule, subject and expression."""
 
     def __init__(self, error: EvalError, rule: CompiledRule, subject: Record, where: CompiledExpr):

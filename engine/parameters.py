@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional, Tuple
 
+from .problems import InputFault
+
 
 @dataclass(frozen=True)
 class ParameterValue:
@@ -49,7 +51,7 @@ class Parameter:
         return found
 
 
-class ParameterMissing(Exception):
+class ParameterMissing(InputFault):
     def __init__(self, parameter: Parameter, day: _dt.date):
         self.parameter, self.day = parameter, day
         spans = ", ".join(_span(v) for v in parameter.values)

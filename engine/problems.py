@@ -79,7 +79,33 @@ def sort_problems(problems: Iterable[Problem]) -> list:
     return out
 
 
-class InvalidInput(Exception):
+class SubsidyError(Exception):
+    """The base of every exception the library raises on purpose. ``fault`` says whose it is to mend:
+    ``input`` (a policy or facts file: a person can correct it), ``ledger`` (the payout ledger's database:
+    unreachable or damaged) or ``engine`` (a limit or failure of the tool or a backend)."""
+
+    fault = "engine"
+
+
+class InputFault(SubsidyError):
+    """Something in a policy or facts file (or what it makes the rules compute)."""
+
+    fault = "input"
+
+
+class LedgerFault(SubsidyError):
+    """The payout ledger's database: not there, not reachable, or not as recorded."""
+
+    fault = "ledger"
+
+
+class EngineFault(SubsidyError):
+    """A backend or the tool itself could not be trusted with the run."""
+
+    fault = "engine"
+
+
+class InvalidInput(InputFault):
     """Raised once, with every problem found, when input cannot be used."""
 
     def __init__(self, problems: Iterable[Problem], positions: Optional[dict] = None):

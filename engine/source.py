@@ -26,7 +26,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .limits import LIMITS, Limits
-from .problems import InvalidInput, Location, Problem, pointer_join
+from .problems import InputFault, InvalidInput, Location, Problem, pointer_join
 
 #: Aliases a document may hold, and how many values they may add when expanded.
 MAX_ALIASES = 256
@@ -253,7 +253,7 @@ def read_text(path: str, text: str) -> Document:
     return Document(path, text, data, positions)
 
 
-class DuplicateKey(Exception):
+class DuplicateKey(InputFault):
     """A JSON object names one key twice."""
 
 

@@ -27,6 +27,7 @@ from typing import List, Optional, Tuple
 from . import trace as T
 from .model import Record
 from .policy import Policy, Status
+from .problems import InputFault
 
 #: The key under which the facts reader or the ledger notes where a stated grant or end was read from.
 SOURCE = "$source"
@@ -56,7 +57,7 @@ def standing(status: Status, subject: Record) -> Standing:
     return Standing("none")
 
 
-class StatusError(Exception):
+class StatusError(InputFault):
     """A status is held by a route this policy does not have (recorded under another policy)."""
 
     def __init__(self, subject: Record, status: Status, held: Standing):

@@ -19,8 +19,8 @@ import datetime as _dt
 import decimal
 import hashlib
 import json
-import re
 import multiprocessing
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Tuple
 
@@ -30,14 +30,15 @@ from .backends import get as get_backend
 from .decisions import Totals
 from .evaluate import PRECISION, decide_records
 from .facts import note_sources, records_for, source_of, workshop_problems
-from .policy import Policy
-from .render import decision_dict, decision_text
 from .limits import LIMITS
+from .policy import Policy
+from .problems import InputFault
+from .render import decision_dict, decision_text
 from .source import DuplicateKey, json_decoder, value_problems
 from .validation import apply_defaults_and_types, fast_valid
 
 
-class StreamStopped(Exception):
+class StreamStopped(InputFault):
     """The stream met a problem; run the thorough path to report it with its location."""
 
 

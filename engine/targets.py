@@ -14,12 +14,13 @@ from typing import List, Tuple
 from .compiler import EvalError, _truth
 from .model import Record
 from .policy import Policy
+from .problems import InputFault
 
 #: (target id, workshop id, subject id)
 Tally = Tuple[str, str, str]
 
 
-class TargetError(Exception):
+class TargetError(InputFault):
     """A target's condition could not be read for a subject; carries both."""
 
     def __init__(self, error: EvalError, target, subject: Record):

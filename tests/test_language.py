@@ -114,3 +114,25 @@ def test_a_comma_in_a_flow_mapping_gets_a_hint(write):
                    "      - {test: workshop.headcount >= param(\"labour_intensive_min_headcount\", period.end), label: 用工在1000人以上}")
     [p] = _problems(path)
     assert "flow mapping" in p.hint
+
+
+def test_every_exception_the_library_raises_says_whose_fault_it_is():
+    """One base, SubsidyError, with a fault: input (a file a person can correct), ledger or engine."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import engine as package
+    from engine.problems import SubsidyError
+    found = {}
+    for info in pkgutil.walk_packages(package.__path__, "engine."):
+        if info.name.endswith("migrations") or ".migrations." in info.name or info.name.endswith(".durable"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == info.name:
+                found[f"{info.name}.{name}"] = obj
+    assert len(found) >= 12, sorted(found)
+    strays = [name for name, cls in found.items() if not issubclass(cls, SubsidyError)]
+    assert strays == [], strays
+    assert {cls.fault for cls in found.values()} >= {"input", "ledger"}

@@ -9,7 +9,7 @@ owns only the agenda: which rule runs for which subject, and in what order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Protocol, Tuple
 
 from ..compiler import CompiledRule
 from ..firing import Result
@@ -32,7 +32,16 @@ def holder(subject: Record, kind: str) -> Record:
     return subject if subject.kind == kind else subject.workshop()
 
 
-def get(name: str):
+class Backend(Protocol):
+    """What runs the compiled rules of one workshop: every activation's result, and what was never activated."""
+
+    name: str
+
+    def run(self, policy, workshop: Record) -> WorkshopRun:
+        ...
+
+
+def get(name: str) -> Backend:
     """The backend called ``name`` ("core", or "durable" when durable-rules is installed)."""
     if name == "core":
         from .core import CoreBackend

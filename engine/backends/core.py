@@ -13,13 +13,14 @@ from __future__ import annotations
 import heapq
 from typing import Dict, List, Set, Tuple
 
-from ..firing import Result, apply, opening_events
-from ..status import assert_route, gate, held_results
 from .. import trace as T
+from ..firing import Result, apply, opening_events
+from ..problems import InputFault
+from ..status import assert_route, gate, held_results
 from . import WorkshopRun, holder, subjects_of
 
 
-class FiringLimitExceeded(Exception):
+class FiringLimitExceeded(InputFault):
     def __init__(self, limit: int, workshop: str):
         super().__init__(f"more than {limit} rule firings for workshop {workshop}: the policy does not settle")
         self.limit, self.workshop = limit, workshop

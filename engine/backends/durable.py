@@ -35,6 +35,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("durable-rules is not installed; install the extra: pip install '.[durable]'") from exc
 
 from ..firing import RuleError, apply, verdicts
+from ..problems import EngineFault
 from ..status import assert_route, gate, held_results
 from . import WorkshopRun, subjects_of
 from .core import FiringLimitExceeded, not_applied
@@ -47,7 +48,7 @@ _POLICIES: Dict[str, object] = {}  # ruleset name -> policy
 _SESSIONS: Dict[str, "_Session"] = {}  # sid -> the workshop being run
 
 
-class DurableError(Exception):
+class DurableError(EngineFault):
     """durable-rules refused or lost something; the run cannot be trusted."""
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 
 from ..calendar import months_in
 from ..history import EMPTY, stated_histories
-from ..problems import InvalidInput, Location, Problem, pointer_join
+from ..problems import InvalidInput, LedgerFault, Location, Problem, pointer_join
 from ..render import decision_id, details_dict
 from . import chain, derived
 from .derived import PAID as _PAID
@@ -43,11 +43,11 @@ VERSION_TABLE = "ledger_schema_version"  # Alembic's record of the schema's revi
 PAID_BY = "paid_by:"
 
 
-class LedgerUnavailable(Exception):
+class LedgerUnavailable(LedgerFault):
     """The ledger URL names a database this machine cannot reach or a driver it does not have."""
 
 
-class LedgerDamage(Exception):
+class LedgerDamage(LedgerFault):
     """What the ledger holds does not bear out its chain; turned into ``ledger.tampered`` / ``ledger.damaged``
     problems by the ledger's transactions."""
 
