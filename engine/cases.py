@@ -87,7 +87,7 @@ def load_cases(path: str) -> List[Case]:
 def _plain(decision) -> dict:
     out = {"workshop": decision.workshop, "worker": decision.worker, "loan": decision.loan, "rule": decision.rule,
            "clause": decision.clause, "outcome": decision.outcome,
-           "amount": money(decision.amount) if decision.outcome in ("granted", "suppressed") else None,
+           "amount": money(decision.shown_amount),
            "funding_source": decision.fund}
     for name, value in details_dict(decision).items():
         if name in _FIELDS:

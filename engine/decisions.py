@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -13,6 +14,8 @@ from .policy import ExclusivityGroup
 from .problems import InputFault
 
 OUTCOMES = ("certified", "revoked", "granted", "suppressed", "discretionary", "alert", "pending", "denied")
+#: The outcomes whose amount is shown: paid, or what would have been paid but for an exclusivity group.
+WITH_AMOUNT = ("granted", "suppressed")
 NO_FUND = "none"
 
 
@@ -38,8 +41,29 @@ class Decision:
     def subject(self) -> str:
         return "worker" if self.worker else "loan" if self.loan else "workshop"
 
+    @property
+    def shown_amount(self) -> Optional[Decimal]:
+        """The amount a view shows: for a granted or suppressed decision, else None."""
+        return self.amount if self.outcome in WITH_AMOUNT else None
+
+    def id_in(self, policy_sha256: str, period: str) -> str:
+        """Stable across identical runs; changes when the policy, the period, the subject or the rule does."""
+        key = "\x1f".join([policy_sha256, period, self.workshop, self.worker or "", self.loan or "", self.clause,
+                           self.rule])
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
     def detail(self, name: str, default=None):
         return next((v for k, v in self.details if k == name), default)
+
+
+def period_key(start, end) -> str:
+    """A period as decision ids and the ledger name it: "2022-07-01/2022-12-31"."""
+    return f"{start.isoformat()}/{end.isoformat()}"
+
+
+def decision_id(policy_sha256: str, period: str, d: Decision) -> str:
+    """The stable id of ``d`` in a run of the policy with sha256 ``policy_sha256`` over ``period``."""
+    return d.id_in(policy_sha256, period)
 
 
 def resolve_exclusivity(decisions: List[Decision], groups: Iterable[ExclusivityGroup], shop=None,

@@ -26,7 +26,8 @@ import re
 from decimal import Decimal
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .render import decision_id, money
+from .decisions import decision_id, period_key
+from .render import money
 
 CSV_COLUMNS = ("workshop", "city", "county", "worker", "loan", "clause", "rule", "outcome", "amount", "fund", "decision_id")
 MONEY_FORMAT = "#,##0.00"
@@ -91,7 +92,7 @@ def csv_line(fields: Sequence[Tuple[object, bool]]) -> str:
 
 
 def _period(evaluation) -> str:
-    return f"{evaluation.facts.period_start.isoformat()}/{evaluation.facts.period_end.isoformat()}"
+    return period_key(evaluation.facts.period_start, evaluation.facts.period_end)
 
 
 def _places(evaluation) -> Dict[str, dict]:
@@ -108,7 +109,7 @@ def to_csv(evaluation) -> str:
     period = _period(evaluation)
     for d in evaluation.decisions:
         ws = places.get(d.workshop, {})
-        amount = money(d.amount) if d.outcome in ("granted", "suppressed") else ""
+        amount = money(d.shown_amount) or ""
         lines.append(csv_line([
             (d.workshop, True), (ws.get("city", ""), True), (ws.get("county", ""), True), (d.worker or "", True),
             (d.loan or "", True), (d.clause, True), (d.rule, True), (d.outcome, True), (amount, False),

@@ -5,13 +5,12 @@ policy's labels, and returns text or plain data. Nothing here decides.
 """
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 from decimal import Decimal
 from typing import Callable, Dict, Iterable, List, Optional
 
 from . import trace as T
-from .decisions import NO_FUND, Decision
+from .decisions import Decision, NO_FUND, decision_id, period_key
 from .expr import format_value
 from .model import Derived
 from .problems import Problem
@@ -22,12 +21,6 @@ MARK = {True: "✓", False: "✗"}
 def money(amount: Optional[Decimal]) -> Optional[str]:
     """An amount as the spec writes it: a string with two decimals (or None)."""
     return None if amount is None else format(amount.quantize(Decimal("0.01")), "f")
-
-
-def decision_id(policy_sha256: str, period: str, d: Decision) -> str:
-    """Stable across identical runs; changes when the policy, the period, the subject or the rule does."""
-    key = "\x1f".join([policy_sha256, period, d.workshop, d.worker or "", d.loan or "", d.clause, d.rule])
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
 
 # --- trace lines ---------------------------------------------------------------
@@ -187,7 +180,7 @@ def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: bool
         "id": decision_id(policy_sha256, period, d),
         "workshop": d.workshop, "worker": d.worker, "loan": d.loan,
         "rule": d.rule, "clause": d.clause, "outcome": d.outcome,
-        "amount": money(d.amount) if d.outcome in ("granted", "suppressed") else None,
+        "amount": money(d.shown_amount),
         "funding_source": d.fund,
     }
     out.update(details_dict(d))
@@ -284,7 +277,7 @@ def write_json(out, header: dict, decision_texts, totals_of) -> None:
 def to_json(evaluation, with_trace: bool = True) -> dict:
     """The decisions document of semantics.md section 7."""
     policy, facts = evaluation.policy, evaluation.facts
-    period = f"{facts.period_start.isoformat()}/{facts.period_end.isoformat()}"
+    period = period_key(facts.period_start, facts.period_end)
     doc = json_header(policy, facts.sha256, facts.path, facts.period_start, facts.period_end, evaluation.backend,
                       evaluation.why_not, with_trace and evaluation.trace, evaluation.ran_at)
     doc["decisions"] = [decision_dict(d, policy.sha256, period, with_trace, policy.path) for d in evaluation.decisions]
@@ -342,7 +335,7 @@ def to_text(evaluation) -> str:
         total = Decimal("0.00")
         for d in decisions:
             fund = policy.label(d.fund) if d.fund else ("-" if d.amount is None else policy.label(NO_FUND))
-            amount = money(d.amount) if d.outcome in ("granted", "suppressed") else "-"
+            amount = money(d.shown_amount) or "-"
             rows.append([_subject(d, policy), d.clause, d.rule, policy.label(d.outcome), amount or "-", fund])
             if d.outcome == "granted" and d.amount is not None:
                 total += d.amount
@@ -375,9 +368,9 @@ def explain_text(evaluation, decisions: List[Decision]) -> str:
     policy = evaluation.policy
     out = [f"policy {policy.id} ({policy.path}, sha256 {policy.sha256[:12]}…), "
            f"period {evaluation.facts.period_start} to {evaluation.facts.period_end}", ""]
-    period = f"{evaluation.facts.period_start.isoformat()}/{evaluation.facts.period_end.isoformat()}"
+    period = period_key(evaluation.facts.period_start, evaluation.facts.period_end)
     for d in decisions:
-        amount = f" {money(d.amount)}" if d.outcome in ("granted", "suppressed") else ""
+        amount = f" {money(d.shown_amount)}" if d.shown_amount is not None else ""
         fund = f" from {d.fund} {policy.label(d.fund)}" if d.fund else ""
         out.append(f"== {d.workshop} {_subject(d)}: clause {d.clause} {d.rule}: {d.outcome}"
                    f" ({policy.label(d.outcome)}){amount}{fund}  [id {decision_id(policy.sha256, period, d)}]")

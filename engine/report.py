@@ -16,7 +16,8 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from .exports import visible
-from .render import decision_id, money, trace_lines
+from .decisions import decision_id, period_key
+from .render import money, trace_lines
 
 
 def _finalize(value):
@@ -34,7 +35,7 @@ _ENV = Environment(loader=PackageLoader("engine", "templates"), autoescape=True,
 def html_report(evaluation, workshop: Optional[str] = None, version: str = "") -> str:
     """The report for the whole run, or for one workshop."""
     policy, facts = evaluation.policy, evaluation.facts
-    period = f"{facts.period_start.isoformat()}/{facts.period_end.isoformat()}"
+    period = period_key(facts.period_start, facts.period_end)
     by_ws = {}
     for d in evaluation.decisions:
         by_ws.setdefault(d.workshop, []).append(d)
@@ -48,7 +49,7 @@ def html_report(evaluation, workshop: Optional[str] = None, version: str = "") -
             clause = policy.clauses[d.clause]
             subject = f"{policy.label('subject.worker', 'worker')} {d.worker}" if d.worker else (
                 f"{policy.label('subject.loan', 'loan')} {d.loan}" if d.loan else policy.label("subject.workshop", "workshop"))
-            amount = money(d.amount) if d.outcome in ("granted", "suppressed") else None
+            amount = money(d.shown_amount)
             if d.outcome == "granted" and d.amount is not None:
                 total += d.amount
             decisions.append({

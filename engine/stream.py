@@ -27,7 +27,7 @@ from typing import Callable, Iterator, Optional, Tuple
 import schemas
 
 from .backends import get as get_backend
-from .decisions import Totals
+from .decisions import Totals, period_key
 from .evaluate import PRECISION, decide_records
 from .facts import note_sources, records_for, source_of, workshop_problems
 from .limits import LIMITS
@@ -259,7 +259,7 @@ def _decide(job) -> Decided:
     index, ws = job
     policy, header, backend, why_not, trace = _WORKER["args"]
     ws = _checked(policy, header, index, ws)
-    period = f"{header.period_start.isoformat()}/{header.period_end.isoformat()}"
+    period = period_key(header.period_start, header.period_end)
     with decimal.localcontext() as ctx:
         ctx.prec = PRECISION
         ctx.traps[decimal.InvalidOperation] = True

@@ -29,7 +29,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from ..calendar import months_in
 from ..history import EMPTY, stated_histories
 from ..problems import InvalidInput, LedgerFault, Location, Problem, pointer_join
-from ..render import decision_id, details_dict
+from ..decisions import decision_id, period_key
+from ..render import details_dict
 from . import chain, derived
 from .derived import PAID as _PAID
 from .tables import coverage, entries, head, once_paid, runs, supersessions, tallies
@@ -386,7 +387,7 @@ class Ledger:
         identity."""
         policy, facts = evaluation.policy, evaluation.facts
         start, end = facts.period_start.isoformat(), facts.period_end.isoformat()
-        period = f"{start}/{end}"
+        period = period_key(facts.period_start, facts.period_end)
         shops = {ws["id"]: ws for ws in facts.workshops}
         rows = []
         for d in evaluation.decisions:
