@@ -6,6 +6,7 @@ policy's labels, and returns text or plain data. Nothing here decides.
 from __future__ import annotations
 
 import unicodedata
+import decimal
 from decimal import Decimal
 from typing import Callable, Dict, Iterable, List, Optional
 
@@ -18,9 +19,13 @@ from .problems import Problem
 MARK = {True: "✓", False: "✗"}
 
 
+_MONEY = decimal.Context(prec=80)
+
+
 def money(amount: Optional[Decimal]) -> Optional[str]:
-    """An amount as the spec writes it: a string with two decimals (or None)."""
-    return None if amount is None else format(amount.quantize(Decimal("0.01")), "f")
+    """An amount as the spec writes it: a string with two decimals (or None). Exact whatever its size (the
+    default decimal context would refuse to quantize an amount of more than 26 integer digits)."""
+    return None if amount is None else format(amount.quantize(Decimal("0.01"), context=_MONEY), "f")
 
 
 # --- trace lines ---------------------------------------------------------------

@@ -266,10 +266,11 @@ def _decide(job) -> Decided:
         try:
             shop = records_for(header.period_start, header.period_end, ws, f"/workshops/{index}", trace or why_not)
             decisions = decide_records(policy, shop, get_backend(backend), why_not)
-        except Exception as exc:  # an evaluation problem: reported in full by the thorough path
-            raise StreamStopped(f"workshop #{index + 1}: {exc}") from None
-    rendered = tuple(decision_text(decision_dict(d, policy.sha256, period, trace, policy.path)) for d in decisions)
-    return Decided(index, rendered, Totals.of(decisions))
+            rendered = tuple(decision_text(decision_dict(d, policy.sha256, period, trace, policy.path))
+                             for d in decisions)
+            return Decided(index, rendered, Totals.of(decisions))
+        except Exception as exc:  # an evaluation problem, in this process or a worker: the thorough path reports it
+            raise StreamStopped(f"workshop #{index + 1}: {type(exc).__name__}: {exc}") from None
 
 
 def decide_stream(policy: Policy, header: StreamHeader, workshops: Iterator[Tuple[int, dict]], *, backend: str = "core",

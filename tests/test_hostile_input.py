@@ -51,6 +51,11 @@ JSON_CASES = {
     "hired on 9999-01-01": (_json(_w0(hired_on="9999-01-01")), "facts.invalid_value", "/workshops/0/workers/0/hired_on"),
     "an annual rate of 1e60": (_json(text={'"annual_rate": "0.04"': '"annual_rate": 1e60'}),
                                "input.number_too_large", "/workshops/0/loans/0/annual_rate"),
+    "a 33-digit loan rate (far past any amount the tool can round)": (
+        _json(text={'"annual_rate": "0.04"': '"annual_rate": "' + "9" * 33 + '"'}), "facts.invalid_value",
+        "/workshops/0/loans/0/annual_rate"),
+    "an award paid before of 10^15": (_json(_ws(history={"award_paid": 10 ** 15})), "facts.invalid_value",
+                                      "/workshops/0/history/award_paid"),
     "a 4,301-digit integer": (_json(text={'"principal": 1000': '"principal": ' + "9" * 4301}),
                               "input.number_too_long", ":1:"),
     "100,000 nested brackets": ('{"period": {"start": "2022-07-01", "end": "2022-12-31"}, "workshops": '
