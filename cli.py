@@ -48,11 +48,37 @@ def _fail(exc: engine.InvalidInput, fmt: str = "text") -> None:
 
 def _write(text: str, output) -> None:
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            _unwritable(output, exc)
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+def _unwritable(output, exc: OSError) -> None:
+    click.echo(f"{output}: error[file.unwritable] cannot write: {exc.strerror or exc}", err=True)
+    sys.exit(1)
+
+
+class _OutputFile(click.Path):
+    """-o FILE: a regular file, created or replaced; never a folder, a device or a pipe (which replacing a file
+    beside it, as a finished run does, would destroy)."""
+
+    def __init__(self):
+        super().__init__(dir_okay=False, writable=True)
+
+    def convert(self, value, param, ctx):
+        import os
+        value = super().convert(value, param, ctx)
+        if os.path.exists(value) and not os.path.isfile(value):
+            self.fail(f"{value} is not a regular file", param, ctx)
+        return value
+
+
+_OUTPUT = _OutputFile()
 
 
 def _load(policy_path: str, facts_path: str, fmt: str = "text"):
@@ -143,7 +169,7 @@ def validate(policy, fmt, strict):
               help="Worker processes, for a .json facts file decided to --format json (the streaming path); the output "
                    "is the same as with one.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (it shows only when standard error is a terminal), no 'wrote FILE'.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
+@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output.")
 @click.option("--ledger", "ledger_url", metavar="URL",
               help="Fill every worker's and workshop's history from this payout ledger (sqlite:///ledger.db, a plain "
                    "path, or postgresql://…); a history the facts state differently is an error.")
@@ -213,7 +239,10 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
         raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
     if fmt == "xlsx":
         from engine.exports import workbook
-        workbook(run).save(output)
+        try:
+            workbook(run).save(output)
+        except OSError as exc:
+            _unwritable(output, exc)
         click.echo(f"wrote {output}", err=True)
         _report_pending(run.totals, strict)
         return
@@ -354,6 +383,8 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
         return None
     except ImportError as exc:
         raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
+    except OSError as exc:
+        _unwritable(output or "standard output", exc)
     finally:
         if bar is not None:
             bar.render_finish()
@@ -617,7 +648,7 @@ def ledger_keygen(key_path, public_path):
 @click.argument("url")
 @click.option("--key", "key_path", type=_PATH, required=True, metavar="KEYFILE",
               help="The office's Ed25519 private key (PEM), as subsidy ledger keygen or openssl genpkey wrote it.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True, metavar="CHECKPOINT",
+@click.option("-o", "--output", type=_OUTPUT, required=True, metavar="CHECKPOINT",
               help="Where to write the signed checkpoint (JSON).")
 def ledger_checkpoint(url, key_path, output):
     """Verify the ledger, then write its head signed with the office's key.
@@ -714,7 +745,7 @@ def _date_option(value):
 @click.option("--from", "start", help="Only entries whose period starts on or after this date (YYYY-MM-DD).")
 @click.option("--to", "end", help="Only entries whose period ends on or before this date (YYYY-MM-DD).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
+@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output.")
 def ledger_report(url, policy_path, start, end, fmt, output):
     """Totals paid by fund, clause, city and county, and progress against the policy's targets.
 

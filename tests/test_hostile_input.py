@@ -176,3 +176,18 @@ def test_the_streaming_and_whole_file_paths_decide_a_valid_file_alike(tmp_path):
     strip = [{k: v for k, v in d.items() if k != "trace"} for d in streamed["decisions"]]
     assert strip == [{k: v for k, v in d.items() if k != "trace"} for d in whole["decisions"]]
     assert streamed["totals"] == whole["totals"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "xlsx"])
+def test_output_to_a_device_is_refused_and_an_unwritable_place_is_an_error(fmt, tmp_path):
+    from conftest import EXAMPLE
+    json_facts = tmp_path / "facts.json"
+    json_facts.write_text(_json(), encoding="utf-8")
+    for facts in (EXAMPLE, json_facts):  # the whole-file and the streaming paths
+        device = _run("evaluate", POLICY, facts, "--format", fmt, "-o", "/dev/full")
+        assert device.exit_code == 2 and "/dev/full is not a regular file" in device.output
+        missing = _run("evaluate", POLICY, facts, "--format", fmt, "-o", tmp_path / "no" / "such" / "out")
+        assert missing.exit_code in (1, 2), missing.output
+        assert "error[file.unwritable]" in missing.output or "does not exist" in missing.output
+    import stat
+    assert stat.S_ISCHR(__import__("os").stat("/dev/full").st_mode)  # the device is still a device
