@@ -191,14 +191,15 @@ def _checks(policy: Policy, ws: dict, wp: str, problem, start, end) -> Iterator[
     subjects = {"workshop": (shop,), "worker": shop.children["workers"], "loan": shop.children["loans"]}
     for check in policy.facts_checks:
         for record in subjects[check.subject]:
+            at = pointer_join(record.pointer, check.field)
             try:
                 holds = _truth(check.test.fn(dict(record.env)), check.test.ast)
-            except EvalError as exc:
-                holds, message = False, f"{check.message} ({exc.message})"
-            else:
-                message = check.message
+            except EvalError as exc:  # the policy's check itself fails on these facts: say so, and where it is
+                yield problem(exc.code, f"the policy's facts check {check.id} cannot be worked out here: "
+                              f"{exc.message}", at, f"in `{check.test.text}` at {check.test.location}")
+                continue
             if not holds:
-                yield problem(f"facts.{check.id}", message, pointer_join(record.pointer, check.field), check.hint)
+                yield problem(f"facts.{check.id}", check.message, at, check.hint)
 
 
 def _unique(items, key: str, base: str, message: str) -> Iterator[Tuple[str, dict, str]]:
