@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 from typing import Dict, Optional, Tuple
 
@@ -108,17 +109,26 @@ class Policy:
     in_force: Optional[_dt.date] = None  # the first day the measures apply
 
     def status_of_rule(self, rule_id: str) -> Optional[Tuple[Status, Optional[Route]]]:
-        """The status a rule grants (with its route) or ends (route None), if any."""
+        """The status a rule grants (with its route) or ends (route None), if any: asked for every activation, so
+        looked up in a map made once per policy."""
+        return self._status_rules.get(rule_id)
+
+    @cached_property
+    def _status_rules(self) -> Dict[str, Tuple[Status, Optional[Route]]]:
+        found: Dict[str, Tuple[Status, Optional[Route]]] = {}
         for status in self.statuses:
-            route = status.route_of_rule(rule_id)
-            if route is not None:
-                return status, route
-            if rule_id in status.ended_by:
-                return status, None
-        return None
+            for rule_id in status.ended_by:
+                found.setdefault(rule_id, (status, None))
+            for route in status.routes:
+                found.setdefault(route.rule, (status, route))
+        return found
 
     def rule(self, rule_id: str) -> CompiledRule:
-        return next(r for r in self.rules if r.id == rule_id)
+        return self._rules_by_id[rule_id]
+
+    @cached_property
+    def _rules_by_id(self) -> Dict[str, CompiledRule]:
+        return {r.id: r for r in self.rules}
 
     def label(self, code: str, default: Optional[str] = None) -> str:
         """The people-facing word for an outcome, fund, column or code, as the policy file gives it."""
