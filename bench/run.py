@@ -22,7 +22,6 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
@@ -58,11 +57,11 @@ def _cli(args) -> tuple:
 
 
 def _in_process(facts_path: str) -> None:
-    import engine
+    import subsidy_rules
     from reference import decide
 
-    policy = engine.load_policy(POLICY)
-    facts = engine.load_facts(facts_path, policy)
+    policy = subsidy_rules.load_policy(POLICY)
+    facts = subsidy_rules.load_facts(facts_path, policy)
     plain = {"period": {"start": facts.period_start, "end": facts.period_end}, "workshops": list(facts.workshops)}
     months = sum(len(w.get("months") or ()) for ws in facts.workshops for w in ws.get("workers") or ())
     workers = sum(len(ws.get("workers") or ()) for ws in facts.workshops)
@@ -74,7 +73,7 @@ def _in_process(facts_path: str) -> None:
     for backend, trace in (("core", False), ("core", True), ("durable", False)):
         try:
             start = time.perf_counter()
-            run = engine.evaluate(policy, facts, backend=backend, trace=trace)
+            run = subsidy_rules.evaluate(policy, facts, backend=backend, trace=trace)
             rows.append((f"engine {backend}, traces {'on' if trace else 'off'}", time.perf_counter() - start,
                          sum(1 for d in run.decisions)))
         except ImportError:

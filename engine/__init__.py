@@ -10,13 +10,13 @@ The public API::
 Nothing in this package knows any particular policy: clauses, amounts,
 thresholds, dates, labels and funds all come from the policy file.
 """
-from .decisions import Decision, Totals, decision_id
-from .evaluate import Evaluation, evaluate, iter_workshops
-from .facts import Facts, load_facts
-from .loader import check_policy, load_policy
-from .policy import Policy
+from .runtime.decisions import Decision, Totals, decision_id
+from .runtime.evaluate import Evaluation, evaluate, iter_workshops
+from .facts.reading import Facts, load_facts
+from .policy.loader import check_policy, load_policy
+from .policy.model import Policy
 from .problems import EngineFault, InputFault, InvalidInput, LedgerFault, Location, Problem, SubsidyError
-from .render import explain_text, problem_lines, to_json, to_text, trace_lines
+from .views.render import explain_text, problem_lines, to_json, to_text, trace_lines
 
 __version__ = "0.1.0"
 

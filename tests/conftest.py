@@ -5,10 +5,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import engine  # noqa: E402
+import subsidy_rules  # noqa: E402
 
 POLICY = str(ROOT / "policies" / "shanxi_2022.yaml")
 EXAMPLE = str(ROOT / "examples" / "facts_2022.yaml")
@@ -16,7 +15,7 @@ EXAMPLE = str(ROOT / "examples" / "facts_2022.yaml")
 
 @pytest.fixture(scope="session")
 def policy():
-    return engine.load_policy(POLICY)
+    return subsidy_rules.load_policy(POLICY)
 
 
 @pytest.fixture
@@ -70,7 +69,7 @@ def database_url(request, tmp_path):
 def ledger_url(database_url):
     """A new, empty ledger, created as `subsidy ledger init URL` creates one (a ledger is created on purpose:
     every other command refuses a URL that holds none)."""
-    from engine.ledger import init_ledger
+    from subsidy_rules.ledger import init_ledger
     ledger, _ = init_ledger(database_url)
     ledger.close()
     return database_url

@@ -10,9 +10,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from engine.ledger.store import Ledger  # noqa: E402
+from subsidy_rules.ledger.store import Ledger  # noqa: E402
 
 
 def main(argv):
@@ -32,7 +31,7 @@ def main(argv):
         Ledger._append = paused
     if "--no-python-check" in options:
         Ledger._check_once = lambda self, *a, **k: None
-    import cli
+    import subsidy_rules.cli as cli
     cli.main(args, prog_name="subsidy")
 
 

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from cli import main
+from subsidy_rules.cli import main
 from conftest import EXAMPLE, POLICY
 
 

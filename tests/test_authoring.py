@@ -5,8 +5,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
-import engine
-from cli import main
+import subsidy_rules
+from subsidy_rules.cli import main
 from conftest import EXAMPLE, POLICY, ROOT
 
 FORK = str(ROOT / "policies" / "examples" / "neighbour_province.yaml")
@@ -26,8 +26,8 @@ def _fork(tmp_path, body: str) -> str:
 
 
 def _problems(path):
-    with pytest.raises(engine.InvalidInput) as info:
-        engine.load_policy(path)
+    with pytest.raises(subsidy_rules.InvalidInput) as info:
+        subsidy_rules.load_policy(path)
     return info.value.problems
 
 
@@ -105,7 +105,7 @@ def test_a_misspelt_code_in_an_expression_is_an_error(write):
 def test_a_rule_that_can_never_fire_and_an_unused_parameter_are_warnings(write):
     path = _edited(write, "      - {test: workshop.base_recognized, label: 已认定为就业帮扶基地}",
                    "      - {test: workshop.base_recognized, label: 已认定为就业帮扶基地}\n      - not workshop.base_recognized")
-    policy, warnings = engine.check_policy(path)
+    policy, warnings = subsidy_rules.check_policy(path)
     assert [w.code for w in warnings] == ["policy.never_fires"]
     assert "workshop.base_recognized must be both true and false" in warnings[0].message
     assert run("validate", path).exit_code == 0
@@ -115,13 +115,13 @@ def test_a_rule_that_can_never_fire_and_an_unused_parameter_are_warnings(write):
 
 def test_an_unused_parameter_is_a_warning(write):
     path = _edited(write, "  revocation_halt_months:", "  spare_amount:\n    label: unused\n    values: [{value: 1, source: s}]\n  revocation_halt_months:")
-    _, warnings = engine.check_policy(path)
+    _, warnings = subsidy_rules.check_policy(path)
     assert [(w.code, w.pointer) for w in warnings] == [("policy.unused_parameter", "/parameters/spare_amount")]
 
 
 def test_numeric_contradictions_are_found():
-    from engine.expr import parse
-    from engine.loader import never_fires
+    from subsidy_rules.lang.expr import parse
+    from subsidy_rules.policy.loader import never_fires
     assert never_fires([parse("worker.contract_months >= 12"), parse("worker.contract_months < 6")])
     assert never_fires([parse("a > 5 and a <= 5")])
     assert never_fires([parse('x == "a"'), parse('x == "b"')])

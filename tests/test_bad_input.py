@@ -2,7 +2,7 @@
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from subsidy_rules.cli import main
 from conftest import EXAMPLE, POLICY
 
 GOOD_WORKSHOP = """  - id: WS-1

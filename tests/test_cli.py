@@ -6,8 +6,8 @@ from decimal import Decimal
 import jsonschema
 from click.testing import CliRunner
 
-import schemas
-from cli import main
+from subsidy_rules import schemas
+from subsidy_rules.cli import main
 from conftest import EXAMPLE, POLICY, ROOT
 
 
@@ -45,7 +45,7 @@ def test_the_example_output_matches_the_decisions_schema_and_its_totals_add_up()
 def test_every_rule_fires_on_the_example_with_a_suppression_and_a_revocation():
     doc = evaluate_json()
     fired = {(d["rule"], d["outcome"]) for d in doc["decisions"]}
-    from engine import load_policy
+    from subsidy_rules import load_policy
     for rule in load_policy(POLICY).rules:
         assert any(r == rule.id for r, _ in fired), rule.id
     assert ("base_award", "suppressed") in fired and ("one_time_hiring_subsidy", "suppressed") in fired
@@ -142,7 +142,7 @@ def test_the_policy_test_command_runs_the_yaml_cases():
 
 def test_help_teaches():
     out = run("--help").output
-    assert "subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml" in out
+    assert "subsidy evaluate policy.yaml examples/facts_2022.yaml" in out and "policies/" in out
     assert "Exit codes" in out
 
 

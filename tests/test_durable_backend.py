@@ -6,13 +6,13 @@ from click.testing import CliRunner
 
 pytest.importorskip("durable.engine", reason="durable-rules is not installed here (pip install '.[durable]'); CI installs it")
 
-import engine  # noqa: E402
-from cli import main  # noqa: E402
+import subsidy_rules  # noqa: E402
+from subsidy_rules.cli import main  # noqa: E402
 from conftest import EXAMPLE, POLICY  # noqa: E402
 from random_facts import random_facts, to_json_text  # noqa: E402
 from test_policy_cases import ALL_CASES, POLICIES, _id  # noqa: E402
 
-from engine.cases import run_case  # noqa: E402
+from subsidy_rules.tools.cases import run_case  # noqa: E402
 
 
 def _key(run):
@@ -30,11 +30,11 @@ def test_every_policy_case_passes_on_durable_rules(item):
 
 @pytest.mark.parametrize("seed", range(50))
 def test_generated_workshops_are_decided_alike(policy, write, seed):
-    facts = engine.load_facts(write(f"f{seed}.json", to_json_text(random_facts(1000 + seed, 6))), policy)
-    core = engine.evaluate(policy, facts, why_not=True)
-    durable = engine.evaluate(policy, facts, backend="durable", why_not=True)
+    facts = subsidy_rules.load_facts(write(f"f{seed}.json", to_json_text(random_facts(1000 + seed, 6))), policy)
+    core = subsidy_rules.evaluate(policy, facts, why_not=True)
+    durable = subsidy_rules.evaluate(policy, facts, backend="durable", why_not=True)
     assert _key(durable) == _key(core)
-    assert [engine.trace_lines(d.events) for d in durable.decisions] == [engine.trace_lines(d.events) for d in core.decisions]
+    assert [subsidy_rules.trace_lines(d.events) for d in durable.decisions] == [subsidy_rules.trace_lines(d.events) for d in core.decisions]
 
 
 def test_engine_durable_gives_the_cores_output_on_the_example():
@@ -50,12 +50,12 @@ def test_engine_durable_gives_the_cores_output_on_the_example():
 
 
 def test_a_changed_policy_reloads_in_the_same_process(policy, write):
-    facts = engine.load_facts(EXAMPLE, policy)
-    before = engine.evaluate(policy, facts, backend="durable")
+    facts = subsidy_rules.load_facts(EXAMPLE, policy)
+    before = subsidy_rules.evaluate(policy, facts, backend="durable")
     text = open(POLICY, encoding="utf-8").read().replace("value: 1500", "value: 1800")
-    changed = engine.load_policy(write("changed.yaml", text))
-    after = engine.evaluate(changed, engine.load_facts(EXAMPLE, changed), backend="durable")
-    again = engine.evaluate(policy, facts, backend="durable")
+    changed = subsidy_rules.load_policy(write("changed.yaml", text))
+    after = subsidy_rules.evaluate(changed, subsidy_rules.load_facts(EXAMPLE, changed), backend="durable")
+    again = subsidy_rules.evaluate(policy, facts, backend="durable")
 
     def hire(run):
         return next(d.amount for d in run.decisions if d.worker == "W-0001" and d.clause == "3.2")

@@ -25,11 +25,11 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook, load_workbook
 
-import engine
-from cli import main
+import subsidy_rules
+from subsidy_rules.cli import main
 from conftest import EXAMPLE, POLICY
-from engine.exports import money_cell, to_csv, visible, workbook
-from engine.report import html_report
+from subsidy_rules.views.exports import money_cell, to_csv, visible, workbook
+from subsidy_rules.views.html import html_report
 
 HYPERLINK = '=HYPERLINK("http://x.invalid","click")'
 SCRIPT = "<script>alert(1)</script>"
@@ -180,7 +180,7 @@ def test_csv_of_ordinary_data_is_what_the_csv_module_writes(tmp_path):
 
 
 def test_ledger_report_csv_escapes_text_and_keeps_a_reversal_a_number():
-    from engine.ledger.report import LedgerReport, Pending, Progress, to_csv as ledger_csv
+    from subsidy_rules.ledger.report import LedgerReport, Pending, Progress, to_csv as ledger_csv
     report = LedgerReport(
         ledger="test", policy_id="shanxi_2022", start=None, end=None, granted=Decimal("-100.00"),
         by_fund={"none": Decimal("-100.00")}, by_clause={"3.3": Decimal("-100.00")},
@@ -272,7 +272,7 @@ def test_xlsx_money_is_the_decimal_text_not_a_binary_double(tmp_path):
 
 
 def test_a_sheet_label_excel_refuses_does_not_crash_the_workbook(tmp_path):
-    from engine.exports import _sheet_title
+    from subsidy_rules.views.exports import _sheet_title
     book = Workbook()
     titles = [_sheet_title(label, "payouts") for label in ("a/b", "", "  ", "[x]:*?\\", "'q'", "长" * 40, "a\x07")]
     assert titles == ["a_b", "payouts", "payouts", "_x_____", "q", "长" * 31, "a_u0007"]  # no backslash in a sheet name
@@ -349,7 +349,7 @@ def test_the_exports_escape_whatever_text_reaches_them(hostile, policy, tmp_path
     expected = ("\\u0000=a\\u0007\\u000b\\u000d\\u001f\\u007f\\u0085\\ud800\\udfff\\ufffe\\uffff"
                 "\\U0010ffff中文")
     assert visible(nasty) == expected
-    run_ = _with_places(engine.evaluate(policy, engine.load_facts(hostile, policy)), nasty)
+    run_ = _with_places(subsidy_rules.evaluate(policy, subsidy_rules.load_facts(hostile, policy)), nasty)
 
     rows = list(csv.DictReader(io.StringIO(to_csv(run_), newline="")))
     assert all(r["city"] == expected and r["county"] == expected for r in rows if r["workshop"] == "WS-1")
@@ -388,8 +388,8 @@ def _base_run():
             path = f"{folder}/facts.yaml"
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(HOSTILE_YAML)
-            policy = engine.load_policy(POLICY)
-            _BASE["run"] = engine.evaluate(policy, engine.load_facts(path, policy))
+            policy = subsidy_rules.load_policy(POLICY)
+            _BASE["run"] = subsidy_rules.evaluate(policy, subsidy_rules.load_facts(path, policy))
     return _BASE["run"]
 
 @settings(max_examples=50, deadline=None, database=None)

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import engine
+import subsidy_rules
 from conftest import POLICY
-from engine.compiler import EvalError
-from engine.facts import records_for
-from engine.problems import InvalidInput
+from subsidy_rules.lang.compiler import EvalError
+from subsidy_rules.facts.reading import records_for
+from subsidy_rules.problems import InvalidInput
 
 pytestmark = pytest.mark.fuzz
 
@@ -47,7 +47,7 @@ _POLICY = None
 def _policy():
     global _POLICY
     if _POLICY is None:
-        _POLICY = engine.load_policy(POLICY)
+        _POLICY = subsidy_rules.load_policy(POLICY)
     return _POLICY
 
 
@@ -113,30 +113,30 @@ def test_any_facts_document_is_decided_or_refused_with_located_problems(changes,
     path = tmp_path / "facts.json"
     path.write_text(_text(doc), encoding="utf-8")
     policy = _policy()
-    facts = _assert_answered(lambda: engine.load_facts(str(path), policy))
+    facts = _assert_answered(lambda: subsidy_rules.load_facts(str(path), policy))
     if facts is not None:
-        run = _assert_answered(lambda: engine.evaluate(policy, facts))
+        run = _assert_answered(lambda: subsidy_rules.evaluate(policy, facts))
         if run is not None:
-            engine.to_json(run)  # every view of a run can be made
-            engine.to_text(run)
+            subsidy_rules.to_json(run)  # every view of a run can be made
+            subsidy_rules.to_text(run)
 
 
 @settings(max_examples=_n(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyz_.()[], +-*/<>=!\"'0123456789"))
                     | st.characters(), max_size=120))
 def test_any_expression_compiles_or_gets_a_coded_problem_and_never_raises_more_than_an_eval_error(text):
-    from engine.compiler import Compiler
-    from engine.source import read_file
+    from subsidy_rules.lang.compiler import Compiler
+    from subsidy_rules.source import read_file
     policy = _policy()
     doc = read_file(POLICY)
-    import schemas
-    from engine.model import record_kinds
+    from subsidy_rules import schemas
+    from subsidy_rules.facts.model import record_kinds
     compiler = Compiler(doc, record_kinds(schemas.load("facts")), dict(policy.parameters), dict(policy.sets), {}, {})
     compiled = compiler.compile(text, "/rules/0/when/0/test", compiler.scope_for("worker"))
     if compiled is None:
         assert compiler.problems and all(p.code.startswith(("expr.", "input.")) for p in compiler.problems)
         return
-    facts = engine.load_facts(str(_facts_file()), policy)
+    facts = subsidy_rules.load_facts(str(_facts_file()), policy)
     shop = records_for(facts.period_start, facts.period_end, facts.workshops[0], "/workshops/0", tracing=True)
     worker = shop.children["workers"][0]
     env = dict(worker.env)
@@ -174,17 +174,17 @@ def test_any_edit_of_a_policy_line_validates_or_gets_located_problems(edits, tmp
         lines[index] = f"{head}: {text}"
     path = tmp_path / "policy.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    policy = _assert_answered(lambda: engine.load_policy(str(path)))
+    policy = _assert_answered(lambda: subsidy_rules.load_policy(str(path)))
     if policy is not None:
-        facts = _assert_answered(lambda: engine.load_facts(_facts_file(), policy))
+        facts = _assert_answered(lambda: subsidy_rules.load_facts(_facts_file(), policy))
         if facts is not None:
-            _assert_answered(lambda: engine.evaluate(policy, facts))
+            _assert_answered(lambda: subsidy_rules.evaluate(policy, facts))
 
 
 def test_the_fuzzed_base_document_is_itself_valid_and_decided():
     """Guard: the document the properties mutate is decided, so a mutation that changes nothing is a real run."""
     policy = _policy()
-    run = engine.evaluate(policy, engine.load_facts(_facts_file(), policy))
+    run = subsidy_rules.evaluate(policy, subsidy_rules.load_facts(_facts_file(), policy))
     assert {(d.clause, d.outcome) for d in run.decisions} >= {
         ("3.1", "certified"), ("3.2", "granted"), ("3.3", "granted"), ("3.4", "granted"), ("3.6", "granted"),
         ("3.7", "granted"), ("3.8", "granted"), ("3.9", "discretionary")}

@@ -10,7 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from subsidy_rules.cli import main
 from conftest import POLICY
 
 WORKSHOP = {"id": "WS-1", "name": "n", "wage_area": 3, "entity_type": "cooperative",

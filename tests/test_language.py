@@ -2,10 +2,10 @@
 import pytest
 from click.testing import CliRunner
 
-import engine
-from cli import main
+import subsidy_rules
+from subsidy_rules.cli import main
 from conftest import POLICY
-from engine.expr import ExpressionSyntaxError, parse, unparse
+from subsidy_rules.lang.expr import ExpressionSyntaxError, parse, unparse
 
 
 def _policy(write, old, new):
@@ -15,8 +15,8 @@ def _policy(write, old, new):
 
 
 def _problems(path):
-    with pytest.raises(engine.InvalidInput) as info:
-        engine.load_policy(path)
+    with pytest.raises(subsidy_rules.InvalidInput) as info:
+        subsidy_rules.load_policy(path)
     return info.value.problems
 
 
@@ -122,10 +122,10 @@ def test_every_exception_the_library_raises_says_whose_fault_it_is():
     import inspect
     import pkgutil
 
-    import engine as package
-    from engine.problems import SubsidyError
+    import subsidy_rules as package
+    from subsidy_rules.problems import SubsidyError
     found = {}
-    for info in pkgutil.walk_packages(package.__path__, "engine."):
+    for info in pkgutil.walk_packages(package.__path__, "subsidy_rules."):
         if info.name.endswith("migrations") or ".migrations." in info.name or info.name.endswith(".durable"):
             continue
         module = importlib.import_module(info.name)

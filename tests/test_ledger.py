@@ -20,10 +20,10 @@ from sqlalchemy import create_engine, delete, func, select, update
 
 import ledger_scenario as S
 import reference
-from cli import main
+from subsidy_rules.cli import main
 from conftest import POLICY
-from engine.ledger import evaluate_with_ledger, normalise_url, open_ledger, record_run
-from engine.ledger.tables import entries, head, once_paid
+from subsidy_rules.ledger import evaluate_with_ledger, normalise_url, open_ledger, record_run
+from subsidy_rules.ledger.tables import entries, head, once_paid
 
 
 def subsidy(*args):
@@ -247,9 +247,9 @@ def test_the_migrated_schema_is_the_one_the_code_reads(ledger_url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from engine.ledger import open_ledger
-    from engine.ledger.store import VERSION_TABLE
-    from engine.ledger.tables import metadata
+    from subsidy_rules.ledger import open_ledger
+    from subsidy_rules.ledger.store import VERSION_TABLE
+    from subsidy_rules.ledger.tables import metadata
     open_ledger(ledger_url).close()
     open_ledger(ledger_url).close()  # opening again migrates nothing
     engine_ = create_engine(normalise_url(ledger_url))
@@ -261,8 +261,8 @@ def test_the_migrated_schema_is_the_one_the_code_reads(ledger_url):
 
 
 def test_a_run_decided_on_a_history_that_changed_before_it_was_recorded_is_refused(tmp_path, fork, ledger_url):
-    from engine import load_facts, load_policy
-    from engine.problems import InvalidInput
+    from subsidy_rules import load_facts, load_policy
+    from subsidy_rules.problems import InvalidInput
     policy = load_policy(fork)
     july, aug = S.MONTHS[:2]
     facts_aug = load_facts(_write(tmp_path, "aug.yaml", S.facts(aug, S.roster()[aug])), policy)

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import create_engine, func, select
 
-import engine
+import subsidy_rules
 from conftest import POLICY
-from engine.ledger import evaluate_with_ledger, init_ledger, record_run
-from engine.ledger.tables import entries, runs
-from engine.problems import InvalidInput
+from subsidy_rules.ledger import evaluate_with_ledger, init_ledger, record_run
+from subsidy_rules.ledger.tables import entries, runs
+from subsidy_rules.problems import InvalidInput
 
 pytestmark = pytest.mark.fuzz
 
@@ -33,7 +33,7 @@ _POLICY = []
 
 def _policy():
     if not _POLICY:
-        _POLICY.append(engine.load_policy(POLICY))
+        _POLICY.append(subsidy_rules.load_policy(POLICY))
     return _POLICY[0]
 
 
@@ -70,7 +70,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _record(self, shop, month, variant, supersede, kill=False):
         policy = _policy()
-        facts = engine.load_facts(_facts(self.folder, shop, month, variant), policy)
+        facts = subsidy_rules.load_facts(_facts(self.folder, shop, month, variant), policy)
         try:
             run, held = evaluate_with_ledger(self.ledger, policy, facts, trace=False)
         except InvalidInput:

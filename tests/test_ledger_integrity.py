@@ -17,11 +17,11 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import create_engine, delete, func, inspect, select, update
 
-from cli import main
+from subsidy_rules.cli import main
 from conftest import POLICY, POSTGRES
-from engine.ledger import chain, evaluate_with_ledger, normalise_url, open_ledger, record_run
-from engine.ledger.tables import coverage, entries, head, once_paid, runs, supersessions, tallies
-from engine.problems import InvalidInput
+from subsidy_rules.ledger import chain, evaluate_with_ledger, normalise_url, open_ledger, record_run
+from subsidy_rules.ledger.tables import coverage, entries, head, once_paid, runs, supersessions, tallies
+from subsidy_rules.problems import InvalidInput
 
 TRAINING = {"pre_job": True, "real_name_registered": True, "completed_on": "2022-08-02"}
 
@@ -245,7 +245,7 @@ def test_verify_recomputes_once_paid_coverage_and_supersessions_and_names_each_d
 def test_a_deleted_once_paid_row_cannot_let_a_second_payment_through(tmp_path, ledger_url):
     a = _facts(tmp_path, "a.yaml", [_shop("WS-A", [_worker("P-1", "2022-08-03")])])
     b = _facts(tmp_path, "b.yaml", [_shop("WS-B", [_worker("P-1", "2022-08-20")], county="兴县")])
-    from engine import load_facts, load_policy
+    from subsidy_rules import load_facts, load_policy
     policy = load_policy(POLICY)
     ledger = open_ledger(ledger_url)
     try:
@@ -527,7 +527,7 @@ def test_the_second_workshops_file_recorded_after_the_first_names_the_run_that_p
 
 
 def test_a_second_workshop_decided_before_the_first_recorded_is_refused_then_goes_through(tmp_path, ledger_url):
-    from engine import load_facts, load_policy
+    from subsidy_rules import load_facts, load_policy
     a = _facts(tmp_path, "a.yaml", [_shop("WS-A", [_p1("2022-08-03")])])
     b = _facts(tmp_path, "b.yaml", [_shop("WS-B", [_p1("2022-08-20")], county="兴县")])
     policy = load_policy(POLICY)
@@ -548,7 +548,7 @@ def test_a_second_workshop_decided_before_the_first_recorded_is_refused_then_goe
 
 
 def test_a_payer_reversed_after_the_second_workshop_was_decided_makes_its_run_stale(tmp_path, ledger_url):
-    from engine import load_facts, load_policy
+    from subsidy_rules import load_facts, load_policy
     a = _facts(tmp_path, "a.yaml", [_shop("WS-A", [_p1("2022-08-03")])])
     b = _facts(tmp_path, "b.yaml", [_shop("WS-B", [_p1("2022-08-20")], county="兴县")])
     _record(a, ledger_url)
@@ -600,7 +600,7 @@ def test_a_ledger_made_before_runs_were_chained_is_migrated_keeping_its_hashes(t
     from alembic import command
     from alembic.config import Config
 
-    import engine.ledger.store as store
+    import subsidy_rules.ledger.store as store
     _two_months(tmp_path, ledger_url)
     corrected = _facts(tmp_path, "aug-b2.yaml", [_shop("WS-B", [_worker("Q-1", "2022-08-09")], county="兴县")])
     _record(corrected, ledger_url, "--supersede", "--reason", "Q-1 hired on the 9th")

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import engine
-from cli import main
+import subsidy_rules
+from subsidy_rules.cli import main
 from conftest import POLICY, ROOT
-from engine.exact import div, mul, round_to
+from subsidy_rules.lang.exact import div, mul, round_to
 
 FORK = str(ROOT / "policies" / "examples" / "neighbour_province.yaml")
 
@@ -254,7 +254,7 @@ def test_a_date_parameter_with_a_value_that_is_not_a_date_is_refused_at_its_plac
 
 
 def test_the_policy_api_loads_the_status_and_its_routes():
-    policy = engine.load_policy(POLICY)
+    policy = subsidy_rules.load_policy(POLICY)
     (status,) = policy.statuses
     assert [(r.route, r.rule, r.opens) for r in status.routes] == [
         ("general", "certification", None),

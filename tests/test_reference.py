@@ -3,7 +3,7 @@ from collections import Counter
 
 import pytest
 
-import engine
+import subsidy_rules
 from random_facts import random_facts, to_json_text
 from reference import decide
 
@@ -11,8 +11,8 @@ SEEDS = range(30)
 
 
 def _engine_decisions(policy, facts, write, seed):
-    loaded = engine.load_facts(write(f"facts-{seed}.json", to_json_text(facts)), policy)
-    run = engine.evaluate(policy, loaded, trace=False)
+    loaded = subsidy_rules.load_facts(write(f"facts-{seed}.json", to_json_text(facts)), policy)
+    run = subsidy_rules.evaluate(policy, loaded, trace=False)
     return Counter((d.workshop, d.worker, d.loan, d.clause, d.outcome, d.amount) for d in run.decisions)
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import engine
-from cli import main
+import subsidy_rules
+from subsidy_rules.cli import main
 from conftest import POLICY, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -39,8 +39,8 @@ def test_the_generator_is_seeded_and_puts_every_clause_in_play(county, tmp_path)
     with open(again, "w", encoding="utf-8") as fh:
         generate.write(fh, 80, 1200, 3)
     assert Path(county).read_text(encoding="utf-8") == again.read_text(encoding="utf-8")
-    policy = engine.load_policy(POLICY)
-    run_ = engine.evaluate(policy, engine.load_facts(county, policy), trace=False)
+    policy = subsidy_rules.load_policy(POLICY)
+    run_ = subsidy_rules.evaluate(policy, subsidy_rules.load_facts(county, policy), trace=False)
     clauses = {d.clause for d in run_.decisions}
     assert {"3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "4.3", "4.4"} <= clauses
     workers = sum(len(ws["workers"]) for ws in json.loads(Path(county).read_text(encoding="utf-8"))["workshops"])
@@ -50,9 +50,9 @@ def test_the_generator_is_seeded_and_puts_every_clause_in_play(county, tmp_path)
 def test_streamed_output_is_the_in_memory_document(county, tmp_path):
     out = tmp_path / "decisions.json"
     assert run("evaluate", POLICY, county, "-o", str(out), "--why-not").exit_code == 0
-    policy = engine.load_policy(POLICY)
-    memory = engine.evaluate(policy, engine.load_facts(county, policy), why_not=True)
-    text = json.dumps(engine.to_json(memory), ensure_ascii=False, indent=2) + "\n"
+    policy = subsidy_rules.load_policy(POLICY)
+    memory = subsidy_rules.evaluate(policy, subsidy_rules.load_facts(county, policy), why_not=True)
+    text = json.dumps(subsidy_rules.to_json(memory), ensure_ascii=False, indent=2) + "\n"
     assert _strip(out.read_text(encoding="utf-8")) == _strip(text)
     assert run("verify", str(out), county).exit_code == 0
 

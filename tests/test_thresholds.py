@@ -3,9 +3,7 @@ import json
 
 import pytest
 
-import engine
-
-
+import subsidy_rules
 def _facts(write, workshop):
     doc = {"period": {"start": "2022-07-01", "end": "2022-12-31"}, "workshops": [workshop]}
     return write("facts.json", json.dumps(doc))
@@ -17,7 +15,7 @@ def _workers(n, categories, prefix="W"):
 
 
 def _outcomes(policy, path):
-    run = engine.evaluate(policy, engine.load_facts(path, policy), trace=False)
+    run = subsidy_rules.evaluate(policy, subsidy_rules.load_facts(path, policy), trace=False)
     return {(d.clause, d.outcome) for d in run.decisions if d.worker is None and d.loan is None}
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, List, Tuple
 
-from .. import trace as T
-from ..decisions import Decision, Totals
-from ..evaluate import Evaluation, evaluate
-from ..history import fill, fill_statuses
+from ..runtime import trace as T
+from ..runtime.decisions import Decision, Totals
+from ..runtime.evaluate import Evaluation, evaluate
+from ..policy.history import fill, fill_statuses
 from ..problems import InvalidInput, Location, Problem
 from .chain import Break
 from .report import LedgerReport, build as build_report

@@ -10,7 +10,7 @@ rules it paid once per person) and the hash of the last entry recorded by
 then: the derived tables (``once_paid``, ``coverage``, ``supersessions``) are
 recomputed from these and compared. Someone with write access can still
 recompute every hash; a signed checkpoint of the head, kept outside the
-database, is what shows that (:mod:`engine.ledger.checkpoint`).
+database, is what shows that (:mod:`subsidy_rules.ledger.checkpoint`).
 :func:`verify` walks the chain and names every entry or run that does not hold.
 """
 from __future__ import annotations

@@ -15,9 +15,9 @@ from typing import Dict, Optional, Tuple
 
 from sqlalchemy import select
 
-from ..decisions import NO_FUND, clause_key
+from ..runtime.decisions import NO_FUND, clause_key
 from ..problems import InvalidInput
-from ..render import table
+from ..views.render import table
 from . import chain
 from .tables import coverage, entries, tallies
 
@@ -216,12 +216,12 @@ def to_csv(report: LedgerReport) -> str:
     """The report as CSV: one row per total, target and pending decision.
 
     Text fields (funds, clauses, cities, counties, workshop and worker ids, what a
-    pending decision waits for) are escaped as ``engine.exports.csv_line`` says
+    pending decision waits for) are escaped as ``subsidy_rules.views.exports.csv_line`` says
     (control characters and lone surrogates made visible, a leading ``= + - @``,
     tab or CR neutralised with a single quote, OWASP); amounts and counts are
     numbers and are written as they are, so a net ``-100.00`` stays a number.
     """
-    from ..exports import csv_line
+    from ..views.exports import csv_line
 
     lines = [csv_line([(c, True) for c in ("table", "key", "subkey", "amount_or_count", "target")]),
              csv_line([("total", True), ("granted", True), ("", True), (str(report.granted), False), ("", False)])]

@@ -26,11 +26,11 @@ from sqlalchemy import and_, create_engine, delete, event, func, inspect, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
-from ..calendar import months_in
-from ..history import EMPTY, stated_histories
+from ..lang.calendar import months_in
+from ..policy.history import EMPTY, stated_histories
 from ..problems import InvalidInput, LedgerFault, Location, Problem, pointer_join
-from ..decisions import decision_id, period_key
-from ..render import details_dict
+from ..runtime.decisions import decision_id, period_key
+from ..views.render import details_dict
 from . import chain, derived
 from .derived import PAID as _PAID
 from .tables import coverage, entries, head, once_paid, runs, supersessions, tallies
@@ -137,7 +137,7 @@ class Verification:
 
 
 class Ledger:
-    """A payout ledger at ``url``; :func:`engine.ledger.open_ledger` checks that one is there and migrates it."""
+    """A payout ledger at ``url``; :func:`subsidy_rules.ledger.open_ledger` checks that one is there and migrates it."""
 
     def __init__(self, url: str):
         self.given = url
@@ -328,7 +328,7 @@ class Ledger:
         A recorded grant is a decision of one of the status's routes (dated as it says: the period start when it
         was decided then, the earlier grant's date when it was held); a recorded end is a decision of a rule that
         ends it, effective the day after its period."""
-        from ..status import SOURCE
+        from ..runtime.status import SOURCE
         out: Dict[Tuple[str, str], Dict[str, dict]] = {}
         statuses = [s for s in policy.statuses if s.subject == "workshop"]
         if not statuses:

@@ -6,7 +6,7 @@ hash (which covers its claims and its entries too). ``once_paid``,
 ``coverage``, ``tallies`` and ``supersessions`` serve the record: the
 database's own constraints on them refuse a second once-only payment and a
 second claim on a workshop's month, and each is recomputed from the chained
-record and compared (:mod:`engine.ledger.derived`) by ``ledger verify`` and
+record and compared (:mod:`subsidy_rules.ledger.derived`) by ``ledger verify`` and
 by every recording.
 """
 from __future__ import annotations

@@ -50,7 +50,7 @@ def _months(start: str, end: str):
 
 
 def _adopt(conn):
-    from engine.ledger import chain
+    from subsidy_rules.ledger import chain
 
     runs = sa.table("runs", *(sa.column(c) for c in chain.RUN_FIELDS + ("hash", "claims", "chain")))
     entries = sa.table("entries", sa.column("seq"), sa.column("run_id"), sa.column("kind"), sa.column("workshop"),

@@ -1,0 +1,235 @@
+"""The facts contract as the expression language sees it, and its runtime records.
+
+The facts schema describes workshops, their workers and loans, and each
+worker's months. This module turns it into record kinds with typed fields,
+adds the few fields every policy may read that are not written in the facts
+(``month.start``, ``period.months``), and provides :class:`Record`, the
+runtime value a compiled expression reads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+from ..validation import nullable
+
+
+@dataclass(frozen=True)
+class T:
+    """A type of the expression language."""
+
+    name: str  # number, bool, string, date, null, any, table, list, record
+    arg: Any = None  # list element type, or record kind
+
+    def __str__(self) -> str:
+        if self.name == "list":
+            return f"list of {self.arg}"
+        if self.name == "record":
+            return f"{self.arg} record"
+        return self.name
+
+
+NUMBER, BOOL, STRING, DATE, NULL, ANY, TABLE = (T(n) for n in ("number", "bool", "string", "date", "null", "any", "table"))
+
+
+def list_of(t: T) -> T:
+    return T("list", t)
+
+
+def record(kind: str) -> T:
+    return T("record", kind)
+
+
+@dataclass(frozen=True)
+class Field:
+    type: T
+    origin: str  # fact, child, virtual, computed, flag, set
+    nested: bool = False  # the holder is a plain mapping inside a record (e.g. worker.training)
+
+
+#: The subject kinds rules are written for, and the names their expressions can read.
+SUBJECTS = ("workshop", "worker", "loan")
+SUBJECT_SCOPE = {
+    "workshop": ("workshop",),
+    "worker": ("worker", "workshop"),
+    "loan": ("loan", "workshop"),
+}
+
+#: Record kinds that hold lists of other records in the facts.
+_CHILD_LISTS = {("workshop", "workers"): "worker", ("workshop", "loans"): "loan", ("worker", "months"): "month"}
+
+
+def _schema_type(node: dict, root: dict) -> T:
+    node = nullable(node) or node
+    while "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        if name in ("workshop", "worker", "loan", "month"):
+            return record(name)
+        node = root["$defs"][name]
+    if node.get("x-decimal"):
+        return NUMBER
+    kind = node.get("type")
+    if kind in ("integer", "number"):
+        return NUMBER
+    if kind == "boolean":
+        return BOOL
+    if kind == "string":
+        return DATE if node.get("format") == "date" else STRING
+    if kind == "array":
+        return list_of(_schema_type(node.get("items", {}), root))
+    if kind == "object":
+        return record("?")
+    if "anyOf" in node:
+        return NUMBER if node.get("x-decimal") else ANY
+    return ANY
+
+
+def record_kinds(facts_schema: dict) -> Dict[str, Dict[str, Field]]:
+    """Every record kind the expression language knows, with its fields' types."""
+    kinds: Dict[str, Dict[str, Field]] = {}
+
+    def add(kind: str, props: dict, nested: bool) -> None:
+        fields = kinds.setdefault(kind, {})
+        for name, sub in props.items():
+            resolved = nullable(sub) or sub
+            while "$ref" in resolved and resolved["$ref"].rsplit("/", 1)[-1] not in ("workshop", "worker", "loan", "month"):
+                resolved = facts_schema["$defs"][resolved["$ref"].rsplit("/", 1)[-1]]
+            if resolved.get("type") == "object" and "properties" in resolved:
+                inner = f"{kind}.{name}"
+                add(inner, resolved["properties"], True)
+                fields[name] = Field(record(inner), "fact", nested)
+            elif (kind, name) in _CHILD_LISTS:
+                fields[name] = Field(list_of(record(_CHILD_LISTS[(kind, name)])), "child", nested)
+            else:
+                fields[name] = Field(_schema_type(resolved, facts_schema), "fact", nested)
+
+    for kind in ("workshop", "worker", "loan", "month"):
+        add(kind, facts_schema["$defs"][kind]["properties"], False)
+    kinds["month"]["start"] = Field(DATE, "virtual")
+    kinds["calendar_month"] = {"month": Field(STRING, "virtual"), "start": Field(DATE, "virtual")}
+    kinds["period"] = {
+        "start": Field(DATE, "virtual"),
+        "end": Field(DATE, "virtual"),
+        "months": Field(list_of(record("calendar_month")), "child"),
+    }
+    return kinds
+
+
+class Record:
+    """One workshop, worker, loan, month or period, as compiled expressions read it.
+
+    ``data`` holds the validated facts, ``children`` the records below it,
+    ``flags`` the facts rules asserted about it (``certified``...), ``cache``
+    the computed values already worked out for it.
+    """
+
+    __slots__ = ("kind", "id", "data", "parent", "children", "flags", "asserted_by", "routes", "cache", "pointer",
+                 "ctx", "position", "_env")
+
+    def __init__(self, kind: str, rid: str, data: dict, parent: Optional["Record"], pointer: str, position: int = 0):
+        self.kind = kind
+        self.id = rid
+        self.data = data
+        self.parent = parent
+        self.children: Dict[str, Tuple["Record", ...]] = {}
+        self.flags: Dict[str, bool] = {}
+        self.asserted_by: Dict[str, Tuple[Tuple[str, str], ...]] = {}  # flag -> ((rule id, clause), ...)
+        self.routes: Dict[str, str] = {}  # status flag -> the route it is held by
+        self.cache: Dict[str, Tuple[Any, tuple]] = {}
+        self.pointer = pointer
+        self.ctx = None
+        self.position = position
+        self._env: Optional[dict] = None
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.id}>"
+
+    @property
+    def env(self) -> dict:
+        """The names this record's rules and computed values read (shared; copy before binding more)."""
+        if self._env is None:
+            env = {"$ctx": self.ctx, "period": self.ctx.period}
+            node: Optional[Record] = self
+            while node is not None:
+                env.setdefault(node.kind, node)
+                node = node.parent
+            self._env = env
+        return self._env
+
+    def assert_flag(self, flag: str, rule_id: str, clause: str) -> bool:
+        """Record that ``rule_id`` asserted ``flag`` about this record; True if the flag is new."""
+        first = not self.flags.get(flag)
+        self.flags[flag] = True
+        self.asserted_by[flag] = self.asserted_by.get(flag, ()) + ((rule_id, clause),)
+        return first
+
+    def workshop(self) -> "Record":
+        node = self
+        while node.kind != "workshop":
+            node = node.parent
+        return node
+
+    def computed(self, name: str, fn, definition: Optional["ComputedDef"] = None) -> Any:
+        """The computed value ``name`` of this record, worked out once; when tracing, what it built on (parameters,
+        and a :class:`Derived` record of its own formula with the values it saw) is replayed into each trace."""
+        hit = self.cache.get(name)
+        ctx = self.ctx
+        if hit is None:
+            saved_seen, saved_params = ctx.seen, ctx.params
+            ctx.seen = [] if ctx.tracing and definition is not None else None
+            ctx.params = [] if ctx.tracing else None
+            try:
+                value = fn(self.env)
+                used = tuple(ctx.params) if ctx.params else ()
+                if ctx.seen is not None:
+                    from ..lang.expr import unparse
+                    values: Dict[int, Any] = {}
+                    for node, seen_value in ctx.seen:
+                        values.setdefault(id(node), seen_value)
+                    used += (Derived(f"{self.kind}.{name}", ctx.label(definition.label), definition.text,
+                                     unparse(definition.ast, values), value),)
+            finally:
+                ctx.seen, ctx.params = saved_seen, saved_params
+            hit = (value, used)
+            self.cache[name] = hit
+        if ctx.params is not None and hit[1]:
+            ctx.params.extend(hit[1])
+        return hit[0]
+
+
+@dataclass(frozen=True)
+class ComputedDef:
+    """A computed value of the policy as its trace shows it."""
+
+    text: str
+    ast: Any
+    label: Optional[str]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A trace record: a computed value a decision built on, with its formula and the values it saw."""
+
+    name: str  # e.g. worker.retirement_date
+    label: Optional[str]
+    formula: str
+    substituted: str
+    value: Any
+
+
+@dataclass
+class EvalContext:
+    """What one evaluation shares: the period, and the trace logs while a rule is being traced."""
+
+    period: Record
+    tracing: bool = True
+    parameters: Optional[dict] = None  # the policy's parameters, for labels that quote them
+
+    def label(self, text: Optional[str]) -> Optional[str]:
+        """A label with the parameters it quotes filled in, as in force at the period end."""
+        if not text or "{" not in text or self.parameters is None:
+            return text
+        from ..policy.labels import fill_label
+        return fill_label(text, self.parameters, self.period.data["end"])
+    seen: Optional[list] = None  # (node, value) pairs while a condition or formula is evaluated
+    params: Optional[list] = None  # ParamUse records

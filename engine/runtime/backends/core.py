@@ -1,0 +1,92 @@
+"""The core backend: an agenda-based forward chainer over compiled closures.
+
+Working memory is the workshop's record tree plus the flags rules assert.
+A rule is activated for a subject when every flag it requires holds; rules
+without requirements are activated at the start. The agenda runs activations
+in a fixed order (stratum, rule position in the file, subject position), so a
+rule never reads a flag before every rule that may assert it has run. An
+asserted flag activates the rules that require it. Firings are counted; a
+policy that exceeds its firing limit stops with an error, not a hang.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Dict, List, Set, Tuple
+
+from .. import trace as T
+from ..firing import Result, apply, opening_events
+from ...problems import InputFault
+from ..status import assert_route, gate, held_results
+from . import WorkshopRun, holder, subjects_of
+
+
+class FiringLimitExceeded(InputFault):
+    def __init__(self, limit: int, workshop: str):
+        super().__init__(f"more than {limit} rule firings for workshop {workshop}: the policy does not settle")
+        self.limit, self.workshop = limit, workshop
+
+
+def not_applied(rule, subject, policy, reason: str) -> Result:
+    """The result of a rule a status bars for this subject (held, ended, or granted by another route)."""
+    events = ()
+    if subject.ctx.tracing:
+        events = tuple(opening_events(rule, subject, policy)) + (T.NotReached(reason),)
+    return Result(rule, subject, False, None, events, reason)
+
+
+class CoreBackend:
+    name = "core"
+
+    def run(self, policy, workshop) -> WorkshopRun:
+        rules = policy.rules
+        order = {r.id: n for n, r in enumerate(rules)}
+        by_flag: Dict[Tuple[str, str], List] = {}
+        for rule in rules:
+            for req in rule.requires:
+                by_flag.setdefault((req.holder, req.flag), []).append(rule)
+        agenda: List[Tuple[int, int, int, int]] = []
+        queued: Set[Tuple[int, int]] = set()
+        subjects = {}
+
+        def push(rule, subject):
+            key = (order[rule.id], id(subject))
+            if key in queued:
+                return
+            if all(req.met(holder(subject, req.holder)) for req in rule.requires):
+                queued.add(key)
+                subjects[id(subject)] = subject
+                heapq.heappush(agenda, (rule.stratum, order[rule.id], subject.position, id(subject)))
+
+        results = held_results(policy, workshop)  # statuses held from before the period: decided, not tested
+        for held in results:
+            queued.add((order[held.rule.id], id(held.subject)))
+        for rule in rules:
+            for subject in subjects_of(workshop, rule.subject):
+                push(rule, subject)
+
+        firings = 0
+        while agenda:
+            _, n, _, sid = heapq.heappop(agenda)
+            rule, subject = rules[n], subjects[sid]
+            barred = gate(policy, rule, subject)
+            if barred is not None:
+                results.append(not_applied(rule, subject, policy, barred))
+                continue
+            result = apply(rule, subject, policy)
+            results.append(result)
+            if not result.fired:
+                continue
+            firings += 1
+            if firings > policy.firing_limit:
+                raise FiringLimitExceeded(policy.firing_limit, workshop.id)
+            if rule.asserts:
+                subject.assert_flag(rule.asserts, rule.id, rule.clause)
+                assert_route(policy, rule, subject)
+                for dependent in by_flag.get((subject.kind, rule.asserts), ()):
+                    for target in subjects_of(workshop, dependent.subject):
+                        if holder(target, subject.kind) is subject:
+                            push(dependent, target)
+
+        not_activated = tuple((rule, subject) for rule in rules for subject in subjects_of(workshop, rule.subject)
+                              if (order[rule.id], id(subject)) not in queued)
+        return WorkshopRun(tuple(results), not_activated)

@@ -1,0 +1,148 @@
+"""Statuses held over time: a title granted once and kept until a rule ends it.
+
+A policy's ``statuses:`` section names a derived fact (``workshop.certified``)
+that is a standing, not a test re-run every period. At the start of a period a
+subject's standing comes from the grant and end its facts state (or, with a
+payout ledger, that the ledger recorded before the period):
+
+- ``held``: a grant dated on or before the period end and no end dated after
+  it. The flag holds for the whole period by the grant's route; the route's
+  rule is not tested again, and its decision cites the grant instead.
+- ``ended``: the latest end is after the latest grant. The flag does not hold;
+  with ``after_end: stated`` no route's rule grants it again.
+- ``none``: the routes' rules decide in this evaluation, in the order the
+  routes are listed: a route applies only if no earlier route's rule holds.
+
+The rules that end a status (``ended_by``) apply only to a standing held
+before the period; their decision takes effect the day after the period ends.
+This module decides which of those rules may be applied and makes the
+decision of a held standing; the backends call it, so both agree.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from . import trace as T
+from ..facts.model import Record
+from ..policy.model import Policy, Status
+from ..problems import InputFault
+
+#: The key under which the facts reader or the ledger notes where a stated grant or end was read from.
+SOURCE = "$source"
+
+
+@dataclass(frozen=True)
+class Standing:
+    state: str  # held / ended / none
+    route: Optional[str] = None
+    since: Optional[_dt.date] = None  # the grant's date
+    source: str = ""  # where the grant was read from
+    ended_on: Optional[_dt.date] = None
+    end_source: str = ""
+
+
+def standing(status: Status, subject: Record) -> Standing:
+    """The standing of ``subject`` under ``status`` at the start of the evaluated period."""
+    granted = subject.data.get(status.granted_field) or None
+    ended = subject.data.get(status.ended_field) or None
+    end_on = ended["on"] if ended else None
+    end_source = ended.get(SOURCE, "") if ended else ""
+    if granted and (end_on is None or end_on <= granted["on"]):  # an end on the grant's own day does not undo it
+        return Standing("held", granted["route"], granted["on"], granted.get(SOURCE, ""), end_on, end_source)
+    if ended:
+        return Standing("ended", None, granted["on"] if granted else None, granted.get(SOURCE, "") if granted else "",
+                        end_on, end_source)
+    return Standing("none")
+
+
+class StatusError(InputFault):
+    """A status is held by a route this policy does not have (recorded under another policy)."""
+
+    def __init__(self, subject: Record, status: Status, held: Standing):
+        super().__init__(f"{subject.kind} {subject.id} holds {status.label} by route {held.route!r} ({held.source}), "
+                         "which this policy does not have")
+        self.subject, self.status, self.held = subject, status, held
+
+
+def _holder(subject: Record, kind: str) -> Record:
+    return subject if subject.kind == kind else subject.workshop()
+
+
+def gate(policy: Policy, rule, subject: Record) -> Optional[str]:
+    """Why ``rule`` must not be applied to ``subject`` because of a status, or None if it may be."""
+    found = policy.status_of_rule(rule.id)
+    if found is None:
+        return None
+    status, route = found
+    held = standing(status, _holder(subject, status.subject))
+    label = subject.ctx.label(status.label)
+    if route is None:  # a rule that ends the status
+        if held.state == "held":
+            return None
+        if held.state == "ended":
+            return f"{rule.clause} {rule.label}: {label} already ended on {held.ended_on.isoformat()}"
+        return (f"{rule.clause} {rule.label}: applies only to a {status.subject} holding {label} from before "
+                "this period")
+    if held.state == "held":
+        return (f"{rule.clause} {rule.label}: {label} is held since {held.since.isoformat()} by route "
+                f"{held.route} ({held.source}); it is not tested again")
+    if held.state == "ended" and status.after_end == "stated":
+        return (f"{rule.clause} {rule.label}: {label} ended on {held.ended_on.isoformat()} ({held.end_source}); "
+                "only a grant stated after that date restores it")
+    from .firing import verdicts
+    for earlier in status.routes:
+        if earlier is route:
+            break
+        other = policy.rule(earlier.rule)
+        if all(verdicts(other, subject)):
+            return f"{rule.clause} {rule.label}: granted by route {earlier.route} ({other.clause} {other.label}) instead"
+    return None
+
+
+def held_results(policy: Policy, shop: Record) -> List:
+    """The decision of every standing held before the period, its flag asserted with its route (before any rule
+    runs). Returns firing results, one per held status and subject."""
+    from .backends import subjects_of
+    from .firing import Result, opening_events
+    out = []
+    for status in policy.statuses:
+        for subject in subjects_of(shop, status.subject):
+            held = standing(status, subject)
+            if held.state != "held":
+                continue
+            route = status.route(held.route)
+            if route is None:  # a route recorded under a policy that had it (facts naming one are refused earlier)
+                raise StatusError(subject, status, held)
+            rule = policy.rule(route.rule)
+            subject.assert_flag(status.flag, rule.id, rule.clause)
+            subject.routes[status.flag] = held.route
+            events: Tuple = ()
+            if subject.ctx.tracing:
+                events = tuple(opening_events(rule, subject, policy)) + (
+                    T.Held(subject.ctx.label(status.label), held.route, held.since, held.source, held.ended_on),
+                    T.Outcome(rule.decides, None, None))
+            details = (("route", held.route), ("basis", "held"), ("since", held.since), ("source", held.source))
+            out.append(Result(rule, subject, True, None, events, None, details=details))
+    return out
+
+
+def decided_details(policy: Policy, rule, subject: Record) -> Tuple:
+    """What a decision of a status rule made in this evaluation states: the route and date of a grant, or the day
+    an end takes effect."""
+    found = policy.status_of_rule(rule.id)
+    if found is None:
+        return ()
+    status, route = found
+    period = subject.ctx.period.data
+    if route is not None:
+        return (("route", route.route), ("basis", "decided"), ("since", period["start"]))
+    return (("effective", period["end"] + _dt.timedelta(days=1)),)
+
+
+def assert_route(policy: Policy, rule, subject: Record) -> None:
+    """After a route's rule fired: the flag it asserted is held by its route."""
+    found = policy.status_of_rule(rule.id)
+    if found is not None and found[1] is not None:
+        subject.routes[found[0].flag] = found[1].route
