@@ -16,7 +16,10 @@ from .facts.reading import Facts, load_facts
 from .policy.loader import check_policy, load_policy
 from .policy.model import Policy
 from .problems import EngineFault, InputFault, InvalidInput, LedgerFault, Location, Problem, SubsidyError
-from .views.render import explain_text, problem_lines, to_json, to_text, trace_lines
+from .views.explain import explain_text, trace_lines
+from .views.problems_text import problem_lines
+from .views.document import to_json
+from .views.text import to_text
 
 __version__ = "0.1.0"
 

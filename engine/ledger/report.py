@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from ..runtime.decisions import NO_FUND, clause_key
 from ..problems import InvalidInput
-from ..views.render import table
+from ..views.formats import table
 from . import chain
 from .tables import coverage, entries, tallies
 

@@ -30,7 +30,7 @@ from ..lang.calendar import months_in
 from ..policy.history import EMPTY, stated_histories
 from ..problems import InvalidInput, LedgerFault, Location, Problem, pointer_join
 from ..runtime.decisions import decision_id, period_key
-from ..views.render import details_dict
+from ..views.document import details_dict
 from . import chain, derived
 from .derived import PAID as _PAID
 from .tables import coverage, entries, head, once_paid, runs, supersessions, tallies

@@ -33,7 +33,7 @@ from ..facts.reading import note_sources, records_for, source_of, workshop_probl
 from ..limits import LIMITS
 from ..policy.model import Policy
 from ..problems import InputFault
-from ..views.render import decision_dict, decision_text
+from ..views.document import decision_dict, decision_text
 from ..source import DuplicateKey, json_decoder, value_problems
 from ..validation import apply_defaults_and_types, fast_valid
 

@@ -17,7 +17,8 @@ from ..runtime.evaluate import evaluate
 from ..facts.reading import check_facts
 from ..policy.model import Policy
 from ..problems import InvalidInput, Location, Problem
-from ..views.render import details_dict, money
+from ..views.document import details_dict
+from ..views.formats import money
 from ..source import Document, read_file
 
 _FIELDS = ("workshop", "worker", "loan", "rule", "clause", "outcome", "amount", "funding_source",

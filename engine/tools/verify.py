@@ -19,7 +19,7 @@ from ..runtime.evaluate import evaluate
 from ..facts.reading import load_facts
 from ..policy.loader import load_policy
 from ..problems import InvalidInput, Problem
-from ..views.render import to_json
+from ..views.document import to_json
 from ..source import read_file
 from ..validation import schema_problems
 

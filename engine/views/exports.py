@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..runtime.decisions import decision_id, period_key
-from .render import money
+from .formats import money
 
 CSV_COLUMNS = ("workshop", "city", "county", "worker", "loan", "clause", "rule", "outcome", "amount", "fund", "decision_id")
 MONEY_FORMAT = "#,##0.00"

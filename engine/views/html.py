@@ -17,7 +17,8 @@ from markupsafe import Markup
 
 from .exports import visible
 from ..runtime.decisions import decision_id, period_key
-from .render import money, trace_lines
+from .formats import money
+from .explain import trace_lines
 
 
 def _finalize(value):

@@ -1,0 +1,134 @@
+"""What every command shares: reading the policy and facts, printing problems, writing -o files, opening a ledger."""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from functools import lru_cache
+
+import click
+
+import subsidy_rules
+
+
+@lru_cache(maxsize=16)
+def _lines(path: str):
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            return fh.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _source_line(path: str, n: int) -> str:
+    lines = _lines(path)
+    return lines[n - 1] if 0 < n <= len(lines) else ""
+
+
+def _fail(exc: subsidy_rules.InvalidInput, fmt: str = "text") -> None:
+    if fmt == "json":
+        click.echo(json.dumps({"problems": [p.to_dict() for p in exc.problems]}, ensure_ascii=False, indent=2))
+    else:
+        for line in subsidy_rules.problem_lines(exc.problems, _source_line):
+            click.echo(line, err=True)
+        errors = len(exc.errors)
+        warnings = len(exc.problems) - errors
+        click.echo(f"{errors} error{'s' * (errors != 1)}" + (f", {warnings} warning{'s' * (warnings != 1)}" if warnings else ""),
+                   err=True)
+    sys.exit(1)
+
+
+def _write(text: str, output) -> None:
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            _unwritable(output, exc)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _unwritable(output, exc: OSError) -> None:
+    click.echo(f"{output}: error[file.unwritable] cannot write: {exc.strerror or exc}", err=True)
+    sys.exit(1)
+
+
+class _OutputFile(click.Path):
+    """-o FILE: a regular file, created or replaced; never a folder, a device or a pipe (which replacing a file
+    beside it, as a finished run does, would destroy)."""
+
+    def __init__(self):
+        super().__init__(dir_okay=False, writable=True)
+
+    def convert(self, value, param, ctx):
+        import os
+        value = super().convert(value, param, ctx)
+        if os.path.exists(value) and not os.path.isfile(value):
+            self.fail(f"{value} is not a regular file", param, ctx)
+        return value
+
+
+_OUTPUT = _OutputFile()
+
+
+def _load(policy_path: str, facts_path: str, fmt: str = "text"):
+    try:
+        policy = subsidy_rules.load_policy(policy_path)
+        return policy, subsidy_rules.load_facts(facts_path, policy)
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc, fmt)
+
+
+_PATH = click.Path(dir_okay=False)
+
+
+@contextmanager
+def _ledger(url, open_with=None):
+    """The ledger at ``url``, closed afterwards. A URL with no ledger there is refused (``ledger.missing``, exit 1):
+    a ledger is created on purpose, by ``subsidy ledger init URL``, so a mistyped path never starts an empty ledger
+    that pays everything again. A ledger that cannot be reached exits 1 with its reason; the problems of a policy,
+    facts file, run or damaged ledger exit 1 listed, as everywhere."""
+    from ..ledger import LedgerUnavailable, open_ledger
+    opened = None
+    try:
+        opened = (open_with or open_ledger)(url)
+        yield opened
+    except LedgerUnavailable as exc:
+        click.echo(f"error[ledger.unavailable] {exc}", err=True)
+        sys.exit(1)
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc)
+    finally:
+        if opened is not None:
+            opened.close()
+
+
+def _head_line(led, head) -> str:
+    """The ledger's head, to write down or compare with a signed checkpoint."""
+    return f"ledger head of {led.display}: {head}"
+
+
+def _workshop_index(facts, workshop, path) -> int:
+    ids = [ws["id"] for ws in facts.workshops]
+    if workshop not in ids:
+        more = ", …" if len(ids) > 20 else ""
+        raise click.BadParameter(f"no workshop {workshop!r} in {path}; workshops: {', '.join(ids[:20])}{more}",
+                                 param_hint="--workshop")
+    return ids.index(workshop)
+
+
+def _only(facts, index):
+    import dataclasses
+    return dataclasses.replace(facts, workshops=(facts.workshops[index],), pointers=(facts.pointers[index],))
+
+
+def _date_option(value):
+    import datetime as dt
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date written YYYY-MM-DD") from None

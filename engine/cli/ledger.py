@@ -1,0 +1,257 @@
+"""The payout ledger: ``subsidy ledger init | carry-in | runs | report | verify | keygen | checkpoint``."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+import subsidy_rules
+from ._common import _fail, _write, _OUTPUT, _load, _PATH, _ledger, _head_line, _date_option
+
+
+@click.group()
+def ledger():
+    """The payout ledger: what was recorded, whether it is intact, what it paid.
+
+    A ledger is a SQLite file (a plain path or sqlite:///ledger.db; nothing to
+    install) or a PostgreSQL database shared between counties
+    (postgresql://user@host/db, with pip install 'subsidy-rules[postgresql]').
+    It is created on purpose, once: subsidy ledger init URL; every other
+    command refuses a URL that holds no ledger (ledger.missing). Fill it with:
+    subsidy evaluate POLICY FACTS --ledger URL --record. Anchor it outside the
+    database with signed checkpoints (keygen, checkpoint, verify --checkpoint).
+    """
+
+
+@ledger.command(name="init")
+@click.argument("url")
+def ledger_init(url):
+    """Create a new, empty ledger at URL (its schema at the newest revision).
+
+    Every other command refuses a URL that holds no ledger, so a mistyped path
+    is an error, never an empty ledger that pays everything again. On a URL
+    that holds a ledger already, init changes nothing but bringing its schema
+    up to date. A PostgreSQL database must exist first (createdb NAME).
+
+    \b
+    Examples:
+      subsidy ledger init ledger.db
+      subsidy ledger init postgresql://office@db.example/ledger
+    """
+    from ..ledger import init_ledger
+    created = []
+
+    def create(target):
+        opened, new = init_ledger(target)
+        created.append(new)
+        return opened
+
+    with _ledger(url, create) as led:
+        head = led.head()
+    if created[0]:
+        click.echo(f"created an empty ledger at {led.display}")
+    else:
+        click.echo(f"{led.display} holds a ledger already ({head.runs} runs): nothing was created")
+    click.echo(_head_line(led, head))
+
+
+@ledger.command(name="verify")
+@click.argument("url")
+@click.option("--checkpoint", "checkpoints", multiple=True, type=_PATH, metavar="FILE",
+              help="A signed checkpoint (subsidy ledger checkpoint): the ledger must still hold exactly what it "
+                   "signed. May be given more than once.")
+@click.option("--public-key", type=_PATH, metavar="PUB",
+              help="The office's public key (PEM): each checkpoint must be signed by it. Without it, a checkpoint's "
+                   "signature is checked with the key the checkpoint carries.")
+def ledger_verify(url, checkpoints, public_key):
+    """Walk the ledger's hash chain and recompute what it decides from; name every difference.
+
+    Checks every entry and run against its hash and the one before it, that
+    once_paid, coverage and supersessions hold exactly what the chained
+    entries and runs imply (a deleted, added or edited row is named), and,
+    with --checkpoint, that the ledger still holds what the office signed (a
+    chain rewritten with recomputed hashes, runs dropped and the head rewound).
+    Exits 0 when intact, 1 otherwise.
+
+    \b
+    Examples:
+      subsidy ledger verify ledger.db
+      subsidy ledger verify ledger.db --checkpoint 2022-08.checkpoint --public-key office.pub
+    """
+    from ..ledger import checkpoint as cp
+    if public_key and not checkpoints:
+        raise click.UsageError("--public-key checks checkpoints: give one with --checkpoint FILE")
+    try:
+        loaded = [cp.load(path, public_key) for path in checkpoints]
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc)
+    with _ledger(url) as led:
+        found = led.verify(loaded)
+    if found.breaks:
+        for b in found.breaks:
+            click.echo(f"{led.display}: error[{b.code}] {b.message}", err=True)
+        click.echo(f"the first break is at {found.breaks[0].what} {found.breaks[0].seq}", err=True)
+        sys.exit(1)
+    click.echo(f"{led.display}: intact: {found.walk.runs} run{'s' * (found.walk.runs != 1)}, every entry chained to the one before it; once_paid, "
+               "coverage and supersessions agree with the chained record")
+    click.echo(_head_line(led, found.head))
+    for c in loaded:
+        since = found.walk.runs - c.runs
+        click.echo(f"matches the checkpoint {c.path} of {c.made_at} (run {c.runs}, entry {c.entries}, head "
+                   f"{c.head[:12]}…), signed by key {c.key}; {since} run{'s' * (since != 1)} recorded since")
+        if not c.pinned:
+            click.echo(f"note: {c.path}'s signature was checked with the key it carries ({c.key}); give --public-key "
+                       "with the office's public key to know the office signed it", err=True)
+
+
+@ledger.command(name="keygen")
+@click.option("--key", "key_path", type=_PATH, required=True, metavar="KEYFILE",
+              help="Where to write the new private key (PEM; readable by its owner only). Never overwritten.")
+@click.option("--public-key", "public_path", type=_PATH, metavar="PUB",
+              help="Where to write its public key (PEM). Default: KEYFILE with .pub for its extension.")
+def ledger_keygen(key_path, public_path):
+    """Make the office's Ed25519 signing key for ledger checkpoints.
+
+    Keep KEYFILE where only the office can read it; give the public key to
+    whoever verifies the ledger. openssl makes the same kind of key:
+    openssl genpkey -algorithm ed25519 -out office.key, then
+    openssl pkey -in office.key -pubout -out office.pub.
+
+    \b
+    Example:
+      subsidy ledger keygen --key office.key        # writes office.key and office.pub
+    """
+    import os
+    from ..ledger import checkpoint as cp
+    public_path = public_path or os.path.splitext(key_path)[0] + ".pub"
+    try:
+        fp = cp.keygen(key_path, public_path)
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc)
+    click.echo(f"wrote {key_path} (the private key: keep it where only the office can read it) and {public_path} "
+               f"(the public key, for whoever verifies); key {fp}")
+
+
+@ledger.command(name="checkpoint")
+@click.argument("url")
+@click.option("--key", "key_path", type=_PATH, required=True, metavar="KEYFILE",
+              help="The office's Ed25519 private key (PEM), as subsidy ledger keygen or openssl genpkey wrote it.")
+@click.option("-o", "--output", type=_OUTPUT, required=True, metavar="CHECKPOINT",
+              help="Where to write the signed checkpoint (JSON).")
+def ledger_checkpoint(url, key_path, output):
+    """Verify the ledger, then write its head signed with the office's key.
+
+    The checkpoint (JSON: how many runs and entries, the head's chain hash, the
+    last entry's hash, when, and the public key and signature) is kept outside
+    the database, e.g. with each month's payout files. Later, `subsidy ledger
+    verify URL --checkpoint FILE --public-key office.pub` shows whether the
+    ledger still holds what was signed. Refused for a ledger that does not
+    verify.
+
+    \b
+    Example:
+      subsidy ledger checkpoint ledger.db --key office.key -o 2022-08.checkpoint
+    """
+    import base64
+
+    from ..ledger import checkpoint as cp
+    with _ledger(url) as led:
+        found = led.verify()
+    if found.breaks:
+        for b in found.breaks:
+            click.echo(f"{led.display}: error[{b.code}] {b.message}", err=True)
+        click.echo("a checkpoint is signed only for a ledger that verifies: nothing was written", err=True)
+        sys.exit(1)
+    try:
+        body = cp.make(found, led.display, key_path, subsidy_rules.__version__)
+        cp.write(body, output)
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc)
+    click.echo(f"wrote {output}: run {body['runs']}, entry {body['entries']}, head {body['head']}, signed by key "
+               f"{cp.fingerprint(base64.b64decode(body['public_key']))}")
+
+
+@ledger.command(name="carry-in")
+@click.argument("url")
+@click.argument("policy", type=_PATH)
+@click.argument("facts", type=_PATH)
+@click.option("--reason", required=True, help="Where the history comes from (e.g. the county's records to 2022-06).")
+def ledger_carry_in(url, policy, facts, reason):
+    """Bring in the history FACTS states: payments made before the ledger was kept.
+
+    Every `history` field the facts give (one-time subsidy paid, months of
+    social-insurance subsidy used, award paid…) becomes an opening entry dated
+    the day before the facts' period; from then on the ledger keeps it, and
+    the facts need no `history`. Refused, naming each one, for a worker or
+    workshop the ledger already holds history for. Once only: carrying in the
+    same file again changes nothing.
+
+    \b
+    Example:
+      subsidy ledger carry-in ledger.db policy.yaml examples/facts_2022.yaml \\
+          --reason "county records to 2022-06"
+    """
+    from ..ledger import carry_in
+    loaded, facts_loaded = _load(policy, facts)
+    with _ledger(url) as led:
+        done = carry_in(led, loaded, facts_loaded, reason=reason.strip(), tool_version=subsidy_rules.__version__)
+    if done.already:
+        click.echo(f"already carried in as run {done.seq} ({done.run_id[:12]}…): nothing changed")
+    else:
+        click.echo(f"carried in {done.entries} history entries as run {done.seq} ({done.run_id[:12]}…) in {led.display}")
+    click.echo(_head_line(led, done.head))
+
+
+@ledger.command(name="runs")
+@click.argument("url")
+def ledger_runs(url):
+    """List the recorded runs: when, which period, which policy and facts, superseding what."""
+    with _ledger(url) as led:
+        rows = led.runs()
+    table = [["run", "id", "kind", "recorded at (UTC)", "period", "policy", "facts", "entries", "supersedes", "reason"]]
+    for r in rows:
+        table.append([str(r["seq"]), str(r["id"])[:12], str(r["kind"]).replace("_", "-"), str(r["recorded_at"]),
+                      f"{r['period_start']}..{r['period_end']}",
+                      str(r["policy_id"]), str(r["facts_path"]), str(r["entry_count"]),
+                      " ".join(i[:12] for i in str(r["supersedes"]).split()), str(r["reason"])])
+    click.echo("\n".join(subsidy_rules.views.formats.table(table, right={0, 7})))
+
+
+@ledger.command(name="report")
+@click.argument("url")
+@click.option("--policy", "policy_path", type=_PATH, required=True, help="The policy file (for its targets and labels).")
+@click.option("--from", "start", help="Only entries whose period starts on or after this date (YYYY-MM-DD).")
+@click.option("--to", "end", help="Only entries whose period ends on or before this date (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output.")
+def ledger_report(url, policy_path, start, end, fmt, output):
+    """Totals paid by fund, clause, city and county, and progress against the policy's targets.
+
+    Amounts are granted entries net of reversals. A target counts what the
+    latest recorded run of each workshop in the range tallied. The ledger is
+    verified first (a ledger that does not verify is reported, exit 1, and no
+    totals are made from it); the report states the head it was made from.
+
+    \b
+    Example:
+      subsidy ledger report ledger.db --policy policy.yaml --from 2023-01-01 --to 2023-12-31
+    """
+    from ..ledger import build_report
+    from ..ledger.report import to_csv, to_dict, to_text
+    first, last = _date_option(start), _date_option(end)
+    try:
+        loaded = subsidy_rules.load_policy(policy_path)
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc)
+    with _ledger(url) as led:
+        report = build_report(led, loaded, first, last)
+    if fmt == "json":
+        text = json.dumps(to_dict(report), ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "csv":
+        text = to_csv(report)
+    else:
+        text = to_text(report, loaded) + "\n"
+    _write(text, output)
+    if output or fmt != "text":
+        click.echo(_head_line(led, report.head), err=True)

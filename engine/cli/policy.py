@@ -1,0 +1,148 @@
+"""Working on a policy: ``validate`` it, ``diff`` two versions, run its YAML ``test`` cases."""
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+
+import click
+
+import subsidy_rules
+from ._common import _source_line, _fail, _PATH
+
+
+@click.command()
+@click.argument("policy", type=_PATH)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+def validate(policy, fmt, strict):
+    """Check POLICY: YAML, schema, names, types, parameter dates, references.
+
+    Prints every problem with its file:line:col, the line and a caret; exits 1
+    if there is any error. Warnings alone exit 0, or 1 with --strict.
+
+    \b
+    Codes: yaml.* (the file is not readable YAML), policy.* (schema and
+    references), expr.* (an expression: syntax, names, types, codes),
+    param.* and eval.* (found while evaluating facts).
+    """
+    try:
+        loaded, warnings = subsidy_rules.check_policy(policy)
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc, fmt)
+    if fmt == "json":
+        click.echo(json.dumps({"policy": loaded.id, "sha256": loaded.sha256,
+                               "problems": [p.to_dict() for p in warnings]}, ensure_ascii=False, indent=2))
+        if strict and warnings:
+            sys.exit(1)
+        return
+    for line in subsidy_rules.problem_lines(warnings, _source_line):
+        click.echo(line, err=True)
+    if strict and warnings:
+        click.echo(f"{len(warnings)} warnings (--strict)", err=True)
+        sys.exit(1)
+    click.echo(f"{policy}: policy {loaded.id} is valid: {len(loaded.clauses)} clauses, {len(loaded.rules)} rules, "
+               f"{len(loaded.parameters)} parameters" + (f", {len(warnings)} warnings" if warnings else ""))
+
+
+@click.command()
+@click.argument("old", type=_PATH)
+@click.argument("new", type=_PATH)
+@click.option("--facts", type=_PATH, help="Also evaluate these facts under both policies and show the payout impact.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def diff(old, new, facts, fmt):
+    """What changed from OLD to NEW: parameters (values and dates), rules, clauses, funds, sets.
+
+    With --facts, the payout impact: totals by fund and by clause before and
+    after, and every workshop, worker and loan whose payout changes.
+
+    \b
+    Example:
+      subsidy diff policy.yaml my_draft.yaml --facts examples/facts_2022.yaml
+    """
+    from ..tools.diff import payout_impact, policy_changes
+    from ..views.formats import money
+    try:
+        before_policy, after_policy = subsidy_rules.load_policy(old), subsidy_rules.load_policy(new)
+        changes = policy_changes(before_policy, after_policy)
+        impact = None
+        if facts:
+            impact = payout_impact(subsidy_rules.evaluate(before_policy, subsidy_rules.load_facts(facts, before_policy), trace=False),
+                                   subsidy_rules.evaluate(after_policy, subsidy_rules.load_facts(facts, after_policy), trace=False))
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc, fmt)
+    if fmt == "json":
+        doc = {"old": {"path": old, "sha256": before_policy.sha256}, "new": {"path": new, "sha256": after_policy.sha256},
+               "changes": [{"kind": c.kind, "id": c.id, "change": c.change, "details": list(c.details)} for c in changes]}
+        if impact is not None:
+            doc["impact"] = {
+                "facts": facts,
+                "before": subsidy_rules.views.document.totals_dict(impact.before.totals),
+                "after": subsidy_rules.views.document.totals_dict(impact.after.totals),
+                "subjects": [{"workshop": w, "worker": k, "loan": l, "before": money(a), "after": money(b),
+                              "change": money(b - a)} for w, k, l, a, b in impact.subjects]}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Changes from {old} to {new}: {len(changes) or 'none'}")
+    for c in changes:
+        click.echo(f"  {c.kind} {c.id} {c.change}")
+        for detail in c.details:
+            click.echo(f"      {detail}")
+    if impact is None:
+        return
+    click.echo(f"\nPayout impact on {facts}:")
+    for title, attr, word in (("by fund", "by_funding_source", after_policy.label), ("by clause", "by_clause", str)):
+        a, b = getattr(impact.before.totals, attr), getattr(impact.after.totals, attr)
+        rows = [[title, "before", "after", "change"]]
+        for key in sorted(set(a) | set(b)):
+            x, y = a.get(key, Decimal("0.00")), b.get(key, Decimal("0.00"))
+            rows.append([f"{key} {word(key)}" if word is not str else key, money(x), money(y), _signed(y - x)])
+        click.echo("\n".join("  " + line for line in subsidy_rules.views.formats.table(rows, right={1, 2, 3})))
+    ta, tb = impact.before.totals.granted, impact.after.totals.granted
+    click.echo(f"  total granted: {money(ta)} → {money(tb)} ({_signed(tb - ta)})")
+    click.echo(f"  workshops, workers and loans whose payout changes: {len(impact.subjects)}")
+    for w, k, l, a, b in impact.subjects:
+        who = f"worker {k}" if k else f"loan {l}" if l else "workshop"
+        click.echo(f"    {w} {who}: {money(a)} → {money(b)} ({_signed(b - a)})")
+
+
+def _signed(amount) -> str:
+    from ..views.formats import money
+    return ("+" if amount > 0 else "") + money(amount)
+
+
+@click.command(name="test")
+@click.argument("policy", type=_PATH)
+@click.argument("cases", type=_PATH, required=False)
+@click.option("-k", "select", help="Only cases whose name contains this text.")
+def test_cases(policy, cases, select):
+    """Run the policy's YAML cases (facts in, expected decisions out).
+
+    CASES defaults to the file beside POLICY named *.tests.yaml. Prints one line
+    per case and a summary; exits 1 if any case fails.
+
+    \b
+    Example:
+      subsidy test policy.yaml
+    """
+    from ..tools.cases import load_cases, run_case
+    if cases is None:
+        cases = policy[:-5] + ".tests.yaml" if policy.endswith(".yaml") else policy + ".tests.yaml"
+    try:
+        loaded = subsidy_rules.load_policy(policy)
+        found = load_cases(cases)
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc)
+    chosen = [c for c in found if not select or select in c.name]
+    failed = 0
+    for case in chosen:
+        result = run_case(loaded, case)
+        mark = "PASSED" if result.passed else "FAILED"
+        click.echo(f"{case.location} [{case.clause or '-'}] {case.name} {mark}")
+        for failure in result.failures:
+            click.echo(f"    {failure}")
+        failed += not result.passed
+    click.echo(f"{len(chosen) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)

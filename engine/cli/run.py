@@ -1,0 +1,288 @@
+"""Running a policy on facts: ``evaluate`` (with the ledger: ``--record``), ``explain`` and ``verify``."""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from decimal import Decimal
+
+import click
+
+import subsidy_rules
+from ..runtime.backends import NAMES as ENGINE_NAMES
+from ._common import _fail, _write, _unwritable, _OUTPUT, _load, _PATH, _ledger, _head_line, _workshop_index, _only
+
+
+@click.command()
+@click.argument("policy", type=_PATH)
+@click.argument("facts", type=_PATH)
+@click.option("--format", "fmt", type=click.Choice(["json", "text", "csv", "xlsx", "html"]), default="json", show_default=True,
+              help="json: the decisions document, with traces; text: a table per workshop with totals by fund and clause; "
+                   "csv: one row per decision; xlsx: a payout workbook (needs -o); html: a printable audit report.")
+@click.option("--why-not", is_flag=True, help="Also report, for every rule that did not fire, the first condition that failed (outcome denied).")
+@click.option("--no-trace", is_flag=True, help="Leave the traces out of the JSON (faster, smaller).")
+@click.option("--engine", "backend", type=click.Choice(ENGINE_NAMES), default="core", show_default=True,
+              help="core decides; durable runs the same compiled rules on durable-rules, to cross-check.")
+@click.option("--workshop", help="Only this workshop (for a one-workshop report).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes, for a .json facts file decided to --format json (the streaming path); the output "
+                   "is the same as with one.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar (it shows only when standard error is a terminal), no 'wrote FILE'.")
+@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output.")
+@click.option("--ledger", "ledger_url", metavar="URL",
+              help="Fill every worker's and workshop's history from this payout ledger (sqlite:///ledger.db, a plain "
+                   "path, or postgresql://…); a history the facts state differently is an error.")
+@click.option("--record", is_flag=True, help="Also record this run in the ledger, in one transaction (needs --ledger). "
+                                            "Recording the same run again changes nothing.")
+@click.option("--supersede", is_flag=True, help="With --record: replace the recorded run(s) of these workshops and "
+                                               "months; their entries are reversed, not edited (needs --reason).")
+@click.option("--reason", help="Why the run is superseded; kept in the ledger.")
+@click.option("--strict", is_flag=True, help="Exit 1 if any decision is pending (a parameter has no value yet on a "
+                                             "date it is needed); without it the run succeeds and says so on "
+                                             "standard error.")
+def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
+             supersede, reason, strict):
+    """Decide every workshop in FACTS under POLICY.
+
+    \b
+    Examples:
+      subsidy evaluate policy.yaml examples/facts_2022.yaml --format text
+      subsidy evaluate policy.yaml examples/facts_2022.yaml -o decisions.json
+      subsidy evaluate policy.yaml examples/facts_2022.yaml --format xlsx -o payouts.xlsx
+      subsidy evaluate policy.yaml examples/facts_2022.yaml --format html -o report.html
+
+    \b
+    With a payout ledger (history from the ledger; --record stores the run):
+      subsidy evaluate policy.yaml examples/county/2022-08.yaml \\
+          --ledger ledger.db --record --format text
+    """
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a workbook: give the file with -o payouts.xlsx")
+    if (record or supersede) and not ledger_url:
+        raise click.UsageError("--record and --supersede need --ledger URL")
+    if supersede and not (record and reason and reason.strip()):
+        raise click.UsageError("--supersede needs --record and --reason \"why the recorded run is replaced\"")
+    if reason and not supersede:
+        raise click.UsageError("--reason goes with --supersede")
+    if ledger_url:
+        if jobs > 1:
+            raise click.UsageError("--jobs does not combine with --ledger (a ledger run reads and records in one process)")
+        if why_not and record:
+            raise click.UsageError("--why-not does not combine with --record: record the run, then explain it")
+    elif fmt == "json" and facts.endswith(".json") and not workshop:
+        try:
+            loaded = subsidy_rules.load_policy(policy)
+        except subsidy_rules.InvalidInput as exc:
+            _fail(exc)
+        streamed = _stream(loaded, facts, backend, why_not, not no_trace, jobs, quiet, output)
+        if streamed is not None:
+            _report_pending(streamed, strict)
+            return
+        # the stream stopped on a problem: the thorough path below reports it with its location
+    elif jobs > 1:
+        raise click.UsageError("--jobs works on JSON facts written as JSON (the streaming path)")
+    loaded, facts_loaded = _load(policy, facts)
+    if workshop:
+        facts_loaded = _only(facts_loaded, _workshop_index(facts_loaded, workshop, facts))
+    options = dict(backend=backend, why_not=why_not, trace=not no_trace or fmt == "html")
+    ledger_info = None
+    try:
+        if ledger_url:
+            run, ledger_info = _ledger_run(ledger_url, loaded, facts_loaded, options, record, supersede, reason, quiet,
+                                           strict)
+        else:
+            run = subsidy_rules.evaluate(loaded, facts_loaded, **options)
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc)
+    except ImportError as exc:
+        raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
+    if fmt == "xlsx":
+        from ..views.exports import workbook
+        try:
+            workbook(run).save(output)
+        except OSError as exc:
+            _unwritable(output, exc)
+        click.echo(f"wrote {output}", err=True)
+        _report_pending(run.totals, strict)
+        return
+    if fmt == "json":
+        doc = subsidy_rules.to_json(run, with_trace=not no_trace)
+        if ledger_info:
+            doc["ledger"] = ledger_info
+        text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "csv":
+        from ..views.exports import to_csv
+        text = to_csv(run)
+    elif fmt == "html":
+        from ..views.html import html_report
+        text = html_report(run, workshop, subsidy_rules.__version__)
+    else:
+        text = subsidy_rules.to_text(run)
+    _write(text, output)
+    _report_pending(run.totals, strict)
+
+
+def _report_pending(totals, strict: bool) -> None:
+    """Say on standard error what could not be decided yet; with --strict, that fails the run."""
+    from ..views.text import pending_lines
+    for line in pending_lines(totals):
+        click.echo(line, err=True)
+    if strict and totals.counts.get("pending"):
+        click.echo("pending decisions fail the run (--strict)", err=True)
+        sys.exit(1)
+
+
+def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet, strict=False):
+    """Evaluate with history from the ledger at ``url`` and, with ``record``, store the run (not with --strict while a
+    decision is pending: nothing is recorded then)."""
+    from ..ledger import evaluate_with_ledger, record_run
+    from ..views.formats import money
+    with _ledger(url) as ledger:
+        info = {"url": ledger.display, "history": "each history field from the ledger's entries before the period"}
+        run, held = evaluate_with_ledger(ledger, policy, facts, **options)
+        if record and strict and run.totals.counts.get("pending"):
+            _report_pending(run.totals, False)
+            click.echo("nothing recorded: pending decisions fail the run (--strict)", err=True)
+            sys.exit(1)
+        if record:
+            done = record_run(ledger, run, held, supersede=supersede, reason=(reason or "").strip(),
+                              tool_version=subsidy_rules.__version__)
+            if done.already:
+                click.echo(f"already recorded as run {done.seq} ({done.run_id[:12]}…) in {ledger.display}: nothing "
+                           "changed", err=True)
+            elif not quiet:
+                reversed_ = f", reversing {done.reversals} earlier entries" if done.reversals else ""
+                click.echo(f"recorded run {done.seq} ({done.run_id[:12]}…) in {ledger.display}: {done.entries} entries"
+                           f"{reversed_}, {money(done.granted)} granted", err=True)
+            click.echo(_head_line(ledger, done.head), err=True)
+            for shop, month in done.later:
+                click.echo(f"note: workshop {shop} has runs recorded from {month} on, decided on the history this run "
+                           "replaces: evaluate them again, and supersede any that change", err=True)
+            info["run"] = {"seq": done.seq, "id": done.run_id}
+            info["head"] = {"run": done.head.runs, "entry": done.head.entries, "hash": done.head.chain}
+    return run, info
+
+
+def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
+    """Decide a JSON facts file workshop by workshop, writing as it goes. Its totals, or None if it met a problem."""
+    import datetime as dt
+    import os
+    import tempfile
+
+    from ..runtime.decisions import Totals
+    from ..views.document import json_header, write_json
+    from ..runtime.stream import StreamStopped, check_period, decide_stream, open_json, read_workshops
+
+    try:
+        header = open_json(facts)
+        check_period(policy, header)
+    except StreamStopped:
+        return None
+    except ImportError as exc:
+        raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
+    ran_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    doc_header = json_header(policy, header.sha256, facts, header.period_start, header.period_end, backend,
+                             why_not, trace, ran_at)
+    show = not quiet and sys.stderr.isatty()
+    bar = click.progressbar(length=header.size, label="deciding", file=sys.stderr) if show else None
+    totals = [Totals(Decimal("0.00"), {}, {}, {})]
+
+    def decisions():
+        workshops = read_workshops(facts, bar.update if bar else None)
+        for chunk in decide_stream(policy, header, workshops, backend=backend, why_not=why_not, trace=trace, jobs=jobs):
+            totals[0] = totals[0].merge(chunk.totals)
+            yield from chunk.decisions
+
+    target = None
+    try:  # written to a file beside the output (or a temporary one for standard output), kept only when complete
+        folder = os.path.dirname(os.path.abspath(output)) if output else None
+        fd, target = tempfile.mkstemp(prefix=".decisions-", suffix=".json", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            write_json(out, doc_header, decisions(), lambda: totals[0])
+        if output:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(target, 0o666 & ~umask)  # as an ordinary file would be, not mkstemp's 0600
+            os.replace(target, output)
+            target = None
+            if not quiet:
+                click.echo(f"wrote {output}", err=True)
+        else:  # a run that stops writes nothing to standard output but its problems (on standard error)
+            with open(target, encoding="utf-8") as done:
+                for block in iter(lambda: done.read(1 << 20), ""):
+                    sys.stdout.write(block)
+            sys.stdout.flush()
+    except StreamStopped:
+        return None
+    except ImportError as exc:
+        raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
+    except OSError as exc:
+        _unwritable(output or "standard output", exc)
+    finally:
+        if bar is not None:
+            bar.render_finish()
+        if target and os.path.exists(target):
+            os.remove(target)
+    return totals[0]
+
+
+@click.command()
+@click.argument("decisions", type=_PATH)
+@click.argument("facts", type=_PATH)
+@click.option("--policy", type=_PATH, help="The policy file, if not at the path the decisions file records.")
+@click.option("--ledger", "ledger_url", metavar="URL", help="The ledger the run took its history from (evaluate --ledger).")
+def verify(decisions, facts, policy, ledger_url):
+    """Re-run a decisions file and confirm every decision is identical.
+
+    Checks that the policy files and FACTS are the ones the run recorded (by
+    sha256), evaluates again with the recorded engine and options, and names
+    every decision that differs, with its line in DECISIONS. Exits 1 on any
+    difference.
+
+    \b
+    Example:
+      subsidy evaluate policy.yaml examples/facts_2022.yaml -o decisions.json
+      subsidy verify decisions.json examples/facts_2022.yaml
+    """
+    from ..tools.verify import verify as run_verify
+    with _ledger(ledger_url) if ledger_url else nullcontext() as led:
+        try:
+            result = run_verify(decisions, facts, policy, led)
+        except subsidy_rules.InvalidInput as exc:
+            _fail(exc)
+    if result.ok:
+        click.echo(f"verified: all {result.decisions} decisions in {decisions} are identical when re-run")
+        return
+    _fail(subsidy_rules.InvalidInput(result.problems))
+
+
+@click.command()
+@click.argument("policy", type=_PATH)
+@click.argument("facts", type=_PATH)
+@click.option("--workshop", required=True, help="The workshop id to explain.")
+@click.option("--worker", help="Only this worker's decisions.")
+@click.option("--loan", help="Only this loan's decisions.")
+@click.option("--all/--granted-only", "show_all", default=True, show_default=True,
+              help="Include rules that did not fire, with the first condition that failed.")
+def explain(policy, facts, workshop, worker, loan, show_all):
+    """Print the trace behind each decision about one workshop (or one of its workers or loans):
+    the clause and its text, each condition with the values it saw, each parameter with its
+    value and the date it took effect, the derived facts it built on, and the arithmetic.
+
+    \b
+    Example:
+      subsidy explain policy.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
+    """
+    loaded, facts_loaded = _load(policy, facts)
+    index = _workshop_index(facts_loaded, workshop, facts)
+    ws = facts_loaded.workshops[index]
+    if worker and worker not in [w["id"] for w in ws.get("workers") or ()]:
+        raise click.BadParameter(f"workshop {workshop} has no worker {worker!r}", param_hint="--worker")
+    if loan and loan not in [x["id"] for x in ws.get("loans") or ()]:
+        raise click.BadParameter(f"workshop {workshop} has no loan {loan!r}", param_hint="--loan")
+    try:
+        run = subsidy_rules.evaluate(loaded, _only(facts_loaded, index), why_not=show_all)
+    except subsidy_rules.InvalidInput as exc:
+        _fail(exc)
+    chosen = [d for d in run.decisions if not (worker or loan) or (d.worker == worker and d.loan == loan)]
+    click.echo(subsidy_rules.explain_text(run, chosen), nl=False)
