@@ -51,7 +51,7 @@ def test_the_library_type_checks(tmp_path: Path, request: pytest.FixtureRequest)
     assert "mypy" in cfg, "setup.cfg has no [mypy] section"
     tree = tmp_path / "tree"
     _lay_out(tree, _package_dirs(cfg))
-    cache = request.config.cache.mkdir("mypy") if request.config.cache is not None else tmp_path / "mypy-cache"
+    cache = request.config.cache.mkdir("mypy") if getattr(request.config, "cache", None) is not None else tmp_path / "mypy-cache"
     run = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(ROOT / "setup.cfg"), "--cache-dir",
                           str(cache), "--no-color-output", "--no-pretty", "-p", PACKAGE],
                          cwd=tree, capture_output=True, text=True, check=False)
