@@ -1,0 +1,230 @@
+"""The HTTP API of `subsidy serve`, driven with an HTTP client (httpx) against a running server: the same
+documents, problems (codes, pointers, lines and columns) and statuses as the CLI."""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from web_support import (EXAMPLE, POLICY, COUNTY, PASSWORD, cli, cli_document, cli_problems, start_server)
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory):
+    """No users, no ledger: read-only, open to whoever reaches it (it listens on 127.0.0.1)."""
+    server = start_server(tmp_path_factory.mktemp("web-open"), ledger=False, users=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("web-office"))
+    yield server
+    server.stop()
+
+
+def as_json_text(path: str) -> str:
+    """A YAML facts file as JSON, read by the project's own reader (YAML 1.1 would read `on:` as true)."""
+    from decimal import Decimal
+    from subsidy_rules.source import read_file
+
+    def number(value):
+        if isinstance(value, Decimal):
+            return json.loads(str(value))
+        raise TypeError(value)
+    return json.dumps(read_file(path).data, ensure_ascii=False, default=number)
+
+
+def _same_decisions(api: dict, cli_doc: dict):
+    assert api["totals"] == cli_doc["totals"]
+    assert [d["id"] for d in api["decisions"]] == [d["id"] for d in cli_doc["decisions"]]
+    assert api["decisions"] == cli_doc["decisions"]
+
+
+def test_evaluate_json_and_yaml_bodies_give_the_clis_document(open_server, tmp_path):
+    as_json = tmp_path / "facts.json"
+    as_json.write_text(as_json_text(EXAMPLE), encoding="utf-8")
+    expected = cli_document(str(as_json))
+    with open_server.client() as http:
+        by_json = http.post("/api/v1/evaluate", content=as_json.read_bytes(), headers={"content-type": "application/json"})
+        by_yaml = http.post("/api/v1/evaluate?name=facts_2022.yaml", content=open(EXAMPLE, "rb").read())
+        by_form = http.post("/api/v1/evaluate", files={"facts": ("facts.json", as_json.read_bytes())})
+    assert by_json.status_code == by_yaml.status_code == by_form.status_code == 200, by_json.text
+    _same_decisions(by_json.json(), expected)
+    _same_decisions(by_form.json(), expected)
+    assert by_yaml.json()["totals"] == cli_document(EXAMPLE)["totals"]
+    assert by_json.json()["facts_sha256"] == expected["facts_sha256"]
+    assert by_json.json()["run"]["facts"] == "input.json"
+
+
+def test_a_facts_error_is_the_clis_problem_with_a_422(open_server, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    text = open(EXAMPLE, encoding="utf-8").read().replace("contract_months: 12", "contract_months: twelve", 1)
+    assert text != open(EXAMPLE, encoding="utf-8").read()
+    broken.write_text(text, encoding="utf-8")
+    done = cli("evaluate", POLICY, str(broken))
+    assert done.exit_code == 1
+    expected = [line.replace(str(broken), "broken.yaml") for line in done.stderr.splitlines() if "error[" in line]
+    with open_server.client() as http:
+        answer = http.post("/api/v1/evaluate?name=broken.yaml", content=broken.read_bytes())
+    assert answer.status_code == 422
+    got = answer.json()["problems"]
+    assert [_as_cli_line(p) for p in got] == expected and expected
+
+
+def _as_cli_line(p: dict) -> str:
+    """A problem of the API as the CLI prints it (Problem.__str__)."""
+    text = f"{p['file']}:{p['line']}:{p['col']}: {p['severity']}[{p['code']}] {p['message']}"
+    return text + (f" (at {p['pointer']})" if p["pointer"] else "") + (f"; {p['hint']}" if p.get("hint") else "")
+
+
+def test_malformed_json_and_requests_without_a_format(open_server):
+    with open_server.client() as http:
+        bad = http.post("/api/v1/evaluate", content=b'{"period": {"start": "2022-07-01",}', headers={"content-type": "application/json"})
+        unnamed = http.post("/api/v1/evaluate", content=b"period: {}")
+        empty = http.post("/api/v1/evaluate", content=b"", headers={"content-type": "application/json"})
+    assert bad.status_code == 422 and bad.json()["problems"][0]["code"].startswith("json.")
+    assert bad.json()["problems"][0]["line"] == 1
+    assert unnamed.status_code == 400 and unnamed.json()["problems"][0]["code"] == "request.format"
+    assert empty.status_code == 400 and empty.json()["problems"][0]["code"] == "request.empty"
+
+
+def test_an_oversized_body_is_refused_with_413(open_server):
+    with open_server.client() as http:
+        answer = http.post("/api/v1/evaluate?name=big.yaml", content=b"#" * 300_000)
+    assert answer.status_code == 413
+    assert answer.json()["problems"][0]["code"] == "input.too_large"
+
+
+def test_explain_gives_the_clis_trace(open_server, tmp_path):
+    facts = tmp_path / "facts_2022.yaml"
+    facts.write_bytes(open(EXAMPLE, "rb").read())
+    done = cli("explain", POLICY, str(facts), "--workshop", "WS-001", "--worker", "W-0001")
+    assert done.exit_code == 0
+    with open_server.client() as http:
+        answer = http.post("/api/v1/explain?workshop=WS-001&worker=W-0001&name=facts_2022.yaml", content=facts.read_bytes())
+        missing = http.post("/api/v1/explain?workshop=WS-404&name=facts_2022.yaml", content=facts.read_bytes())
+    assert answer.status_code == 200
+    assert answer.json()["text"] == done.stdout.replace(str(facts), "facts_2022.yaml")
+    assert {d["worker"] for d in answer.json()["decisions"]} == {"W-0001"}
+    assert missing.status_code == 422 and missing.json()["problems"][0]["code"] == "request.no_workshop"
+
+
+def test_validate_reports_what_subsidy_validate_reports(open_server, tmp_path):
+    draft = tmp_path / "draft.yaml"
+    text = open(POLICY, encoding="utf-8").read()
+    assert "worker.contract_months >=" in text
+    draft.write_text(text.replace("worker.contract_months >=", "worker.contract_month >=", 1), encoding="utf-8")
+    expected = cli_problems("validate", str(draft), "--format", "json")
+    with open_server.client() as http:
+        bad = http.post("/api/v1/validate?name=draft.yaml", content=draft.read_bytes())
+        good = http.post("/api/v1/validate?name=policy.yaml", content=open(POLICY, "rb").read())
+        escape = http.post("/api/v1/validate?name=fork.yaml", content=b"extends: ../../../../etc/passwd\n")
+    assert bad.status_code == 422
+    assert [(p["code"], p["line"], p["col"]) for p in bad.json()["problems"]] == \
+        [(p["code"], p["line"], p["col"]) for p in expected]
+    assert "expr.unknown_name" in {p["code"] for p in expected}
+    assert good.status_code == 200 and good.json()["policy"] == "shanxi_2022"
+    assert escape.status_code == 422 and escape.json()["problems"][0]["code"] == "policy.extends"
+
+
+def test_policy_and_the_openapi_document(open_server):
+    with open_server.client() as http:
+        policy = http.get("/api/v1/policy").json()
+        schema = http.get("/api/v1/openapi.json").json()
+    assert policy["id"] == "shanxi_2022" and "3.2" in {c["id"] for c in policy["clauses"]}
+    hiring = next(p for p in policy["parameters"] if p["name"] == "one_time_hiring_subsidy")
+    assert [v["value"] for v in hiring["values"]] == ["1200", "1500"]
+    assert set(schema["paths"]) == {"/api/v1/evaluate", "/api/v1/explain", "/api/v1/validate", "/api/v1/policy"}
+    assert "422" in json.dumps(schema["paths"]["/api/v1/evaluate"])
+
+
+def test_the_api_needs_credentials_on_a_server_with_users(office):
+    with office.client() as anonymous, office.client("audit") as viewer:
+        refused = anonymous.get("/api/v1/policy")
+        wrong = anonymous.get("/api/v1/policy", auth=("audit", "not the password"))
+        allowed = viewer.get("/api/v1/policy")
+    assert refused.status_code == 401 and refused.json()["problems"][0]["code"] == "auth.required"
+    assert refused.headers["www-authenticate"].startswith("Basic")
+    assert wrong.status_code == 401
+    assert allowed.status_code == 200
+
+
+def test_the_api_takes_history_from_the_ledger_as_the_cli_does(office):
+    source = COUNTY / "2022-07.yaml"
+    expected = cli_document(str(source), office.ledger)
+    with office.client("audit") as http:
+        answer = http.post("/api/v1/evaluate?name=2022-07.yaml", content=source.read_bytes())
+    assert answer.status_code == 200, answer.text
+    _same_decisions(answer.json(), expected)
+
+
+def test_session_cookie_is_signed_http_only_and_same_site(office):
+    import re
+    with office.client() as http:
+        page = http.get("/login")
+        cookie = page.headers["set-cookie"]
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        failed = http.post("/login", data={"csrf": token, "user": "lin", "password": "wrong"})
+        forged = http.post("/login", data={"csrf": "forged", "user": "lin", "password": PASSWORD})
+        ok = http.post("/login", data={"csrf": token, "user": "lin", "password": PASSWORD})
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert failed.status_code == 401
+    assert forged.status_code == 403
+    assert ok.status_code == 303
+
+
+def _login(http, user):
+    import re
+    token = re.search(r'name="csrf" value="([^"]+)"', http.get("/login").text).group(1)
+    assert http.post("/login", data={"csrf": token, "user": user, "password": PASSWORD}).status_code == 303
+    return re.search(r'name="csrf" value="([^"]+)"', http.get("/evaluate").text).group(1)
+
+
+def _evaluate(http, token, name: str, content: bytes) -> str:
+    import time
+    answer = http.post("/evaluate", data={"csrf": token}, files={"facts": (name, content)})
+    assert answer.status_code == 303, answer.text
+    job = answer.headers["location"]
+    for _ in range(600):
+        page = http.get(job)
+        if 'data-state="done"' in page.text:
+            return job
+        assert 'data-state="failed"' not in page.text, page.text
+        time.sleep(0.1)
+    raise AssertionError("the evaluation did not finish")
+
+
+def test_two_clerks_recording_the_same_months_at_once_one_wins_the_other_is_told_why(tmp_path):
+    server = start_server(tmp_path / "race")
+    try:
+        july = (COUNTY / "2022-07.yaml").read_text(encoding="utf-8")
+        other = july.replace("income: 2600", "income: 2700", 1)
+        assert other != july
+        clients = [server.client(), server.client()]
+        tokens = [_login(clients[0], "lin"), _login(clients[1], "lin2")]
+        jobs = [_evaluate(clients[0], tokens[0], "2022-07.yaml", july.encode()),
+                _evaluate(clients[1], tokens[1], "2022-07-b.yaml", other.encode())]
+        answers = [None, None]
+        start = threading.Barrier(2)
+
+        def record(i):
+            start.wait()
+            answers[i] = clients[i].post(jobs[i] + "/record", data={"csrf": tokens[i]})
+
+        threads = [threading.Thread(target=record, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [200, 409], [a.text for a in answers]
+        loser = next(a for a in answers if a.status_code == 409)
+        assert 'data-code="ledger.overlap"' in loser.text or 'data-code="ledger.conflict"' in loser.text, loser.text
+        assert [r["kind"] for r in server.runs()] == ["carry_in", "evaluation"]
+        for c in clients:
+            c.close()
+    finally:
+        server.stop()
