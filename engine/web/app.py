@@ -7,7 +7,6 @@ policy's ``web.*`` labels), and an HTTP API under ``/api/v1`` with an OpenAPI do
 from __future__ import annotations
 
 import os
-from contextlib import asynccontextmanager
 
 import anyio
 from jinja2 import Environment, PackageLoader
@@ -64,17 +63,14 @@ def create_app(config: WebConfig) -> Starlette:
                        version=subsidy_rules.__version__)
     templates = Jinja2Templates(env=env)
 
-    @asynccontextmanager
-    async def lifespan(app):
-        yield
-
     def refuse_large(scope):
         message = f"{word('refused.too_large')} {config.max_upload:,}"
         if scope["path"].startswith("/api/"):
             return JSONResponse({"problems": [{"severity": "error", "code": "input.too_large", "message": message,
                                                "pointer": "", "file": "", "line": 0, "col": 0}]}, 413)
         body = env.get_template("message.html").render(title=word("refused"), message=message, user=None, csrf="",
-                                                         request=None)
+                                                         path=scope["path"], read_only=users is None,
+                                                         has_ledger=bool(config.ledger))
         return HTMLResponse(body, 413)
 
     app = Starlette(
@@ -86,7 +82,6 @@ def create_app(config: WebConfig) -> Starlette:
                        https_only=config.https_only, max_age=12 * 60 * 60),
         ],
         exception_handlers=pages.exception_handlers(),
-        lifespan=lifespan,
     )
     app.state.config = config
     app.state.policy = policy
