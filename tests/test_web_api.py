@@ -13,7 +13,7 @@ from web_support import (EXAMPLE, POLICY, COUNTY, PASSWORD, cli, cli_document, c
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory):
     """No users, no ledger: read-only, open to whoever reaches it (it listens on 127.0.0.1)."""
-    server = start_server(tmp_path_factory.mktemp("web-open"), ledger=False, users=False)
+    server = start_server(tmp_path_factory.mktemp("web-open"), ledger=False, users=False, max_upload=8_000_000)
     yield server
     server.stop()
 
@@ -91,9 +91,11 @@ def test_malformed_json_and_requests_without_a_format(open_server):
     assert empty.status_code == 400 and empty.json()["problems"][0]["code"] == "request.empty"
 
 
-def test_an_oversized_body_is_refused_with_413(open_server):
-    with open_server.client() as http:
+def test_an_oversized_body_is_refused_with_413(office):
+    with office.client("audit") as http, office.client() as anonymous:
         answer = http.post("/api/v1/evaluate?name=big.yaml", content=b"#" * 300_000)
+        before_auth = anonymous.post("/api/v1/evaluate?name=big.yaml", content=b"#" * 300_000)
+    assert before_auth.status_code == 413
     assert answer.status_code == 413
     assert answer.json()["problems"][0]["code"] == "input.too_large"
 
@@ -228,3 +230,88 @@ def test_two_clerks_recording_the_same_months_at_once_one_wins_the_other_is_told
             c.close()
     finally:
         server.stop()
+
+
+def test_without_users_the_server_reads_and_evaluates_but_records_nothing(tmp_path):
+    server = start_server(tmp_path / "read-only", users=False)
+    try:
+        with server.client() as http:
+            page = http.get("/evaluate")
+            assert page.status_code == 200 and 'id="read-only"' in page.text
+            token = __import__("re").search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+            job = _evaluate(http, token, "2022-07.yaml", (COUNTY / "2022-07.yaml").read_bytes())
+            assert 'id="record"' not in http.get(job).text
+            confirm = http.get(job + "/record")
+            refused = http.post(job + "/record", data={"csrf": token})
+        assert confirm.status_code == refused.status_code == 403
+        assert [r["kind"] for r in server.runs()] == ["carry_in"]
+    finally:
+        server.stop()
+
+
+def test_a_long_evaluation_runs_off_the_event_loop_and_shows_its_progress(open_server, tmp_path):
+    """While a county of 100 workshops is being decided, its page says how far it is, and other pages answer."""
+    import re
+    import subprocess
+    import sys
+    from web_support import ROOT
+    big = tmp_path / "county.json"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--workshops", "100", "--workers", "1500",
+                    "-o", str(big)], check=True)
+    with open_server.client() as http:
+        token = re.search(r'name="csrf" value="([^"]+)"', http.get("/evaluate").text).group(1)
+        answer = http.post("/evaluate", data={"csrf": token}, files={"facts": ("county.json", big.read_bytes())})
+        assert answer.status_code == 303
+        job = answer.headers["location"]
+        busy = http.get(job).text
+        policy = http.get("/policy")
+        still = http.get(job).text
+        assert policy.status_code == 200  # answered while the evaluation runs in a worker thread
+        states = [re.search(r'data-state="(\w+)"', page).group(1) for page in (busy, still)]
+        assert states[1] in ("queued", "reading", "deciding"), states
+        assert "<progress>" in busy and 'http-equiv="refresh"' in busy
+        done = _evaluate_wait(http, job)
+    expected = cli_document(str(big))
+    assert re.search(r'id="total">([^<]+)<', done).group(1).replace(",", "") == expected["totals"]["granted"]
+
+
+def _evaluate_wait(http, job):
+    import time
+    for _ in range(1200):
+        page = http.get(job).text
+        if 'data-state="done"' in page:
+            return page
+        assert 'data-state="failed"' not in page, page
+        time.sleep(0.1)
+    raise AssertionError("the evaluation did not finish")
+
+
+def test_users_add_keeps_only_an_argon2_hash_readable_by_its_owner(tmp_path):
+    import os
+    import stat
+    path = tmp_path / "users.json"
+    done = cli("users", "add", str(path), "clerk1", "--role", "clerk", "--county", "A", "--password-stdin",
+               input="a long enough password\n")
+    assert done.exit_code == 0, done.output
+    stored = json.loads(path.read_text(encoding="utf-8"))["users"]["clerk1"]
+    assert stored["hash"].startswith("$argon2id$") and "a long enough password" not in path.read_text()
+    assert stored["role"] == "clerk" and stored["counties"] == ["A"]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert cli("users", "add", str(path), "c2", "--role", "clerk", "--password-stdin", input="x" * 9 + "\n").exit_code == 2
+    assert cli("users", "add", str(path), "v", "--role", "viewer", "--password-stdin", input="short\n").exit_code == 2
+    assert cli("users", "add", str(path), "v", "--role", "owner", "--password-stdin", input="x" * 9 + "\n").exit_code == 2
+
+
+def test_names_in_the_facts_are_escaped_on_every_page(open_server, tmp_path):
+    import re
+    text = (COUNTY / "2022-07.yaml").read_text(encoding="utf-8")
+    hostile = '<script>alert(1)</script>'
+    marked = re.sub(r"(\n    name: )[^\n]*", lambda m: m.group(1) + "'" + hostile + "'", text, count=1)
+    assert hostile in marked
+    with open_server.client() as http:
+        token = re.search(r'name="csrf" value="([^"]+)"', http.get("/evaluate").text).group(1)
+        answer = http.post("/evaluate", data={"csrf": token}, files={"facts": ("<b>x</b>.yaml", marked.encode())})
+        page = _evaluate_wait(http, answer.headers["location"])
+        listing = http.get("/evaluate").text
+    assert hostile not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>x</b>" not in listing
