@@ -96,6 +96,7 @@ def test_a_clerk_takes_the_county_month_from_upload_to_a_recorded_verified_month
     login(page, office, "lin")
     assert page.inner_text("nav a[aria-current]") == words("nav.policy")
     assert words("policy.unconfirmed") in page.inner_text("main")  # parameters' values with their marks
+    page.goto(office.url + "/policy#clause-3.4")
     shoot(page, "policy")
 
     page.click(f"text={words('nav.ledger')}")
@@ -211,3 +212,46 @@ def test_an_oversized_or_malformed_upload_is_answered_with_its_error_and_nothing
     assert "2022-07.yaml:" in page.inner_text("#problems") and str(tmp_path) not in page.inner_text("#problems")
     assert page.locator("#record").count() == 0
     assert len(office.runs()) == runs
+
+
+DRAFT = """format: 1
+extends: shanxi_2022.yaml
+policy:
+  id: shanxi_2022_draft
+  title: 关于大力发展就业帮扶车间的若干政策措施（征求意见稿）
+  document: 草案
+override:
+  parameters:
+    stabilisation_subsidy_monthly:
+      label: 稳岗补贴标准
+      unit: 元/人/月
+      clause: "3.3"
+      values:
+        - {from: 2022-06-27, value: 200, source: 晋巩固衔接办〔2022〕1号 三（三）}
+        - {from: 2022-07-01, value: 300, source: 草案}
+"""
+
+
+def test_a_draft_shows_what_changed_and_its_payout_impact_on_an_evaluated_month(page, office, words, tmp_path):
+    login(page, office, "lin")
+    upload(page, office, COUNTY / "2022-07.yaml")
+    job_name = "2022-07.yaml"
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(DRAFT, encoding="utf-8")
+    served = tmp_path / "shanxi_2022.yaml"
+    served.write_bytes(Path(POLICY).read_bytes())
+    done = cli("diff", POLICY, str(draft), "--facts", str(COUNTY / "2022-07.yaml"), "--format", "json")
+    assert done.exit_code == 0, done.output
+    impact = json.loads(done.stdout)["impact"]
+
+    page.click(f"text={words('nav.draft')}")
+    page.set_input_files("#draft input[type=file]", str(draft))
+    page.select_option("#draft select[name=job]", label=page.locator("#draft select option", has_text=job_name)
+                       .first.inner_text())
+    page.click("#draft button[type=submit]")
+    page.locator("#changes").wait_for()
+    assert "stabilisation_subsidy_monthly" in page.inner_text("#changes")
+    assert amount(page.inner_text("#after-total")) == impact["after"]["granted"]
+    assert amount(page.inner_text("#before-total")) == impact["before"]["granted"]
+    assert page.locator("#impact-subjects tbody tr").count() == len(impact["subjects"]) > 0
+    shoot(page, "draft")

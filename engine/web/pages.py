@@ -219,9 +219,17 @@ async def policy_page(request: Request):
     return render(request, "policy.html", view)
 
 
-def policy_view(policy) -> dict:
+def policy_view(policy, day=None) -> dict:
+    """The policy as the page shows it; labels that quote a parameter are filled with its value on ``day`` (today)."""
+    import datetime as dt
+
     from ..lang.expr import format_value
+    from ..policy.labels import fill_label
     from ..tools.diff import policy_changes
+    day = day or dt.date.today()
+
+    def fill(text):
+        return fill_label(text, policy.parameters, day) if text else text
 
     def values(p):
         out = []
@@ -234,18 +242,18 @@ def policy_view(policy) -> dict:
     rules_by_clause: Dict[str, list] = {}
     for r in sorted(policy.rules, key=lambda r: r.index):
         rules_by_clause.setdefault(r.clause, []).append({
-            "id": r.id, "label": r.label, "subject": policy.label(f"subject.{r.subject}", r.subject),
+            "id": r.id, "label": fill(r.label), "subject": policy.label(f"subject.{r.subject}", r.subject),
             "decides": policy.label(r.decides, r.decides), "requires": [q.text for q in r.requires],
-            "conditions": [{"label": c.label or c.text, "text": c.text, "reading": c.reading} for c in r.when],
+            "conditions": [{"label": fill(c.label) or c.text, "text": c.text, "reading": c.reading} for c in r.when],
             "each": None if not r.each else {"source": r.each.source.text,
-                                             "where": [{"label": c.label or c.text, "text": c.text, "reading": c.reading}
+                                             "where": [{"label": fill(c.label) or c.text, "text": c.text, "reading": c.reading}
                                                        for c in r.each.where]},
             "amount": r.amount.text if r.amount else "", "fund": policy.label(r.fund) if r.fund else "",
             "reading": r.reading, "note": r.note})
     groups_by_clause: Dict[str, list] = {}
     for g in policy.exclusivity:
         groups_by_clause.setdefault(g.clause, []).append({
-            "id": g.id, "members": [policy.rule(m).label if m in {r.id for r in policy.rules} else m for m in g.members],
+            "id": g.id, "members": [fill(policy.rule(m).label) if m in {r.id for r in policy.rules} else m for m in g.members],
             "strategy": g.strategy, "scope": g.scope, "reading": g.reading})
     params_by_clause: Dict[Optional[str], list] = {}
     for p in policy.parameters.values():
@@ -263,6 +271,12 @@ def policy_view(policy) -> dict:
         except subsidy_rules.InvalidInput:
             fork = None
     return {"clauses": clauses, "other_parameters": params_by_clause.get(None, []), "fork": fork}
+
+
+def rule_label(policy, rule_id: str, day) -> str:
+    """A rule's label, its placeholders filled with the parameters' values on ``day`` (the period's end)."""
+    from ..policy.labels import fill_label
+    return fill_label(policy.rule(rule_id).label, policy.parameters, day)
 
 
 # --- evaluate -------------------------------------------------------------------------------------------------------
@@ -306,7 +320,7 @@ def summary(run) -> dict:
         key = (ws.get("city") or "", ws.get("county") or "")
         counties[key] = counties.get(key, zero) + total
         rows = [{"id": decision_id(policy.sha256, period, d), "subject": d.subject, "worker": d.worker, "loan": d.loan,
-                 "who": d.worker or d.loan or "", "clause": d.clause, "rule": policy.rule(d.rule).label,
+                 "who": d.worker or d.loan or "", "clause": d.clause, "rule": rule_label(policy, d.rule, facts.period_end),
                  "outcome": d.outcome, "outcome_label": policy.label(d.outcome), "amount": d.shown_amount,
                  "fund": policy.label(d.fund) if d.fund else ""} for d in decisions]
         shops.append({"id": ws["id"], "name": ws.get("name", ""), "city": ws.get("city", ""),
@@ -350,8 +364,8 @@ async def decision_page(request: Request):
     run = job.run
     text = subsidy_rules.explain_text(run, [d]).replace(job.path, job.name)
     clause = run.policy.clauses[d.clause]
-    return render(request, "decision.html", {"job": job, "d": d, "clause": clause, "rule": run.policy.rule(d.rule),
-                                             "explain": text})
+    return render(request, "decision.html", {"job": job, "d": d, "clause": clause, "explain": text,
+                                             "rule_label": rule_label(run.policy, d.rule, run.facts.period_end)})
 
 
 async def subject_page(request: Request):
@@ -379,7 +393,7 @@ async def subject_page(request: Request):
     if not chosen:
         raise HTTPException(404)
     period = period_key(facts.period_start, facts.period_end)
-    rows = [{"id": decision_id(run.policy.sha256, period, d), "clause": d.clause, "rule": run.policy.rule(d.rule).label,
+    rows = [{"id": decision_id(run.policy.sha256, period, d), "clause": d.clause, "rule": rule_label(run.policy, d.rule, facts.period_end),
              "outcome": d.outcome, "outcome_label": run.policy.label(d.outcome), "amount": d.shown_amount,
              "reason": d.reason} for d in chosen]
     text = subsidy_rules.explain_text(again, chosen).replace(job.path, job.name)

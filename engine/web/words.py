@@ -108,6 +108,8 @@ DEFAULTS = {
     "ledger.runs": "Recorded runs",
     "ledger.recorded_at": "Recorded at (UTC)",
     "ledger.kind": "Kind",
+    "kind.evaluation": "evaluation",
+    "kind.carry_in": "carried in",
     "ledger.facts": "Facts",
     "ledger.report": "Report",
     "ledger.targets": "Targets",
