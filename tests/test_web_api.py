@@ -315,3 +315,32 @@ def test_names_in_the_facts_are_escaped_on_every_page(open_server, tmp_path):
         listing = http.get("/evaluate").text
     assert hostile not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<b>x</b>" not in listing
+
+
+def test_a_recorded_month_is_replaced_only_by_superseding_it_with_a_reason(tmp_path):
+    import re
+    server = start_server(tmp_path / "supersede")
+    try:
+        july = (COUNTY / "2022-07.yaml").read_text(encoding="utf-8")
+        corrected = july.replace("income: 2600", "income: 2700", 1)
+        with server.client() as http:
+            token = _login(http, "lin")
+            first = _evaluate(http, token, "2022-07.yaml", july.encode())
+            assert http.post(first + "/record", data={"csrf": token}).status_code == 200
+            again = http.get(first + "/record").text  # the same run: recorded already, nothing to confirm
+            assert 'id="already"' in again and 'id="confirm"' not in again
+            second = _evaluate(http, token, "2022-07-corrected.yaml", corrected.encode())
+            confirm = http.get(second + "/record").text
+            assert 'id="supersedes"' in confirm and re.search(r"<td>WS-L01</td><td>2022-07</td><td>2 ", confirm)
+            plain = http.post(second + "/record", data={"csrf": token})
+            no_reason = http.post(second + "/record", data={"csrf": token, "supersede": "yes", "reason": " "})
+            assert [r["kind"] for r in server.runs()] == ["carry_in", "evaluation"]
+            done = http.post(second + "/record", data={"csrf": token, "supersede": "yes", "reason": "income corrected"})
+        assert plain.status_code == 409 and 'data-code="ledger.overlap"' in plain.text
+        assert no_reason.status_code == 400
+        assert done.status_code == 200 and 'data-seq="3"' in done.text
+        runs = server.runs()
+        assert [r["kind"] for r in runs] == ["carry_in", "evaluation", "evaluation"] and runs[2]["reason"] == "income corrected"
+        assert runs[2]["supersedes"]
+    finally:
+        server.stop()

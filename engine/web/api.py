@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
 import subsidy_rules
-from ..problems import Location, Problem
+from ..problems import InputFault, Location, Problem
 from . import jobs as J
 from .security import basic_user
 
@@ -31,7 +31,9 @@ _TYPES = {"application/json": ".json", "application/yaml": ".yaml", "application
           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx"}
 
 
-class ApiError(Exception):
+class ApiError(InputFault):
+    """A request answered with problems and a 4xx status."""
+
     def __init__(self, status: int, problems, names=None):
         self.status, self.problems, self.names = status, problems, names or {}
 

@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 import subsidy_rules
-from ..problems import Location, Problem
+from ..problems import InputFault, Location, Problem
 from ..runtime.decisions import decision_id, period_key
 from . import jobs as J
 from . import ledger_ops
@@ -33,14 +33,16 @@ FACTS_EXTENSIONS = (".yaml", ".yml", ".json", ".xlsx")
 POLICY_EXTENSIONS = (".yaml", ".yml")
 
 
-class Refused(Exception):
+class Refused(InputFault):
+    """A page request refused, with its status and reason (and the problems behind it)."""
+
     def __init__(self, status: int, message: str, problems: Optional[List[Problem]] = None):
         super().__init__(message)
         self.status, self.message, self.problems = status, message, problems or []
 
 
-class LoginFirst(Exception):
-    pass
+class LoginFirst(InputFault):
+    """A page of a server with users asked for before logging in."""
 
 
 # --- rendering and access -----------------------------------------------------------------------------------------

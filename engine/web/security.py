@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 from starlette.requests import Request
 
+from ..problems import InputFault
 from .users import User
 
 CSRF_FIELD = "csrf"
@@ -55,8 +56,8 @@ def basic_user(request: Request) -> Optional[User]:
     return users.check(name, password)
 
 
-class TooLarge(Exception):
-    pass
+class TooLarge(InputFault):
+    """A request body over the server's limit."""
 
 
 class BodyLimit:

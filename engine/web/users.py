@@ -19,13 +19,15 @@ from typing import Dict, Optional, Tuple
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..problems import InputFault
+
 ROLES = ("viewer", "clerk", "admin")
 _HASHER = PasswordHasher()
 # checked against when a name is unknown, so a wrong name takes as long as a wrong password
 _DUMMY = _HASHER.hash("not a password anyone has")
 
 
-class UsersFileError(ValueError):
+class UsersFileError(InputFault):
     """The users file cannot be read or does not hold users."""
 
 
