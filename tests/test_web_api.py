@@ -344,3 +344,14 @@ def test_a_recorded_month_is_replaced_only_by_superseding_it_with_a_reason(tmp_p
         assert runs[2]["supersedes"]
     finally:
         server.stop()
+
+
+def test_pages_may_not_be_framed_and_a_loopback_server_answers_only_to_its_names(office):
+    import httpx
+    with office.client() as http:
+        page = http.get("/login")
+        rebound = http.get("/login", headers={"host": "attacker.example"})
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'none'" in page.headers["content-security-policy"]
+    assert rebound.status_code == 400

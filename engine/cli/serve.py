@@ -63,8 +63,9 @@ def serve(policy, ledger_url, users_path, host, port, data_dir, max_upload, secu
         except subsidy_rules.InvalidInput as exc:
             _fail(exc)
     secure = secure_cookies if secure_cookies is not None else host not in _LOOPBACK
+    hosts = ("127.0.0.1", "localhost", "::1", "[::1]") if host in _LOOPBACK else ("*",)
     config = WebConfig(policy=policy, data=os.path.abspath(data_dir), ledger=ledger_url,
-                       users=users_path, max_upload=max_upload, https_only=secure)
+                       users=users_path, max_upload=max_upload, https_only=secure, allowed_hosts=hosts)
     try:
         app = create_app(config)
     except subsidy_rules.InvalidInput as exc:

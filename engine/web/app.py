@@ -14,6 +14,7 @@ from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -25,7 +26,7 @@ from ..views.formats import money
 from . import api, pages
 from .config import WebConfig, prepare_data
 from .jobs import Jobs
-from .security import BodyLimit
+from .security import BodyLimit, SecurityHeaders
 from .users import Users
 from .words import DEFAULTS
 
@@ -77,6 +78,8 @@ def create_app(config: WebConfig) -> Starlette:
         routes=pages.routes() + api.routes() + [
             Mount("/static", StaticFiles(directory=os.path.join(os.path.dirname(__file__), "static")), name="static")],
         middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=list(config.allowed_hosts)),
+            Middleware(SecurityHeaders),
             Middleware(BodyLimit, limit=config.max_upload, refuse=refuse_large),
             Middleware(SessionMiddleware, secret_key=secret, session_cookie="subsidy_session", same_site="strict",
                        https_only=config.https_only, max_age=12 * 60 * 60),

@@ -10,7 +10,7 @@ import os
 import secrets
 import tempfile
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
 
@@ -24,6 +24,7 @@ class WebConfig:
     max_upload: int = DEFAULT_MAX_UPLOAD  # bytes in one request body
     https_only: bool = False  # session cookies marked Secure (behind TLS)
     workers: int = 2  # evaluations run at once, off the event loop
+    allowed_hosts: Tuple[str, ...] = ("*",)  # Host headers answered (a loopback server: its loopback names only)
 
     @property
     def uploads(self) -> str:

@@ -7,6 +7,9 @@
   before anything is done. The API takes no cookies (HTTP Basic, checked against the users file), so a page of
   another site cannot make a browser call it.
 - A request body longer than the server's limit is refused (413) after being read and discarded, never kept.
+- Every response says it may not be framed by another site (a page cannot be overlaid to trick a click on
+  "record") and may run no script; a server on a loopback address answers only to its loopback names (a DNS
+  rebinding page cannot reach it under another name).
 """
 from __future__ import annotations
 
@@ -108,3 +111,28 @@ class BodyLimit:
             read += len(message.get("body", b""))
             if not message.get("more_body"):
                 return
+
+
+_HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+            (b"content-security-policy", b"default-src 'self'; script-src 'none'; frame-ancestors 'none'; "
+                                         b"form-action 'self'; base-uri 'none'")]
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers above on every HTTP response."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = list(message.get("headers") or ()) + _HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
