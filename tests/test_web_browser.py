@@ -144,6 +144,12 @@ def test_a_clerk_takes_the_county_month_from_upload_to_a_recorded_verified_month
     assert len(office.runs()) == runs_before + 1
     shoot(page, "ledger")
 
+    # an auditor's two clicks from the ledger to a payout's reasons: the recorded run's evaluation, the decision
+    page.click("#runs-table a.evaluation >> nth=-1")
+    assert page.url == evaluation
+    page.click(f'a.reasons[href$="id={granted["id"]}"]')
+    assert page.inner_text("#explain") == reasons
+
 
 def test_a_viewer_is_refused_recording(page, office, words, browser):
     clerk = browser.new_context().new_page()
@@ -157,6 +163,9 @@ def test_a_viewer_is_refused_recording(page, office, words, browser):
     assert page.locator("#record").count() == 0
     response = page.goto(evaluation + "/record")
     assert response.status == 403 and words("refused.role") in page.inner_text("#message")
+    token = page.get_attribute("form.inline input[name=csrf]", "value")  # the viewer's own, valid token
+    posted = page.request.post(evaluation + "/record", form={"csrf": token})
+    assert posted.status == 403 and words("refused.role") in posted.text()
     page.goto(office.url + "/evaluate")
     assert page.locator("#upload").count() == 0
     assert len(office.runs()) == runs

@@ -487,6 +487,8 @@ async def ledger_page(request: Request):
         raise Refused(409, word(request, "ledger.broken"), exc.problems)
     except subsidy_rules.SubsidyError as exc:
         raise Refused(503, str(exc))
+    data["evaluations"] = {job.recorded.run_id: job for job in state.jobs.all()
+                           if job.recorded is not None and job.state == J.DONE}
     return render(request, "ledger.html", data)
 
 
