@@ -346,3 +346,43 @@ def test_pages_may_not_be_framed_and_a_loopback_server_answers_only_to_its_names
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert "script-src 'none'" in page.headers["content-security-policy"]
     assert rebound.status_code == 400
+
+
+def test_an_evaluation_downloads_as_the_clis_document_workbook_and_report(open_server, tmp_path):
+    import io
+    import re
+    from openpyxl import load_workbook
+    expected = cli_document(EXAMPLE)
+    with open_server.client() as http:
+        token = re.search(r'name="csrf" value="([^"]+)"', http.get("/evaluate").text).group(1)
+        answer = http.post("/evaluate", data={"csrf": token}, files={"facts": ("facts_2022.yaml", open(EXAMPLE, "rb").read())})
+        job = answer.headers["location"]
+        _evaluate_wait(http, job)
+        document = http.get(job + "/download/decisions.json")
+        workbook = http.get(job + "/download/payouts.xlsx")
+        report = http.get(job + "/download/report.html")
+    assert document.status_code == workbook.status_code == report.status_code == 200
+    assert "attachment" in document.headers["content-disposition"]
+    got = document.json()
+    assert got["totals"] == expected["totals"] and [d["id"] for d in got["decisions"]] == [d["id"] for d in expected["decisions"]]
+    assert got["run"]["facts"] == "facts_2022.yaml" and str(open_server.folder) not in document.text
+    sheets = load_workbook(io.BytesIO(workbook.content)).sheetnames
+    assert sheets and report.text.startswith("<!") and "WS-001" in report.text
+
+
+def test_a_fork_is_served_in_its_own_words_and_shows_what_it_changes(tmp_path):
+    from web_support import ROOT
+    fork = str(ROOT / "policies" / "examples" / "neighbour_province.yaml")
+    server = start_server(tmp_path / "fork", ledger=False, users=False, policy=fork)
+    try:
+        with server.client() as http:
+            page = http.get("/policy").text
+            api = http.get("/api/v1/policy").json()
+    finally:
+        server.stop()
+    assert api["id"] == "neighbour_example"
+    changes = page[page.index('id="fork"'):page.index('class="toc"')]
+    assert "one_time_hiring_subsidy" in changes and "base_award" in changes
+    import subsidy_rules
+    words = subsidy_rules.load_policy(fork).label
+    assert words("web.nav.ledger") in page and words("web.policy.fork") in changes

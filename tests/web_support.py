@@ -71,9 +71,9 @@ class Server:
 
 
 def start_server(folder: Path, *, ledger: bool = True, users: bool = True, max_upload: int = 200_000,
-                 carry_in: bool = True) -> Server:
+                 carry_in: bool = True, policy: str = POLICY) -> Server:
     folder.mkdir(parents=True, exist_ok=True)
-    args = [POLICY, "--port", str(free_port()), "--data", str(folder / "data"), "--max-upload", str(max_upload)]
+    args = [policy, "--port", str(free_port()), "--data", str(folder / "data"), "--max-upload", str(max_upload)]
     ledger_url = users_file = None
     if ledger:
         ledger_url = f"sqlite:///{folder / 'ledger.db'}"

@@ -267,7 +267,9 @@ def policy_view(policy, day=None) -> dict:
     fork = None
     if len(policy.sources) > 1:
         try:
-            parent = subsidy_rules.load_policy(policy.sources[1][0])
+            paths = [path for path, _ in policy.sources]  # the root first, the policy itself last
+            own = paths.index(policy.path) if policy.path in paths else len(paths) - 1
+            parent = subsidy_rules.load_policy(paths[own - 1])
             fork = {"parent": os.path.basename(parent.path),
                     "changes": [dataclasses.asdict(c) for c in policy_changes(parent, policy)]}
         except subsidy_rules.InvalidInput:
