@@ -17,11 +17,10 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright import sync_api as playwright
 
 from web_support import (COUNTY, HOME_COUNTY, OTHER_COUNTY, PASSWORD, POLICY, amount, cli, cli_document,
                          county_upload, start_server)
-
-playwright = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
