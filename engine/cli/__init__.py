@@ -13,6 +13,7 @@ import subsidy_rules
 from .ledger import ledger
 from .policy import diff, test_cases, validate
 from .run import evaluate, explain, verify
+from .serve import serve, users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -43,5 +44,5 @@ def main():
     """
 
 
-for _command in (validate, evaluate, verify, explain, diff, ledger, test_cases):
+for _command in (validate, evaluate, verify, explain, diff, ledger, test_cases, serve, users):
     main.add_command(_command)
