@@ -96,8 +96,21 @@ def test_why_not_gives_one_line_per_rule_that_did_not_fire():
     assert money_rules and all("requires workshop.certified" in d["reason"] for d in money_rules)
 
 
-def test_explain_prints_the_auditor_view():
-    result = run("explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "W-0001")
+def test_explain_prints_the_auditor_view_in_the_policys_language():
+    result = CliRunner().invoke(main, ["explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "W-0001"],
+                                env={"COLUMNS": "2000"})  # not wrapped
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "== WS-001 劳动力 W-0001 · 3.8 社会保险补贴：发放 3,358.26 元（就业补助资金）" in out
+    assert "✓ 签订12个月以上劳动合同：劳动合同期限 12 个月 不少于 社会保险补贴劳动合同期限下限（1年以上，含1年） 12 个月" in out
+    assert "全省在岗职工年平均工资（按统计年度）：84,938 元/年，2021-01-01 起施行，至 2021-12-31；来源：" in out
+    assert "金额 = 1,400 × 4,246.9 ÷ 5,000 = 1,189.132 → 1,189.13" in out  # the branch not taken left out
+    assert "social_insurance_subsidy" not in out and "param(" not in out and "worker." not in out
+    assert "WS-001 劳动力 W-0002" not in out
+
+
+def test_explain_raw_prints_the_engine_syntax():
+    result = run("explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "W-0001", "--raw")
     assert result.exit_code == 0, result.output
     out = result.output
     assert "clause 3.8 social_insurance_subsidy: granted" in out

@@ -264,7 +264,8 @@ def verify(decisions, facts, policy, ledger_url):
 @click.option("--loan", help="Only this loan's decisions.")
 @click.option("--all/--granted-only", "show_all", default=True, show_default=True,
               help="Include rules that did not fire, with the first condition that failed.")
-def explain(policy, facts, workshop, worker, loan, show_all):
+@click.option("--raw", is_flag=True, help="The trace in the engine's syntax (expressions, codes, rule ids), for developers.")
+def explain(policy, facts, workshop, worker, loan, show_all, raw):
     """Print the trace behind each decision about one workshop (or one of its workers or loans):
     the clause and its text, each condition with the values it saw, each parameter with its
     value and the date it took effect, the derived facts it built on, and the arithmetic.
@@ -285,4 +286,7 @@ def explain(policy, facts, workshop, worker, loan, show_all):
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)
     chosen = [d for d in run.decisions if not (worker or loan) or (d.worker == worker and d.loan == loan)]
-    click.echo(subsidy_rules.explain_text(run, chosen), nl=False)
+    import shutil
+    from ..views.formats import encodable
+    text = subsidy_rules.explain_text(run, chosen, raw=raw, width=shutil.get_terminal_size((100, 24)).columns)
+    click.echo(encodable(text, getattr(sys.stdout, "encoding", None)), nl=not text.endswith("\n"))

@@ -1,0 +1,575 @@
+"""The trace people read: each decision's reasons in the policy's language, from the trace events.
+
+A pure view over :mod:`subsidy_rules.runtime.trace`, the counterpart of the engine-syntax lines of
+:func:`subsidy_rules.views.explain.trace_lines` (``explain --raw``). Every word comes from the policy
+file: condition, rule, parameter, computed-value and status labels, vocabulary labels for codes, and the
+phrases of ``settings.labels`` (``fact.*`` and ``unit.*`` for fields of the facts, ``let.*`` for a rule's
+intermediate values, ``op.*`` for operators, ``func.*`` for functions, ``trace.*`` for sentences). The
+defaults here are English, for a policy that gives none.
+
+An expression is shown in words by walking its text and the text with the values it saw side by side
+(both parse to the same tree, the second with values where the first has names): a name becomes its
+label, its value and its unit; a part that was never evaluated (the other branch of ``if``, an operand
+after ``or`` decided the result) is left out.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from ..facts.model import Derived
+from ..lang import expr as E
+from ..lang.expr import format_value
+from ..problems import SubsidyError
+from ..runtime import trace as T
+from .formats import MARK, money
+
+#: English defaults of the phrases a policy's ``settings.labels`` gives in its own language.
+DEFAULTS = {
+    "value.yes": "yes", "value.no": "no", "value.null": "not given", "value.none": "none",
+    "op.==": "is", "op.!=": "is not", "op.<": "below", "op.<=": "at most", "op.>": "above", "op.>=": "at least",
+    "op.in": "is one of", "op.not in": "is none of", "op.and": "and", "op.or": "or", "op.not": "not ({0})",
+    "op.+": "+", "op.-": "−", "op.*": "×", "op./": "÷", "list.sep": ", ", "sep": "; ", "colon": ": ",
+    "func.in_period": "{0} (in this period)", "func.has_any": "{0} includes one of {1}",
+    "trace.clause": "clause {clause} {heading}: {text}",
+    "trace.title": "{title} ({document})",
+    "trace.fund": " ({fund})",
+    "trace.required": "{status} of {holder}: held (granted by {by})",
+    "trace.required_route": "{status} of {holder}: held by route {route} (granted by {by})",
+    "trace.required_only": "; this item is open to route {routes} only",
+    "trace.required_missing": "{status} of {holder}: not held",
+    "trace.held": "{status}: held since {since} by route {route} ({source}); not tested again",
+    "trace.held_end": "an end dated {on} is not after that grant, so the grant stands",
+    "trace.pending": "pending: {parameter} has no value on {date}; decided once the policy has it",
+    "trace.item_counted": "{item}: counted",
+    "trace.item_beyond": "{item}: not counted, beyond the limit",
+    "trace.item_not_counted": "{item}: not counted",
+    "trace.limit": "counts at most {n}",
+    "trace.no_limit": "no limit on how many count",
+    "trace.amount": "amount",
+    "trace.total": "total {parts} = {total}",
+    "trace.not_reached": "no decision: {reason}",
+    "trace.not_held": "applies only to a subject holding {status} from before this period",
+    "trace.no_item": "no item qualified",
+    "trace.other_route": "{status} is granted by another route",
+    "trace.nothing": "the amount comes to nothing",
+    "trace.parameters": "values used:",
+    "trace.parameter": "{label}{key}: {value}, in force from {since}{until}; source: {source}",
+    "trace.parameter_no_start": "{label}{key}: {value}, in force before any later value; source: {source}",
+    "trace.parameter_until": " until {until}",
+    "trace.unconfirmed": " (not yet confirmed)",
+    "trace.key": " [{key}]",
+    "trace.from_file": " [from {file}]",
+    "trace.top_up": "{group} ({clause}): reached T = {T}, paid before A = {A}; {other} paid before H = {H}, now N = {N}",
+    "trace.top_up_paid": "A = {A} > 0: {lump} was paid before, so its side stays the one paid",
+    "trace.top_up_reached": "T = {T} ≥ H + N = {H} + {N} = {HN}: {lump} is paid",
+    "trace.top_up_none": "T = 0 and A = 0: {other} is paid",
+    "trace.top_up_other": "T = {T} < H + N = {H} + {N} = {HN}: {other} is paid",
+    "trace.top_up_net": "{lump}: T − A − H = {T} − {A} − {H} = {net}",
+    "trace.top_up_nothing": ", nothing to pay",
+    "trace.exclusive_won": "{group} ({clause}): {winner} {winner_amount} is paid, not {other} {other_amount}",
+    "trace.exclusive_lost": "{group} ({clause}): not paid; {winner} {winner_amount} is paid instead of {other} {other_amount}",
+    "trace.reading": "reading: {text}",
+    "trace.outcome": "{outcome}{amount}{fund}",
+    "trace.suppressed": "not paid: {amount} (the other side of {group} is paid)",
+    "trace.yuan": "{amount}",
+}
+
+_FIELD_PLACEHOLDER = re.compile(r"\{([a-zA-Z0-9_]+)\}")
+
+
+class Words:
+    """The phrases of one policy: its labels, or the English defaults."""
+
+    def __init__(self, policy):
+        self.policy = policy
+        self._group_labels = {g.id: policy.label(f"group.{g.id}", g.id) for g in policy.exclusivity}
+        self._status_by_flag = {(s.subject, s.flag): s for s in policy.statuses}
+
+    def __call__(self, _key: str, **values) -> str:
+        text = self.policy.label(_key, DEFAULTS.get(_key, _key))
+        if values:
+            text = _FIELD_PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
+        return text
+
+    def call(self, key: str, *args: str) -> Optional[str]:
+        text = self.policy.labels.get(key, DEFAULTS.get(key))
+        if text is None:
+            return None
+        return _FIELD_PLACEHOLDER.sub(lambda m: args[int(m.group(1))] if m.group(1).isdigit() and int(m.group(1)) < len(args)
+                                      else m.group(0), text)
+
+    # values -------------------------------------------------------------------------------------------------
+    def codes(self, field: Optional[str]) -> Optional[Dict[str, str]]:
+        if not field or "." not in field:
+            return None
+        vocab = self.policy.field_codes.get(tuple(field.rsplit(".", 1)))
+        return vocab.codes if vocab is not None else None
+
+    def value(self, value: Any, field: Optional[str] = None, unit: str = "") -> str:
+        """A value in words: yes/no, a code's label, a date, a number (grouped, with its unit)."""
+        if value is None:
+            return self("value.null")
+        if value is True:
+            return self("value.yes")
+        if value is False:
+            return self("value.no")
+        codes = self.codes(field)
+        if isinstance(value, str):
+            return codes.get(value, value) if codes else value
+        if isinstance(value, dict):
+            return self("list.sep").join(f"{k}{self('colon')}{self.value(v)}" for k, v in value.items())
+        if isinstance(value, (list, tuple, frozenset, set)):
+            items = sorted(value, key=lambda v: list(codes).index(v) if codes and v in codes else 0) \
+                if isinstance(value, (frozenset, set)) else value
+            return self("list.sep").join(self.value(v, field) for v in items) if items else self("value.none")
+        if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+            text = number(Decimal(value))
+        elif isinstance(value, Fraction):
+            text = number(Decimal(value.numerator) / Decimal(value.denominator))
+        elif isinstance(value, _dt.date):
+            text = value.isoformat()
+        else:
+            text = format_value(value)
+        return f"{text} {unit}" if unit else text
+
+    def fact(self, name: str) -> Tuple[Optional[str], str]:
+        """The label and unit of a field of the facts (``fact.worker.contract_months``), if the policy names it."""
+        key = _generic(name)
+        return self.policy.labels.get(f"fact.{key}"), self.policy.labels.get(f"unit.{key}", "")
+
+    def status(self, fact: str):
+        kind, _, flag = fact.partition(".")
+        return self._status_by_flag.get((kind, flag))
+
+    def rule(self, rule_id: str) -> str:
+        try:
+            rule = self.policy.rule(rule_id)
+        except KeyError:
+            return rule_id
+        return f"{rule.clause} {rule.label}"
+
+    def group(self, group_id: str) -> str:
+        return self._group_labels.get(group_id, group_id)
+
+
+def number(value: Decimal) -> str:
+    """A number as people read it: thousands grouped, no trailing zeros (1,630; 0.5; 4,246.9)."""
+    text = format_value(value)
+    sign = "-" if text.startswith("-") else ""
+    whole, dot, frac = text.lstrip("-").partition(".")
+    if len(whole) > 3 and whole.isdigit():
+        whole = f"{int(whole):,}"
+    return f"{sign}{whole}{dot}{frac}"
+
+
+def _generic(name: str) -> str:
+    """``w.role`` inside ``count(w in workshop.workers …)`` is read as ``worker.role``; history and months as written."""
+    return name
+
+
+# expressions in words ----------------------------------------------------------------------------------------
+
+def _parse(text: str):
+    try:
+        return E.parse(text)
+    except SubsidyError:
+        return None
+
+
+def _literal_value(node) -> Tuple[bool, Any]:
+    """(True, value) when ``node`` is a value the engine substituted: a literal or a list of literals."""
+    if isinstance(node, E.Literal):
+        return True, node.value
+    if isinstance(node, E.ListOf) and all(isinstance(i, E.Literal) for i in node.items):
+        return True, [i.value for i in node.items]
+    if isinstance(node, E.Unary) and node.op == "-" and isinstance(node.operand, E.Literal) \
+            and _is_number(node.operand.value):
+        return True, -node.operand.value
+    if isinstance(node, E.Binary) and node.op == "/" and all(isinstance(x, E.Literal) and _is_number(x.value)
+                                                             for x in (node.left, node.right)) and node.right.value:
+        return True, Fraction(node.left.value) / Fraction(node.right.value)  # a fraction the engine carries
+    return False, None
+
+
+_COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, Decimal, Fraction)) and not isinstance(value, bool)
+
+
+def _truth(node) -> Tuple[bool, Any]:
+    """Whether a condition the engine substituted held: a literal, or a comparison of two numbers it shows."""
+    known, value = _literal_value(node)
+    if known:
+        return True, value
+    if isinstance(node, E.Binary) and node.op in _COMPARE:
+        (lk, left), (rk, right) = _literal_value(node.left), _literal_value(node.right)
+        if lk and rk and _is_number(left) and _is_number(right):
+            return True, _COMPARE[node.op](Fraction(left), Fraction(right))
+    return False, None
+
+
+def _unevaluated(node) -> bool:
+    """A part the engine never evaluated: a name of the facts is still there, not its value."""
+    return any(isinstance(n, E.Name) and n.parts[0] not in ("sets",) for n in E.walk(node))
+
+
+class _Speaker:
+    """Renders one expression (its text, and its text with values) in words."""
+
+    def __init__(self, words: Words, params: Iterable = (), seen: Iterable = ()):
+        self.w = words
+        self.seen = dict(seen or ())
+        self.params: Dict[str, list] = {}
+        self.derived: Dict[str, Derived] = {}
+        for p in params or ():
+            if isinstance(p, Derived):
+                self.derived.setdefault(p.name, p)
+            else:
+                self.params.setdefault(p.name, []).append(p)
+
+    def say(self, formula: str, substituted: str) -> Optional[str]:
+        f, s = _parse(formula), _parse(substituted)
+        if f is None or s is None:
+            return None
+        try:
+            return self.node(f, s)
+        except _Mismatch:
+            return None
+
+    # a name: its label, value and unit
+    def name(self, dotted: str, value: Any, known: bool) -> str:
+        if not known and dotted in self.seen:  # a date: the text with values writes it bare, so it is read from seen
+            known, value = True, self.seen[dotted]
+        label, unit = self.w.fact(dotted)
+        if dotted in self.derived and self.derived[dotted].label:
+            label = self.derived[dotted].label
+        if dotted.count(".") == 0 and self.w.policy.labels.get(f"let.{dotted}"):
+            label = self.w.policy.labels[f"let.{dotted}"]
+        shown = self.w.value(value, dotted, unit) if known else ""
+        if label is None:
+            return shown or dotted
+        return f"{label} {shown}".strip()
+
+    def node(self, f, s, field: Optional[str] = None) -> str:
+        known, value = _literal_value(s)
+        if isinstance(f, E.Name):
+            if f.parts[0] == "sets":
+                members = self.w.policy.sets.get(f.parts[1], ())
+                return self.w.value(frozenset(members), field)
+            return self.name(f.dotted, value, known)
+        if isinstance(f, E.Literal):
+            return self.w.value(f.value, field)
+        if isinstance(f, E.Call) and f.func == "param":
+            return self.param(f, value if known else None)
+        if known and not isinstance(f, (E.Binary, E.BoolOp, E.Unary, E.Call)):
+            return self.w.value(value, field)
+        if isinstance(f, E.ListOf):
+            return self.w.value(value, field) if known else format_value(value)
+        if isinstance(f, E.Unary):
+            if not isinstance(s, E.Unary):
+                return self.w.value(value, field) if known else _mismatch()
+            inner = self.node(f.operand, s.operand, field)
+            if f.op == "-":
+                return "-" + inner
+            if isinstance(f.operand, E.Name):
+                return inner  # the value says it: "paid before: no"
+            return self.w.call("op.not", inner)
+        if isinstance(f, E.Binary):
+            if not isinstance(s, E.Binary):
+                return self.w.value(value, field) if known else _mismatch()
+            other = _field_of(f.left) or _field_of(f.right)
+            if f.op in ("==", "!=") and isinstance(f.right, E.Literal) and f.right.value is None:
+                return self.node(f.left, s.left, other)  # "income != null": the value shown says it
+            left = self.node(f.left, s.left, other)
+            right = self.node(f.right, s.right, other)
+            if f.op in E.ARITHMETIC:
+                return f"{left} {self.w('op.' + f.op)} {right}"
+            return f"{left} {self.w('op.' + f.op)} {right}"
+        if isinstance(f, E.BoolOp):
+            if not isinstance(s, E.BoolOp) or len(s.operands) != len(f.operands):
+                return self.w.value(value, field) if known else _mismatch()
+            parts = [self.node(a, b) for a, b in zip(f.operands, s.operands) if not _unevaluated(b)]
+            return f" {self.w('op.' + f.op)} ".join(parts) if parts else ""
+        if isinstance(f, E.Call):
+            if not isinstance(s, E.Call) or len(s.args) != len(f.args):
+                return self.w.value(value, field) if known else _mismatch()
+            if f.func == "if" and len(f.args) == 3:
+                cond_known, cond = _truth(s.args[0])
+                if cond_known:
+                    return self.node(f.args[1], s.args[1]) if cond else self.node(f.args[2], s.args[2])
+            if f.func == "coalesce":
+                kept = [self.node(a, b) for a, b in zip(f.args, s.args)
+                        if not _unevaluated(b) and _literal_value(b) != (True, None)]
+                if kept:
+                    return kept[0]
+            other = next((_field_of(a) for a in f.args if _field_of(a)), None)
+            args = [self.node(a, b, other) for a, b in zip(f.args, s.args)]
+            said = self.w.call(f"func.{f.func}", *args)
+            return said if said is not None else f"{f.func}(" + self.w("list.sep").join(args) + ")"
+        if isinstance(f, E.Comprehension):
+            return self.w.value(value, field) if known else ""
+        return self.w.value(value, field) if known else ""
+
+    def param(self, f: E.Call, value: Any) -> str:
+        name = f.args[0].value if f.args and isinstance(f.args[0], E.Literal) else ""
+        parameter = self.w.policy.parameters.get(name)
+        label = parameter.label if parameter is not None else name
+        unit = parameter.unit if parameter is not None else ""
+        if value is None and self.params.get(name):
+            value = self.params[name][0].value
+        if value is None:
+            return label
+        if isinstance(value, Decimal) and not unit and value < 1 and value > 0:
+            return f"{label} {number(value * 100)}%"
+        return f"{label} {self.w.value(value, None, unit or '')}".rstrip()
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _mismatch():
+    raise _Mismatch()
+
+
+def _field_of(node) -> Optional[str]:
+    return node.dotted if isinstance(node, E.Name) else None
+
+
+# the trace ---------------------------------------------------------------------------------------------------
+
+def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clause_text: bool = True) -> List[str]:
+    """The trace of one decision as sentences in the policy's language, in the order things happened, the values
+    used (parameters: value, unit, effective date, source) listed once at the end. Lines of a per-item rule are
+    indented under their item."""
+    w = Words(policy)
+    lines: List[str] = []
+    used: Dict[tuple, Any] = {}
+
+    def note_params(ps):
+        for p in ps or ():
+            if not isinstance(p, Derived):
+                used.setdefault((p.name, p.key, p.since, p.until), p)
+
+    def condition(c: T.Condition, indent: str = "") -> str:
+        label = _filled(policy, c.label) if c.label else None
+        said = _Speaker(w, c.params, c.seen).say(c.text, c.substituted)
+        if label and said and said.startswith(label + " "):
+            said = said[len(label) + 1:]  # "subsidised: subsidised yes" reads "subsidised: yes"
+        body = label or said or c.text
+        if label and said and said.strip() not in ("", label):
+            body = f"{label}{w('colon')}{said}"
+        line = f"{indent}{MARK[c.holds]} {body}"
+        if c.reading:
+            line += f"{w('sep')}{w('trace.reading', text=c.reading)}"
+        return line
+
+    def arithmetic(a: T.Arithmetic, indent: str = "") -> List[str]:
+        speaker = _Speaker(w, a.params)
+        out = []
+        for let in a.lets:
+            said = speaker.say(let.formula, let.substituted) or let.substituted
+            name = policy.labels.get(f"let.{let.name}", let.name)
+            out.append(f"{indent}{name} = {said} = {w.value(let.value)}")
+        said = _arith(a.substituted, w)
+        exact = w.value(a.exact)
+        tail = f" = {exact}" if exact != said else ""
+        out.append(f"{indent}{w('trace.amount')} = {said}{tail} → {money(a.rounded, grouped=True)}")
+        return out
+
+    for e in events:
+        if isinstance(e, T.RuleApplied):
+            if clause_text:
+                lines.append(w("trace.clause", clause=e.clause, heading=e.heading, text=e.clause_text))
+        elif isinstance(e, T.Required):
+            status = w.status(e.fact)
+            what = status.label if status is not None else e.fact
+            holder = policy.label(f"subject.{e.fact.split('.')[0]}", e.holder_id)
+            if not e.holds:
+                lines.append(f"{MARK[False]} " + w("trace.required_missing", status=what, holder=holder))
+                continue
+            by = w("list.sep").join(w.rule(rule) for rule, _ in e.asserted_by)
+            if e.route is not None:
+                line = w("trace.required_route", status=what, holder=holder, by=by, route=_route(w, status, e.route))
+            else:
+                line = w("trace.required", status=what, holder=holder, by=by)
+            if e.routes is not None:
+                line += w("trace.required_only", routes=w("list.sep").join(_route(w, status, r) for r in e.routes))
+            lines.append(f"{MARK[True]} {line}")
+        elif isinstance(e, T.Held):
+            lines.append(w("trace.held", status=e.status, since=e.since.isoformat(), source=e.source,
+                           route=_route(w, _status_by_label(policy, e.status), e.route)))
+            if e.ended_on is not None:
+                lines.append("  " + w("trace.held_end", on=e.ended_on.isoformat()))
+        elif isinstance(e, T.Pending):
+            for name, day, key in e.missing:
+                parameter = policy.parameters.get(name)
+                label = parameter.label if parameter is not None else name
+                lines.append(w("trace.pending", parameter=label + (w("trace.key", key=key) if key is not None else ""),
+                               date=day.isoformat()))
+        elif isinstance(e, T.TopUp):
+            lines.extend(_top_up(w, e))
+        elif isinstance(e, T.Condition):
+            lines.append(condition(e))
+            note_params(e.params)
+        elif isinstance(e, T.Limit):
+            lines.append(w("trace.no_limit") if e.value is None else w("trace.limit", n=e.value))
+            note_params(e.params)
+        elif isinstance(e, T.Item):
+            if e.counted:
+                amount = f" {money(e.arithmetic.rounded, grouped=True)}" if e.arithmetic is not None else ""
+                lines.append(w("trace.item_counted", item=e.item) + amount)
+                lines.extend(condition(c, "  ") for c in e.conditions)
+                for c in e.conditions:
+                    note_params(c.params)
+                if e.arithmetic is not None:
+                    note_params(e.arithmetic.params)
+                    lines.extend(arithmetic(e.arithmetic, "  "))
+            elif e.beyond_limit:
+                lines.append(w("trace.item_beyond", item=e.item))
+            else:
+                lines.append(w("trace.item_not_counted", item=e.item) + w("colon") + condition(e.reason).strip())
+                note_params(e.reason.params)
+        elif isinstance(e, T.Arithmetic):
+            note_params(e.params)
+            lines.extend(arithmetic(e))
+        elif isinstance(e, T.Total):
+            lines.append(w("trace.total", parts=" + ".join(money(p, grouped=True) for p in e.parts),
+                           total=money(e.total, grouped=True)))
+        elif isinstance(e, T.NotReached):
+            if not _explained(events):
+                lines.append(_not_reached(w, events, e))
+        elif isinstance(e, T.Exclusive):
+            key = "trace.exclusive_won" if e.won else "trace.exclusive_lost"
+            lines.append(w(key, group=w.group(e.group), clause=e.clause, winner=w.rule(e.winner),
+                           winner_amount=money(e.winner_amount, grouped=True), other=w.rule(e.other),
+                           other_amount=money(e.other_amount, grouped=True)))
+            if e.reading:
+                lines.append("  " + w("trace.reading", text=e.reading))
+        elif isinstance(e, T.Outcome):
+            continue  # the decision's heading says it
+    if used:
+        lines.append(w("trace.parameters"))
+        for p in used.values():
+            lines.append("  " + parameter_line(w, p, main_file))
+    return lines
+
+
+def parameter_line(w: Words, p, main_file: Optional[str] = None) -> str:
+    parameter = w.policy.parameters.get(p.name)
+    unit = parameter.unit if parameter is not None else ""
+    key = ""
+    if p.key is not None:
+        codes = w.codes(parameter.keyed_by) if parameter is not None and parameter.keyed_by else None
+        key = w("trace.key", key=codes.get(p.key, p.key) if codes else p.key)
+    if isinstance(p.value, Decimal) and not unit and 0 < p.value < 1:
+        value = number(p.value * 100) + "%"
+    else:
+        value = w.value(p.value, None, unit or "")
+    until = w("trace.parameter_until", until=p.until.isoformat()) if p.until is not None else ""
+    if p.since is None:
+        line = w("trace.parameter_no_start", label=p.label, key=key, value=value, source=p.source)
+    else:
+        line = w("trace.parameter", label=p.label, key=key, value=value, since=p.since.isoformat(), until=until,
+                 source=p.source)
+    if p.unconfirmed:
+        line += w("trace.unconfirmed")
+    if main_file and p.origin and p.origin != main_file:
+        line += w("trace.from_file", file=p.origin)
+    return line
+
+
+def _arith(substituted: str, w: Words) -> str:
+    """The arithmetic with the values it used, the branch not taken left out, operators as people write them."""
+    node = _parse(substituted)
+    if node is None:
+        return substituted
+
+    def show(n, prec=0):
+        known, value = _literal_value(n)
+        if known and not isinstance(n, E.Binary):
+            return w.value(value)
+        if isinstance(n, E.Call) and n.func == "if" and len(n.args) == 3:
+            c_known, c = _truth(n.args[0])
+            if c_known:
+                return show(n.args[1] if c else n.args[2], prec)
+        if isinstance(n, E.Binary):
+            p = E._PRECEDENCE[n.op]
+            text = f"{show(n.left, p)} {w('op.' + n.op) if n.op in E.ARITHMETIC else n.op} {show(n.right, p + 1)}"
+            return f"({text})" if p < prec else text
+        if isinstance(n, E.Call):
+            args = [show(a) for a in n.args]
+            said = w.call(f"func.{n.func}", *args)
+            return said if said is not None else f"{n.func}(" + ", ".join(args) + ")"
+        return E.unparse(n)
+
+    return show(node)
+
+
+def _route(w: Words, status, route: str) -> str:
+    codes = w.codes(f"{status.subject}.{status.granted_field}.route") if status is not None else None
+    return codes.get(route, route) if codes else route
+
+
+def _status_by_label(policy, label: str):
+    return next((s for s in policy.statuses if s.label == label or label.startswith(s.label)), None)
+
+
+def _filled(policy, text: str) -> str:
+    return text  # condition labels arrive with their placeholders filled by the engine
+
+
+def _explained(events) -> bool:
+    """A decision whose trace already says why nothing was decided: a condition or requirement that failed, items."""
+    return any((isinstance(e, T.Condition) and not e.holds) or (isinstance(e, T.Required) and not e.holds)
+               or isinstance(e, T.Item) for e in events)
+
+
+def _not_reached(w: Words, events, e: T.NotReached) -> str:
+    """Why a rule decided nothing, when no failed condition says it: no item qualified, a status-ending rule for a
+    subject holding no status, an amount of nothing; else the engine's words."""
+    applied = next((x for x in events if isinstance(x, T.RuleApplied)), None)
+    try:
+        rule = w.policy.rule(applied.rule) if applied is not None else None
+    except KeyError:
+        rule = None
+    if rule is not None:
+        ends = next((s for s in w.policy.statuses if rule.id in s.ended_by), None)
+        if ends is not None and not any(isinstance(x, T.Condition) for x in events):
+            return w("trace.not_held", status=ends.label)
+        grants = w.policy.status_of_rule(rule.id)
+        if grants is not None and grants[1] is not None and not any(isinstance(x, T.Condition) for x in events):
+            return w("trace.other_route", status=grants[0].label)
+        if getattr(rule, "each", None) is not None and not any(isinstance(x, (T.Arithmetic, T.Total)) for x in events):
+            return w("trace.no_item")
+        if any(isinstance(x, (T.Arithmetic, T.Total)) for x in events):
+            return w("trace.nothing")
+    return w("trace.not_reached", reason=e.reason)
+
+
+def _top_up(w: Words, e: T.TopUp) -> List[str]:
+    m = {"T": money(e.reached, grouped=True), "A": money(e.lump_paid, grouped=True),
+         "H": money(e.other_paid, grouped=True), "N": money(e.other_now, grouped=True),
+         "HN": money(e.other_paid + e.other_now, grouped=True), "net": money(e.net, grouped=True),
+         "lump": w.rule(e.lump), "other": w.rule(e.other), "group": w.group(e.group), "clause": e.clause}
+    lines = [w("trace.top_up", **m)]
+    if e.why == "lump_paid":
+        lines.append("  " + w("trace.top_up_paid", **m))
+    elif e.why == "reached":
+        lines.append("  " + w("trace.top_up_reached", **m))
+    elif e.reached <= 0:
+        lines.append("  " + w("trace.top_up_none", **m))
+    else:
+        lines.append("  " + w("trace.top_up_other", **m))
+    if e.lump_wins or e.net > 0:
+        lines.append("  " + w("trace.top_up_net", **m) + ("" if e.net > 0 else w("trace.top_up_nothing")))
+    if e.reading:
+        lines.append("  " + w("trace.reading", text=e.reading))
+    return lines
