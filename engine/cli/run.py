@@ -84,7 +84,8 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
     loaded, facts_loaded = _load(policy, facts)
     if workshop:
         facts_loaded = _only(facts_loaded, _workshop_index(facts_loaded, workshop, facts))
-    options = dict(backend=backend, why_not=why_not, trace=not no_trace or fmt == "html")
+    # the report says why a workshop is not certified: it is decided with --why-not, and shows the rest only if asked
+    options = dict(backend=backend, why_not=why_not or (fmt == "html" and not record), trace=not no_trace or fmt == "html")
     ledger_info = None
     try:
         if ledger_url:
@@ -115,7 +116,7 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
         text = to_csv(run)
     elif fmt == "html":
         from ..views.html import html_report
-        text = html_report(run, workshop, subsidy_rules.__version__)
+        text = html_report(run, workshop, subsidy_rules.__version__, why_not=why_not)
     else:
         text = subsidy_rules.to_text(run)
     _write(text, output)

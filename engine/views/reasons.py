@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from functools import lru_cache
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -173,7 +174,9 @@ def _generic(name: str) -> str:
 
 # expressions in words ----------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)
 def _parse(text: str):
+    """The tree of an expression text (the same texts come back for every subject: parsed once each)."""
     try:
         return E.parse(text)
     except SubsidyError:
@@ -215,11 +218,6 @@ def _truth(node) -> Tuple[bool, Any]:
     return False, None
 
 
-def _unevaluated(node) -> bool:
-    """A part the engine never evaluated: a name of the facts is still there, not its value."""
-    return any(isinstance(n, E.Name) and n.parts[0] not in ("sets",) for n in E.walk(node))
-
-
 class _Speaker:
     """Renders one expression (its text, and its text with values) in words."""
 
@@ -234,19 +232,18 @@ class _Speaker:
             else:
                 self.params.setdefault(p.name, []).append(p)
 
-    def say(self, formula: str, substituted: str) -> Optional[str]:
-        f, s = _parse(formula), _parse(substituted)
-        if f is None or s is None:
+    def say(self, formula: str, substituted: str = "") -> Optional[str]:
+        """``formula`` in words, with the values the engine saw (``seen``, the parameters): parsed once per text,
+        whatever the subject."""
+        f = _parse(formula)
+        if f is None:
             return None
-        try:
-            return self.node(f, s)
-        except _Mismatch:
-            return None
+        return self.node(f)
 
     # a name: its label, value and unit
-    def name(self, dotted: str, value: Any, known: bool) -> str:
-        if not known and dotted in self.seen:  # a date: the text with values writes it bare, so it is read from seen
-            known, value = True, self.seen[dotted]
+    def name(self, dotted: str) -> str:
+        known = dotted in self.seen
+        value = self.seen.get(dotted)
         label, unit = self.w.fact(dotted)
         if dotted in self.derived and self.derived[dotted].label:
             label = self.derived[dotted].label
@@ -257,65 +254,73 @@ class _Speaker:
             return shown or dotted
         return f"{label} {shown}".strip()
 
-    def node(self, f, s, field: Optional[str] = None) -> str:
-        known, value = _literal_value(s)
+    def evaluated(self, node) -> bool:
+        """Whether the engine evaluated ``node``: every name of the facts in it was seen (``or`` and ``if`` stop
+        early, leaving the rest unread)."""
+        return all(n.dotted in self.seen for n in E.walk(node) if isinstance(n, E.Name) and n.parts[0] != "sets")
+
+    def value_of(self, node) -> Tuple[bool, Any]:
+        """The value of ``node`` from what the engine saw, when it can be told without evaluating anew."""
+        if isinstance(node, E.Literal):
+            return True, node.value
+        if isinstance(node, E.Name):
+            return (True, self.seen[node.dotted]) if node.dotted in self.seen else (False, None)
+        if isinstance(node, E.Call) and node.func == "param" and node.args and isinstance(node.args[0], E.Literal):
+            uses = self.params.get(node.args[0].value)
+            return (True, uses[0].value) if uses and len({u.value for u in uses if not isinstance(u.value, (dict, list))}) <= 1 \
+                else (False, None)
+        if isinstance(node, E.Unary) and node.op == "not":
+            known, value = self.value_of(node.operand)
+            return (True, not value) if known and isinstance(value, bool) else (False, None)
+        if isinstance(node, E.Binary) and node.op in _COMPARE:
+            (lk, left), (rk, right) = self.value_of(node.left), self.value_of(node.right)
+            if lk and rk and _is_number(left) and _is_number(right):
+                return True, _COMPARE[node.op](Fraction(left), Fraction(right))
+        return False, None
+
+    def node(self, f, field: Optional[str] = None) -> str:
         if isinstance(f, E.Name):
             if f.parts[0] == "sets":
                 members = self.w.policy.sets.get(f.parts[1], ())
                 return self.w.value(frozenset(members), field)
-            return self.name(f.dotted, value, known)
+            return self.name(f.dotted)
         if isinstance(f, E.Literal):
             return self.w.value(f.value, field)
         if isinstance(f, E.Call) and f.func == "param":
-            return self.param(f, value if known else None)
-        if known and not isinstance(f, (E.Binary, E.BoolOp, E.Unary, E.Call)):
-            return self.w.value(value, field)
+            return self.param(f, self.value_of(f)[1])
         if isinstance(f, E.ListOf):
-            return self.w.value(value, field) if known else format_value(value)
+            return self.w("list.sep").join(self.node(i, field) for i in f.items)
         if isinstance(f, E.Unary):
-            if not isinstance(s, E.Unary):
-                return self.w.value(value, field) if known else _mismatch()
-            inner = self.node(f.operand, s.operand, field)
+            inner = self.node(f.operand, field)
             if f.op == "-":
                 return "-" + inner
             if isinstance(f.operand, E.Name):
                 return inner  # the value says it: "paid before: no"
             return self.w.call("op.not", inner)
         if isinstance(f, E.Binary):
-            if not isinstance(s, E.Binary):
-                return self.w.value(value, field) if known else _mismatch()
             other = _field_of(f.left) or _field_of(f.right)
             if f.op in ("==", "!=") and isinstance(f.right, E.Literal) and f.right.value is None:
-                return self.node(f.left, s.left, other)  # "income != null": the value shown says it
-            left = self.node(f.left, s.left, other)
-            right = self.node(f.right, s.right, other)
-            if f.op in E.ARITHMETIC:
-                return f"{left} {self.w('op.' + f.op)} {right}"
-            return f"{left} {self.w('op.' + f.op)} {right}"
+                return self.node(f.left, other)  # "income != null": the value shown says it
+            return f"{self.node(f.left, other)} {self.w('op.' + f.op)} {self.node(f.right, other)}"
         if isinstance(f, E.BoolOp):
-            if not isinstance(s, E.BoolOp) or len(s.operands) != len(f.operands):
-                return self.w.value(value, field) if known else _mismatch()
-            parts = [self.node(a, b) for a, b in zip(f.operands, s.operands) if not _unevaluated(b)]
+            parts = [self.node(a) for a in f.operands if self.evaluated(a)]
             return f" {self.w('op.' + f.op)} ".join(parts) if parts else ""
         if isinstance(f, E.Call):
-            if not isinstance(s, E.Call) or len(s.args) != len(f.args):
-                return self.w.value(value, field) if known else _mismatch()
             if f.func == "if" and len(f.args) == 3:
-                cond_known, cond = _truth(s.args[0])
-                if cond_known:
-                    return self.node(f.args[1], s.args[1]) if cond else self.node(f.args[2], s.args[2])
+                known, cond = self.value_of(f.args[0])
+                if known:
+                    return self.node(f.args[1] if cond else f.args[2])
+                if self.evaluated(f.args[1]) != self.evaluated(f.args[2]):
+                    return self.node(f.args[1] if self.evaluated(f.args[1]) else f.args[2])
             if f.func == "coalesce":
-                kept = [self.node(a, b) for a, b in zip(f.args, s.args)
-                        if not _unevaluated(b) and _literal_value(b) != (True, None)]
+                kept = [self.node(a) for a in f.args if self.evaluated(a) and self.value_of(a) != (True, None)]
                 if kept:
                     return kept[0]
             other = next((_field_of(a) for a in f.args if _field_of(a)), None)
-            args = [self.node(a, b, other) for a, b in zip(f.args, s.args)]
+            args = [self.node(a, other) for a in f.args]
             said = self.w.call(f"func.{f.func}", *args)
             return said if said is not None else f"{f.func}(" + self.w("list.sep").join(args) + ")"
-        if isinstance(f, E.Comprehension):
-            return self.w.value(value, field) if known else ""
-        return self.w.value(value, field) if known else ""
+        return ""
 
     def param(self, f: E.Call, value: Any) -> str:
         name = f.args[0].value if f.args and isinstance(f.args[0], E.Literal) else ""
@@ -329,14 +334,6 @@ class _Speaker:
         if isinstance(value, Decimal) and not unit and value < 1 and value > 0:
             return f"{label} {number(value * 100)}%"
         return f"{label} {self.w.value(value, None, unit or '')}".rstrip()
-
-
-class _Mismatch(Exception):
-    pass
-
-
-def _mismatch():
-    raise _Mismatch()
 
 
 def _field_of(node) -> Optional[str]:
@@ -359,14 +356,7 @@ def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clau
                 used.setdefault((p.name, p.key, p.since, p.until), p)
 
     def condition(c: T.Condition, indent: str = "") -> str:
-        label = _filled(policy, c.label) if c.label else None
-        said = _Speaker(w, c.params, c.seen).say(c.text, c.substituted)
-        if label and said and said.startswith(label + " "):
-            said = said[len(label) + 1:]  # "subsidised: subsidised yes" reads "subsidised: yes"
-        body = label or said or c.text
-        if label and said and said.strip() not in ("", label):
-            body = f"{label}{w('colon')}{said}"
-        line = f"{indent}{MARK[c.holds]} {body}"
+        line = f"{indent}{MARK[c.holds]} {condition_text(w, c)}"
         if c.reading:
             line += f"{w('sep')}{w('trace.reading', text=c.reading)}"
         return line
@@ -462,6 +452,47 @@ def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clau
     return lines
 
 
+def condition_text(w: Words, c: T.Condition) -> str:
+    """A condition in words: its label, then the values it read (``signed for 6 months or more: contract 12
+    months, at least 6 months``)."""
+    label = c.label or None
+    said = _Speaker(w, c.params, c.seen).say(c.text, c.substituted)
+    if label and said and said.startswith(label + " "):
+        said = said[len(label) + 1:]  # "subsidised: subsidised yes" reads "subsidised: yes"
+    body = label or said or c.text
+    if label and said and said.strip() not in ("", label):
+        body = f"{label}{w('colon')}{said}"
+    return body
+
+
+def why_not_line(d, policy) -> Optional[str]:
+    """In one line, in the policy's language, why a decision did not fire or waits: the first condition or
+    requirement that failed, no item that qualified, the value a pending decision waits for."""
+    w = Words(policy)
+    events = d.events or ()
+    for e in events:
+        if isinstance(e, T.Condition) and not e.holds:
+            return f"{MARK[False]} {condition_text(w, e)}"
+        if isinstance(e, T.Required) and not e.holds:
+            status = w.status(e.fact)
+            holder = policy.label(f"subject.{e.fact.split('.')[0]}", e.holder_id)
+            return f"{MARK[False]} " + w("trace.required_missing", status=status.label if status is not None else e.fact,
+                                         holder=holder)
+        if isinstance(e, T.Pending):
+            name, day, key = e.missing[0]
+            parameter = policy.parameters.get(name)
+            label = (parameter.label if parameter is not None else name) + (w("trace.key", key=key) if key else "")
+            return w("trace.pending", parameter=label, date=day.isoformat())
+        if isinstance(e, T.TopUp) and not e.won:
+            return _top_up(w, e)[1].strip()
+    for e in events:
+        if isinstance(e, T.NotReached):
+            return _not_reached(w, events, e)
+    if any(isinstance(e, T.Item) for e in events):
+        return w("trace.no_item")
+    return d.reason
+
+
 def parameter_line(w: Words, p, main_file: Optional[str] = None) -> str:
     parameter = w.policy.parameters.get(p.name)
     unit = parameter.unit if parameter is not None else ""
@@ -486,8 +517,15 @@ def parameter_line(w: Words, p, main_file: Optional[str] = None) -> str:
     return line
 
 
+_NUMBER = re.compile(r"(?<![\d.])(\d{4,})(?=[^\d]|$)")
+_OPERATOR = re.compile(r" ([*/+-]) ")
+
+
 def _arith(substituted: str, w: Words) -> str:
     """The arithmetic with the values it used, the branch not taken left out, operators as people write them."""
+    if "(" not in substituted:  # plain arithmetic: written again, not parsed (the texts differ by subject)
+        text = _OPERATOR.sub(lambda m: f" {w('op.' + m.group(1))} ", substituted)
+        return _NUMBER.sub(lambda m: number(Decimal(m.group(1))), text)
     node = _parse(substituted)
     if node is None:
         return substituted
@@ -520,10 +558,6 @@ def _route(w: Words, status, route: str) -> str:
 
 def _status_by_label(policy, label: str):
     return next((s for s in policy.statuses if s.label == label or label.startswith(s.label)), None)
-
-
-def _filled(policy, text: str) -> str:
-    return text  # condition labels arrive with their placeholders filled by the engine
 
 
 def _explained(events) -> bool:
