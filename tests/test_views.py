@@ -202,3 +202,46 @@ def test_one_money_formatter_groups_thousands_for_people_and_not_for_machines():
     assert money(Decimal("1234567.5"), grouped=True) == "1,234,567.50"
     assert money(Decimal("1234567.5")) == "1234567.50"
     assert money(Decimal("-100"), grouped=True) == "-100.00"
+
+
+# --- the workbook a finance office files ---------------------------------------------------------------------------
+
+def test_the_workbook_says_where_its_figures_came_from_and_lists_what_pays_nothing_yet(tmp_path):
+    from openpyxl import load_workbook
+    facts = str(ROOT / "examples" / "county" / "2026-11.yaml")  # 3.8 waits for the average wage: pending decisions
+    doc_result = run("evaluate", POLICY, facts)
+    import json
+    doc = json.loads(doc_result.stdout)
+    path = tmp_path / "payouts.xlsx"
+    assert run("evaluate", POLICY, facts, "--format", "xlsx", "-o", path).exit_code == 0
+    book = load_workbook(path, data_only=True)
+    assert book.sheetnames[0] == "运行信息"
+    info = {row[0]: row[1] for row in book["运行信息"].iter_rows(min_row=2, values_only=True)}
+    assert info["政策"] == "关于大力发展就业帮扶车间的若干政策措施" and info["文号"] == "晋巩固衔接办〔2022〕1号"
+    assert info["期间"] == f"{doc['period']['start']} – {doc['period']['end']}"
+    assert info["政策 sha256"] == doc["policy"]["sha256"] and info["数据 sha256"] == doc["facts_sha256"]
+    assert info["工具及版本"] == f"subsidy-rules {subsidy_rules.__version__}" and info["引擎"] == "core"
+    assert info["运行时间（UTC）"].endswith("+00:00")
+    assert Decimal(str(info["发放合计（元）"])) == Decimal(doc["totals"]["granted"])
+    # totals are values (cached, never a formula read as None), equal to the JSON's
+    by_clause = {r[0]: r[2] for r in book["按条款汇总"].iter_rows(min_row=2, values_only=True) if r[0] != "合计"}
+    assert {k: f"{Decimal(str(v)):.2f}" for k, v in by_clause.items()} == doc["totals"]["by_clause"]
+    shops = list(book["按车间汇总"].iter_rows(min_row=2, values_only=True))
+    assert shops[-1][0] == "合计" and Decimal(str(shops[-1][4])) == Decimal(doc["totals"]["granted"])
+    assert all(r[4] is not None and r[5] is not None for r in shops)
+    # what pays nothing now: one row per decision, with what it waits for
+    for sheet, outcome in (("待定决定", "pending"), ("预警", "alert"), ("由各地结合实际确定事项", "discretionary"),
+                           ("取消称号", "revoked")):
+        rows = list(book[sheet].iter_rows(min_row=2, values_only=True))
+        assert len(rows) == sum(d["outcome"] == outcome for d in doc["decisions"]), sheet
+    pending = list(book["待定决定"].iter_rows(min_row=2, values_only=True))
+    assert pending and all(r[8].startswith("待补充参数：全省在岗职工年平均工资（按统计年度） 2025-") for r in pending)
+    # printed: A4 landscape, fitted to the width, the header on every page; filtered and frozen headers
+    for sheet in book.worksheets:
+        assert str(sheet.page_setup.paperSize) == sheet.PAPERSIZE_A4 and sheet.page_setup.orientation == "landscape"
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth == 1
+        assert sheet.page_setup.fitToHeight == 0 and sheet.print_title_rows == "$1:$1"
+        assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
+    payouts = book["发放明细"]
+    ids = payouts["M"][1:]
+    assert payouts.column_dimensions["M"].width >= max(len(c.value or "") for c in ids)  # ids are not cut off
