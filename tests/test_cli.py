@@ -81,9 +81,13 @@ def test_the_text_view_is_a_table_per_workshop_with_totals_by_fund():
     assert result.exit_code == 0
     out = result.output
     for ws in ("WS-001", "WS-002", "WS-003", "WS-004", "WS-005", "WS-006"):
-        assert f"Workshop {ws}" in out
-    assert re.search(r"就业补助资金\s+employment_subsidy_fund\s+112598\.26", out), out
-    assert "Totals by fund" in out and "147211.61" in out
+        assert f"帮扶车间 {ws} " in out
+    assert re.search(r"就业补助资金\s+employment_subsidy_fund\s+112,598\.26", out), out
+    assert "按资金来源合计" in out and "147,211.61" in out
+    # in the policy's language: rule labels, never ids; a workshop not certified says which condition failed
+    assert "一次性吸纳就业补助" in out and "one_time_hiring_subsidy" not in out and "granted" not in out
+    assert "帮扶车间 WS-005 移民新村扶贫车间（忻州市 静乐县）：未认定：3.1 认定为就业帮扶车间：✗ 公共投入场地" in out
+    assert not re.search(r"\s未享受\s", out)  # the rules that did not fire are listed with --why-not only
 
 
 def test_why_not_gives_one_line_per_rule_that_did_not_fire():

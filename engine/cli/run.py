@@ -84,8 +84,10 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
     loaded, facts_loaded = _load(policy, facts)
     if workshop:
         facts_loaded = _only(facts_loaded, _workshop_index(facts_loaded, workshop, facts))
-    # the report says why a workshop is not certified: it is decided with --why-not, and shows the rest only if asked
-    options = dict(backend=backend, why_not=why_not or (fmt == "html" and not record), trace=not no_trace or fmt == "html")
+    # the report and the text view say why a workshop is not certified: decided with --why-not, they show the rules
+    # that did not fire only when asked
+    options = dict(backend=backend, why_not=why_not or (fmt in ("html", "text") and not record),
+                   trace=not no_trace or fmt == "html")
     ledger_info = None
     try:
         if ledger_url:
@@ -118,7 +120,7 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
         from ..views.html import html_report
         text = html_report(run, workshop, subsidy_rules.__version__, why_not=why_not)
     else:
-        text = subsidy_rules.to_text(run)
+        text = subsidy_rules.to_text(run, why_not=why_not)
     _write(text, output)
     _report_pending(run.totals, strict)
 

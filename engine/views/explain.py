@@ -184,7 +184,8 @@ def explain_text(evaluation, decisions: List[Decision], raw: bool = False, width
         head += w("trace.fund", fund=fund) if fund else ""
         out.append(head)
         out.append(f"   {policy.label('column.decision_id', 'decision id')} {decision_id(policy.sha256, period, d)}")
-        out.extend("   " + line for line in reason_lines(d.events, policy, main_file=policy.path))
+        out.extend("   " + line for line in reason_lines(d.events, policy, main_file=policy.path,
+                                                          paid_by=d.detail("paid_by")))
         out.append("")
     return "\n".join(wrap(out, width))
 

@@ -29,7 +29,7 @@ from .exports import visible
 from ..runtime import trace as T
 from ..runtime.decisions import Decision, decision_id, period_key
 from .formats import amount_text, money, outcome_label
-from .reasons import Words, reason_lines, why_not_line
+from .reasons import Words, reason_lines, standing
 
 
 def _finalize(value):
@@ -107,48 +107,6 @@ class Model:
     full: bool
 
 
-def _status(policy, w: Words, decisions: List[Decision]) -> Tuple[str, str]:
-    """A workshop's standing in a line: certified (how), held (since when), revoked (from when), or not
-    certified with the first condition each route failed."""
-    status_rules = {s.flag: s for s in policy.statuses}
-    parts, kind = [], "none"
-    for d in decisions:
-        if d.subject != "workshop" or d.outcome not in ("certified", "revoked"):
-            continue
-        rule = policy.rule(d.rule)
-        if d.outcome == "revoked":
-            kind = "revoked"
-            parts.append(w("report.status_revoked", label=policy.label("revoked"), clause=d.clause, rule=rule.label,
-                           effective=str(d.detail("effective") or "")))
-            continue
-        route = d.detail("route")
-        grants = policy.status_of_rule(d.rule)
-        codes = w.codes(f"workshop.{grants[0].granted_field}.route") if grants else None
-        route_label = codes.get(route, route) if codes and route else (route or "")
-        if d.detail("basis") == "held":
-            kind = "held" if kind == "none" else kind
-            parts.append(w("report.status_held", label=policy.label("certified"), since=str(d.detail("since") or ""),
-                           route=route_label))
-        else:
-            kind = "certified" if kind == "none" else kind
-            parts.append(w("report.status_certified", label=policy.label("certified"), clause=d.clause,
-                           rule=rule.label, route=route_label))
-    if parts:
-        return kind, w("list.sep").join(parts)
-    # not certified: why, from the rules that would have granted the status (present when run with why-not)
-    routes = [r.rule for s in status_rules.values() for r in s.routes]
-    whys = []
-    for d in decisions:
-        if d.subject == "workshop" and d.rule in routes and d.outcome == "denied":
-            line = why_not_line(d, policy)
-            if line:
-                whys.append(f"{d.clause} {policy.rule(d.rule).label}{w('colon')}{line}")
-    text = policy.label("not_certified", "not certified")
-    if whys:
-        text += w("colon") + w("sep").join(whys)
-    return "none", text
-
-
 def _signature(d: Decision) -> tuple:
     """What makes two decisions identical for the report: rule, outcome, amount, fund, and which conditions and
     requirements held (not the values each subject's facts gave them)."""
@@ -192,7 +150,7 @@ def report_model(evaluation, workshop: Optional[str] = None, version: str = "", 
         for d in granted:
             fund_counts[d.fund or "none"] = fund_counts.get(d.fund or "none", 0) + 1
             clause_counts[d.clause] = clause_counts.get(d.clause, 0) + 1
-        kind, status_text = _status(policy, w, decisions)
+        kind, status_text = standing(policy, decisions)
         key = (ws.get("city", ""), ws.get("county", ""))
         entry = county.setdefault(key, [0, 0, 0, Decimal("0.00")])
         entry[0] += 1
@@ -205,7 +163,7 @@ def report_model(evaluation, workshop: Optional[str] = None, version: str = "", 
                     sum((d.amount for d in granted), Decimal("0.00")), len(granted), decisions=len(decisions))
         groups: Dict[tuple, Row] = {}
         for d in decisions:
-            if d.outcome == "denied" and not why_not and not full:
+            if d.outcome == "denied" and not why_not and not full and not d.detail("paid_by"):
                 continue
             cited[d.clause] = None
             key_ = ("one", d.id_in(policy.sha256, period)) if full else _signature(d)
@@ -219,7 +177,8 @@ def report_model(evaluation, workshop: Optional[str] = None, version: str = "", 
             groups[key_] = Row(policy.label(f"subject.{d.subject}", d.subject), [subject], d.clause, clause.heading if clause else "", policy.rule(d.rule).label,
                                d.outcome, outcome_label(policy, d), amount, None,
                                policy.label(d.fund) if d.fund and amount else ("" if amount is None else policy.label("none")),
-                               reason_lines(d.events, policy, main_file=policy.path, clause_text=False), why)
+                               reason_lines(d.events, policy, main_file=policy.path, clause_text=False,
+                                            paid_by=d.detail("paid_by")), why)
         for row in groups.values():
             if row.amount is not None:
                 each = next(d.shown_amount for d in decisions if decision_id(policy.sha256, period, d) == row.subjects[0][1])

@@ -36,6 +36,18 @@ DEFAULTS = {
     "op.+": "+", "op.-": "−", "op.*": "×", "op./": "÷", "list.sep": ", ", "sep": "; ", "colon": ": ",
     "func.in_period": "{0} (in this period)", "func.has_any": "{0} includes one of {1}",
     "trace.clause": "clause {clause} {heading}: {text}",
+    "report.status_certified": "{label} ({clause} {rule}, route {route})",
+    "report.status_held": "{label} (held since {since}, route {route})",
+    "report.status_revoked": "{label} ({clause} {rule}, from {effective})",
+    "report.summary_line": "{workshops} workshops, {certified} certified; {decisions} decisions; {granted} granted",
+    "report.trace_of": " (of {subject}; the {others} others met the same conditions)",
+    "text.workshop": "workshop {id}{name}{place}: {status}",
+    "text.place": " ({place})",
+    "text.why": "{subject}: {why}",
+    "text.no_decision": "no decision (run with --why-not to see the first condition each rule failed)",
+    "text.by_fund": "totals by fund",
+    "text.by_clause": "totals by clause",
+    "text.outcomes": "decisions: {counts}",
     "trace.title": "{title} ({document})",
     "trace.fund": " ({fund})",
     "trace.required": "{status} of {holder}: held (granted by {by})",
@@ -56,6 +68,9 @@ DEFAULTS = {
     "trace.not_held": "applies only to a subject holding {status} from before this period",
     "trace.no_item": "no item qualified",
     "trace.other_route": "{status} is granted by another route",
+    "trace.paid_by_run": "already paid by run {run} of the ledger, for workshop {workshop}, period {start}..{end} "
+                         "(entry {entry}); it is paid once per person",
+    "trace.paid_by_this_run": "already granted in this run, by workshop {workshop}; it is paid once per person",
     "trace.nothing": "the amount comes to nothing",
     "trace.parameters": "values used:",
     "trace.parameter": "{label}{key}: {value}, in force from {since}{until}; source: {source}",
@@ -342,7 +357,8 @@ def _field_of(node) -> Optional[str]:
 
 # the trace ---------------------------------------------------------------------------------------------------
 
-def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clause_text: bool = True) -> List[str]:
+def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clause_text: bool = True,
+                 paid_by: Optional[dict] = None) -> List[str]:
     """The trace of one decision as sentences in the policy's language, in the order things happened, the values
     used (parameters: value, unit, effective date, source) listed once at the end. Lines of a per-item rule are
     indented under their item."""
@@ -445,6 +461,8 @@ def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clau
                 lines.append("  " + w("trace.reading", text=e.reading))
         elif isinstance(e, T.Outcome):
             continue  # the decision's heading says it
+    if paid_by:
+        lines.append(paid_by_line(w, paid_by))
     if used:
         lines.append(w("trace.parameters"))
         for p in used.values():
@@ -465,11 +483,58 @@ def condition_text(w: Words, c: T.Condition) -> str:
     return body
 
 
+def standing(policy, decisions) -> Tuple[str, str]:
+    """A workshop's standing in a line: certified (how), held (since when), revoked (from when), or not
+    certified with the first condition each route failed (the rules that did not fire are in ``decisions`` when
+    the run was made with why-not). Returns (certified / held / revoked / none, the line)."""
+    w = Words(policy)
+    status_rules = {s.flag: s for s in policy.statuses}
+    parts, kind = [], "none"
+    for d in decisions:
+        if d.subject != "workshop" or d.outcome not in ("certified", "revoked"):
+            continue
+        rule = policy.rule(d.rule)
+        if d.outcome == "revoked":
+            kind = "revoked"
+            parts.append(w("report.status_revoked", label=policy.label("revoked"), clause=d.clause, rule=rule.label,
+                           effective=str(d.detail("effective") or "")))
+            continue
+        route = d.detail("route")
+        grants = policy.status_of_rule(d.rule)
+        codes = w.codes(f"workshop.{grants[0].granted_field}.route") if grants else None
+        route_label = codes.get(route, route) if codes and route else (route or "")
+        if d.detail("basis") == "held":
+            kind = "held" if kind == "none" else kind
+            parts.append(w("report.status_held", label=policy.label("certified"), since=str(d.detail("since") or ""),
+                           route=route_label))
+        else:
+            kind = "certified" if kind == "none" else kind
+            parts.append(w("report.status_certified", label=policy.label("certified"), clause=d.clause,
+                           rule=rule.label, route=route_label))
+    if parts:
+        return kind, w("list.sep").join(parts)
+    # not certified: why, from the rules that would have granted the status (present when run with why-not)
+    routes = [r.rule for s in status_rules.values() for r in s.routes]
+    whys = []
+    for d in decisions:
+        if d.subject == "workshop" and d.rule in routes and d.outcome == "denied":
+            line = why_not_line(d, policy)
+            if line:
+                whys.append(f"{d.clause} {policy.rule(d.rule).label}{w('colon')}{line}")
+    text = policy.label("not_certified", "not certified")
+    if whys:
+        text += w("colon") + w("sep").join(whys)
+    return "none", text
+
+
 def why_not_line(d, policy) -> Optional[str]:
     """In one line, in the policy's language, why a decision did not fire or waits: the first condition or
     requirement that failed, no item that qualified, the value a pending decision waits for."""
     w = Words(policy)
     events = d.events or ()
+    paid_by = d.detail("paid_by")
+    if paid_by:
+        return paid_by_line(w, paid_by)
     for e in events:
         if isinstance(e, T.Condition) and not e.holds:
             return f"{MARK[False]} {condition_text(w, e)}"
@@ -491,6 +556,15 @@ def why_not_line(d, policy) -> Optional[str]:
     if any(isinstance(e, T.Item) for e in events):
         return w("trace.no_item")
     return d.reason
+
+
+def paid_by_line(w: Words, paid_by: dict) -> str:
+    """A once-per-person subsidy another workshop or an earlier run paid: where it was paid."""
+    if paid_by.get("run") is None:
+        return w("trace.paid_by_this_run", workshop=paid_by.get("workshop", ""))
+    period = paid_by.get("period") or {}
+    return w("trace.paid_by_run", run=paid_by["run"], workshop=paid_by.get("workshop", ""), entry=paid_by.get("entry", ""),
+             start=period.get("start", ""), end=period.get("end", ""))
 
 
 def parameter_line(w: Words, p, main_file: Optional[str] = None) -> str:
