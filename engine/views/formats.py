@@ -99,6 +99,10 @@ def amount_text(policy, amount: Optional[Decimal]) -> str:
     return f"{money(amount, grouped=True)} {unit}".rstrip()
 
 
+#: Punctuation that does not begin a line (closing brackets, commas, stops), whatever the script.
+_NO_LINE_START = set(")]}>,.;:!?%\u3001\u3002\uff0c\uff1b\uff1a\uff09\u300b\u300d\u3011\uff01\uff1f")
+
+
 def _cut(text: str, width: int) -> int:
     """How many characters of ``text`` fit in ``width`` columns, preferring to break after a space or a wide
     character (never inside a run of narrow letters and digits when there is another place)."""
@@ -109,7 +113,8 @@ def _cut(text: str, width: int) -> int:
             break
         used += w
         fit = i + 1
-        if c == " " or w == 2 or c in ",;:)]":
+        closing = i + 1 < len(text) and text[i + 1] in _NO_LINE_START
+        if (c == " " or w == 2 or c in ",;:)]") and not closing:
             last_break = i + 1
     if fit < len(text) and last_break > fit // 3:
         return last_break

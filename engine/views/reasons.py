@@ -54,6 +54,7 @@ DEFAULTS = {
     "trace.required_route": "{status} of {holder}: held by route {route} (granted by {by})",
     "trace.required_only": "; this item is open to route {routes} only",
     "trace.required_missing": "{status} of {holder}: not held",
+    "trace.route_closed": "held by route {route}; this item is open to route {routes} only",
     "trace.held": "{status}: held since {since} by route {route} ({source}); not tested again",
     "trace.held_end": "an end dated {on} is not after that grant, so the grant stands",
     "trace.pending": "pending: {parameter} has no value on {date}; decided once the policy has it",
@@ -64,6 +65,7 @@ DEFAULTS = {
     "trace.no_limit": "no limit on how many count",
     "trace.amount": "amount",
     "trace.total": "total {parts} = {total}",
+    "trace.total_one": "total {total}",
     "trace.not_reached": "no decision: {reason}",
     "trace.not_held": "applies only to a subject holding {status} from before this period",
     "trace.no_item": "no item qualified",
@@ -398,7 +400,7 @@ def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clau
             status = w.status(e.fact)
             what = status.label if status is not None else e.fact
             holder = policy.label(f"subject.{e.fact.split('.')[0]}", e.holder_id)
-            if not e.holds:
+            if not e.holds and not (e.route is not None and e.routes is not None):
                 lines.append(f"{MARK[False]} " + w("trace.required_missing", status=what, holder=holder))
                 continue
             by = w("list.sep").join(w.rule(rule) for rule, _ in e.asserted_by)
@@ -408,7 +410,7 @@ def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clau
                 line = w("trace.required", status=what, holder=holder, by=by)
             if e.routes is not None:
                 line += w("trace.required_only", routes=w("list.sep").join(_route(w, status, r) for r in e.routes))
-            lines.append(f"{MARK[True]} {line}")
+            lines.append(f"{MARK[e.holds]} {line}")
         elif isinstance(e, T.Held):
             lines.append(w("trace.held", status=e.status, since=e.since.isoformat(), source=e.source,
                            route=_route(w, _status_by_label(policy, e.status), e.route)))
@@ -446,6 +448,8 @@ def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clau
         elif isinstance(e, T.Arithmetic):
             note_params(e.params)
             lines.extend(arithmetic(e))
+        elif isinstance(e, T.Total) and len(e.parts) == 1:
+            lines.append(w("trace.total_one", total=money(e.total, grouped=True)))
         elif isinstance(e, T.Total):
             lines.append(w("trace.total", parts=" + ".join(money(p, grouped=True) for p in e.parts),
                            total=money(e.total, grouped=True)))
@@ -538,6 +542,10 @@ def why_not_line(d, policy) -> Optional[str]:
     for e in events:
         if isinstance(e, T.Condition) and not e.holds:
             return f"{MARK[False]} {condition_text(w, e)}"
+        if isinstance(e, T.Required) and not e.holds and e.route is not None and e.routes is not None:
+            status = w.status(e.fact)
+            only = w("list.sep").join(_route(w, status, r) for r in e.routes)
+            return f"{MARK[False]} " + w("trace.route_closed", route=_route(w, status, e.route), routes=only)
         if isinstance(e, T.Required) and not e.holds:
             status = w.status(e.fact)
             holder = policy.label(f"subject.{e.fact.split('.')[0]}", e.holder_id)
