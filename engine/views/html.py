@@ -29,7 +29,7 @@ from .exports import visible
 from ..runtime import trace as T
 from ..runtime.decisions import Decision, decision_id, period_key
 from .formats import amount_text, money, outcome_label
-from .reasons import Words, reason_lines, standing
+from .reasons import Words, reason_lines, standing, why_not_line
 
 
 def _finalize(value):
