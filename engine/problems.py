@@ -8,7 +8,7 @@ column) it came from. Loaders collect every problem they find and raise one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 
 @dataclass(frozen=True, order=True)
@@ -40,7 +40,7 @@ class Problem:
     severity: str = ERROR
     hint: Optional[str] = None
 
-    def sort_key(self) -> Tuple:
+    def sort_key(self) -> Tuple[str, int, int, str, str, str]:
         loc = self.location
         return (loc.file, loc.line, loc.col, self.pointer, self.code, self.message)
 
@@ -67,10 +67,10 @@ class Problem:
         return text
 
 
-def sort_problems(problems: Iterable[Problem]) -> list:
+def sort_problems(problems: Iterable[Problem]) -> List[Problem]:
     """Sorted and de-duplicated, so a report is stable from run to run."""
     seen = set()
-    out = []
+    out: List[Problem] = []
     for p in sorted(problems, key=Problem.sort_key):
         key = p.sort_key()
         if key not in seen:
@@ -108,17 +108,17 @@ class EngineFault(SubsidyError):
 class InvalidInput(InputFault):
     """Raised once, with every problem found, when input cannot be used."""
 
-    def __init__(self, problems: Iterable[Problem], positions: Optional[dict] = None):
+    def __init__(self, problems: Iterable[Problem], positions: Optional[Dict[str, Location]] = None):
         self.problems = sort_problems(problems)
         self.positions = positions  # where each value stood, when the file could be read that far
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @property
-    def errors(self) -> list:
+    def errors(self) -> List[Problem]:
         return [p for p in self.problems if p.severity == ERROR]
 
 
-def pointer_join(pointer: str, key) -> str:
+def pointer_join(pointer: str, key: Union[str, int]) -> str:
     """Append one reference token to a JSON pointer (RFC 6901 escaping)."""
     token = str(key).replace("~", "~0").replace("/", "~1")
     return f"{pointer}/{token}"

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import click
 
 import subsidy_rules
 from ._common import _fail, _write, _OUTPUT, _load, _PATH, _ledger, _head_line, _date_option
 
+if TYPE_CHECKING:
+    from ..ledger import Ledger
+
 
 @click.group()
-def ledger():
+def ledger() -> None:
     """The payout ledger: what was recorded, whether it is intact, what it paid.
 
     A ledger is a SQLite file (a plain path or sqlite:///ledger.db; nothing to
@@ -26,7 +30,7 @@ def ledger():
 
 @ledger.command(name="init")
 @click.argument("url")
-def ledger_init(url):
+def ledger_init(url: str) -> None:
     """Create a new, empty ledger at URL (its schema at the newest revision).
 
     Every other command refuses a URL that holds no ledger, so a mistyped path
@@ -40,9 +44,9 @@ def ledger_init(url):
       subsidy ledger init postgresql://office@db.example/ledger
     """
     from ..ledger import init_ledger
-    created = []
+    created: List[bool] = []
 
-    def create(target):
+    def create(target: str) -> Ledger:
         opened, new = init_ledger(target)
         created.append(new)
         return opened
@@ -64,7 +68,7 @@ def ledger_init(url):
 @click.option("--public-key", type=_PATH, metavar="PUB",
               help="The office's public key (PEM): each checkpoint must be signed by it. Without it, a checkpoint's "
                    "signature is checked with the key the checkpoint carries.")
-def ledger_verify(url, checkpoints, public_key):
+def ledger_verify(url: str, checkpoints: Tuple[str, ...], public_key: Optional[str]) -> None:
     """Walk the ledger's hash chain and recompute what it decides from; name every difference.
 
     Checks every entry and run against its hash and the one before it, that
@@ -110,7 +114,7 @@ def ledger_verify(url, checkpoints, public_key):
               help="Where to write the new private key (PEM; readable by its owner only). Never overwritten.")
 @click.option("--public-key", "public_path", type=_PATH, metavar="PUB",
               help="Where to write its public key (PEM). Default: KEYFILE with .pub for its extension.")
-def ledger_keygen(key_path, public_path):
+def ledger_keygen(key_path: str, public_path: Optional[str]) -> None:
     """Make the office's Ed25519 signing key for ledger checkpoints.
 
     Keep KEYFILE where only the office can read it; give the public key to
@@ -139,7 +143,7 @@ def ledger_keygen(key_path, public_path):
               help="The office's Ed25519 private key (PEM), as subsidy ledger keygen or openssl genpkey wrote it.")
 @click.option("-o", "--output", type=_OUTPUT, required=True, metavar="CHECKPOINT",
               help="Where to write the signed checkpoint (JSON).")
-def ledger_checkpoint(url, key_path, output):
+def ledger_checkpoint(url: str, key_path: str, output: str) -> None:
     """Verify the ledger, then write its head signed with the office's key.
 
     The checkpoint (JSON: how many runs and entries, the head's chain hash, the
@@ -177,7 +181,7 @@ def ledger_checkpoint(url, key_path, output):
 @click.argument("policy", type=_PATH)
 @click.argument("facts", type=_PATH)
 @click.option("--reason", required=True, help="Where the history comes from (e.g. the county's records to 2022-06).")
-def ledger_carry_in(url, policy, facts, reason):
+def ledger_carry_in(url: str, policy: str, facts: str, reason: str) -> None:
     """Bring in the history FACTS states: payments made before the ledger was kept.
 
     Every `history` field the facts give (one-time subsidy paid, months of
@@ -205,8 +209,9 @@ def ledger_carry_in(url, policy, facts, reason):
 
 @ledger.command(name="runs")
 @click.argument("url")
-def ledger_runs(url):
+def ledger_runs(url: str) -> None:
     """List the recorded runs: when, which period, which policy and facts, superseding what."""
+    from ..views import formats
     with _ledger(url) as led:
         rows = led.runs()
     table = [["run", "id", "kind", "recorded at (UTC)", "period", "policy", "facts", "entries", "supersedes", "reason"]]
@@ -215,7 +220,7 @@ def ledger_runs(url):
                       f"{r['period_start']}..{r['period_end']}",
                       str(r["policy_id"]), str(r["facts_path"]), str(r["entry_count"]),
                       " ".join(i[:12] for i in str(r["supersedes"]).split()), str(r["reason"])])
-    click.echo("\n".join(subsidy_rules.views.formats.table(table, right={0, 7})))
+    click.echo("\n".join(formats.table(table, right={0, 7})))
 
 
 @ledger.command(name="report")
@@ -225,7 +230,8 @@ def ledger_runs(url):
 @click.option("--to", "end", help="Only entries whose period ends on or before this date (YYYY-MM-DD).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output.")
-def ledger_report(url, policy_path, start, end, fmt, output):
+def ledger_report(url: str, policy_path: str, start: Optional[str], end: Optional[str], fmt: str,
+                  output: Optional[str]) -> None:
     """Totals paid by fund, clause, city and county, and progress against the policy's targets.
 
     Amounts are granted entries net of reversals. A target counts what the

@@ -15,17 +15,21 @@ payments are once per person, the targets) is the policy's ``ledger:`` section.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple, Union
 
 from ..runtime import trace as T
 from ..runtime.decisions import Decision, Totals
 from ..runtime.evaluate import Evaluation, evaluate
-from ..policy.history import fill, fill_statuses
+from ..policy.history import LedgerHistory, LedgerSettings, fill, fill_statuses
 from ..problems import InvalidInput, Location, Problem
 from .chain import Break
 from .report import LedgerReport, build as build_report
-from .store import (PAID_BY, Head, Ledger, LedgerUnavailable, Payer, PreparedRun, RecordOutcome, Verification,
+from .store import (PAID_BY, Head, Held, Ledger, LedgerUnavailable, Payer, PreparedRun, RecordOutcome, Verification,
                     flag_rules, normalise_url)
+
+if TYPE_CHECKING:
+    from ..facts.reading import Facts
+    from ..policy.model import Policy
 
 __all__ = ["Break", "Head", "Ledger", "LedgerReport", "LedgerUnavailable", "PreparedRun", "RecordOutcome",
            "Verification", "build_report", "carry_in", "evaluate_with_ledger", "init_ledger", "normalise_url",
@@ -59,7 +63,7 @@ def init_ledger(url: str) -> Tuple[Ledger, bool]:
         raise
 
 
-def settings_of(policy):
+def settings_of(policy: Policy) -> LedgerSettings:
     """The policy's ``ledger:`` section; InvalidInput if it has none."""
     if policy.ledger is None:
         raise InvalidInput([Problem("ledger.not_configured", f"policy {policy.id} has no `ledger:` section, so the "
@@ -68,7 +72,7 @@ def settings_of(policy):
     return policy.ledger
 
 
-def evaluate_with_ledger(ledger: Ledger, policy, facts, **options) -> Tuple[Evaluation, dict]:
+def evaluate_with_ledger(ledger: Ledger, policy: Policy, facts: Facts, **options: Any) -> Tuple[Evaluation, Held]:
     """Evaluate with every history field the policy names filled from the ledger; InvalidInput if the facts state
     a history the ledger does not hold. Returns the evaluation and the history it was decided on.
 
@@ -97,7 +101,7 @@ def evaluate_with_ledger(ledger: Ledger, policy, facts, **options) -> Tuple[Eval
     return _once_across_workshops(run, policy, facts, settings, held, statuses, payers, fields, options)
 
 
-def record_run(ledger: Ledger, run: Evaluation, held: dict, *, supersede: bool = False, reason: str = "",
+def record_run(ledger: Ledger, run: Evaluation, held: LedgerHistory, *, supersede: bool = False, reason: str = "",
                tool_version: str = "") -> RecordOutcome:
     """Record ``run`` (made by :func:`evaluate_with_ledger`) in one transaction."""
     settings = settings_of(run.policy)
@@ -105,7 +109,8 @@ def record_run(ledger: Ledger, run: Evaluation, held: dict, *, supersede: bool =
     return ledger.record(prepared, settings, supersede=supersede, reason=reason, tool_version=tool_version)
 
 
-def carry_in(ledger: Ledger, policy, facts, *, reason: str = "", tool_version: str = "") -> RecordOutcome:
+def carry_in(ledger: Ledger, policy: Policy, facts: Facts, *, reason: str = "", tool_version: str = ""
+             ) -> RecordOutcome:
     """Record the history ``facts`` states (paid before the ledger was kept) as opening entries, once; refused for
     any person or workshop the ledger already holds history for."""
     settings = settings_of(policy)
@@ -113,13 +118,13 @@ def carry_in(ledger: Ledger, policy, facts, *, reason: str = "", tool_version: s
                          tool_version=tool_version)
 
 
-def _policy_location(policy):
+def _policy_location(policy: Policy) -> Location:
     return Location(policy.path)
 
 
 # --- once per person, across workshops -----------------------------------------------------------------------------
 
-def _flag_fields(settings) -> Dict[str, List[str]]:
+def _flag_fields(settings: LedgerSettings) -> Dict[str, List[str]]:
     """Once-per-person rule -> the worker history fields that say whether it was paid."""
     rules = set(flag_rules(settings))
     out: Dict[str, List[str]] = {}
@@ -129,29 +134,31 @@ def _flag_fields(settings) -> Dict[str, List[str]]:
     return out
 
 
-def _once_across_workshops(run: Evaluation, policy, facts, settings, held, statuses, payers, fields, options):
+def _once_across_workshops(run: Evaluation, policy: Policy, facts: Facts, settings: LedgerSettings, held: Held,
+                           statuses: Dict[Tuple[str, str], Dict[str, dict]], payers: Dict[Tuple[str, str], Payer],
+                           fields: Dict[str, List[str]], options: Dict[str, Any]) -> Tuple[Evaluation, Held]:
     """Workshop by workshop in the order of the facts file: a once-per-person grant to a person the ledger holds as
     paid elsewhere (``payers``), or whom a workshop listed earlier was granted it in this run, is decided again with
     the history saying it was paid; the decision then says who paid it."""
     by_shop: Dict[str, List[Decision]] = {}
     for d in run.decisions:
         by_shop.setdefault(d.workshop, []).append(d)
-    tallied: Dict[str, list] = {}
+    tallied: Dict[str, List[Tuple[str, str, str]]] = {}
     for t in run.tallies:
         tallied.setdefault(t[1], []).append(t)
     shops = list(run.facts.workshops)
     paid_in_run: Dict[Tuple[str, str], str] = {}
-    marks: Dict[Tuple[str, str, str], Tuple[object, Decision]] = {}
+    marks: Dict[Tuple[str, str, str], Tuple[Union[Payer, str], Decision]] = {}  # the payer: an entry, or a workshop
     for i, ws in enumerate(facts.workshops):
         shop = ws["id"]
-        mine: Dict[Tuple[str, str], Tuple[object, Decision]] = {}
+        mine: Dict[Tuple[str, str], Tuple[Union[Payer, str], Decision]] = {}
         while True:
-            new = {}
+            new: Dict[Tuple[str, str], Tuple[Union[Payer, str], Decision]] = {}
             for d in by_shop.get(shop, ()):
                 if d.outcome != "granted" or not d.worker or d.rule not in fields or (d.worker, d.rule) in mine:
                     continue
                 person = settings.person_key(shop, d.worker)
-                payer = payers.get((person, d.rule)) or paid_in_run.get((person, d.rule))
+                payer: Union[Payer, str, None] = payers.get((person, d.rule)) or paid_in_run.get((person, d.rule))
                 if payer is not None:
                     new[(d.worker, d.rule)] = (payer, d)
             if not new:
@@ -187,18 +194,19 @@ def _once_across_workshops(run: Evaluation, policy, facts, settings, held, statu
         else:
             decisions[now] = denied
         decisions.sort(key=lambda d: d.order)
-    decisions = tuple(d for ws in facts.workshops for d in by_shop.get(ws["id"], ()))
+    ordered = tuple(d for ws in facts.workshops for d in by_shop.get(ws["id"], ()))
     tallies = tuple(t for ws in facts.workshops for t in tallied.get(ws["id"], ()))
     used = {key: dict(values) for key, values in held.items()}
     for (shop, worker, rule), (payer, _) in marks.items():
         if isinstance(payer, Payer):
             used.setdefault(("worker", settings.person_key(shop, worker)), {})[PAID_BY + rule] = payer.seq
-    final = dataclasses.replace(run, facts=dataclasses.replace(run.facts, workshops=tuple(shops)), decisions=decisions,
-                                totals=Totals.of(decisions), tallies=tallies)
+    final = dataclasses.replace(run, facts=dataclasses.replace(run.facts, workshops=tuple(shops)), decisions=ordered,
+                                totals=Totals.of(ordered), tallies=tallies)
     return final, used
 
 
-def _already_paid(policy, settings, facts, shop, worker, rule_id, payer) -> Tuple[str, dict]:
+def _already_paid(policy: Policy, settings: LedgerSettings, facts: Facts, shop: str, worker: str, rule_id: str,
+                  payer: Union[Payer, str]) -> Tuple[str, Dict[str, Any]]:
     """The one-line reason, and the ``paid_by`` detail, of a once-per-person subsidy not granted because it was
     paid already."""
     rule = policy.rule(rule_id)
@@ -207,8 +215,8 @@ def _already_paid(policy, settings, facts, shop, worker, rule_id, payer) -> Tupl
     if isinstance(payer, Payer):
         where = (f"already paid to worker {worker} by run {payer.run_seq} ({payer.run_id[:12]}…) of the ledger, for "
                  f"workshop {payer.workshop}, period {payer.period_start}..{payer.period_end} (entry {payer.seq})")
-        detail = {"run": payer.run_seq, "run_id": payer.run_id, "workshop": payer.workshop, "entry": payer.seq,
-                  "period": {"start": payer.period_start, "end": payer.period_end}}
+        detail: Dict[str, Any] = {"run": payer.run_seq, "run_id": payer.run_id, "workshop": payer.workshop,
+                                  "entry": payer.seq, "period": {"start": payer.period_start, "end": payer.period_end}}
     else:
         where = (f"already granted to worker {worker} in this run, by workshop {payer} (listed before {shop} in "
                  f"{facts.path})")

@@ -19,7 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 GENESIS = "0" * 64
 
@@ -36,13 +36,21 @@ TAMPERED = "ledger.tampered"
 DAMAGED = "ledger.damaged"
 
 
-def digest(values: Iterable) -> str:
+class Fields(Protocol):
+    """An entry or run read by field name: a dict the ledger builds, or a database row's mapping."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
+    def get(self, name: str, /) -> Any: ...
+
+
+def digest(values: Iterable[object]) -> str:
     """sha256 of a canonical JSON array of ``values`` (strings, integers and nulls only)."""
     text = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def entry_hash(entry: Mapping) -> str:
+def entry_hash(entry: Fields) -> str:
     """The hash of an entry's fields; its ``details`` count when it has any (entries recorded before details were
     kept hash as they always did)."""
     values = [entry[f] for f in ENTRY_FIELDS]
@@ -51,16 +59,16 @@ def entry_hash(entry: Mapping) -> str:
     return digest(values)
 
 
-def run_hash(run: Mapping) -> str:
+def run_hash(run: Fields) -> str:
     return digest(run[f] for f in RUN_FIELDS)
 
 
-def claims_text(claims: Mapping) -> str:
+def claims_text(claims: Mapping[str, Any]) -> str:
     """A run's claims as the canonical JSON the chain hashes and the ledger stores."""
     return json.dumps(claims, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def run_link(prev_chain: str, run: Mapping, claims: Optional[str], end_hash: Optional[str]) -> str:
+def run_link(prev_chain: str, run: Fields, claims: Optional[str], end_hash: Optional[str]) -> str:
     """The chain hash of ``run``: the chain hash of the run before it, the run's own hash (recomputed from its
     fields), its claims and the hash of the last entry recorded by the end of it."""
     return digest(["run", prev_chain, run_hash(run), claims, end_hash])
@@ -96,7 +104,7 @@ class Walk:
     chains: Dict[int, Optional[str]] = field(default_factory=dict)  # run seq -> its stored chain hash
 
 
-def value_problem(row: Mapping) -> Optional[str]:
+def value_problem(row: Fields) -> Optional[str]:
     """Why an entry's stored values cannot be read as the ledger wrote them, if they cannot."""
     amount = row.get("amount")
     if amount is not None:
@@ -122,14 +130,14 @@ def value_problem(row: Mapping) -> Optional[str]:
     return None
 
 
-def verify(entry_rows: Iterable[Mapping], run_rows: List[Mapping], head: Optional[Mapping],
-           tally_sha256: Mapping[str, str], want_ends: Iterable[int] = ()) -> "tuple[List[Break], Walk]":
+def verify(entry_rows: Iterable[Fields], run_rows: Sequence[Fields], head: Optional[Fields],
+           tally_sha256: Mapping[str, str], want_ends: Iterable[int] = ()) -> Tuple[List[Break], Walk]:
     """Every break in the chain, the first first, and what the walk saw; no break when the ledger is intact."""
     breaks: List[Break] = []
     walk = Walk()
     prev_hash, expected = GENESIS, 1
-    counts: dict = {}
-    first: dict = {}
+    counts: Dict[str, int] = {}  # run id -> its entries in the table
+    first: Dict[str, int] = {}  # run id -> its first entry's seq
     ends = {r["first_entry"] + r["entry_count"] - 1 for r in run_rows
             if isinstance(r.get("first_entry"), int) and isinstance(r.get("entry_count"), int) and r["entry_count"]}
     ends.update(want_ends)
@@ -160,7 +168,8 @@ def verify(entry_rows: Iterable[Mapping], run_rows: List[Mapping], head: Optiona
                             f"{str(head['hash'])[:12]}…, the table ends at entry {last}: the last entries were removed or "
                             "altered"))
     known = set()
-    chain_prev, entry_end, expected_run = GENESIS, GENESIS, 1
+    chain_prev, expected_run = GENESIS, 1
+    entry_end: Optional[str] = GENESIS
     for run in run_rows:  # in seq order
         known.add(run["id"])
         seq = run["seq"]
@@ -172,7 +181,7 @@ def verify(entry_rows: Iterable[Mapping], run_rows: List[Mapping], head: Optiona
             breaks.append(Break("run", expected_run, f"run {expected_run} is missing (the next run is {seq}): "
                                 f"runs {expected_run}..{seq - 1} were removed"))
         expected_run = seq + 1
-        problem: Optional[str] = None
+        problem = None
         if run_hash(run) != run["hash"]:
             problem = "its fields no longer give its hash"
         elif counts.get(run["id"], 0) != run["entry_count"] or first.get(run["id"]) != run["first_entry"]:

@@ -21,16 +21,24 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type
 
 from ..problems import InvalidInput, Location, Problem
 from .chain import Break, Walk
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+    from .store import Verification
 
 FORMAT = "subsidy-ledger-checkpoint/1"
 _FIELDS = ("format", "ledger", "runs", "entries", "head", "entry_hash", "made_at", "tool_version", "public_key")
 
 
-def _crypto():
+def _crypto() -> Tuple[Type[Exception], ModuleType, Type[Ed25519PrivateKey], Type[Ed25519PublicKey]]:
+    """cryptography's signature error, serialization module and Ed25519 key classes, imported when first needed."""
     try:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import serialization
@@ -73,7 +81,7 @@ def keygen(key_path: str, public_path: str) -> str:
     return fingerprint(_raw(key.public_key()))
 
 
-def _raw(public) -> bytes:
+def _raw(public: Ed25519PublicKey) -> bytes:
     _, serialization, _, _ = _crypto()
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
@@ -86,7 +94,7 @@ def _read(path: str) -> bytes:
         raise _problem("ledger.key", f"cannot read {path}: {exc.strerror}", path) from None
 
 
-def load_private(path: str):
+def load_private(path: str) -> Ed25519PrivateKey:
     _, serialization, Ed25519PrivateKey, _ = _crypto()
     data = _read(path)
     try:
@@ -122,12 +130,12 @@ def load_public(path: str) -> bytes:
     return _raw(key)
 
 
-def _payload(body: dict) -> bytes:
+def _payload(body: Dict[str, Any]) -> bytes:
     return json.dumps({k: body[k] for k in _FIELDS}, ensure_ascii=False, sort_keys=True,
                       separators=(",", ":")).encode("utf-8")
 
 
-def make(verification, display: str, key_path: str, tool_version: str) -> dict:
+def make(verification: Verification, display: str, key_path: str, tool_version: str) -> Dict[str, Any]:
     """The signed checkpoint of a ledger just verified intact (``verification``: what :meth:`Ledger.verify`
     found)."""
     key = load_private(key_path)
@@ -140,7 +148,7 @@ def make(verification, display: str, key_path: str, tool_version: str) -> dict:
     return body
 
 
-def write(body: dict, path: str) -> None:
+def write(body: Dict[str, Any], path: str) -> None:
     try:
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(body, fh, ensure_ascii=False, indent=2)
@@ -206,7 +214,7 @@ def load(path: str, public_key: Optional[str] = None) -> Checkpoint:
     except (ValueError, TypeError):
         raise _problem("ledger.checkpoint", "the checkpoint's public key or signature is not base64", path) from None
     pinned = public_key is not None
-    raw = load_public(public_key) if pinned else carried
+    raw = load_public(public_key) if public_key is not None else carried
     if pinned and raw != carried:
         raise _problem("ledger.bad_signature", f"the checkpoint carries the key {fingerprint(carried)}, not the "
                        f"office's key {fingerprint(raw)} ({public_key}): it was not signed by the office", path)

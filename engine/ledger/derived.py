@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Set, Tuple, Union
 
-from .chain import Break
+from .chain import Break, Fields
 
 PAID = ("granted", "carried_in")  # outcomes that count as paid: granted, or paid before the ledger was kept
 
@@ -33,17 +33,18 @@ class Claims:
 
 
 def make_claims(workshops: Iterable[str], months: Iterable[str], supersedes: Mapping[str, Iterable[str]],
-                once: Iterable[str]) -> dict:
+                once: Iterable[str]) -> Dict[str, Any]:
     return {"workshops": sorted(set(workshops)), "months": sorted(set(months)),
             "supersedes": {w: sorted(set(o)) for w, o in sorted(supersedes.items())}, "once_per_person": sorted(set(once))}
 
 
-def parse_claims(run: Mapping) -> Tuple[Optional[Claims], Optional[Break]]:
+def parse_claims(run: Fields) -> Union[Claims, Break]:
     """The claims of a run row, or a break saying why they cannot be read."""
     text = run.get("claims")
-    seq = run.get("seq") if isinstance(run.get("seq"), int) else 0
+    stored = run.get("seq")
+    seq = stored if isinstance(stored, int) else 0
     if text is None:
-        return None, Break("run", seq, f"run {seq} ({str(run.get('id'))[:12]}…) has no claims (the workshops and months "
+        return Break("run", seq, f"run {seq} ({str(run.get('id'))[:12]}…) has no claims (the workshops and months "
                            "it took): they were removed", "ledger.damaged")
     try:
         data = json.loads(text)
@@ -52,12 +53,12 @@ def parse_claims(run: Mapping) -> Tuple[Optional[Claims], Optional[Break]]:
                         {str(w): tuple(_strings(o)) for w, o in dict(data["supersedes"]).items()},
                         frozenset(_strings(data["once_per_person"])))
     except (TypeError, ValueError, KeyError, AttributeError):
-        return None, Break("run", seq, f"run {seq} ({str(run.get('id'))[:12]}…) is damaged: its claims are not the "
+        return Break("run", seq, f"run {seq} ({str(run.get('id'))[:12]}…) is damaged: its claims are not the "
                            "JSON the ledger writes", "ledger.damaged")
-    return claims, None
+    return claims
 
 
-def _strings(values) -> List[str]:
+def _strings(values: object) -> List[str]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise TypeError("not a list of strings")
     return values
@@ -103,7 +104,7 @@ def once_paid_from(payments: Iterable[Payment], once_by_run: Mapping[str, Frozen
     """(person, rule) -> the entry that paid it once, from the payments not reversed whose run paid the rule once per
     person; and every second active payment (person, rule, first seq, second seq)."""
     out: Dict[Tuple[str, str], int] = {}
-    twice = []
+    twice: List[Tuple[str, str, int, int]] = []
     for p in sorted(payments, key=lambda p: p.seq):
         if p.seq in reversed_seqs or p.rule not in once_by_run.get(p.run_id, ()):
             continue
@@ -115,7 +116,8 @@ def once_paid_from(payments: Iterable[Payment], once_by_run: Mapping[str, Frozen
     return out, twice
 
 
-def compare(expected_once: Mapping[Tuple[str, str], int], twice, actual_once: Mapping[Tuple[str, str], int],
+def compare(expected_once: Mapping[Tuple[str, str], int], twice: Iterable[Tuple[str, str, int, int]],
+            actual_once: Mapping[Tuple[str, str], int],
             expected_cover: Mapping[Tuple[str, str], str], actual_cover: Mapping[Tuple[str, str], str],
             expected_super: Set[Tuple[str, str, str]], actual_super: Set[Tuple[str, str, str]],
             run_seq: Mapping[str, int]) -> List[Break]:
@@ -143,14 +145,14 @@ def compare(expected_once: Mapping[Tuple[str, str], int], twice, actual_once: Ma
                              f"once_paid holds person {person}, rule {rule} (entry {seq}), but no chained entry pays "
                              "it (or its payment was reversed): the row was added or edited"))
     for (shop, month), run_id in sorted(expected_cover.items()):
-        got = actual_cover.get((shop, month))
-        if got is None:
+        holder = actual_cover.get((shop, month))
+        if holder is None:
             out.append(Break("coverage", run_seq.get(run_id, 0), f"coverage has no row for workshop {shop}, month "
                              f"{month}: {run(run_id)} claims it (the row was deleted, so a second run for that month "
                              "would not be refused)"))
-        elif got != run_id:
+        elif holder != run_id:
             out.append(Break("coverage", run_seq.get(run_id, 0), f"coverage gives workshop {shop}, month {month} to "
-                             f"{run(got)}; the chained claims give it to {run(run_id)}"))
+                             f"{run(holder)}; the chained claims give it to {run(run_id)}"))
     for (shop, month), run_id in sorted(actual_cover.items()):
         if (shop, month) not in expected_cover:
             out.append(Break("coverage", run_seq.get(run_id, 0), f"coverage gives workshop {shop}, month {month} to "

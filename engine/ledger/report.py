@@ -11,17 +11,24 @@ import datetime as _dt
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.engine import Connection
 
 from ..runtime.decisions import NO_FUND, clause_key
 from ..problems import InvalidInput
 from ..views.formats import table
 from . import chain
+from .store import Head, Ledger
 from .tables import coverage, entries, tallies
 
+if TYPE_CHECKING:
+    from ..policy.history import LedgerSettings
+    from ..policy.model import Policy
+
 _ZERO = Decimal("0.00")
+_K = TypeVar("_K")
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class LedgerReport:
     reversals: int
     progress: Tuple[Progress, ...]
     pending: Tuple["Pending", ...] = ()
-    head: Optional[object] = None  # the ledger's head (store.Head) when the report was made
+    head: Optional[Head] = None  # the ledger's head when the report was made
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,8 @@ class Pending:
     waits_for: Tuple[Tuple[str, str, Optional[str]], ...]  # (parameter, date, key)
 
 
-def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.date] = None) -> LedgerReport:
+def build(ledger: Ledger, policy: Policy, start: Optional[_dt.date] = None, end: Optional[_dt.date] = None
+          ) -> LedgerReport:
     """The report for entries whose period lies in [start, end] (either may be open). The ledger is verified first:
     InvalidInput (``ledger.tampered`` / ``ledger.damaged``) naming every break rather than totals from a ledger that
     does not bear out its chain."""
@@ -79,7 +87,7 @@ def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.da
     if found.breaks:
         raise InvalidInput(ledger.damage(found.breaks, "no report is made from it"))
     s, e = (start.isoformat() if start else None), (end.isoformat() if end else None)
-    cond = []
+    cond: List[ColumnElement[bool]] = []
     if s:
         cond.append(entries.c.period_start >= s)
     if e:
@@ -105,9 +113,10 @@ def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.da
                 raise InvalidInput(ledger.damage([chain.Break("entry", 0, f"an entry's amount {row.amount!r} is not a "
                                                               "decimal number", chain.DAMAGED)])) from None
             granted += amount
-            for totals, key in ((by_fund, row.fund or NO_FUND), (by_clause, row.clause), (by_city, row.city or ""),
-                                (by_county, (row.city or "", row.county or ""))):
-                totals[key] = totals.get(key, _ZERO) + amount
+            _add(by_fund, row.fund or NO_FUND, amount)
+            _add(by_clause, row.clause, amount)
+            _add(by_city, row.city or "", amount)
+            _add(by_county, (row.city or "", row.county or ""), amount)
         progress = tuple(_progress(conn, settings, s, e)) if settings else ()
         pending = tuple(_pending(conn, cond))
     return LedgerReport(ledger.display, policy.id, s, e, granted, dict(sorted(by_fund.items())),
@@ -115,7 +124,11 @@ def build(ledger, policy, start: Optional[_dt.date] = None, end: Optional[_dt.da
                         dict(sorted(by_county.items())), count, reversals, progress, pending, found.head)
 
 
-def _pending(conn, cond):
+def _add(totals: Dict[_K, Decimal], key: _K, amount: Decimal) -> None:
+    totals[key] = totals.get(key, _ZERO) + amount
+
+
+def _pending(conn: Connection, cond: Iterable[ColumnElement[bool]]) -> Iterator[Pending]:
     """The pending entries in range that no later run reversed (superseding the period decides them)."""
     rev = entries.alias("rev")
     q = (select(entries).select_from(entries.outerjoin(rev, rev.c.reverses == entries.c.seq))
@@ -128,9 +141,10 @@ def _pending(conn, cond):
                       tuple((w["parameter"], w["date"], w.get("key")) for w in waits))
 
 
-def _progress(conn, settings, start: Optional[str], end: Optional[str]):
+def _progress(conn: Connection, settings: LedgerSettings, start: Optional[str], end: Optional[str]
+              ) -> Iterator[Progress]:
     """Each target against what the latest run of each workshop in the range tallied."""
-    cond = []
+    cond: List[ColumnElement[bool]] = []
     if start:
         cond.append(coverage.c.month >= start[:7])
     if end:
@@ -140,7 +154,7 @@ def _progress(conn, settings, start: Optional[str], end: Optional[str]):
         if shop not in latest or month > latest[shop][0]:
             latest[shop] = (month, run_id)
     wanted = {(run_id, shop) for shop, (_, run_id) in latest.items()}
-    counted: Dict[str, set] = {t.id: set() for t in settings.targets}
+    counted: Dict[str, Set[str]] = {t.id: set() for t in settings.targets}
     counts = {t.id: t.counts for t in settings.targets}
     if wanted:
         for row in conn.execute(select(tallies).where(tallies.c.run_id.in_(sorted({r for r, _ in wanted})))):
@@ -157,7 +171,7 @@ def _money(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
 
-def to_dict(report: LedgerReport) -> dict:
+def to_dict(report: LedgerReport) -> Dict[str, Any]:
     h = report.head
     return {
         "ledger": report.ledger, "policy": report.policy_id,
@@ -178,7 +192,7 @@ def to_dict(report: LedgerReport) -> dict:
     }
 
 
-def to_text(report: LedgerReport, policy) -> str:
+def to_text(report: LedgerReport, policy: Policy) -> str:
     span = f"{report.start or '…'} .. {report.end or '…'}"
     out = [f"ledger {report.ledger}, policy {report.policy_id}, "
            + (f"periods within {span}" if report.start or report.end else "all periods")]
@@ -186,7 +200,7 @@ def to_text(report: LedgerReport, policy) -> str:
         out.append(f"head: {report.head} (verified)")
     out += [f"{report.entries} entries ({report.reversals} reversals); granted {_money(report.granted)}", ""]
 
-    def block(title, items):
+    def block(title: str, items: Iterable[Tuple[str, Decimal]]) -> None:
         out.append(title)
         out.extend("  " + line for line in table([[k, _money(v)] for k, v in items] or [["(none)", ""]], right={1}))
         out.append("")
@@ -198,10 +212,10 @@ def to_text(report: LedgerReport, policy) -> str:
     if report.pending:
         out.append(f"pending ({policy.label('pending', 'pending')}): {len(report.pending)} decisions wait for parameter "
                    "values; add them to the policy, then evaluate the period again with --record --supersede")
-        for p in report.pending:
-            who = f"worker {p.worker}" if p.worker else f"loan {p.loan}" if p.loan else "workshop"
-            waits = ", ".join(f"{n}{f'[{k}]' if k else ''} on {d}" for n, d, k in p.waits_for)
-            out.append(f"  {p.period_start}..{p.period_end} {p.workshop} {who}: {p.clause} {p.rule} waits for {waits}")
+        for w in report.pending:
+            who = f"worker {w.worker}" if w.worker else f"loan {w.loan}" if w.loan else "workshop"
+            waits = ", ".join(f"{n}{f'[{k}]' if k else ''} on {d}" for n, d, k in w.waits_for)
+            out.append(f"  {w.period_start}..{w.period_end} {w.workshop} {who}: {w.clause} {w.rule} waits for {waits}")
         out.append("")
     if report.progress:
         out.append("targets")
@@ -238,8 +252,8 @@ def to_csv(report: LedgerReport) -> str:
         lines.append(csv_line([("county", True), (c, True), (n, True), (str(v), False), ("", False)]))
     for p in report.progress:
         lines.append(csv_line([("target", True), (p.id, True), (p.clause, True), (p.counted, False), (p.target, False)]))
-    for p in report.pending:
+    for w in report.pending:
         # a pending row carries text in the last two columns: the clause and what it waits for
-        lines.append(csv_line([("pending", True), (p.workshop, True), (p.worker or p.loan or "", True), (p.clause, True),
-                               (" ".join(f"{n}@{d}" for n, d, _ in p.waits_for), True)]))
+        lines.append(csv_line([("pending", True), (w.workshop, True), (w.worker or w.loan or "", True), (w.clause, True),
+                               (" ".join(f"{n}@{d}" for n, d, _ in w.waits_for), True)]))
     return "".join(lines)

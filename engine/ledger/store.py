@@ -20,20 +20,35 @@ import shlex
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, NoReturn, Optional, Sequence,
+                    Set, Tuple, TypeVar)
 
-from sqlalchemy import and_, create_engine, delete, event, func, inspect, select, text, tuple_, update
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import (Column, String, Table, and_, create_engine, delete, event, func, inspect, select, text, tuple_,
+                        update)
+from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
+from sqlalchemy.sql.selectable import Join, NamedFromClause
 
 from ..lang.calendar import months_in
-from ..policy.history import EMPTY, stated_histories
+from ..policy.history import EMPTY, LedgerHistory, LedgerSettings, stated_histories
 from ..problems import InvalidInput, LedgerFault, Location, Problem, pointer_join
 from ..runtime.decisions import decision_id, period_key
 from ..views.document import details_dict
 from . import chain, derived
 from .derived import PAID as _PAID
 from .tables import coverage, entries, head, once_paid, runs, supersessions, tallies
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from ..facts.reading import Facts
+    from ..policy.model import Policy
+    from ..runtime.evaluate import Evaluation
+    from .checkpoint import Checkpoint
+
+_T = TypeVar("_T")
+#: What the ledger holds for each subject, keyed (kind, key): history field -> value (see policy.history.fill)
+Held = Dict[Tuple[str, str], Dict[str, object]]
 
 #: The advisory lock every PostgreSQL writer of a ledger takes (any fixed number would do).
 _PG_LOCK = 0x5B51D1E5
@@ -118,11 +133,11 @@ class PreparedRun:
     period_end: str
     months: Tuple[str, ...]
     workshops: Tuple[str, ...]
-    entries: Tuple[dict, ...]
+    entries: Tuple[Dict[str, Any], ...]
     held: Mapping[Tuple[str, str], Mapping[str, object]]  # the history the run was decided on
     tally: Tuple[Tuple[str, str, str], ...]  # (target, workshop, subject)
     pointers: Mapping[Tuple[str, ...], str] = field(default_factory=dict)  # (workshop[, worker]) -> facts pointer
-    locate: object = None  # pointer -> Location in the facts file
+    locate: Optional[Callable[[str], Location]] = None  # pointer -> Location in the facts file
     kind: str = "evaluation"  # evaluation / carry_in
     policy_path: str = ""
 
@@ -189,7 +204,7 @@ class Ledger:
         except DBAPIError as exc:
             self._raise_unavailable(exc)
 
-    def _raise_unavailable(self, exc: DBAPIError):
+    def _raise_unavailable(self, exc: DBAPIError) -> NoReturn:
         # PostgreSQL: the database does not exist (a failed connection carries no SQLSTATE, only libpq's message)
         if getattr(exc.orig, "sqlstate", None) == "3D000" or (
                 self.dialect == "postgresql" and f'database "{self._database}" does not exist' in str(exc.orig)):
@@ -222,7 +237,7 @@ class Ledger:
 
     # --- the schema -------------------------------------------------------------------------------------------------
 
-    def _config(self):
+    def _config(self) -> Config:
         from alembic.config import Config
         cfg = Config()
         cfg.set_main_option("script_location", os.path.join(os.path.dirname(__file__), "migrations"))
@@ -277,9 +292,9 @@ class Ledger:
     def init(self) -> bool:
         """Create the ledger here (the schema at its newest revision); False if one was here already (then it is
         brought up to date, nothing else changes)."""
-        if self.dialect == "sqlite" and (not self._database or self._database == ":memory:"):
-            raise self._missing("an in-memory database holds no ledger")
         if self.dialect == "sqlite":
+            if not self._database or self._database == ":memory:":
+                raise self._missing("an in-memory database holds no ledger")
             folder = os.path.dirname(os.path.abspath(self._database))
             if not os.path.isdir(folder):
                 raise LedgerUnavailable(f"{self.display}: the folder {folder} does not exist")
@@ -300,14 +315,14 @@ class Ledger:
 
     # --- history ----------------------------------------------------------------------------------------------------
 
-    def history(self, settings, facts) -> Dict[Tuple[str, str], Dict[str, object]]:
+    def history(self, settings: LedgerSettings, facts: Facts) -> Held:
         """What the ledger holds, from before the facts' period, for every worker and workshop of ``facts``."""
         persons = {settings.person_key(ws["id"], w["id"]) for ws in facts.workshops for w in ws.get("workers") or ()}
         shops = {ws["id"] for ws in facts.workshops}
         with self.reading() as conn:
             return _held(conn, settings, facts.period_start, persons, shops)
 
-    def paid_elsewhere(self, settings, facts) -> Dict[Tuple[str, str], Payer]:
+    def paid_elsewhere(self, settings: LedgerSettings, facts: Facts) -> Dict[Tuple[str, str], Payer]:
         """(person, rule) -> the entry that paid it, for each once-per-person rule a history field of the facts
         reads, paid to a person of ``facts`` in the period evaluated or later by a run this one does not replace
         (another workshop's run for the same month, or a later month's). :meth:`history` holds what was paid
@@ -321,7 +336,7 @@ class Ledger:
             replaced = _redecided(conn, shops, _touched_months(facts.period_start, facts.period_end))
             return _payers(conn, facts.period_start, persons, rules, replaced)
 
-    def statuses(self, policy, facts) -> Dict[Tuple[str, str], Dict[str, dict]]:
+    def statuses(self, policy: Policy, facts: Facts) -> Dict[Tuple[str, str], Dict[str, dict]]:
         """For every workshop of ``facts`` and status of ``policy``: the latest grant and end the ledger recorded
         before the facts' period, as {"granted": {on, route, $source}, "ended": {on, $source}} (each if any).
 
@@ -359,7 +374,8 @@ class Ledger:
                         if row.rule in route_rules:
                             status, route = route_rules[row.rule]
                             on = _dt.date.fromisoformat(details.get("since") or row.period_start)
-                            event = ("granted", {"on": on, "route": details.get("route") or route, SOURCE: where})
+                            event: Tuple[str, Dict[str, Any]] = (
+                                "granted", {"on": on, "route": details.get("route") or route, SOURCE: where})
                         else:
                             status = end_rules[row.rule]
                             effective = details.get("effective")
@@ -382,7 +398,7 @@ class Ledger:
 
     # --- recording --------------------------------------------------------------------------------------------------
 
-    def prepare(self, evaluation, settings, held) -> PreparedRun:
+    def prepare(self, evaluation: Evaluation, settings: LedgerSettings, held: LedgerHistory) -> PreparedRun:
         """The entries of ``evaluation`` (every decision but denied ones, made with ``tally=True``) and the run's
         identity."""
         policy, facts = evaluation.policy, evaluation.facts
@@ -413,12 +429,13 @@ class Ledger:
                            tuple(shops), tuple(rows), used, tally_rows, _pointers(facts), facts.doc.locate,
                            policy_path=policy.path)
 
-    def prepare_carry_in(self, policy, settings, facts) -> PreparedRun:
+    def prepare_carry_in(self, policy: Policy, settings: LedgerSettings, facts: Facts) -> PreparedRun:
         """Opening entries for the history ``facts`` states (paid before the ledger was kept), as of the day
         before the facts' period: what a county brings in from its earlier records, once."""
         as_of = (facts.period_start - _dt.timedelta(days=1)).isoformat()
         clause_of = {r.id: r.clause for r in policy.rules}
-        rows, held = [], {}
+        rows: List[Dict[str, Any]] = []
+        held: Held = {}
         for s in stated_histories(facts, settings):
             worker = s.worker["id"] if s.worker is not None else None
             for f in settings.fields_of(s.kind):
@@ -435,14 +452,14 @@ class Ledger:
                     "loan": None, "person": s.key if worker else None, "city": s.shop.get("city"),
                     "county": s.shop.get("county"), "clause": clause_of[f.rule], "rule": f.rule, "outcome": "carried_in",
                     "amount": str(Decimal(str(value))) if f.measure == "amount" else None, "fund": None, "items": "",
-                    "quantity": int(value) if f.measure == "items" else None, "policy_sha256": policy.sha256,
-                    "facts_sha256": facts.sha256, "details": None})
+                    "quantity": int(Decimal(str(value))) if f.measure == "items" else None,
+                    "policy_sha256": policy.sha256, "facts_sha256": facts.sha256, "details": None})
         keys = [(r["decision_id"], r["amount"], r["quantity"]) for r in rows]
         run_id = chain.digest(["carry_in", policy.sha256, facts.sha256, as_of, keys])
         return PreparedRun(run_id, policy.id, policy.sha256, facts.sha256, facts.path, as_of, as_of, (), (),
                            tuple(rows), held, (), _pointers(facts), facts.doc.locate, "carry_in", policy.path)
 
-    def record(self, run: PreparedRun, settings, *, supersede: bool = False, reason: str = "",
+    def record(self, run: PreparedRun, settings: LedgerSettings, *, supersede: bool = False, reason: str = "",
                tool_version: str = "") -> RecordOutcome:
         """Store ``run`` in one transaction; InvalidInput naming every reason it cannot be recorded."""
         problems = self._unstorable(run, reason, tool_version)
@@ -477,10 +494,11 @@ class Ledger:
         so no database's own message stands in for it."""
         found: Dict[Tuple[str, str, str], Problem] = {}
 
-        def check(table, column: str, value, key: Optional[tuple], name: str = "id", what: str = ""):
+        def check(table: Table, column: str, value: object, key: Optional[Tuple[str, ...]], name: str = "id",
+                  what: str = "") -> None:
             if not isinstance(value, str):
                 return
-            why = _unstorable_why(value, table.c[column].type.length, f"{table.name}.{column}")
+            why = _unstorable_why(value, _length(table.c[column]), f"{table.name}.{column}")
             if why is None:
                 return
             code, message = why
@@ -518,7 +536,7 @@ class Ledger:
         check(runs, "reason", reason, None, what=f"reason {_shorten(reason)}")
         return list(found.values())
 
-    def _check_integrity(self, conn, run: PreparedRun, settings) -> None:
+    def _check_integrity(self, conn: Connection, run: PreparedRun, settings: LedgerSettings) -> None:
         """Before writing: the head agrees with the tables, and for every person and workshop this run touches the
         serving tables hold exactly what the chained record implies (so a deleted or edited constraint row cannot
         let a second payment or a second run for a month through). LedgerDamage naming every difference."""
@@ -553,7 +571,9 @@ class Ledger:
                 select(supersessions).where(supersessions.c.workshop.in_(chunk))))
         persons = {e["person"] for e in run.entries if e["person"] is not None}
         persons |= {key for kind, key in run.held if kind == "worker"}
-        payments, reversed_seqs, actual_once = [], set(), {}
+        payments: List[derived.Payment] = []
+        reversed_seqs: Set[int] = set()
+        actual_once: Dict[Tuple[str, str], int] = {}
         for chunk in _chunks(sorted(persons)):
             for row in conn.execute(select(entries).where(entries.c.person.in_(chunk), entries.c.kind != "reversal",
                                                           entries.c.outcome.in_(_PAID))):
@@ -561,8 +581,8 @@ class Ledger:
                     payments.append(derived.Payment(row.seq, row.run_id, row.person, row.rule))
             actual_once.update({(r.person, r.rule): r.entry_seq for r in conn.execute(
                 select(once_paid).where(once_paid.c.person.in_(chunk)))})
-        for chunk in _chunks(sorted(p.seq for p in payments)):
-            for row in conn.execute(select(entries).where(entries.c.reverses.in_(chunk))):
+        for seq_chunk in _chunks(sorted(p.seq for p in payments)):
+            for row in conn.execute(select(entries).where(entries.c.reverses.in_(seq_chunk))):
                 if _sound(row._mapping, breaks) and row.kind == "reversal":
                     reversed_seqs.add(row.reverses)
         expected_once, twice = derived.once_paid_from(payments, {c.run_id: c.once for c in claims}, reversed_seqs)
@@ -571,7 +591,8 @@ class Ledger:
         if breaks:
             raise LedgerDamage(breaks)
 
-    def _check_order(self, conn, run, superseded, overlapping, problems) -> None:
+    def _check_order(self, conn: Connection, run: PreparedRun, superseded: Mapping[str, Sequence[str]],
+                     overlapping: Set[str], problems: List[Problem]) -> None:
         """A period recorded after a later one of the same workshop is refused: the later run was decided on a
         history without this period's payments (an award paid now would be paid again there). A workshop whose
         months are already recorded is refused as an overlap instead."""
@@ -594,7 +615,7 @@ class Ledger:
                     hint=f"evaluate {run.months[0]} to the last recorded month as one period and record it with "
                          "--supersede --reason \"…\"", location=where))
 
-    def _check_carry_in_order(self, conn, run, problems) -> None:
+    def _check_carry_in_order(self, conn: Connection, run: PreparedRun, problems: List[Problem]) -> None:
         """History is carried in before the months it precedes are recorded: a workshop with a recorded month after
         the carry-in's date was decided without it (a limit or an award would be counted wrong)."""
         shops = sorted({e["workshop"] for e in run.entries})
@@ -610,7 +631,8 @@ class Ledger:
                     hint="carry history in before recording the months after it; to correct recorded months, "
                          "record them again with --supersede once the history is in", location=where))
 
-    def _check_overlap(self, run, claimed, supersede, problems) -> Dict[str, List[str]]:
+    def _check_overlap(self, run: PreparedRun, claimed: Sequence[Tuple[str, str, str]], supersede: bool,
+                       problems: List[Problem]) -> Dict[str, List[str]]:
         """The runs this one replaces, by workshop; a problem for each claim it may not take."""
         by_shop: Dict[str, Dict[str, List[str]]] = {}
         for shop, month, run_id in claimed:
@@ -640,7 +662,8 @@ class Ledger:
                                          hint="record without --supersede"))
         return out
 
-    def _check_history(self, conn, run, settings, problems) -> None:
+    def _check_history(self, conn: Connection, run: PreparedRun, settings: LedgerSettings, problems: List[Problem]
+                       ) -> None:
         persons = {key for kind, key in run.held if kind == "worker"}
         shops = {key for kind, key in run.held if kind == "workshop"}
         start = _dt.date.fromisoformat(run.period_start)
@@ -678,8 +701,9 @@ class Ledger:
                         f"and is now {current.get(name)} (another run was recorded meanwhile)", hint="evaluate again",
                         location=Location(run.facts_path)))
 
-    def _check_once(self, conn, run, settings, superseded, problems) -> None:
-        wanted: Dict[Tuple[str, str], dict] = {}
+    def _check_once(self, conn: Connection, run: PreparedRun, settings: LedgerSettings,
+                    superseded: Mapping[str, Sequence[str]], problems: List[Problem]) -> None:
+        wanted: Dict[Tuple[str, str], Dict[str, Any]] = {}
         for e in _once_only(run.entries, settings):
             key = (e["person"], e["rule"])
             if key in wanted:  # the same person twice in this run (two workshops of one facts file)
@@ -709,11 +733,12 @@ class Ledger:
                     hint="that run was recorded after this one was decided: evaluate again with --ledger, and this "
                          "workshop's decision says it was already paid, naming that run", location=where))
 
-    def _append(self, conn, run, settings, superseded, reason, tool_version) -> RecordOutcome:
+    def _append(self, conn: Connection, run: PreparedRun, settings: LedgerSettings, superseded: Dict[str, List[str]],
+                reason: str, tool_version: str) -> RecordOutcome:
         top = conn.execute(select(head).where(head.c.id == 1)).one()
         seq, prev = top.entries, top.hash
         reversals = _reversals(conn, superseded) if superseded else []
-        rows = []
+        rows: List[Dict[str, Any]] = []
         for row in reversals + [dict(e) for e in run.entries]:
             seq += 1
             row = dict(row, seq=seq, run_id=run.run_id, prev_hash=prev)
@@ -753,7 +778,7 @@ class Ledger:
                                             for t, w, s in run.tally])
         conn.execute(update(head).where(head.c.id == 1).values(entries=seq, hash=prev, runs=top.runs + 1,
                                                                chain=record["chain"]))
-        later = []
+        later: List[Tuple[str, str]] = []
         for shop in sorted(superseded):  # they were decided on the history this run replaces
             first = conn.execute(select(coverage.c.month).where(coverage.c.workshop == shop,
                                                                 coverage.c.month > max(run.months))
@@ -765,11 +790,11 @@ class Ledger:
 
     # --- reading ----------------------------------------------------------------------------------------------------
 
-    def runs(self) -> List[dict]:
+    def runs(self) -> List[Dict[str, Any]]:
         with self.reading() as conn:
             return [dict(r._mapping) for r in conn.execute(select(runs).order_by(runs.c.seq))]
 
-    def verify(self, checkpoints: Sequence = ()) -> Verification:
+    def verify(self, checkpoints: Sequence[Checkpoint] = ()) -> Verification:
         """Every break in the hash chain and every difference between the serving tables and what the chained
         record implies, the first first; and, for each signed checkpoint given, whether the ledger still holds what
         it signed."""
@@ -777,18 +802,18 @@ class Ledger:
         with self.reading() as conn:
             row = conn.execute(select(head).where(head.c.id == 1)).first()
             top = dict(row._mapping) if row is not None else None
-            digests: Dict[str, list] = {}
-            for r in conn.execute(select(tallies).order_by(tallies.c.run_id, tallies.c.target, tallies.c.workshop,
+            digests: Dict[str, List[List[str]]] = {}
+            for t in conn.execute(select(tallies).order_by(tallies.c.run_id, tallies.c.target, tallies.c.workshop,
                                                            tallies.c.subject)):
-                digests.setdefault(r.run_id, []).append([r.target, r.workshop, r.subject])
+                digests.setdefault(t.run_id, []).append([t.target, t.workshop, t.subject])
             tally_sha = {k: chain.digest(v) for k, v in digests.items()}
             run_rows = [dict(r._mapping) for r in conn.execute(select(runs).order_by(runs.c.seq))]
             payments: List[derived.Payment] = []
             reversed_seqs: Set[int] = set()
 
-            def entry_rows():
-                for r in conn.execute(select(entries).order_by(entries.c.seq)):
-                    m = r._mapping
+            def entry_rows() -> Iterator[RowMapping]:
+                for e in conn.execute(select(entries).order_by(entries.c.seq)):
+                    m = e._mapping
                     if m["kind"] == "reversal":
                         if m["reverses"] is not None:
                             reversed_seqs.add(m["reverses"])
@@ -798,13 +823,14 @@ class Ledger:
             found, walk = chain.verify(entry_rows(), run_rows, top, tally_sha,
                                        want_ends=[c.entries for c in checkpoints if c.entries])
             breaks += found
-            claims, seqs = [], {}
+            claims: List[derived.Claims] = []
+            seqs: Dict[str, int] = {}
             for r in run_rows:
-                c, bad = derived.parse_claims(r)
-                if bad is not None:
-                    breaks.append(bad)
+                parsed = derived.parse_claims(r)
+                if isinstance(parsed, chain.Break):
+                    breaks.append(parsed)
                 else:
-                    claims.append(c)
+                    claims.append(parsed)
                 if isinstance(r.get("seq"), int):
                     seqs[r["id"]] = r["seq"]
             expected_once, twice = derived.once_paid_from(payments, {c.run_id: c.once for c in claims}, reversed_seqs)
@@ -822,7 +848,7 @@ class Ledger:
 
 # --- helpers ------------------------------------------------------------------------------------------------------
 
-def flag_rules(settings) -> List[str]:
+def flag_rules(settings: LedgerSettings) -> List[str]:
     """The once-per-person rules a worker history field reads as paid / not paid."""
     return sorted({f.rule for f in settings.fields_of("worker") if f.measure == "paid"}
                   & set(settings.once_per_person))
@@ -831,16 +857,16 @@ def flag_rules(settings) -> List[str]:
 def _sqlite_transactions(engine: Engine) -> None:
     """Let SQLAlchemy, not the sqlite3 module, begin transactions: writers take the lock at BEGIN IMMEDIATE."""
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record):
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
     @event.listens_for(engine, "begin")
-    def _begin(conn):
+    def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
 
 
-def _head_of(conn) -> Head:
+def _head_of(conn: Connection) -> Head:
     row = conn.execute(select(head).where(head.c.id == 1)).first()
     if row is None:
         raise LedgerDamage([chain.Break("head", 0, "the ledger's head row is missing: it was deleted")])
@@ -852,7 +878,7 @@ def _touched_months(start: _dt.date, end: _dt.date) -> Tuple[str, ...]:
     return tuple(d.strftime("%Y-%m") for d in months_in(start.replace(day=1), end))
 
 
-def _pointers(facts) -> Dict[Tuple[str, ...], str]:
+def _pointers(facts: Facts) -> Dict[Tuple[str, ...], str]:
     """(workshop[, worker]) or (workshop, "#loan", loan) -> the JSON pointer of that record in the facts file."""
     out: Dict[Tuple[str, ...], str] = {}
     for i, ws in enumerate(facts.workshops):
@@ -864,7 +890,7 @@ def _pointers(facts) -> Dict[Tuple[str, ...], str]:
     return out
 
 
-def _once_only(rows: Iterable[dict], settings) -> Iterator[dict]:
+def _once_only(rows: Iterable[Dict[str, Any]], settings: LedgerSettings) -> Iterator[Dict[str, Any]]:
     """The entries that pay a once-per-person rule (grants and carried-in payments, not reversals)."""
     return (r for r in rows if r["kind"] != "reversal" and r["outcome"] in _PAID and r["rule"] in settings.once_per_person
             and r["person"] is not None)
@@ -874,10 +900,10 @@ def _first_line(exc: DBAPIError) -> str:
     return str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
 
 
-def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[list]:
-    items = list(items)
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def _chunks(items: Iterable[_T], size: int = _CHUNK) -> Iterator[List[_T]]:
+    listed = list(items)
+    for i in range(0, len(listed), size):
+        yield listed[i:i + size]
 
 
 def _encodable(value: str) -> bool:
@@ -899,17 +925,22 @@ def _unstorable_why(value: str, length: Optional[int], column: str) -> Optional[
     return None
 
 
-def _shorten(value) -> str:
+def _shorten(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 48 else f"{text[:40]}…{text[-4:]}"
 
 
-def _keys(values: Iterable[str], column) -> List[str]:
+def _length(column: Column[Any]) -> Optional[int]:
+    """How many characters a text column holds (None: as many as the database allows)."""
+    return column.type.length if isinstance(column.type, String) else None
+
+
+def _keys(values: Iterable[str], column: Column[Any]) -> List[str]:
     """The keys a column can hold (others are in no ledger, and some would make a database refuse the query)."""
-    return [v for v in values if isinstance(v, str) and _unstorable_why(v, column.type.length, "") is None]
+    return [v for v in values if isinstance(v, str) and _unstorable_why(v, _length(column), "") is None]
 
 
-def _sound(row: Mapping, breaks: List[chain.Break]) -> bool:
+def _sound(row: chain.Fields, breaks: List[chain.Break]) -> bool:
     """Whether an entry read to decide still gives its hash and holds values the ledger wrote; a break if not."""
     if chain.entry_hash(row) != row["hash"]:
         breaks.append(chain.Break("entry", row["seq"], f"entry {row['seq']} was altered: its fields no longer give its "
@@ -922,7 +953,7 @@ def _sound(row: Mapping, breaks: List[chain.Break]) -> bool:
     return True
 
 
-def _granted(rows: Iterable[dict]) -> Decimal:
+def _granted(rows: Iterable[Mapping[str, Any]]) -> Decimal:
     return sum((Decimal(r["amount"]) for r in rows if r["outcome"] == "granted" and r["amount"]), Decimal("0.00"))
 
 
@@ -931,32 +962,33 @@ def _span(months: List[str]) -> str:
     return months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
 
 
-def _load_claims(conn, breaks: List[chain.Break]) -> Tuple[List[derived.Claims], Dict[str, int]]:
+def _load_claims(conn: Connection, breaks: List[chain.Break]) -> Tuple[List[derived.Claims], Dict[str, int]]:
     """Every run's chained claims, and each run's seq by id; a break for each run whose claims cannot be read."""
-    out, seqs = [], {}
+    out: List[derived.Claims] = []
+    seqs: Dict[str, int] = {}
     for r in conn.execute(select(runs.c.id, runs.c.seq, runs.c.kind, runs.c.claims).order_by(runs.c.seq)):
-        claims, bad = derived.parse_claims(r._mapping)
+        parsed = derived.parse_claims(r._mapping)
         seqs[r.id] = r.seq
-        if bad is not None:
-            breaks.append(bad)
+        if isinstance(parsed, chain.Break):
+            breaks.append(parsed)
         else:
-            out.append(claims)
+            out.append(parsed)
     return out, seqs
 
 
-def _redecided(conn, shops: Iterable[str], months: Iterable[str]) -> Set[Tuple[str, str]]:
+def _redecided(conn: Connection, shops: Iterable[str], months: Iterable[str]) -> Set[Tuple[str, str]]:
     """(run id, workshop) of every recorded run that holds one of these workshops' months: a run for them is the
     same run again, a superseding one, or refused."""
     breaks: List[chain.Break] = []
     claims, _ = _load_claims(conn, breaks)
     if breaks:
         raise LedgerDamage(breaks)
-    shops, months = set(shops), set(months)
+    wanted_shops, wanted_months = set(shops), set(months)
     return {(run_id, shop) for (shop, month), run_id in derived.coverage_from(claims).items()
-            if shop in shops and month in months}
+            if shop in wanted_shops and month in wanted_months}
 
 
-def _payers(conn, period_start: _dt.date, persons: Iterable[str], rules: Sequence[str],
+def _payers(conn: Connection, period_start: _dt.date, persons: Iterable[str], rules: Sequence[str],
             replaced: Set[Tuple[str, str]]) -> Dict[Tuple[str, str], Payer]:
     """(person, rule) -> the first active payment of a once-per-person rule made in the period or later by a run
     (and workshop) not in ``replaced``."""
@@ -980,10 +1012,10 @@ def _payers(conn, period_start: _dt.date, persons: Iterable[str], rules: Sequenc
     return out
 
 
-def _claims(conn, run: PreparedRun) -> List[Tuple[str, str, str]]:
+def _claims(conn: Connection, run: PreparedRun) -> List[Tuple[str, str, str]]:
     """(workshop, month, run id) of every recorded claim on this run's workshops that shares a month with it or
     belongs to a run that does."""
-    out = []
+    out: List[Tuple[str, str, str]] = []
     for chunk in _chunks(run.workshops):
         hits = conn.execute(select(coverage.c.workshop, coverage.c.run_id).distinct()
                             .where(coverage.c.workshop.in_(chunk), coverage.c.month.in_(run.months))).all()
@@ -993,15 +1025,15 @@ def _claims(conn, run: PreparedRun) -> List[Tuple[str, str, str]]:
     return out
 
 
-def _active_entries():
+def _active_entries() -> Tuple[Join, NamedFromClause]:
     """Entries joined to the reversal of each (``rev``); ``rev.c.seq IS NULL`` keeps those not reversed."""
     rev = entries.alias("rev")
     return entries.outerjoin(rev, rev.c.reverses == entries.c.seq), rev
 
 
-def _reversals(conn, superseded: Dict[str, List[str]]) -> List[dict]:
+def _reversals(conn: Connection, superseded: Mapping[str, Sequence[str]]) -> List[Dict[str, Any]]:
     joined, rev = _active_entries()
-    out = []
+    out: List[Dict[str, Any]] = []
     breaks: List[chain.Break] = []
     for shop, olds in sorted(superseded.items()):
         rows = conn.execute(select(entries).select_from(joined)
@@ -1019,20 +1051,21 @@ def _reversals(conn, superseded: Dict[str, List[str]]) -> List[dict]:
     return out
 
 
-def _held(conn, settings, period_start: _dt.date, persons: Iterable[str], shops: Iterable[str]) -> Dict[Tuple[str, str], Dict[str, object]]:
+def _held(conn: Connection, settings: LedgerSettings, period_start: _dt.date, persons: Iterable[str],
+          shops: Iterable[str]) -> Held:
     """The history of each person and workshop (every one asked for) from the active granted entries that began
     before ``period_start``: ``paid`` false, ``items`` 0 and ``amount`` 0 where the ledger holds nothing. Every entry
     read is checked against its hash (LedgerDamage if one does not give it)."""
     before = period_start.isoformat()
     first_month = before[:7]
-    out: Dict[Tuple[str, str], Dict[str, object]] = {}
+    out: Held = {}
     joined, rev = _active_entries()
     breaks: List[chain.Break] = []
-    for kind, keys, column in (("worker", persons, entries.c.person), ("workshop", shops, entries.c.workshop)):
+    for kind, subjects, column in (("worker", persons, entries.c.person), ("workshop", shops, entries.c.workshop)):
         fields = settings.fields_of(kind)
         if not fields:
             continue
-        keys = set(keys)
+        keys = set(subjects)
         for key in keys:
             out[(kind, key)] = {f.field: EMPTY[f.measure] for f in fields}
         rules = sorted({f.rule for f in fields})

@@ -14,11 +14,16 @@ import dataclasses
 import datetime as _dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Container, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..lang.compiler import CompiledExpr
 from ..facts.model import BOOL, NUMBER
 from ..problems import Problem, pointer_join
+
+if TYPE_CHECKING:
+    from ..facts.reading import Facts
+    from ..lang.compiler import Compiler
+    from .model import Policy
 
 MEASURE_TYPES = {"paid": BOOL, "items": NUMBER, "amount": NUMBER}
 
@@ -59,8 +64,9 @@ class LedgerSettings:
         return tuple(h for h in self.history if h.kind == kind)
 
 
-def build_settings(section: Optional[dict], compiler, error, rules_raw: List[dict], rule_index: Dict[str, int],
-                   clauses) -> Optional[LedgerSettings]:
+def build_settings(section: Optional[Mapping[str, Any]], compiler: Compiler, error: Callable[[str, str, str], object],
+                   rules_raw: List[dict], rule_index: Dict[str, int], clauses: Container[str]
+                   ) -> Optional[LedgerSettings]:
     """Compile the policy's ``ledger:`` section; ``error(code, message, pointer)`` reports each problem."""
     if section is None:
         return None
@@ -150,7 +156,7 @@ class Stated:
         return f"workshop {self.shop['id']}" + (f", worker {self.worker['id']}" if self.worker else "")
 
 
-def stated_histories(facts, settings: LedgerSettings) -> Iterator[Stated]:
+def stated_histories(facts: Facts, settings: LedgerSettings) -> Iterator[Stated]:
     """Every workshop and worker of ``facts``, each with the history its file states, found by its pointer
     (so facts narrowed to some workshops still read their own records)."""
     for i, shop in enumerate(facts.workshops):
@@ -164,8 +170,8 @@ def stated_histories(facts, settings: LedgerSettings) -> Iterator[Stated]:
                          pointer_join(pointer_join(pointer_join(pointer, "workers"), j), "history"), _history(raw_worker))
 
 
-def fill(facts, settings: LedgerSettings, held: LedgerHistory,
-         also: Optional[Mapping[Tuple[str, str], Mapping[str, object]]] = None) -> Tuple[object, List[Problem]]:
+def fill(facts: Facts, settings: LedgerSettings, held: LedgerHistory,
+         also: Optional[Mapping[Tuple[str, str], Mapping[str, object]]] = None) -> Tuple[Facts, List[Problem]]:
     """The facts with every history field the ledger keeps taken from ``held``, and a problem for each field the
     facts file states with a value the ledger does not hold (the file is never silently preferred, nor the ledger).
 
@@ -200,7 +206,7 @@ def fill(facts, settings: LedgerSettings, held: LedgerHistory,
     return dataclasses.replace(facts, workshops=tuple(shops)), problems
 
 
-def _at(data, pointer: str):
+def _at(data: Any, pointer: str) -> Any:
     """The raw value at ``pointer`` (RFC 6901), or None."""
     node = data
     for token in pointer.split("/")[1:]:
@@ -214,24 +220,24 @@ def _at(data, pointer: str):
     return node
 
 
-def _history(raw) -> Mapping[str, object]:
+def _history(raw: Any) -> Mapping[str, object]:
     stated = raw.get("history") if isinstance(raw, dict) else None
     return stated if isinstance(stated, dict) else {}
 
 
-def _same(measure: str, stated, held) -> bool:
+def _same(measure: str, stated: object, held: object) -> bool:
     if measure == "paid":
         return bool(stated) == bool(held)
     return Decimal(str(stated)) == Decimal(str(held))
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def fill_statuses(facts, policy, recorded: Mapping[Tuple[str, str], Mapping[str, dict]]):
+def fill_statuses(facts: Facts, policy: Policy, recorded: Mapping[Tuple[str, str], Mapping[str, dict]]) -> Facts:
     """The facts with each workshop's status grant and end taken as the later of what the facts state and what the
     ledger recorded before the period (``recorded``: (workshop, status id) -> {"granted": …, "ended": …}). A
     grant stated in the facts and one recorded on the same day: the stated one is cited."""

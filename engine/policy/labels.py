@@ -11,25 +11,29 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from decimal import Decimal
-from typing import List
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..lang.compiler import parameters_read
-from ..lang.expr import format_value
-from .parameters import ParameterMissing, all_values
+from ..lang.expr import Node, format_value
+from .parameters import Parameter, ParameterMissing, all_values
 from ..problems import WARNING, Problem
+
+if TYPE_CHECKING:
+    from ..lang.compiler import Compiler
+    from ..source import Document
 
 
 #: A placeholder in a label that quotes a parameter: {name}, or {name:%} for a ratio shown as a percentage.
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(:%)?\}")
 
 
-def fill_label(text: str, parameters, day: _dt.date) -> str:
+def fill_label(text: str, parameters: Mapping[str, Parameter], day: _dt.date) -> str:
     """``text`` with each placeholder replaced by the parameter's value in force on ``day`` (left as written when the
     parameter has no single value then, so nothing is ever guessed)."""
     if not text or "{" not in text:
         return text
 
-    def value_of(match) -> str:
+    def value_of(match: re.Match[str]) -> str:
         parameter = parameters.get(match.group(1))
         try:
             value = parameter.at(day).value if parameter is not None else None
@@ -42,7 +46,7 @@ def fill_label(text: str, parameters, day: _dt.date) -> str:
     return PLACEHOLDER.sub(value_of, text)
 
 
-def stated_numbers(text: str):
+def stated_numbers(text: Optional[str]) -> Iterator[Tuple[str, Decimal]]:
     """The numbers a label states outside its placeholders, as (text, value): "60%" gives 0.6."""
     bare = PLACEHOLDER.sub(" ", text or "")
     for match in re.finditer(r"[0-9]+(?:\.[0-9]+)?%?", bare):
@@ -53,13 +57,14 @@ def stated_numbers(text: str):
 _SHEET_TITLE = re.compile(r"[^\[\]:*?/\\]{1,31}")
 
 
-def label_problems(doc, parts, compiler, parameters, data) -> List[Problem]:
+def label_problems(doc: Document, parts: Sequence[Mapping[str, Any]], compiler: Compiler,
+                   parameters: Mapping[str, Parameter], data: Mapping[str, Any]) -> List[Problem]:
     """Each placeholder that quotes no single-number parameter (an error), each number a rule, condition or computed
     label states that none of the parameters it reads holds (a warning: a label quotes a threshold through its
     placeholder, so a fork that changes the value changes the words), and each sheet label a workbook cannot take."""
     out: List[Problem] = []
 
-    def check(label, pointer, asts, lets):
+    def check(label: Optional[str], pointer: str, asts: Iterable[Node], lets: Dict[str, Node]) -> None:
         if not label:
             return
         for match in re.finditer(r"\{[^{}]*\}", label):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..problems import InvalidInput, Location, Problem, pointer_join
 from ..limits import LIMITS
@@ -44,7 +44,7 @@ def _sha(doc: Document) -> str:
     return hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
 
 
-def _read(path: str, chain: List[str]):
+def _read(path: str, chain: List[str]) -> Tuple[Document, Tuple[Tuple[str, str], ...]]:
     doc = read_file(path, LIMITS.max_policy_bytes)
     data = doc.data
     if not isinstance(data, dict) or "extends" not in data:
@@ -80,11 +80,11 @@ class _Merge:
 
     def copy(self, source: Document, src_pointer: str, dst_pointer: str) -> None:
         """Carry the locations of a subtree from its own file to its place in the merged document."""
-        for pointer, loc in source.positions.items():
+        for pointer, loc in _positions(source).items():
             if pointer == src_pointer or pointer.startswith(src_pointer + "/"):
                 self.positions[dst_pointer + pointer[len(src_pointer):]] = loc
 
-    def error(self, code: str, message: str, pointer: str, hint=None) -> None:
+    def error(self, code: str, message: str, pointer: str, hint: Optional[str] = None) -> None:
         self.problems.append(Problem(code, message, pointer, self.child.locate(pointer), hint=hint))
 
 
@@ -97,7 +97,7 @@ def _merge(parent: Document, child: Document) -> Document:
             m.error("policy.extends", f"a fork changes its parent only through override, add and retire; "
                                       f"`{key}` cannot stand at the top", f"/{key}",
                     hint="move it under `override:` or `add:`")
-    out: Dict = {}
+    out: Dict[str, Any] = {}
     m.copy(parent, "", "")
     for key, value in p.items():
         out[key] = value
@@ -126,9 +126,9 @@ def _merge(parent: Document, child: Document) -> Document:
                 if not isinstance(entries, dict):
                     m.error("policy.extends", f"{section} are given by name", where)
                     continue
-                current = dict(out.get(section) or {})
+                named = dict(out.get(section) or {})
                 for name, value in entries.items():
-                    exists = name in current
+                    exists = name in named
                     if mode == "override" and not exists:
                         m.error("policy.override_unknown", f"`override` names {_singular(section)} "
                                 f"{name!r}, which the parent does not have", pointer_join(where, name),
@@ -138,17 +138,17 @@ def _merge(parent: Document, child: Document) -> Document:
                         m.error("policy.add_exists", f"`add` names {name!r}, which the parent already has in {section}",
                                 pointer_join(where, name), hint="use `override:` to replace it")
                         continue
-                    current[name] = value
+                    named[name] = value
                     target = pointer_join(f"/{section}", name)
                     _drop(m.positions, target)
                     m.copy(child, pointer_join(where, name), target)
-                out[section] = current
+                out[section] = named
             elif section in _BY_ID:
                 if not isinstance(entries, list):
                     m.error("policy.extends", f"{section} are given as a list of entries with `id`", where)
                     continue
-                current = list(out.get(section) or [])
-                index = {e.get("id"): i for i, e in enumerate(current) if isinstance(e, dict)}
+                listed = list(out.get(section) or [])
+                index = {e.get("id"): i for i, e in enumerate(listed) if isinstance(e, dict)}
                 for j, entry in enumerate(entries):
                     rid = entry.get("id") if isinstance(entry, dict) else None
                     if rid is None:
@@ -160,7 +160,7 @@ def _merge(parent: Document, child: Document) -> Document:
                                     f"does not have", f"{where}/{j}/id", hint="use `add:` for something new")
                             continue
                         target = f"/{section}/{index[rid]}"
-                        current[index[rid]] = entry
+                        listed[index[rid]] = entry
                         _drop(m.positions, target)
                         m.copy(child, f"{where}/{j}", target)
                     else:
@@ -168,15 +168,15 @@ def _merge(parent: Document, child: Document) -> Document:
                             m.error("policy.add_exists", f"`add` names {section} id {rid!r}, which the parent already has",
                                     f"{where}/{j}/id", hint="use `override:` to replace it")
                             continue
-                        index[rid] = len(current)
-                        m.copy(child, f"{where}/{j}", f"/{section}/{len(current)}")
-                        current.append(entry)
-                out[section] = current
+                        index[rid] = len(listed)
+                        m.copy(child, f"{where}/{j}", f"/{section}/{len(listed)}")
+                        listed.append(entry)
+                out[section] = listed
             elif section == "computed":
-                current = {k: dict(v) for k, v in (out.get("computed") or {}).items()}
+                computed = {k: dict(v) for k, v in (out.get("computed") or {}).items()}
                 for kind, defs in (entries or {}).items():
                     for name, value in (defs or {}).items():
-                        exists = name in current.get(kind, {})
+                        exists = name in computed.get(kind, {})
                         target = f"/computed/{kind}/{name}"
                         if mode == "override" and not exists:
                             m.error("policy.override_unknown", f"`override` names computed {kind}.{name}, which the parent does not have", f"{where}/{kind}/{name}", hint="use `add:` for something new")
@@ -185,10 +185,10 @@ def _merge(parent: Document, child: Document) -> Document:
                             m.error("policy.add_exists", f"`add` names computed {kind}.{name}, which the parent already has",
                                     f"{where}/{kind}/{name}", hint="use `override:` to replace it")
                             continue
-                        current.setdefault(kind, {})[name] = value
+                        computed.setdefault(kind, {})[name] = value
                         _drop(m.positions, target)
                         m.copy(child, f"{where}/{kind}/{name}", target)
-                out["computed"] = current
+                out["computed"] = computed
             else:
                 m.error("policy.extends", f"`{mode}` cannot change `{section}`", pointer_join(where, section))
 
@@ -205,12 +205,12 @@ def _merge(parent: Document, child: Document) -> Document:
                 out["parameters"] = {k: v for k, v in out["parameters"].items() if k != rid}
                 _drop(m.positions, pointer_join("/parameters", rid))
                 continue
-            current = out.get(section) or []
-            found = [i for i, e in enumerate(current) if isinstance(e, dict) and e.get("id") == rid]
+            items = out.get(section) or []
+            found = [i for i, e in enumerate(items) if isinstance(e, dict) and e.get("id") == rid]
             if not found:
                 m.error("policy.retire_unknown", f"`retire` names {section} id {rid!r}, which the parent does not have", f"{where}/{j}")
                 continue
-            out[section] = _remove(m.positions, section, current, found[0])
+            out[section] = _remove(m.positions, section, items, found[0])
     if m.problems:
         raise InvalidInput(m.problems)
     sources = dict(parent.sources or {parent.path: parent.text})
@@ -218,15 +218,23 @@ def _merge(parent: Document, child: Document) -> Document:
     return Document(child.path, child.text, out, m.positions, sources)
 
 
+def _positions(doc: Document) -> Dict[str, Location]:
+    """Where each value of ``doc`` stands (a document read without its positions is located now)."""
+    if doc.positions is None:
+        doc.locate("")
+    assert doc.positions is not None  # locate() fills them in
+    return doc.positions
+
+
 def _drop(positions: Dict[str, Location], pointer: str) -> None:
     for key in [k for k in positions if k == pointer or k.startswith(pointer + "/")]:
         del positions[key]
 
 
-def _remove(positions: Dict[str, Location], section: str, items: list, index: int) -> list:
+def _remove(positions: Dict[str, Location], section: str, items: List[Any], index: int) -> List[Any]:
     """Remove item ``index`` of a list section and shift the locations of those after it."""
     prefix = f"/{section}/"
-    moved = {}
+    moved: Dict[str, Location] = {}
     for key in list(positions):
         if not key.startswith(prefix):
             continue

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Optional, Tuple
+from typing import Any, Iterable, Iterator, Optional, Tuple
 
+from ..lang.exact import Number
 from ..problems import InputFault
 
 
@@ -89,7 +90,7 @@ class ParamUse:
         return text
 
 
-def tier(table, x) -> Decimal:
+def tier(table: Iterable[Tuple[Decimal, Decimal]], x: Number) -> Decimal:
     """The amount of the highest threshold ``x`` reaches, or 0."""
     amount = Decimal(0)
     for threshold, value in table:
@@ -98,8 +99,7 @@ def tier(table, x) -> Decimal:
     return amount
 
 
-
-def all_values(parameter: Parameter):
+def all_values(parameter: Parameter) -> Iterator[Decimal]:
     """Every number a parameter holds, on any date and for any key (a table's thresholds and amounts too)."""
     for pv in parameter.values:
         value = pv.value

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+from ..runtime.decisions import Decision
 from ..runtime.evaluate import evaluate
 from ..facts.reading import check_facts
 from ..policy.model import Policy
@@ -49,6 +50,8 @@ class CaseResult:
 
 
 def _sub_document(doc: Document, prefix: str) -> Document:
+    doc.locate(prefix)  # a file read without its positions (JSON) is located now
+    assert doc.positions is not None
     positions = {p[len(prefix):]: loc for p, loc in doc.positions.items() if p == prefix or p.startswith(prefix + "/")}
     node = doc.data
     for part in prefix.split("/")[1:]:
@@ -85,11 +88,12 @@ def load_cases(path: str) -> List[Case]:
     return cases
 
 
-def _plain(decision) -> dict:
-    out = {"workshop": decision.workshop, "worker": decision.worker, "loan": decision.loan, "rule": decision.rule,
-           "clause": decision.clause, "outcome": decision.outcome,
-           "amount": money(decision.shown_amount),
-           "funding_source": decision.fund}
+def _plain(decision: Decision) -> Dict[str, Any]:
+    out: Dict[str, Any] = {
+        "workshop": decision.workshop, "worker": decision.worker, "loan": decision.loan, "rule": decision.rule,
+        "clause": decision.clause, "outcome": decision.outcome,
+        "amount": money(decision.shown_amount),
+        "funding_source": decision.fund}
     for name, value in details_dict(decision).items():
         if name in _FIELDS:
             out[name] = [w["parameter"] for w in value] if name == "waits_for" else value

@@ -3,11 +3,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from ..runtime.evaluate import Evaluation
 from ..lang.expr import format_value
 from ..policy.model import Policy
+from ..policy.parameters import Parameter
+
+if TYPE_CHECKING:
+    from ..lang.compiler import CompiledRule
+
+_V = TypeVar("_V")
+_Subject = Tuple[str, Optional[str], Optional[str]]  # workshop, worker, loan
 
 
 @dataclass(frozen=True)
@@ -18,7 +25,7 @@ class Change:
     details: Tuple[str, ...] = ()
 
 
-def _values(parameter) -> Dict[str, str]:
+def _values(parameter: Parameter) -> Dict[str, str]:
     out = {}
     for v in parameter.values:
         since = v.since.isoformat() if v.since else "the start"
@@ -28,7 +35,7 @@ def _values(parameter) -> Dict[str, str]:
     return out
 
 
-def _rule_parts(rule) -> Dict[str, str]:
+def _rule_parts(rule: CompiledRule) -> Dict[str, str]:
     parts = {"clause": rule.clause, "subject": rule.subject, "decides": rule.decides, "asserts": str(rule.asserts),
              "requires": ", ".join(r.text for r in rule.requires), "fund": str(rule.fund),
              "amount": rule.amount.text if rule.amount else "", "label": rule.label}
@@ -44,7 +51,8 @@ def _rule_parts(rule) -> Dict[str, str]:
     return parts
 
 
-def _compare(kind: str, old: Dict, new: Dict, describe) -> List[Change]:
+def _compare(kind: str, old: Mapping[str, _V], new: Mapping[str, _V], describe: Callable[[_V, _V], List[str]]
+             ) -> List[Change]:
     changes = []
     for key in old:
         if key not in new:
@@ -95,8 +103,8 @@ class Impact:
     subjects: Tuple[Tuple[str, Optional[str], Optional[str], Decimal, Decimal], ...]  # workshop, worker, loan, before, after
 
 
-def _by_subject(run: Evaluation) -> Dict[Tuple, Decimal]:
-    out: Dict[Tuple, Decimal] = {}
+def _by_subject(run: Evaluation) -> Dict[_Subject, Decimal]:
+    out: Dict[_Subject, Decimal] = {}
     for d in run.decisions:
         if d.outcome == "granted" and d.amount is not None:
             key = (d.workshop, d.worker, d.loan)

@@ -14,7 +14,7 @@ depends_on = None
 HASH = sa.String(64)
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "ledger_head",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
@@ -102,6 +102,6 @@ def upgrade():
     )
 
 
-def downgrade():
+def downgrade() -> None:
     for table in ("supersessions", "tallies", "coverage", "once_paid", "entries", "runs", "ledger_head"):
         op.drop_table(table)

@@ -13,11 +13,11 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     with op.batch_alter_table("entries") as batch:
         batch.add_column(sa.Column("details", sa.Text, nullable=True))
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table("entries") as batch:
         batch.drop_column("details")

@@ -10,9 +10,11 @@ Revision ID: 0003
 Revises: 0002
 """
 import datetime as dt
+from typing import Dict, List, Optional, Set
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.engine import Connection
 
 revision = "0003"
 down_revision = "0002"
@@ -22,7 +24,7 @@ depends_on = None
 GENESIS = "0" * 64
 
 
-def upgrade():
+def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("claims", sa.Text, nullable=True))
         batch.add_column(sa.Column("chain", sa.String(64), nullable=True))
@@ -31,7 +33,7 @@ def upgrade():
     _adopt(op.get_bind())
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table("ledger_head") as batch:
         batch.drop_column("chain")
     with op.batch_alter_table("runs") as batch:
@@ -39,7 +41,7 @@ def downgrade():
         batch.drop_column("claims")
 
 
-def _months(start: str, end: str):
+def _months(start: str, end: str) -> List[str]:
     """The calendar months a period touches (as the ledger has always claimed them)."""
     first, last = dt.date.fromisoformat(start).replace(day=1), dt.date.fromisoformat(end)
     out = []
@@ -49,7 +51,7 @@ def _months(start: str, end: str):
     return out
 
 
-def _adopt(conn):
+def _adopt(conn: Connection) -> None:
     from subsidy_rules.ledger import chain
 
     runs = sa.table("runs", *(sa.column(c) for c in chain.RUN_FIELDS + ("hash", "claims", "chain")))
@@ -61,10 +63,10 @@ def _adopt(conn):
     head = sa.table("ledger_head", sa.column("id"), sa.column("chain"))
 
     once = sorted({r for (r,) in conn.execute(sa.select(once_paid.c.rule).distinct())})
-    shops = {}
+    shops: Dict[str, Set[str]] = {}  # run id -> the workshops it holds
     for shop, run_id in conn.execute(sa.select(coverage.c.workshop, coverage.c.run_id)):
         shops.setdefault(run_id, set()).add(shop)
-    replaced = {}
+    replaced: Dict[str, Dict[str, Set[str]]] = {}  # new run id -> workshop -> the runs it replaced there
     for old, shop, new in conn.execute(sa.select(supersessions.c.old_run, supersessions.c.workshop,
                                                  supersessions.c.new_run)):
         shops.setdefault(old, set()).add(shop)
@@ -73,7 +75,8 @@ def _adopt(conn):
                                      .where(entries.c.kind == "decision")):
         shops.setdefault(run_id, set()).add(shop)
 
-    prev_chain, entry_end = GENESIS, GENESIS
+    prev_chain = GENESIS
+    entry_end: Optional[str] = GENESIS
     for row in conn.execute(sa.select(runs).order_by(runs.c.seq)).mappings().all():
         if row["kind"] == "carry_in":
             workshops, months = [], []
