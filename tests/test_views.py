@@ -245,3 +245,34 @@ def test_the_workbook_says_where_its_figures_came_from_and_lists_what_pays_nothi
     payouts = book["发放明细"]
     ids = payouts["M"][1:]
     assert payouts.column_dimensions["M"].width >= max(len(c.value or "") for c in ids)  # ids are not cut off
+
+
+# --- golden files: reviewed by eye once, then compared (SUBSIDY_UPDATE_GOLDEN=1 writes them anew) -----------------
+
+GOLDEN = ROOT / "tests" / "golden"
+_IDS = re.compile(r"\b[0-9a-f]{20}\b|\b[0-9a-f]{12}…|\b[0-9a-f]{64}\b")
+
+
+def _golden(name: str, text: str) -> None:
+    """``text`` equals the golden file ``name``, decision ids and sha256 masked (they follow the policy file's bytes)."""
+    masked = _IDS.sub(lambda m: "<id>" if len(m.group()) == 20 else "<sha256>", text)
+    path = GOLDEN / name
+    if os.environ.get("SUBSIDY_UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(masked, encoding="utf-8")
+    assert masked == path.read_text(encoding="utf-8"), f"{name} differs from tests/golden (review, then update)"
+
+
+def test_golden_explain():
+    _golden("explain_WS-001_W-0001.txt", _explain("--workshop", "WS-001", "--worker", "W-0001", columns=100))
+
+
+def test_golden_text_view():
+    result = run("evaluate", POLICY, EXAMPLE, "--format", "text")
+    assert result.exit_code == 0
+    _golden("text_facts_2022.txt", result.stdout)
+
+
+def test_golden_html_workshop(policy):
+    run_ = subsidy_rules.evaluate(policy, subsidy_rules.load_facts(EXAMPLE, policy), why_not=True)
+    _golden("html_WS-003.html", workshop_html(run_, "WS-003", full=False))

@@ -103,6 +103,10 @@ def amount_text(policy, amount: Optional[Decimal]) -> str:
 _NO_LINE_START = set(")]}>,.;:!?%\u3001\u3002\uff0c\uff1b\uff1a\uff09\u300b\u300d\u3011\uff01\uff1f")
 
 
+#: Punctuation that does not end a line (opening brackets).
+_NO_LINE_END = set("([{<\u3014\uff08\u300a\u300c\u3010")
+
+
 def _cut(text: str, width: int) -> int:
     """How many characters of ``text`` fit in ``width`` columns, preferring to break after a space or a wide
     character (never inside a run of narrow letters and digits when there is another place)."""
@@ -114,7 +118,7 @@ def _cut(text: str, width: int) -> int:
         used += w
         fit = i + 1
         closing = i + 1 < len(text) and text[i + 1] in _NO_LINE_START
-        if (c == " " or w == 2 or c in ",;:)]") and not closing:
+        if (c == " " or w == 2 or c in ",;:)]") and not closing and c not in _NO_LINE_END:
             last_break = i + 1
     if fit < len(text) and last_break > fit // 3:
         return last_break

@@ -140,6 +140,8 @@ class Words:
             return codes.get(value, value) if codes else value
         if isinstance(value, dict):
             return self("list.sep").join(f"{k}{self('colon')}{self.value(v)}" for k, v in value.items())
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+            return self("list.sep").join(f"{self.value(k)}{self('colon')}{self.value(v)}" for k, v in value)  # a table
         if isinstance(value, (list, tuple, frozenset, set)):
             items = sorted(value, key=lambda v: list(codes).index(v) if codes and v in codes else 0) \
                 if isinstance(value, (frozenset, set)) else value
@@ -516,7 +518,8 @@ def standing(policy, decisions) -> Tuple[str, str]:
             parts.append(w("report.status_certified", label=policy.label("certified"), clause=d.clause,
                            rule=rule.label, route=route_label))
     if parts:
-        return kind, w("list.sep").join(parts)
+        revoked = [p for p in parts if p.startswith(policy.label("revoked"))]
+        return kind, w("list.sep").join([p for p in parts if p not in revoked] + revoked)  # granted, then ended
     # not certified: why, from the rules that would have granted the status (present when run with why-not)
     routes = [r.rule for s in status_rules.values() for r in s.routes]
     whys = []
@@ -684,7 +687,7 @@ def _top_up(w: Words, e: T.TopUp) -> List[str]:
         lines.append("  " + w("trace.top_up_none", **m))
     else:
         lines.append("  " + w("trace.top_up_other", **m))
-    if e.lump_wins or e.net > 0:
+    if e.lump_wins:
         lines.append("  " + w("trace.top_up_net", **m) + ("" if e.net > 0 else w("trace.top_up_nothing")))
     if e.reading:
         lines.append("  " + w("trace.reading", text=e.reading))
