@@ -192,6 +192,18 @@ def test_explain_on_a_gbk_console_falls_back_instead_of_crashing(tmp_path):
     assert "√ 脱贫户或监测户劳动力：是" in text and "✓" not in text and "发放 1,500.00 元" in text
 
 
+def test_the_text_view_on_a_gbk_console_falls_back_instead_of_crashing(tmp_path):
+    out = tmp_path / "out.txt"
+    env = dict(os.environ, PYTHONIOENCODING="gbk")
+    subsidy = Path(sys.executable).with_name("subsidy")
+    with open(out, "wb") as fh:
+        done = subprocess.run([str(subsidy), "evaluate", POLICY, EXAMPLE, "--format", "text"], stdout=fh,
+                              stderr=subprocess.PIPE, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+    text = out.read_bytes().decode("gbk")
+    assert "未认定：3.1 认定为就业帮扶车间：× 公共投入场地" in text and "147,211.61" in text
+
+
 def test_encodable_keeps_what_the_encoding_has_and_replaces_the_rest():
     assert encodable("✓ 是 ✗ → 😀", "gbk") == "√ 是 × → ?"  # GBK has √, × and →
     assert encodable("✓ 😀", "utf-8") == "✓ 😀"

@@ -120,7 +120,10 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
         from ..views.html import html_report
         text = html_report(run, workshop, subsidy_rules.__version__, why_not=why_not)
     else:
+        from ..views.formats import encodable
         text = subsidy_rules.to_text(run, why_not=why_not)
+        if not output:  # a console whose encoding lacks ✓ gets √ (a file is UTF-8)
+            text = encodable(text, getattr(sys.stdout, "encoding", None))
     _write(text, output)
     _report_pending(run.totals, strict)
 
