@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Iterable, List, Optional
 
 if TYPE_CHECKING:
+    from ..policy.model import Policy
     from ..runtime.decisions import Decision
 
 
@@ -72,14 +73,14 @@ def table(rows: List[List[str]], right: Iterable[int] = ()) -> List[str]:
     return ["  ".join(_pad(c, widths[i], i in right) for i, c in enumerate(r)).rstrip() for r in rows]
 
 
-def subject_label(d: Decision, policy=None) -> str:
-    def word(kind):
+def subject_label(d: "Decision", policy: Optional["Policy"] = None) -> str:
+    def word(kind: str) -> str:
         return policy.label(f"subject.{kind}", kind) if policy is not None else kind
     return f"{word('worker')} {d.worker}" if d.worker else f"{word('loan')} {d.loan}" if d.loan else word("workshop")
 
 
 
-def outcome_label(policy, d: "Decision") -> str:
+def outcome_label(policy: "Policy", d: "Decision") -> str:
     """The word for a decision's outcome: a rule that did not fire reads as its kind says (``denied.certified``:
     not certified; ``denied.revoked``: not revoked), else the policy's ``denied``."""
     if d.outcome == "denied":
@@ -91,7 +92,7 @@ def outcome_label(policy, d: "Decision") -> str:
     return policy.label(d.outcome)
 
 
-def amount_text(policy, amount: Optional[Decimal]) -> str:
+def amount_text(policy: "Policy", amount: Optional[Decimal]) -> str:
     """An amount as people read it, with the policy's unit of money (``money.unit``), e.g. "1,500.00 yuan"."""
     if amount is None:
         return ""

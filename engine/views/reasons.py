@@ -19,7 +19,7 @@ import re
 from functools import lru_cache
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..facts.model import Derived
 from ..lang import expr as E
@@ -27,6 +27,10 @@ from ..lang.expr import format_value
 from ..problems import SubsidyError
 from ..runtime import trace as T
 from .formats import MARK, money
+
+if TYPE_CHECKING:
+    from ..policy.model import Policy, Status
+    from ..runtime.decisions import Decision
 
 #: English defaults of the phrases a policy's ``settings.labels`` gives in its own language.
 DEFAULTS = {
@@ -102,12 +106,12 @@ _FIELD_PLACEHOLDER = re.compile(r"\{([a-zA-Z0-9_]+)\}")
 class Words:
     """The phrases of one policy: its labels, or the English defaults."""
 
-    def __init__(self, policy):
+    def __init__(self, policy: "Policy"):
         self.policy = policy
         self._group_labels = {g.id: policy.label(f"group.{g.id}", g.id) for g in policy.exclusivity}
         self._status_by_flag = {(s.subject, s.flag): s for s in policy.statuses}
 
-    def __call__(self, _key: str, **values) -> str:
+    def __call__(self, _key: str, **values: object) -> str:
         text = self.policy.label(_key, DEFAULTS.get(_key, _key))
         if values:
             text = _FIELD_PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
@@ -124,7 +128,8 @@ class Words:
     def codes(self, field: Optional[str]) -> Optional[Dict[str, str]]:
         if not field or "." not in field:
             return None
-        vocab = self.policy.field_codes.get(tuple(field.rsplit(".", 1)))
+        kind, name = field.rsplit(".", 1)
+        vocab = self.policy.field_codes.get((kind, name))
         return vocab.codes if vocab is not None else None
 
     def value(self, value: Any, field: Optional[str] = None, unit: str = "") -> str:
@@ -158,10 +163,10 @@ class Words:
 
     def fact(self, name: str) -> Tuple[Optional[str], str]:
         """The label and unit of a field of the facts (``fact.worker.contract_months``), if the policy names it."""
-        key = _generic(name)
+        key = name
         return self.policy.labels.get(f"fact.{key}"), self.policy.labels.get(f"unit.{key}", "")
 
-    def status(self, fact: str):
+    def status(self, fact: str) -> Optional["Status"]:
         kind, _, flag = fact.partition(".")
         return self._status_by_flag.get((kind, flag))
 
@@ -186,15 +191,10 @@ def number(value: Decimal) -> str:
     return f"{sign}{whole}{dot}{frac}"
 
 
-def _generic(name: str) -> str:
-    """``w.role`` inside ``count(w in workshop.workers …)`` is read as ``worker.role``; history and months as written."""
-    return name
-
-
 # expressions in words ----------------------------------------------------------------------------------------
 
 @lru_cache(maxsize=4096)
-def _parse(text: str):
+def _parse(text: str) -> Optional[E.Node]:
     """The tree of an expression text (the same texts come back for every subject: parsed once each)."""
     try:
         return E.parse(text)
@@ -202,17 +202,18 @@ def _parse(text: str):
         return None
 
 
-def _literal_value(node) -> Tuple[bool, Any]:
+def _literal_value(node: Any) -> Tuple[bool, Any]:
     """(True, value) when ``node`` is a value the engine substituted: a literal or a list of literals."""
     if isinstance(node, E.Literal):
         return True, node.value
     if isinstance(node, E.ListOf) and all(isinstance(i, E.Literal) for i in node.items):
-        return True, [i.value for i in node.items]
+        return True, [i.value for i in node.items if isinstance(i, E.Literal)]
     if isinstance(node, E.Unary) and node.op == "-" and isinstance(node.operand, E.Literal) \
             and _is_number(node.operand.value):
         return True, -node.operand.value
-    if isinstance(node, E.Binary) and node.op == "/" and all(isinstance(x, E.Literal) and _is_number(x.value)
-                                                             for x in (node.left, node.right)) and node.right.value:
+    if isinstance(node, E.Binary) and node.op == "/" and isinstance(node.left, E.Literal) \
+            and isinstance(node.right, E.Literal) and _is_number(node.left.value) and _is_number(node.right.value) \
+            and node.right.value:
         return True, Fraction(node.left.value) / Fraction(node.right.value)  # a fraction the engine carries
     return False, None
 
@@ -221,11 +222,11 @@ _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a,
             "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 
 
-def _is_number(value) -> bool:
+def _is_number(value: Any) -> bool:
     return isinstance(value, (int, Decimal, Fraction)) and not isinstance(value, bool)
 
 
-def _truth(node) -> Tuple[bool, Any]:
+def _truth(node: Any) -> Tuple[bool, Any]:
     """Whether a condition the engine substituted held: a literal, or a comparison of two numbers it shows."""
     known, value = _literal_value(node)
     if known:
@@ -273,12 +274,12 @@ class _Speaker:
             return shown or dotted
         return f"{label} {shown}".strip()
 
-    def evaluated(self, node) -> bool:
+    def evaluated(self, node: E.Node) -> bool:
         """Whether the engine evaluated ``node``: every name of the facts in it was seen (``or`` and ``if`` stop
         early, leaving the rest unread)."""
         return all(n.dotted in self.seen for n in E.walk(node) if isinstance(n, E.Name) and n.parts[0] != "sets")
 
-    def value_of(self, node) -> Tuple[bool, Any]:
+    def value_of(self, node: E.Node) -> Tuple[bool, Any]:
         """The value of ``node`` from what the engine saw, when it can be told without evaluating anew."""
         if isinstance(node, E.Literal):
             return True, node.value
@@ -297,7 +298,7 @@ class _Speaker:
                 return True, _COMPARE[node.op](Fraction(left), Fraction(right))
         return False, None
 
-    def node(self, f, field: Optional[str] = None) -> str:
+    def node(self, f: Any, field: Optional[str] = None) -> str:
         if isinstance(f, E.Name):
             if f.parts[0] == "sets":
                 members = self.w.policy.sets.get(f.parts[1], ())
@@ -315,7 +316,7 @@ class _Speaker:
                 return "-" + inner
             if isinstance(f.operand, E.Name):
                 return inner  # the value says it: "paid before: no"
-            return self.w.call("op.not", inner)
+            return self.w.call("op.not", inner) or inner
         if isinstance(f, E.Binary):
             other = _field_of(f.left) or _field_of(f.right)
             if f.op in ("==", "!=") and isinstance(f.right, E.Literal) and f.right.value is None:
@@ -355,13 +356,13 @@ class _Speaker:
         return f"{label} {self.w.value(value, None, unit or '')}".rstrip()
 
 
-def _field_of(node) -> Optional[str]:
+def _field_of(node: E.Node) -> Optional[str]:
     return node.dotted if isinstance(node, E.Name) else None
 
 
 # the trace ---------------------------------------------------------------------------------------------------
 
-def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clause_text: bool = True,
+def reason_lines(events: Sequence[object], policy: "Policy", main_file: Optional[str] = None, clause_text: bool = True,
                  paid_by: Optional[dict] = None) -> List[str]:
     """The trace of one decision as sentences in the policy's language, in the order things happened, the values
     used (parameters: value, unit, effective date, source) listed once at the end. Lines of a per-item rule are
@@ -370,7 +371,7 @@ def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clau
     lines: List[str] = []
     used: Dict[tuple, Any] = {}
 
-    def note_params(ps):
+    def note_params(ps: Iterable[Any]) -> None:
         for p in ps or ():
             if not isinstance(p, Derived):
                 used.setdefault((p.name, p.key, p.since, p.until), p)
@@ -445,15 +446,17 @@ def reason_lines(events: Iterable, policy, main_file: Optional[str] = None, clau
             elif e.beyond_limit:
                 lines.append(w("trace.item_beyond", item=e.item))
             else:
-                lines.append(w("trace.item_not_counted", item=e.item) + w("colon") + condition(e.reason).strip())
-                note_params(e.reason.params)
+                reason = e.reason
+                lines.append(w("trace.item_not_counted", item=e.item) +
+                             (w("colon") + condition(reason).strip() if reason is not None else ""))
+                note_params(reason.params if reason is not None else ())
         elif isinstance(e, T.Arithmetic):
             note_params(e.params)
             lines.extend(arithmetic(e))
         elif isinstance(e, T.Total) and len(e.parts) == 1:
             lines.append(w("trace.total_one", total=money(e.total, grouped=True)))
         elif isinstance(e, T.Total):
-            lines.append(w("trace.total", parts=" + ".join(money(p, grouped=True) for p in e.parts),
+            lines.append(w("trace.total", parts=" + ".join(money(p, grouped=True) or "" for p in e.parts),
                            total=money(e.total, grouped=True)))
         elif isinstance(e, T.NotReached):
             if not _explained(events):
@@ -489,7 +492,7 @@ def condition_text(w: Words, c: T.Condition) -> str:
     return body
 
 
-def standing(policy, decisions) -> Tuple[str, str]:
+def standing(policy: "Policy", decisions: Sequence["Decision"]) -> Tuple[str, str]:
     """A workshop's standing in a line: certified (how), held (since when), revoked (from when), or not
     certified with the first condition each route failed (the rules that did not fire are in ``decisions`` when
     the run was made with why-not). Returns (certified / held / revoked / none, the line)."""
@@ -534,7 +537,7 @@ def standing(policy, decisions) -> Tuple[str, str]:
     return "none", text
 
 
-def why_not_line(d, policy) -> Optional[str]:
+def why_not_line(d: "Decision", policy: "Policy") -> Optional[str]:
     """In one line, in the policy's language, why a decision did not fire or waits: the first condition or
     requirement that failed, no item that qualified, the value a pending decision waits for."""
     w = Words(policy)
@@ -578,7 +581,7 @@ def paid_by_line(w: Words, paid_by: dict) -> str:
              start=period.get("start", ""), end=period.get("end", ""))
 
 
-def parameter_line(w: Words, p, main_file: Optional[str] = None) -> str:
+def parameter_line(w: Words, p: Any, main_file: Optional[str] = None) -> str:
     parameter = w.policy.parameters.get(p.name)
     unit = parameter.unit if parameter is not None else ""
     key = ""
@@ -615,7 +618,7 @@ def _arith(substituted: str, w: Words) -> str:
     if node is None:
         return substituted
 
-    def show(n, prec=0):
+    def show(n: Any, prec: int = 0) -> str:
         known, value = _literal_value(n)
         if known and not isinstance(n, E.Binary):
             return w.value(value)
@@ -636,22 +639,22 @@ def _arith(substituted: str, w: Words) -> str:
     return show(node)
 
 
-def _route(w: Words, status, route: str) -> str:
+def _route(w: Words, status: Optional["Status"], route: str) -> str:
     codes = w.codes(f"{status.subject}.{status.granted_field}.route") if status is not None else None
     return codes.get(route, route) if codes else route
 
 
-def _status_by_label(policy, label: str):
+def _status_by_label(policy: "Policy", label: str) -> Optional["Status"]:
     return next((s for s in policy.statuses if s.label == label or label.startswith(s.label)), None)
 
 
-def _explained(events) -> bool:
+def _explained(events: Iterable[object]) -> bool:
     """A decision whose trace already says why nothing was decided: a condition or requirement that failed, items."""
     return any((isinstance(e, T.Condition) and not e.holds) or (isinstance(e, T.Required) and not e.holds)
                or isinstance(e, T.Item) for e in events)
 
 
-def _not_reached(w: Words, events, e: T.NotReached) -> str:
+def _not_reached(w: Words, events: Iterable[object], e: T.NotReached) -> str:
     """Why a rule decided nothing, when no failed condition says it: no item qualified, a status-ending rule for a
     subject holding no status, an amount of nothing; else the engine's words."""
     applied = next((x for x in events if isinstance(x, T.RuleApplied)), None)

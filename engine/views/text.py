@@ -6,14 +6,18 @@ thousands separators (the one money formatter), a workshop's standing with its r
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from ..runtime.decisions import Decision, NO_FUND
 from .formats import money, outcome_label, subject_label, table
 from .reasons import Words, standing, why_not_line
 
+if TYPE_CHECKING:
+    from ..runtime.decisions import Totals
+    from ..runtime.evaluate import Evaluation
 
-def to_text(evaluation, why_not: Optional[bool] = None) -> str:
+
+def to_text(evaluation: "Evaluation", why_not: Optional[bool] = None) -> str:
     """A per-workshop table a person can read, with totals by fund and by clause.
 
     ``why_not`` (default: as the run was made): list the rules that did not fire. A run made with why-not shows
@@ -64,14 +68,15 @@ def to_text(evaluation, why_not: Optional[bool] = None) -> str:
     rows = [[policy.label("column.fund", "fund"), policy.label("column.fund_code", "code"),
              policy.label("column.amount", "granted")]]
     for fund, amount in totals.by_funding_source.items():
-        rows.append([policy.label(fund), fund, money(amount, grouped=True)])
-    rows.append([policy.label("total", "total"), "", money(totals.granted, grouped=True)])
+        rows.append([policy.label(fund), fund, money(amount, grouped=True) or ""])
+    rows.append([policy.label("total", "total"), "", money(totals.granted, grouped=True) or ""])
     out.append(w("text.by_fund"))
     out.extend("  " + line for line in table(rows, right={2}))
     rows = [[policy.label("column.clause", "clause"), policy.label("column.heading", "heading"),
              policy.label("column.amount", "granted")]]
     for clause, amount in totals.by_clause.items():
-        rows.append([clause, policy.clauses[clause].heading if clause in policy.clauses else "", money(amount, grouped=True)])
+        rows.append([clause, policy.clauses[clause].heading if clause in policy.clauses else "",
+                     money(amount, grouped=True) or ""])
     out.append(w("text.by_clause"))
     out.extend("  " + line for line in table(rows, right={2}))
     counts = w("list.sep").join(f"{policy.label(k)} {n}" for k, n in sorted(totals.counts.items())
@@ -80,7 +85,7 @@ def to_text(evaluation, why_not: Optional[bool] = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def pending_lines(totals) -> List[str]:
+def pending_lines(totals: "Totals") -> List[str]:
     """What a run could not decide yet, for standard error: how many decisions wait, and for which values."""
     count = totals.counts.get("pending", 0)
     if not count:
