@@ -130,6 +130,8 @@ def test_the_report_is_callable_in_parts(policy):
     section = workshop_html(run_, "WS-005")
     assert section.startswith('<section class="workshop" id="ws-WS-005">') and "未认定：" in section
     assert "<details open>" in section  # one workshop in full: its traces open
+    with pytest.raises(KeyError, match="no workshop 'NOPE'"):
+        workshop_html(run_, "NOPE")
 
 
 def test_one_workshops_report_prints_its_traces(tmp_path):

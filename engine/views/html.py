@@ -3,7 +3,9 @@
 Callable in parts, for a page that shows one of them (a web app): :func:`html_report` (the whole,
 self-contained page), :func:`summary_html` (the county summary: totals by fund, clause and county, and
 the index of workshops), :func:`workshop_html` (one workshop's section) and :func:`report_css` (the
-style sheet, print rules included). :func:`report_model` is the data every part is drawn from.
+style sheet, print rules included). :func:`report_model` is the data every part is drawn from. A run made
+with ``why_not=True`` lets a workshop that is not certified say which condition it failed (the CLI decides the
+report so); the rules that did not fire are listed only when asked (``why_not``) or for one workshop in full.
 
 Identical decisions of a workshop (same rule, outcome, amount, fund, and the same conditions holding or
 failing) are one row listing their subjects; each row's trace is one click away (``<details>``), folded
@@ -233,7 +235,9 @@ def summary_html(evaluation, version: str = "", model: Optional[Model] = None) -
 def workshop_html(evaluation, workshop: str, full: bool = True, model: Optional[Model] = None) -> str:
     """One workshop's section as an HTML fragment (``full``: one row per decision, traces open)."""
     model = model or report_model(evaluation, workshop=workshop if full else None)
-    shop = next(s for s in model.shops if s.id == workshop)
+    shop = next((s for s in model.shops if s.id == workshop), None)
+    if shop is None:
+        raise KeyError(f"the run has no workshop {workshop!r}")
     return _ENV.get_template("_workshop.html").render(ws=shop, **_context(model))
 
 
