@@ -32,7 +32,7 @@ def _problems(path):
 
 
 def test_the_fork_knows_where_each_rule_and_parameter_came_from():
-    result = run("explain", FORK, EXAMPLE, "--workshop", "WS-006", "--worker", "F-0001")
+    result = run("explain", FORK, EXAMPLE, "--workshop", "WS-006", "--worker", "F-0001", "--raw")
     assert result.exit_code == 0, result.output
     out = result.output
     assert f"rule one_time_hiring_subsidy (一次性吸纳就业补助（就业满6个月后发放）) from {FORK}" in out

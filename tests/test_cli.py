@@ -81,9 +81,13 @@ def test_the_text_view_is_a_table_per_workshop_with_totals_by_fund():
     assert result.exit_code == 0
     out = result.output
     for ws in ("WS-001", "WS-002", "WS-003", "WS-004", "WS-005", "WS-006"):
-        assert f"Workshop {ws}" in out
-    assert re.search(r"就业补助资金\s+employment_subsidy_fund\s+112598\.26", out), out
-    assert "Totals by fund" in out and "147211.61" in out
+        assert f"帮扶车间 {ws} " in out
+    assert re.search(r"就业补助资金\s+employment_subsidy_fund\s+112,598\.26", out), out
+    assert "按资金来源合计" in out and "147,211.61" in out
+    # in the policy's language: rule labels, never ids; a workshop not certified says which condition failed
+    assert "一次性吸纳就业补助" in out and "one_time_hiring_subsidy" not in out and "granted" not in out
+    assert "帮扶车间 WS-005 移民新村扶贫车间（忻州市 静乐县）：未认定：3.1 认定为就业帮扶车间：✗ 公共投入场地" in out
+    assert not re.search(r"\s未享受\s", out)  # the rules that did not fire are listed with --why-not only
 
 
 def test_why_not_gives_one_line_per_rule_that_did_not_fire():
@@ -96,8 +100,21 @@ def test_why_not_gives_one_line_per_rule_that_did_not_fire():
     assert money_rules and all("requires workshop.certified" in d["reason"] for d in money_rules)
 
 
-def test_explain_prints_the_auditor_view():
-    result = run("explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "W-0001")
+def test_explain_prints_the_auditor_view_in_the_policys_language():
+    result = CliRunner().invoke(main, ["explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "W-0001"],
+                                env={"COLUMNS": "2000"})  # not wrapped
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "== WS-001 劳动力 W-0001 · 3.8 社会保险补贴：发放 3,358.26 元（就业补助资金）" in out
+    assert "✓ 签订12个月以上劳动合同：劳动合同期限 12 个月 不少于 社会保险补贴劳动合同期限下限（1年以上，含1年） 12 个月" in out
+    assert "全省在岗职工年平均工资（按统计年度）：84,938 元/年，2021-01-01 起施行，至 2021-12-31；来源：" in out
+    assert "金额 = 1,400 × 4,246.9 ÷ 5,000 = 1,189.132 → 1,189.13" in out  # the branch not taken left out
+    assert "social_insurance_subsidy" not in out and "param(" not in out and "worker." not in out
+    assert "WS-001 劳动力 W-0002" not in out
+
+
+def test_explain_raw_prints_the_engine_syntax():
+    result = run("explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "W-0001", "--raw")
     assert result.exit_code == 0, result.output
     out = result.output
     assert "clause 3.8 social_insurance_subsidy: granted" in out

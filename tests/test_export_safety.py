@@ -28,9 +28,12 @@ from openpyxl import Workbook, load_workbook
 import subsidy_rules
 from subsidy_rules.cli import main
 from conftest import EXAMPLE, POLICY
-from subsidy_rules.views.exports import money_cell, to_csv, visible, workbook
+from subsidy_rules.views.exports import SHEETS, money_cell, to_csv, visible, workbook
 from subsidy_rules.views.html import html_report
 
+#: where each sheet stands in the workbook (its position; sheet N+1's XML)
+PAYOUTS, BY_FUND, BY_COUNTY = (next(n for n, (key, _) in enumerate(SHEETS) if key == k)
+                               for k in ("sheet.payouts", "sheet.by_fund", "sheet.by_county"))
 HYPERLINK = '=HYPERLINK("http://x.invalid","click")'
 SCRIPT = "<script>alert(1)</script>"
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -208,7 +211,7 @@ def test_xlsx_cells_are_text_never_formulas(hostile, tmp_path):
     sheets = _sheets(out)
     assert sheets and not any("<f>" in xml or "<f " in xml for xml in sheets.values())
     book = load_workbook(out)
-    payouts = book.worksheets[0]
+    payouts = book.worksheets[PAYOUTS]
     rows = {row[0].value: row for row in payouts.iter_rows(min_row=2) if row[0].value and row[0].value.startswith("WS-")}
     name, city, county = rows["WS-1"][1], rows["WS-1"][2], rows["WS-1"][3]
     assert (name.value, city.value, county.value) == (HYPERLINK, "=1+1", "@SUM(A1)")
@@ -217,10 +220,10 @@ def test_xlsx_cells_are_text_never_formulas(hostile, tmp_path):
     assert rows["WS-3"][1].value == "-12" and rows["WS-3"][1].data_type == "s"
     assert rows["WS-3"][3].value == "\t+1" and rows["WS-3"][3].data_type == "s"
     assert rows["WS-2"][1].value == SCRIPT
-    ref = _cells(sheets["xl/worksheets/sheet1.xml"])
+    ref = _cells(sheets[f"xl/worksheets/sheet{PAYOUTS + 1}.xml"])
     assert ref[name.coordinate] == ("inlineStr", HYPERLINK, False)
     # by county: the city is text, not a formula, there too
-    counties = [r for r in book.worksheets[2].iter_rows(min_row=2)]
+    counties = [r for r in book.worksheets[BY_COUNTY].iter_rows(min_row=2)]
     assert any(r[0].value == "=1+1" and r[0].data_type == "s" and r[1].value == "@SUM(A1)" for r in counties)
 
 
@@ -229,9 +232,14 @@ def test_xlsx_amounts_are_exact_and_totals_are_the_json_totals(hostile, tmp_path
     result, out = _evaluate(hostile, tmp_path, "xlsx", "xlsx")
     assert result.exit_code == 0, result.output
     sheets = _sheets(out)
-    payouts, by_fund, by_county = (_cells(sheets[f"xl/worksheets/sheet{i}.xml"]) for i in (1, 2, 3))
-    numbers = [v for cells in (payouts, by_fund, by_county) for t, v, _ in cells.values() if t == "n"]
-    assert numbers and all(re.fullmatch(r"-?\d+\.\d\d", v) for v in numbers), numbers
+    payouts, by_fund, by_county = (_cells(sheets[f"xl/worksheets/sheet{i + 1}.xml"]) for i in (PAYOUTS, BY_FUND, BY_COUNTY))
+    amounts = [v for column, cells in (("K", payouts), ("C", by_fund), ("C", by_county))
+               for ref, (t, v, _) in cells.items() if t == "n" and ref.startswith(column)]
+    counts = [v for cells in (by_fund, by_county) for ref, (t, v, _) in cells.items() if t == "n" and ref.startswith("D")]
+    assert amounts and all(re.fullmatch(r"-?\d+\.\d\d", v) for v in amounts), amounts
+    assert counts and all(re.fullmatch(r"\d+", v) for v in counts), counts  # the count beside each amount
+    assert {t for cells in (payouts, by_fund, by_county) for ref, (t, v, _) in cells.items()
+            if ref[0] not in "KCD"} <= {"inlineStr", "s"}  # every other cell is text
     granted = doc["totals"]["granted"]
     assert granted == "5700.00"
     # payouts: one row per granted decision, the total row a value (no formula) equal to the JSON total
@@ -253,7 +261,7 @@ def test_xlsx_amounts_are_exact_and_totals_are_the_json_totals(hostile, tmp_path
     assert sum(Decimal(r["C"]) for n, r in county_rows.items() if 1 < n < max(county_rows)) == Decimal(granted)
     # and openpyxl reads them back as numbers
     book = load_workbook(out)
-    assert all(isinstance(c.value, (int, float)) for c in book.worksheets[1]["C"][1:])
+    assert all(isinstance(c.value, (int, float)) for c in book.worksheets[BY_FUND]["C"][1:])
 
 
 def test_xlsx_money_is_the_decimal_text_not_a_binary_double(tmp_path):
@@ -332,7 +340,7 @@ def test_a_control_character_in_a_name_is_escaped_in_every_export(write, tmp_pat
 
     result, out = _evaluate(facts, tmp_path, "xlsx", "xlsx")
     assert result.exit_code == 0, result.output
-    payouts = load_workbook(out).worksheets[0]
+    payouts = load_workbook(out).worksheets[PAYOUTS]
     row = next(r for r in payouts.iter_rows(min_row=2) if r[0].value == "WS-1")
     assert (row[1].value, row[2].value) == (f"name{escaped}end", f"{escaped}city")
     assert row[1].data_type == row[2].data_type == "s"
@@ -357,7 +365,7 @@ def test_the_exports_escape_whatever_text_reaches_them(hostile, policy, tmp_path
     path = tmp_path / "nasty.xlsx"
     workbook(run_).save(path)
     assert not any("<f>" in xml for xml in _sheets(path).values())
-    first = next(r for r in load_workbook(path).worksheets[0].iter_rows(min_row=2) if r[0].value == "WS-1")
+    first = next(r for r in load_workbook(path).worksheets[PAYOUTS].iter_rows(min_row=2) if r[0].value == "WS-1")
     assert [c.value for c in first[1:4]] == [expected] * 3 and first[1].data_type == "s"
 
     page = html_report(run_, None, "test")
@@ -415,7 +423,7 @@ def test_any_name_round_trips_through_csv_and_xlsx_as_text(text):
     with zipfile.ZipFile(out) as z:
         assert not any(b"<f>" in z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/"))
     out.seek(0)
-    first = next(r for r in load_workbook(out).worksheets[0].iter_rows(min_row=2) if r[0].value == "WS-1")
+    first = next(r for r in load_workbook(out).worksheets[PAYOUTS].iter_rows(min_row=2) if r[0].value == "WS-1")
     for c in first[1:4]:
         assert c.value == (shown or None)  # an empty text reads back as an empty cell
         assert not shown or c.data_type == "s"

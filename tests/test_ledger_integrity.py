@@ -494,7 +494,7 @@ def test_both_workshops_in_one_facts_file_pay_the_worker_once_and_record(tmp_pat
         assert db.scalar(select(func.count()).select_from(entries).where(entries.c.person == "P-1")) == 2
     assert subsidy("ledger", "verify", ledger_url).exit_code == 0
     text = subsidy("evaluate", POLICY, both, "--ledger", ledger_url, "--format", "text")
-    assert "why not: 劳动力 P-1: 3.2 一次性吸纳就业补助 not granted: already granted" in text.output, text.output
+    assert "劳动力 P-1 3.2 一次性吸纳就业补助：本次运行中已由车间 WS-A 发放；每人限享受一次" in text.output, text.output
     again = subsidy("evaluate", POLICY, both, "--ledger", ledger_url, "--record", "-o", tmp_path / "again.json")
     assert again.exit_code == 0 and "already recorded as run 1" in again.output
 

@@ -84,7 +84,10 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
     loaded, facts_loaded = _load(policy, facts)
     if workshop:
         facts_loaded = _only(facts_loaded, _workshop_index(facts_loaded, workshop, facts))
-    options = dict(backend=backend, why_not=why_not, trace=not no_trace or fmt == "html")
+    # the report and the text view say why a workshop is not certified: decided with --why-not, they show the rules
+    # that did not fire only when asked
+    options = dict(backend=backend, why_not=why_not or (fmt in ("html", "text") and not record),
+                   trace=not no_trace or fmt == "html")
     ledger_info = None
     try:
         if ledger_url:
@@ -115,9 +118,12 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
         text = to_csv(run)
     elif fmt == "html":
         from ..views.html import html_report
-        text = html_report(run, workshop, subsidy_rules.__version__)
+        text = html_report(run, workshop, subsidy_rules.__version__, why_not=why_not)
     else:
-        text = subsidy_rules.to_text(run)
+        from ..views.formats import encodable
+        text = subsidy_rules.to_text(run, why_not=why_not)
+        if not output:  # a console whose encoding lacks ✓ gets √ (a file is UTF-8)
+            text = encodable(text, getattr(sys.stdout, "encoding", None))
     _write(text, output)
     _report_pending(run.totals, strict)
 
@@ -264,7 +270,8 @@ def verify(decisions, facts, policy, ledger_url):
 @click.option("--loan", help="Only this loan's decisions.")
 @click.option("--all/--granted-only", "show_all", default=True, show_default=True,
               help="Include rules that did not fire, with the first condition that failed.")
-def explain(policy, facts, workshop, worker, loan, show_all):
+@click.option("--raw", is_flag=True, help="The trace in the engine's syntax (expressions, codes, rule ids), for developers.")
+def explain(policy, facts, workshop, worker, loan, show_all, raw):
     """Print the trace behind each decision about one workshop (or one of its workers or loans):
     the clause and its text, each condition with the values it saw, each parameter with its
     value and the date it took effect, the derived facts it built on, and the arithmetic.
@@ -285,4 +292,7 @@ def explain(policy, facts, workshop, worker, loan, show_all):
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)
     chosen = [d for d in run.decisions if not (worker or loan) or (d.worker == worker and d.loan == loan)]
-    click.echo(subsidy_rules.explain_text(run, chosen), nl=False)
+    import shutil
+    from ..views.formats import encodable
+    text = subsidy_rules.explain_text(run, chosen, raw=raw, width=shutil.get_terminal_size((100, 24)).columns)
+    click.echo(encodable(text, getattr(sys.stdout, "encoding", None)), nl=not text.endswith("\n"))

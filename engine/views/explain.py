@@ -10,7 +10,8 @@ from ..facts.model import Derived
 from ..lang.expr import format_value
 from ..runtime import trace as T
 from ..runtime.decisions import Decision, decision_id, period_key
-from .formats import MARK, money, subject_label
+from .formats import MARK, amount_text, money, outcome_label, subject_label, wrap
+from .reasons import Words, reason_lines
 
 
 def _param_line(p, main_file: Optional[str] = None) -> str:
@@ -160,8 +161,37 @@ def _top_up_lines(e: T.TopUp) -> List[str]:
     return lines
 
 
-def explain_text(evaluation, decisions: List[Decision]) -> str:
-    """Every decision about one subject, with its full trace, as an auditor reads it."""
+def explain_text(evaluation, decisions: List[Decision], raw: bool = False, width: Optional[int] = None) -> str:
+    """Every decision about one subject, with its full trace, as an auditor reads it: in the policy's language
+    (:mod:`subsidy_rules.views.reasons`), or with ``raw`` in the engine's syntax, for developers. ``width``: lines
+    wrapped to so many columns, indentation kept."""
+    if raw:
+        return raw_explain_text(evaluation, decisions)
+    policy = evaluation.policy
+    facts = evaluation.facts
+    period = period_key(facts.period_start, facts.period_end)
+    w = Words(policy)
+    out = [w("trace.title", title=policy.title, document=policy.document) if policy.document else policy.title,
+           f"{policy.label('report.period', 'period')} {facts.period_start} – {facts.period_end} · "
+           f"{policy.label('report.policy', 'policy')} {policy.id} sha256 {policy.sha256[:12]}…", ""]
+    for d in decisions:
+        amount = amount_text(policy, d.shown_amount)
+        fund = policy.label(d.fund) if d.fund and d.shown_amount is not None else ""
+        rule = policy.rule(d.rule)
+        head = f"== {d.workshop} {subject_label(d, policy)} · {d.clause} {rule.label}{policy.label('colon', ': ')}" \
+               f"{outcome_label(policy, d)}"
+        head += f" {amount}" if amount else ""
+        head += w("trace.fund", fund=fund) if fund else ""
+        out.append(head)
+        out.append(f"   {policy.label('column.decision_id', 'decision id')} {decision_id(policy.sha256, period, d)}")
+        out.extend("   " + line for line in reason_lines(d.events, policy, main_file=policy.path,
+                                                          paid_by=d.detail("paid_by")))
+        out.append("")
+    return "\n".join(wrap(out, width))
+
+
+def raw_explain_text(evaluation, decisions: List[Decision]) -> str:
+    """Every decision about one subject, with its full trace in the engine's syntax (``explain --raw``)."""
     policy = evaluation.policy
     out = [f"policy {policy.id} ({policy.path}, sha256 {policy.sha256[:12]}…), "
            f"period {evaluation.facts.period_start} to {evaluation.facts.period_end}", ""]

@@ -185,17 +185,39 @@ def _sheet_title(label: str, default: str) -> str:
     return title if title.strip() else default
 
 
-def workbook(evaluation):
-    """An openpyxl Workbook: payouts by workshop and worker, totals by fund, totals by county.
+#: The workbook's sheets, in order: (label key, default title).
+SHEETS = (("sheet.run", "run"), ("sheet.payouts", "payouts"), ("sheet.by_fund", "by fund"),
+          ("sheet.by_clause", "by clause"), ("sheet.by_county", "by county"), ("sheet.by_workshop", "by workshop"),
+          ("sheet.discretionary", "discretionary"), ("sheet.alerts", "alerts"), ("sheet.pending", "pending"),
+          ("sheet.revoked", "revoked"))
+#: The decisions each sheet of items lists (no amount paid: for the office to act on or to wait for).
+ITEM_SHEETS = {"sheet.discretionary": "discretionary", "sheet.alerts": "alert", "sheet.pending": "pending",
+               "sheet.revoked": "revoked"}
 
-    Text cells are strings (:func:`text_cell`), amounts exact numbers
-    (:func:`money_cell`), totals values summed in ``Decimal`` (no formula, so no
-    uncached value for a reader that does not calculate).
+
+def _version() -> str:
+    from .. import __version__
+    return __version__
+
+
+def workbook(evaluation, version: Optional[str] = None):
+    """An openpyxl Workbook a finance office files as it is.
+
+    Sheets (named by the policy's ``sheet.*`` labels): the run (policy, document, period, the policy files'
+    and the facts' sha256, engine, tool version, when it ran, totals); payouts by workshop and worker; totals by
+    fund, clause, county and workshop; and the decisions that pay nothing now but ask for action: discretionary
+    items, alerts, pending decisions (with the value each waits for) and revocations (with their date).
+
+    Text cells are strings (:func:`text_cell`), amounts exact numbers (:func:`money_cell`), every total a value
+    summed in ``Decimal`` (no formula, so no uncached value for a reader that does not calculate). Each sheet:
+    bold, frozen, filtered header; column widths from its content; printed on A4 landscape fitted to the page's
+    width, the header row repeated on every page, page numbers in the footer.
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
 
     policy = evaluation.policy
+    facts = evaluation.facts
     places = _places(evaluation)
     period = _period(evaluation)
     granted = [d for d in evaluation.decisions if d.outcome == "granted" and d.amount is not None]
@@ -203,8 +225,37 @@ def workbook(evaluation):
     total_label = policy.label("total", "total")
 
     book = Workbook()
-    sheet = book.active
-    sheet.title = _sheet_title(policy.label("sheet.payouts", "payouts"), "payouts")
+    sheets = {}
+    for n, (key, default) in enumerate(SHEETS):
+        title = _sheet_title(policy.label(key, default), default)
+        sheets[key] = book.active if n == 0 else book.create_sheet(title)
+        sheets[key].title = title
+
+    # the run: what a filed copy must say about where its figures came from
+    rows = _Rows(sheets["sheet.run"])
+    rows.append([_col(policy, "item", "item"), _col(policy, "value", "value")])
+    run_facts = [
+        ("run.policy", "policy", policy.title), ("run.policy_id", "policy id", policy.id),
+        ("run.document", "document", getattr(policy, "document", "") or ""),
+        ("run.period", "period", f"{facts.period_start.isoformat()} – {facts.period_end.isoformat()}"),
+        ("run.policy_sha256", "policy sha256", policy.sha256),
+    ]
+    run_facts += [("run.policy_file", "policy file", f"{path}  sha256 {sha}") for path, sha in policy.sources]
+    run_facts += [
+        ("run.facts", "facts file", facts.path or ""), ("run.facts_sha256", "facts sha256", facts.sha256),
+        ("run.engine", "engine", evaluation.backend), ("run.tool", "tool",
+                                                        f"subsidy-rules {version if version is not None else _version()}"),
+        ("run.ran_at", "run at", evaluation.ran_at),
+    ]
+    for key, default, value in run_facts:
+        rows.append([policy.label(key, default), value])
+    rows.append([policy.label("run.granted", "granted"), evaluation.totals.granted], money_columns=(2,))
+    for outcome, n in sorted(evaluation.totals.counts.items()):
+        row = rows.append([policy.label("run.count", "decisions") + " · " + policy.label(outcome), ""])
+        sheets["sheet.run"].cell(row=row, column=2, value=n)
+
+    # payouts: one row per granted decision, and the total
+    sheet = sheets["sheet.payouts"]
     headers = [("workshop", "workshop"), ("workshop_name", "workshop name"), ("city", "city"), ("county", "county"),
                ("worker", "worker"), ("loan", "loan"), ("clause", "clause"), ("heading", "heading"),
                ("rule", "rule"), ("outcome", "outcome"), ("amount", "amount"), ("fund", "fund"), ("decision_id", "decision id")]
@@ -223,33 +274,157 @@ def workbook(evaluation):
     text_cell(label, total_label)
     money_cell(total, sum((d.amount for d in granted), Decimal("0.00")))
     label.font = total.font = bold
-    _widths(sheet, [12, 24, 10, 10, 10, 8, 8, 30, 24, 10, 14, 18, 22])
 
-    by_fund = book.create_sheet(_sheet_title(policy.label("sheet.by_fund", "by fund"), "by fund"))
-    rows = _Rows(by_fund)
-    rows.append([_col(policy, "fund", "fund"), _col(policy, "fund_code", "fund code"), _col(policy, "amount", "amount")])
+    count_label = _col(policy, "count", "decisions")
+    # by fund
+    rows = _Rows(sheets["sheet.by_fund"])
+    rows.append([_col(policy, "fund", "fund"), _col(policy, "fund_code", "fund code"), _col(policy, "amount", "amount"),
+                 count_label])
+    counted = _count(granted, lambda d: d.fund or "none")
     for fund, amount in evaluation.totals.by_funding_source.items():
-        rows.append([policy.label(fund), fund, amount], money_columns=(3,))
-    rows.append([total_label, "", evaluation.totals.granted], money_columns=(3,))
-    _widths(by_fund, [20, 26, 16])
+        _counted_row(rows, [policy.label(fund), fund], counted.get(fund, 0), amount)
+    _counted_row(rows, [total_label, ""], len(granted), evaluation.totals.granted, bold)
 
-    by_county = book.create_sheet(_sheet_title(policy.label("sheet.by_county", "by county"), "by county"))
-    rows = _Rows(by_county)
-    rows.append([_col(policy, "city", "city"), _col(policy, "county", "county"), _col(policy, "amount", "amount")])
-    counties: Dict[Tuple[str, str], Decimal] = {}
+    # by clause
+    rows = _Rows(sheets["sheet.by_clause"])
+    rows.append([_col(policy, "clause", "clause"), _col(policy, "heading", "heading"), _col(policy, "amount", "amount"),
+                 count_label])
+    counted = _count(granted, lambda d: d.clause)
+    for clause, amount in evaluation.totals.by_clause.items():
+        heading = policy.clauses[clause].heading if clause in policy.clauses else ""
+        _counted_row(rows, [clause, heading], counted.get(clause, 0), amount)
+    _counted_row(rows, [total_label, ""], len(granted), evaluation.totals.granted, bold)
+
+    # by county
+    rows = _Rows(sheets["sheet.by_county"])
+    rows.append([_col(policy, "city", "city"), _col(policy, "county", "county"), _col(policy, "amount", "amount"),
+                 count_label])
+    counties: Dict[Tuple[str, str], list] = {}
     for d in granted:
         ws = places.get(d.workshop, {})
-        key = (ws.get("city", ""), ws.get("county", ""))
-        counties[key] = counties.get(key, Decimal("0.00")) + d.amount
-    for (city, county), amount in sorted(counties.items()):
-        rows.append([city, county, amount], money_columns=(3,))
-    rows.append([total_label, "", evaluation.totals.granted], money_columns=(3,))
-    _widths(by_county, [14, 14, 16])
-    for ws in book.worksheets:
-        for cell in ws[1]:
+        entry = counties.setdefault((ws.get("city", ""), ws.get("county", "")), [Decimal("0.00"), 0])
+        entry[0] += d.amount
+        entry[1] += 1
+    for (city, county), (amount, n) in sorted(counties.items()):
+        row = rows.append([city, county, amount], money_columns=(3,))
+        sheets["sheet.by_county"].cell(row=row, column=4, value=n)
+    row = rows.append([total_label, "", evaluation.totals.granted], money_columns=(3,))
+    sheets["sheet.by_county"].cell(row=row, column=4, value=len(granted))
+    for cell in sheets["sheet.by_county"][row]:
+        cell.font = bold
+
+    # by workshop: every workshop of the facts, paid or not
+    rows = _Rows(sheets["sheet.by_workshop"])
+    rows.append([_col(policy, "workshop", "workshop"), _col(policy, "workshop_name", "workshop name"),
+                 _col(policy, "city", "city"), _col(policy, "county", "county"), _col(policy, "amount", "amount"),
+                 count_label])
+    by_shop: Dict[str, list] = {}
+    for d in granted:
+        entry = by_shop.setdefault(d.workshop, [Decimal("0.00"), 0])
+        entry[0] += d.amount
+        entry[1] += 1
+    for ws in facts.workshops:
+        amount, n = by_shop.get(ws["id"], [Decimal("0.00"), 0])
+        _counted_row(rows, [ws["id"], ws.get("name", ""), ws.get("city", ""), ws.get("county", "")], n, amount)
+    _counted_row(rows, [total_label, "", "", ""], len(granted), evaluation.totals.granted, bold)
+
+    # the items that pay nothing now but ask the office to act or wait
+    item_headers = [_col(policy, "workshop", "workshop"), _col(policy, "workshop_name", "workshop name"),
+                    _col(policy, "city", "city"), _col(policy, "county", "county"), _col(policy, "subject", "subject"),
+                    _col(policy, "clause", "clause"), _col(policy, "rule", "rule"), _col(policy, "outcome", "outcome"),
+                    _col(policy, "detail", "detail"), _col(policy, "decision_id", "decision id")]
+    for key, outcome in ITEM_SHEETS.items():
+        rows = _Rows(sheets[key])
+        rows.append(item_headers)
+        for d in evaluation.decisions:
+            if d.outcome != outcome:
+                continue
+            ws = places.get(d.workshop, {})
+            subject = d.worker or d.loan or ""
+            subject = f"{policy.label('subject.' + d.subject, d.subject)} {subject}".strip()
+            rows.append([d.workshop, ws.get("name", ""), ws.get("city", ""), ws.get("county", ""), subject, d.clause,
+                         policy.rule(d.rule).label, policy.label(d.outcome), _detail(policy, d),
+                         decision_id(policy.sha256, period, d)])
+
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for sheet in book.worksheets:
+        for cell in sheet[1]:
             cell.font = bold
-        ws.freeze_panes = "A2"
+            cell.alignment = wrap
+        sheet.freeze_panes = "A2"
+        if sheet.max_row > 1 or sheet is not sheets["sheet.run"]:
+            sheet.auto_filter.ref = sheet.dimensions
+        _fit(sheet)
+        _print_setup(sheet)
     return book
+
+
+def _count(decisions, key) -> Dict[str, int]:
+    out: Dict[str, int] = {}
+    for d in decisions:
+        out[key(d)] = out.get(key(d), 0) + 1
+    return out
+
+
+def _counted_row(rows: "_Rows", texts: List, count: int, amount: Decimal, font=None) -> None:
+    """Texts, then an amount (exact, a number cell), then a count (a number cell)."""
+    at = len(texts) + 1
+    row = rows.append(texts + [amount], money_columns=(at,))
+    cell = rows.sheet.cell(row=row, column=at + 1)
+    cell.value, cell.data_type = count, "n"
+    if font is not None:
+        for c in rows.sheet[row]:
+            c.font = font
+
+
+def _detail(policy, d) -> str:
+    """What an item sheet says beside a decision: the months an alert was raised for, the value a pending decision
+    waits for, the day a revocation takes effect."""
+    if d.outcome == "pending":
+        waits = []
+        for name, day, key in d.detail("waits_for", ()):
+            parameter = policy.parameters.get(name)
+            label = parameter.label if parameter is not None else name
+            waits.append(f"{label}{'[' + key + ']' if key else ''} {day.isoformat()}")
+        return policy.label("run.waits_for", "waits for {values}").replace(
+            "{values}", policy.label("list.sep", ", ").join(waits))
+    if d.outcome == "revoked" and d.detail("effective"):
+        return policy.label("run.effective", "effective from {date}").replace("{date}", str(d.detail("effective")))
+    if d.items:
+        return policy.label("list.sep", ", ").join(d.items)
+    return d.reason or ""
+
+
+def _fit(sheet) -> None:
+    """Column widths from content: the widest cell (a Chinese character counts two), between 6 and 60."""
+    from openpyxl.utils import get_column_letter
+    from .formats import display_width
+
+    widths: Dict[int, int] = {}
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.value is None:
+                continue
+            text = cell.value if isinstance(cell.value, str) else str(cell.value)
+            if cell.number_format == MONEY_FORMAT:
+                text = money(Decimal(text), grouped=True) if text else text
+            widths[cell.column] = max(widths.get(cell.column, 0), display_width(text))
+    for column, width in widths.items():
+        sheet.column_dimensions[get_column_letter(column)].width = max(6, min(60, width + 2))
+
+
+def _print_setup(sheet) -> None:
+    """A4 landscape, fitted to the page's width (as many pages down as it takes), the header row on every page,
+    page numbers in the footer."""
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape"
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.print_title_rows = "1:1"
+    sheet.print_options.gridLines = True
+    sheet.oddFooter.center.text = "&P / &N"
+    sheet.oddHeader.center.text = "&A"
 
 
 def _widths(sheet, widths: List[int]) -> None:
