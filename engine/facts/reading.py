@@ -12,7 +12,7 @@ import datetime as _dt
 import difflib
 import hashlib
 from dataclasses import dataclass
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 from .. import schemas
 
@@ -123,10 +123,11 @@ def note_sources(policy: Policy, ws: dict, pointer: str, where) -> None:
                     record[name] = dict(stated, **{SOURCE: where(f"{at}/{name}")})
 
 
-def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str], problem, start, end
-                      ) -> Iterator[Problem]:
+def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str], problem, start, end,
+                      shop: Optional[Record] = None) -> Iterator[Problem]:
     """The facts contract for one workshop (after the schema): unique ids, codes, headcount, one entry a month,
-    months within employment, statuses stated before the period, and the policy's own facts checks."""
+    months within employment, statuses stated before the period, and the policy's own facts checks (on
+    ``shop``, the workshop's record tree, if the caller has made it to decide on, so it is made once)."""
     if ws["id"] in seen_ws:
         yield problem("facts.duplicate_id", f"workshop id {ws['id']!r} is used twice (first at {seen_ws[ws['id']]})", wp + "/id")
     seen_ws.setdefault(ws["id"], wp)
@@ -158,7 +159,7 @@ def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str]
         yield from _codes(policy, "loan", loan, lp, problem)
     yield from _status_problems(policy, ws, wp, problem, start, end)
     if policy.facts_checks:
-        yield from _checks(policy, ws, wp, problem, start, end)
+        yield from _checks(policy, ws, wp, problem, start, end, shop)
 
 
 def _status_problems(policy: Policy, ws: dict, wp: str, problem, start, end) -> Iterator[Problem]:
@@ -184,10 +185,11 @@ def _status_problems(policy: Policy, ws: dict, wp: str, problem, start, end) -> 
                           hint="an end inside the period is decided by the rules; state only one dated before it")
 
 
-def _checks(policy: Policy, ws: dict, wp: str, problem, start, end) -> Iterator[Problem]:
+def _checks(policy: Policy, ws: dict, wp: str, problem, start, end, shop: Optional[Record] = None) -> Iterator[Problem]:
     """The policy's facts checks, each on every record of its subject kind."""
     from ..lang.compiler import EvalError, _truth
-    shop = records_for(start, end, ws, wp, tracing=False)
+    if shop is None:
+        shop = records_for(start, end, ws, wp, tracing=False)
     subjects = {"workshop": (shop,), "worker": shop.children["workers"], "loan": shop.children["loans"]}
     for check in policy.facts_checks:
         for record in subjects[check.subject]:
