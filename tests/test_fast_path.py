@@ -193,7 +193,7 @@ def _objects(value):
             yield from _objects(child)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 50), data=st.data(), layout=st.sampled_from(LAYOUTS), numbers=st.booleans())
 def test_the_fast_path_vouches_only_for_what_the_thorough_path_accepts(seed, data, layout, numbers, tmp_path):
     facts = random_facts(seed, 2)

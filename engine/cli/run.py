@@ -25,7 +25,8 @@ from ._common import _fail, _write, _unwritable, _OUTPUT, _load, _PATH, _ledger,
               help="core decides; durable runs the same compiled rules on durable-rules, to cross-check.")
 @click.option("--workshop", help="Only this workshop (for a one-workshop report).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Worker processes, for a .json facts file decided to --format json (the streaming path); the output "
+              help="Worker processes, for a .json facts file decided to --format json (the streaming path), each reading "
+                   "and deciding its own batches of workshops; the output "
                    "is the same as with one.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (it shows only when standard error is a terminal), no 'wrote FILE'.")
 @click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output.")

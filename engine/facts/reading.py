@@ -16,7 +16,7 @@ from typing import Dict, Iterator, Optional, Tuple
 
 from .. import schemas
 
-from ..lang.calendar import month_start, months_in
+from ..lang.calendar import month_start as _parse_month, months_in
 from .model import EvalContext, Record
 from ..policy.model import Policy
 from ..problems import InvalidInput, Problem, pointer_join
@@ -204,6 +204,18 @@ def _checks(policy: Policy, ws: dict, wp: str, problem, start, end, shop: Option
                 yield problem(f"facts.{check.id}", check.message, at, check.hint)
 
 
+_MONTHS: Dict[str, _dt.date] = {}
+
+
+def month_start(text: str) -> _dt.date:
+    """The first day of a month written YYYY-MM (a month of the facts schema), remembered: a province's facts
+    name a few months hundreds of thousands of times."""
+    day = _MONTHS.get(text)
+    if day is None:
+        day = _MONTHS[text] = _parse_month(text)
+    return day
+
+
 def _unique(items, key: str, base: str, message: str) -> Iterator[Tuple[str, dict, str]]:
     """(pointer, item, message if its ``key`` repeats an earlier item's, else "") for each item."""
     first: Dict[str, str] = {}
@@ -216,13 +228,11 @@ def _unique(items, key: str, base: str, message: str) -> Iterator[Tuple[str, dic
 
 
 def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iterator[Problem]:
-    for (k, name), vocab in policy.field_codes.items():
+    for sub, name, vocab in _code_fields(policy, kind):
         holder, base = item, pointer
-        if k != kind:  # a field of a nested object: workshop.certification.route
-            if not k.startswith(kind + "."):
-                continue
-            holder = item.get(k[len(kind) + 1:])
-            base = pointer_join(pointer, k[len(kind) + 1:])
+        if sub is not None:  # a field of a nested object: workshop.certification.route
+            holder = item.get(sub)
+            base = pointer_join(pointer, sub)
         if not isinstance(holder, dict) or name not in holder:
             continue
         value = holder[name]
@@ -235,6 +245,23 @@ def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iter
                 near = difflib.get_close_matches(str(v), list(vocab.codes), n=1)
                 hint = f"did you mean {near[0]!r}?" if near else f"codes: {', '.join(vocab.codes)}"
                 yield problem("facts.unknown_code", f"{v!r} is not a code of {vocab.name} ({vocab.label}) for {name}", at, hint)
+
+
+_CODE_FIELDS: dict = {}  # id(policy) -> (policy, {kind: ((nested field or None, field, vocabulary), ...)})
+
+
+def _code_fields(policy: Policy, kind: str):
+    """The fields of ``kind`` (and of objects nested in it) that hold codes of a vocabulary, worked out once a policy."""
+    hit = _CODE_FIELDS.get(id(policy))
+    if hit is None or hit[0] is not policy:
+        by_kind: Dict[str, list] = {}
+        for (k, name), vocab in policy.field_codes.items():
+            owner, _, sub = k.partition(".")
+            by_kind.setdefault(owner, []).append((sub or None, name, vocab))
+        hit = (policy, {k: tuple(v) for k, v in by_kind.items()})
+        _CODE_FIELDS.clear()  # one policy at a time is the common case; keep the map small
+        _CODE_FIELDS[id(policy)] = hit
+    return hit[1].get(kind, ())
 
 
 def build_records(facts: Facts, index: int, tracing: bool = True) -> Record:
