@@ -63,13 +63,30 @@ def _period(scan: FactsScan) -> Tuple[_dt.date, _dt.date]:
     return period["start"], period["end"]
 
 
+class _Hash:
+    """The sha256 of a facts file as the thorough path takes it (of its text: a UTF-8 byte order mark left out)."""
+
+    def __init__(self):
+        self.digest, self.size, self.first = hashlib.sha256(), 0, True
+
+    def __call__(self, block: bytes) -> None:
+        self.size += len(block)
+        if self.first and block.startswith(b"\xef\xbb\xbf"):
+            block = block[3:]
+        self.first = False
+        self.digest.update(block)
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
+
+
 def open_json(path: str) -> StreamHeader:
     """The period and hash of a JSON facts file, read without loading its workshops (the period must come first)."""
-    digest, size = hashlib.sha256(), 0
+    digest = _Hash()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
+            digest(block)
+    size = digest.size
     with FactsScan(path) as scan:
         start, end = _period(scan)
     return StreamHeader(path, digest.hexdigest(), start, end, size)
@@ -275,13 +292,7 @@ def write_document(policy: Policy, path: str, out_fd: int, header_of: Callable[[
     descriptor ``out_fd``; ``header_of`` makes the document's header once the facts' hash is known. Part files
     go to a temporary folder in ``folder``. StreamStopped on any problem (``out_fd`` then holds a partial
     document, which the caller discards)."""
-    digest = hashlib.sha256()
-    size = [0]
-
-    def seen(block: bytes) -> None:
-        digest.update(block)
-        size[0] += len(block)
-
+    digest = _Hash()
     done_bytes = [0]
 
     def advanced(end: int) -> None:
@@ -290,7 +301,7 @@ def write_document(policy: Policy, path: str, out_fd: int, header_of: Callable[[
             done_bytes[0] = end
 
     with tempfile.TemporaryDirectory(prefix=".decisions-parts-", dir=folder) as parts_dir, \
-            FactsScan(path, on_block=seen) as scan:
+            FactsScan(path, on_block=digest) as scan:
         try:
             start, end = _period(scan)
             provisional = StreamHeader(path, "", start, end, 0)
@@ -309,9 +320,9 @@ def write_document(policy: Policy, path: str, out_fd: int, header_of: Callable[[
                 advanced(part.end)
         except ScanStopped as exc:
             raise StreamStopped(str(exc)) from None
-        header = StreamHeader(path, digest.hexdigest(), start, end, size[0])
+        header = StreamHeader(path, digest.hexdigest(), start, end, digest.size)
         if progress is not None:
-            advanced(size[0])
+            advanced(digest.size)
         totals = _ZERO
         for part in parts:
             totals = totals.merge(part.totals)
