@@ -19,12 +19,14 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterator, Optional, Tuple
 
+from ..problems import InputFault
+
 _SPACE = re.compile(rb"[ \t\r\n]*")
 _TRAILING = re.compile(r"trailing characters \(byte (\d+)\)$")
 _BOM = b"\xef\xbb\xbf"
 
 
-class ScanStopped(Exception):
+class ScanStopped(InputFault):
     """The file is not a facts document of the expected shape; the thorough path says what is wrong."""
 
 

@@ -41,6 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import schemas
 from ..limits import LIMITS
+from ..problems import EngineFault, InputFault
 from ..source import scalar_problem
 
 _WHITE_SPACE = b" \t\r\n"
@@ -50,11 +51,11 @@ _INT64 = 2 ** 63 - 1
 _QUIET = {"description", "title", "x-error", "$schema", "$id", "$comment"}
 
 
-class NotVouched(Exception):
+class NotVouched(InputFault):
     """The fast path cannot vouch for this input: take the thorough path, which says what (if anything) is wrong."""
 
 
-class Untranslatable(Exception):
+class Untranslatable(EngineFault):
     """The facts schema uses a keyword the typed reader does not know: it must be taught before it is used."""
 
 
