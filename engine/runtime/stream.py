@@ -257,17 +257,26 @@ def _frame(doc_header: dict, totals: Totals) -> Tuple[bytes, bytes, bytes]:
     """(what comes before the first decision, what stands between two, what follows the last) in the document
     :func:`subsidy_rules.views.document.write_json` writes: learnt from it, so parts joined with them make the
     very text it would write."""
-    out = io.StringIO()
-    write_json(out, doc_header, [_FIRST, _SECOND], lambda: totals)
-    text = out.getvalue()
-    a, b = text.index(_FIRST), text.index(_SECOND)
-    return _bytes(text[:a]), _bytes(text[a + len(_FIRST):b]), _bytes(text[b + len(_SECOND):])
+    text = _written(doc_header, [_FIRST, _SECOND], totals)
+    first, second = _bytes(_FIRST), _bytes(_SECOND)
+    a, b = text.index(first), text.index(second)
+    return text[:a], text[a + len(first):b], text[b + len(second):]
 
 
 def _empty(doc_header: dict, totals: Totals) -> bytes:
+    return _written(doc_header, [], totals)
+
+
+def _written(doc_header: dict, texts: list, totals: Totals) -> bytes:
+    """What write_json writes, as bytes, whether it writes text or (decisions rendered as bytes) bytes."""
     out = io.StringIO()
-    write_json(out, doc_header, [], lambda: totals)
-    return _bytes(out.getvalue())
+    try:
+        write_json(out, doc_header, texts, lambda: totals)
+        return _bytes(out.getvalue())
+    except TypeError:
+        out = io.BytesIO()
+        write_json(out, doc_header, [_bytes(t) for t in texts], lambda: totals)
+        return out.getvalue()
 
 
 def _batches(scan: FactsScan) -> Iterator[Tuple[int, Tuple[Tuple[int, int, int], ...]]]:
