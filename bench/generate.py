@@ -30,10 +30,12 @@ import sys
 CITIES = {"太原市": ["娄烦县", "阳曲县"], "忻州市": ["岢岚县", "静乐县", "五寨县"], "吕梁市": ["临县", "兴县", "石楼县"],
           "临汾市": ["吉县", "大宁县", "永和县"], "大同市": ["天镇县", "广灵县"], "运城市": ["盐湖区", "平陆县"]}
 MONTHS = [f"{y}-{m:02d}" for y, m in [(2022, m) for m in range(7, 13)] + [(2023, m) for m in range(1, 7)]]
+#: the period of each length the generator writes: a year (the default) or its first half
+PERIODS = {12: ("2022-07-01", "2023-06-30"), 6: ("2022-07-01", "2022-12-31")}
 HALF = {1: 940, 2: 880, 3: 815}
 
 
-def _worker(rng: random.Random, wid: str, area: int, target: bool, base: bool = False) -> dict:
+def _worker(rng: random.Random, wid: str, area: int, target: bool, base: bool = False, months_in: int = 12) -> dict:
     # a base (就业帮扶基地) is recognised for its many 脱贫户 and 监测户: mostly subsidised workers there
     weights = [4, 4, 1, 1] if base else [1, 1, 1, 1]
     categories = (rng.choices([["poverty_alleviated"], ["monitored"], ["relocated"], ["poverty_alleviated", "relocated"]],
@@ -43,13 +45,14 @@ def _worker(rng: random.Random, wid: str, area: int, target: bool, base: bool = 
     age = 60 if sex == "male" else 50
     birth = (dt.date(2022 - age + rng.randint(1, 4), rng.randint(1, 12), rng.randint(1, 28)) if near
              else dt.date(rng.randint(1970, 2002), rng.randint(1, 12), rng.randint(1, 28)))
+    last = dt.date.fromisoformat(PERIODS[months_in][1])
     hired = dt.date(rng.choice([2019, 2020, 2021, 2022, 2022, 2023]), rng.randint(1, 12), rng.randint(1, 28))
-    if hired > dt.date(2023, 6, 1):
-        hired = dt.date(2023, 6, 1)
+    if hired > last.replace(day=1):
+        hired = last.replace(day=1)
     left = None
-    if rng.random() < 0.04:  # leaves during the year: month entries stop at the month of left_on
+    if rng.random() < 0.04:  # leaves during the period: month entries stop at the month of left_on
         left = max(hired, dt.date(rng.choice([2022, 2023]), rng.randint(1, 12), rng.randint(1, 28)))
-        if left > dt.date(2023, 6, 30):
+        if left > last:
             left = None
     w = {"id": wid, "categories": categories, "role": rng.choices(["production", "management", "technical"], [90, 5, 5])[0],
          "sex": sex, "birth_date": birth.isoformat(), "hired_on": hired.isoformat(),
@@ -63,7 +66,7 @@ def _worker(rng: random.Random, wid: str, area: int, target: bool, base: bool = 
         w["history"] = {"one_time_subsidy_paid": rng.random() < 0.5, "si_subsidy_months": rng.choice([0, 12, 30, 34])}
     months = []
     paid_in_2023 = rng.random() < 0.05  # 3.8 for these months waits for 2022's average wage: pending
-    for month in MONTHS:
+    for month in MONTHS[:months_in]:
         if month < hired.isoformat()[:7] or (left is not None and month > left.isoformat()[:7]):
             continue
         entry = {"month": month, "income": str(rng.randint(1800, 4500))}
@@ -80,7 +83,7 @@ def _worker(rng: random.Random, wid: str, area: int, target: bool, base: bool = 
     return w
 
 
-def workshop(rng: random.Random, n: int, workers: int) -> dict:
+def workshop(rng: random.Random, n: int, workers: int, months: int = 12) -> dict:
     city = rng.choice(sorted(CITIES))
     area = rng.choice([1, 2, 3, 3])
     ws = {"id": f"WS-{n:05d}", "name": f"帮扶车间{n}", "city": city, "county": rng.choice(CITIES[city]), "wage_area": area,
@@ -110,7 +113,7 @@ def workshop(rng: random.Random, n: int, workers: int) -> dict:
         if "certification" in ws and rng.random() < 0.3:  # paid the first tier in an earlier period
             ws["history"] = {"award_paid": 50000, "hiring_subsidies_paid": 0}
     target = max(0, workers - rng.randint(0, 2))
-    ws["workers"] = [_worker(rng, f"{ws['id']}-{i:03d}", area, i < target, base) for i in range(workers)]
+    ws["workers"] = [_worker(rng, f"{ws['id']}-{i:03d}", area, i < target, base, months) for i in range(workers)]
     ws["headcount"] = workers + (rng.randint(0, 3) if "site" in ws else 0)
     if rng.random() < 0.2:
         ws["loans"] = [{"id": "L-1", "type": rng.choice(["startup_guarantee", "startup_guarantee", "equipment"]),
@@ -131,16 +134,17 @@ def sizes(rng: random.Random, workshops: int, workers: int):
     return counts
 
 
-def generate(workshops: int = 2000, workers: int = 30000, seed: int = 2022):
+def generate(workshops: int = 2000, workers: int = 30000, seed: int = 2022, months: int = 12):
     rng = random.Random(seed)
     for n, count in enumerate(sizes(rng, workshops, workers)):
-        yield workshop(rng, n + 1, count)
+        yield workshop(rng, n + 1, count, months)
 
 
-def write(out, workshops: int, workers: int, seed: int) -> None:
-    """Write the facts as JSON, one workshop at a time."""
-    out.write('{"period": {"start": "2022-07-01", "end": "2023-06-30"},\n "workshops": [\n')
-    for n, ws in enumerate(generate(workshops, workers, seed)):
+def write(out, workshops: int, workers: int, seed: int, months: int = 12) -> None:
+    """Write the facts as JSON, one workshop at a time (``months``: 12, a year from 2022-07, or 6, its first half)."""
+    start, end = PERIODS[months]
+    out.write(f'{{"period": {{"start": "{start}", "end": "{end}"}},\n "workshops": [\n')
+    for n, ws in enumerate(generate(workshops, workers, seed, months)):
         out.write((",\n" if n else "") + json.dumps(ws, ensure_ascii=False, separators=(",", ":")))
     out.write("\n]}\n")
 
@@ -150,13 +154,15 @@ def main(argv=None) -> None:
     parser.add_argument("--workshops", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=30000)
     parser.add_argument("--seed", type=int, default=2022)
+    parser.add_argument("--months", type=int, choices=sorted(PERIODS), default=12,
+                        help="12: the year 2022-07 to 2023-06; 6: its first half")
     parser.add_argument("-o", "--output", help="file to write (default: standard output)")
     args = parser.parse_args(argv)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
-            write(fh, args.workshops, args.workers, args.seed)
+            write(fh, args.workshops, args.workers, args.seed, args.months)
     else:
-        write(sys.stdout, args.workshops, args.workers, args.seed)
+        write(sys.stdout, args.workshops, args.workers, args.seed, args.months)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ import datetime as _dt
 import difflib
 import hashlib
 from dataclasses import dataclass
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 from .. import schemas
 
-from ..lang.calendar import month_start, months_in
+from ..lang.calendar import month_start as _parse_month, months_in
 from .model import EvalContext, Record
 from ..policy.model import Policy
 from ..problems import InvalidInput, Problem, pointer_join
@@ -123,10 +123,11 @@ def note_sources(policy: Policy, ws: dict, pointer: str, where) -> None:
                     record[name] = dict(stated, **{SOURCE: where(f"{at}/{name}")})
 
 
-def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str], problem, start, end
-                      ) -> Iterator[Problem]:
+def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str], problem, start, end,
+                      shop: Optional[Record] = None) -> Iterator[Problem]:
     """The facts contract for one workshop (after the schema): unique ids, codes, headcount, one entry a month,
-    months within employment, statuses stated before the period, and the policy's own facts checks."""
+    months within employment, statuses stated before the period, and the policy's own facts checks (on
+    ``shop``, the workshop's record tree, if the caller has made it to decide on, so it is made once)."""
     if ws["id"] in seen_ws:
         yield problem("facts.duplicate_id", f"workshop id {ws['id']!r} is used twice (first at {seen_ws[ws['id']]})", wp + "/id")
     seen_ws.setdefault(ws["id"], wp)
@@ -158,7 +159,7 @@ def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str]
         yield from _codes(policy, "loan", loan, lp, problem)
     yield from _status_problems(policy, ws, wp, problem, start, end)
     if policy.facts_checks:
-        yield from _checks(policy, ws, wp, problem, start, end)
+        yield from _checks(policy, ws, wp, problem, start, end, shop)
 
 
 def _status_problems(policy: Policy, ws: dict, wp: str, problem, start, end) -> Iterator[Problem]:
@@ -184,10 +185,11 @@ def _status_problems(policy: Policy, ws: dict, wp: str, problem, start, end) -> 
                           hint="an end inside the period is decided by the rules; state only one dated before it")
 
 
-def _checks(policy: Policy, ws: dict, wp: str, problem, start, end) -> Iterator[Problem]:
+def _checks(policy: Policy, ws: dict, wp: str, problem, start, end, shop: Optional[Record] = None) -> Iterator[Problem]:
     """The policy's facts checks, each on every record of its subject kind."""
     from ..lang.compiler import EvalError, _truth
-    shop = records_for(start, end, ws, wp, tracing=False)
+    if shop is None:
+        shop = records_for(start, end, ws, wp, tracing=False)
     subjects = {"workshop": (shop,), "worker": shop.children["workers"], "loan": shop.children["loans"]}
     for check in policy.facts_checks:
         for record in subjects[check.subject]:
@@ -202,6 +204,18 @@ def _checks(policy: Policy, ws: dict, wp: str, problem, start, end) -> Iterator[
                 yield problem(f"facts.{check.id}", check.message, at, check.hint)
 
 
+_MONTHS: Dict[str, _dt.date] = {}
+
+
+def month_start(text: str) -> _dt.date:
+    """The first day of a month written YYYY-MM (a month of the facts schema), remembered: a province's facts
+    name a few months hundreds of thousands of times."""
+    day = _MONTHS.get(text)
+    if day is None:
+        day = _MONTHS[text] = _parse_month(text)
+    return day
+
+
 def _unique(items, key: str, base: str, message: str) -> Iterator[Tuple[str, dict, str]]:
     """(pointer, item, message if its ``key`` repeats an earlier item's, else "") for each item."""
     first: Dict[str, str] = {}
@@ -214,13 +228,11 @@ def _unique(items, key: str, base: str, message: str) -> Iterator[Tuple[str, dic
 
 
 def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iterator[Problem]:
-    for (k, name), vocab in policy.field_codes.items():
+    for sub, name, vocab in _code_fields(policy, kind):
         holder, base = item, pointer
-        if k != kind:  # a field of a nested object: workshop.certification.route
-            if not k.startswith(kind + "."):
-                continue
-            holder = item.get(k[len(kind) + 1:])
-            base = pointer_join(pointer, k[len(kind) + 1:])
+        if sub is not None:  # a field of a nested object: workshop.certification.route
+            holder = item.get(sub)
+            base = pointer_join(pointer, sub)
         if not isinstance(holder, dict) or name not in holder:
             continue
         value = holder[name]
@@ -233,6 +245,23 @@ def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iter
                 near = difflib.get_close_matches(str(v), list(vocab.codes), n=1)
                 hint = f"did you mean {near[0]!r}?" if near else f"codes: {', '.join(vocab.codes)}"
                 yield problem("facts.unknown_code", f"{v!r} is not a code of {vocab.name} ({vocab.label}) for {name}", at, hint)
+
+
+_CODE_FIELDS: dict = {}  # id(policy) -> (policy, {kind: ((nested field or None, field, vocabulary), ...)})
+
+
+def _code_fields(policy: Policy, kind: str):
+    """The fields of ``kind`` (and of objects nested in it) that hold codes of a vocabulary, worked out once a policy."""
+    hit = _CODE_FIELDS.get(id(policy))
+    if hit is None or hit[0] is not policy:
+        by_kind: Dict[str, list] = {}
+        for (k, name), vocab in policy.field_codes.items():
+            owner, _, sub = k.partition(".")
+            by_kind.setdefault(owner, []).append((sub or None, name, vocab))
+        hit = (policy, {k: tuple(v) for k, v in by_kind.items()})
+        _CODE_FIELDS.clear()  # one policy at a time is the common case; keep the map small
+        _CODE_FIELDS[id(policy)] = hit
+    return hit[1].get(kind, ())
 
 
 def build_records(facts: Facts, index: int, tracing: bool = True) -> Record:

@@ -1,41 +1,42 @@
-"""Province-scale runs: facts read, decided and written one workshop at a time.
+"""Province-scale runs: a JSON facts file read, decided and written one workshop at a time.
 
-A JSON facts file is read one workshop at a time by the same strict JSON
-decoder that reads a whole file, so memory is bounded by the largest workshop,
-not by the file, and both paths take and refuse the same files. Each workshop is checked (the compiled
-schema, then the facts contract), decided, and its decisions rendered and
-handed on at once; ``jobs > 1`` decides workshops in worker processes and
-hands them on in input order, so the output is the same as with one job.
+The file is scanned for each workshop's byte range (:mod:`subsidy_rules.facts.scan`) and each workshop is
+read by the typed reader (:mod:`subsidy_rules.facts.typed`: msgspec, with every rule of the facts schema
+and its defaults), checked against the facts contract, turned into its record tree once (the policy's facts
+checks and the rules read the same tree), decided, and its decisions rendered at once. Memory is bounded by
+the largest workshop, not by the file.
 
-Any problem, in the facts or while deciding, stops the stream: the caller
-then runs the thorough path (:func:`subsidy_rules.load_facts` and
-:func:`subsidy_rules.runtime.evaluate`), which reports every problem with its location.
-Nothing is written where a partial result could be taken for a whole one.
+``jobs > 1`` runs the same steps in worker processes: the parent only finds the workshops' byte ranges and
+hands out batches of consecutive workshops; each worker reads its batch's bytes from the file itself and
+writes its decisions to its own part file. The document is assembled in input order from the parts, with
+the same code for one job as for many, so the output is byte-identical whatever ``jobs`` is.
+
+Any problem, in the facts or while deciding, stops the stream: the caller then runs the thorough path
+(:func:`subsidy_rules.load_facts` and :func:`subsidy_rules.runtime.evaluate`), which reports every problem
+with its location. Nothing is written where a partial result could be taken for a whole one.
 """
 from __future__ import annotations
 
-import codecs
+import collections
 import datetime as _dt
 import decimal
 import hashlib
-import json
-import multiprocessing
-import re
+import io
+import os
+import tempfile
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Tuple
-
-from .. import schemas
+from decimal import Decimal
+from typing import Callable, Iterator, List, Optional, Tuple
 
 from .backends import get as get_backend
 from .decisions import Totals, period_key
 from .evaluate import PRECISION, decide_records
 from ..facts.reading import note_sources, records_for, source_of, workshop_problems
-from ..limits import LIMITS
+from ..facts.scan import FactsScan, ScanStopped
+from ..facts.typed import NotVouched, workshop_reader
 from ..policy.model import Policy
 from ..problems import InputFault
-from ..views.document import decision_dict, decision_text
-from ..source import DuplicateKey, json_decoder, value_problems
-from ..validation import apply_defaults_and_types, fast_valid
+from ..views.document import decision_dict, decision_text, write_json
 
 
 class StreamStopped(InputFault):
@@ -51,136 +52,44 @@ class StreamHeader:
     size: int
 
 
-def _sha256(path: str) -> Tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
+def _period(scan: FactsScan) -> Tuple[_dt.date, _dt.date]:
+    try:
+        _, raw = scan.period()
+        period = workshop_reader().period(raw)
+    except (ScanStopped, NotVouched) as exc:
+        raise StreamStopped(f"period: {exc}") from None
+    if period["end"] < period["start"]:
+        raise StreamStopped("the period ends before it starts")
+    return period["start"], period["end"]
 
 
-class _JsonReader:
-    """A facts document ``{"period": …, "workshops": [ … ]}`` read one value at a time with the standard
-    library's strict JSON decoder, the same one that reads a whole file (:func:`subsidy_rules.source.parse_json`), so
-    both paths take and refuse the same files. A value is decoded from a buffer that grows a chunk at a time
-    until it holds the whole value; anything but the expected shape stops the stream (the whole-file path
-    then reports it with its location)."""
+class _Hash:
+    """The sha256 of a facts file as the thorough path takes it (of its text: a UTF-8 byte order mark left out)."""
 
-    CHUNK = 1 << 20
-    MAX_VALUE = 256 * 1024 * 1024  # one workshop larger than this is left to the whole-file path
+    def __init__(self):
+        self.digest, self.size, self.first = hashlib.sha256(), 0, True
 
-    def __init__(self, path: str, progress: Optional[Callable[[int], None]] = None):
-        self.fh = open(path, "rb")
-        self.progress = progress
-        self.text = ""
-        self.pos = 0
-        self.eof = False
-        self.utf8 = codecs.getincrementaldecoder("utf-8-sig")()
-        self.decoder = json_decoder()
+    def __call__(self, block: bytes) -> None:
+        self.size += len(block)
+        if self.first and block.startswith(b"\xef\xbb\xbf"):
+            block = block[3:]
+        self.first = False
+        self.digest.update(block)
 
-    def close(self) -> None:
-        self.fh.close()
-
-    def _more(self) -> bool:
-        if self.eof:
-            return False
-        block = self.fh.read(self.CHUNK)
-        if self.progress is not None and block:
-            self.progress(len(block))
-        try:
-            added = self.utf8.decode(block, final=not block)
-        except UnicodeDecodeError as exc:
-            raise StreamStopped(f"not UTF-8 text: {exc}") from None
-        self.eof = not block
-        self.text = self.text[self.pos:] + added
-        self.pos = 0
-        return bool(block)
-
-    def _next_char(self) -> str:
-        """The next character that is not white space ("" at the end), not consumed."""
-        while True:
-            match = _SPACE.match(self.text, self.pos)
-            self.pos = match.end()
-            if self.pos < len(self.text):
-                return self.text[self.pos]
-            if not self._more():
-                return ""
-
-    def expect(self, allowed: str) -> str:
-        found = self._next_char()
-        if not found or found not in allowed:
-            raise StreamStopped(f"expected one of {allowed!r}, found {found!r}")
-        self.pos += 1
-        return found
-
-    def value(self):
-        self._next_char()
-        while True:
-            try:
-                value, end = self.decoder.raw_decode(self.text, self.pos)
-            except json.JSONDecodeError:
-                if len(self.text) - self.pos > self.MAX_VALUE or not self._more():
-                    raise StreamStopped("not valid JSON") from None
-                continue
-            except (ValueError, RecursionError, DuplicateKey) as exc:  # a number too long, too deep, a repeated key
-                raise StreamStopped(f"{type(exc).__name__}: {exc}") from None
-            if end == len(self.text) and not self.eof and self.text[self.pos] not in "{[\"":
-                self._more()  # a number may go on in the next chunk: decode it again whole
-                continue
-            self.pos = end
-            found = value_problems(value, "", LIMITS)
-            if found:
-                raise StreamStopped(f"{found[0][0]}: {found[0][1]}")
-            return value
-
-    def end(self) -> None:
-        if self._next_char():
-            raise StreamStopped("text after the document")
-
-
-_SPACE = re.compile(r"[ \t\n\r]*")
-
-
-def _members(reader: _JsonReader):
-    """(key, reader positioned at its value) for each member of the top-level object; a key given twice, or one
-    the facts do not have, stops the stream."""
-    reader.expect("{")
-    if reader._next_char() == "}":
-        reader.expect("}")
-        return
-    seen = set()
-    while True:
-        key = reader.value()
-        if not isinstance(key, str) or key in seen or key not in ("period", "workshops"):
-            raise StreamStopped(f"top-level key {key!r}")
-        seen.add(key)
-        reader.expect(":")
-        yield key
-        if reader.expect(",}") == "}":
-            reader.end()
-            return
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
 
 
 def open_json(path: str) -> StreamHeader:
     """The period and hash of a JSON facts file, read without loading its workshops (the period must come first)."""
-    sha, size = _sha256(path)
-    reader = _JsonReader(path)
-    try:
-        members = _members(reader)
-        if next(members, None) != "period":
-            raise StreamStopped("the period does not come first")
-        period = reader.value()
-    finally:
-        reader.close()
-    schema = schemas.load("facts")
-    period_schema = _WORKSHOP_SCHEMA.setdefault("period", dict(schema["properties"]["period"], **{"$defs": schema["$defs"]}))
-    if not isinstance(period, dict) or not fast_valid(period_schema, period):
-        raise StreamStopped("period")
-    start, end = _dt.date.fromisoformat(period["start"]), _dt.date.fromisoformat(period["end"])
-    if end < start:
-        raise StreamStopped("period")
-    return StreamHeader(path, sha, start, end, size)
+    digest = _Hash()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest(block)
+    size = digest.size
+    with FactsScan(path) as scan:
+        start, end = _period(scan)
+    return StreamHeader(path, digest.hexdigest(), start, end, size)
 
 
 def check_period(policy: Policy, header: "StreamHeader") -> None:
@@ -189,58 +98,20 @@ def check_period(policy: Policy, header: "StreamHeader") -> None:
         raise StreamStopped("the period starts before the policy is in force")
 
 
-def read_workshops(path: str, progress: Optional[Callable[[int], None]] = None) -> Iterator[Tuple[int, dict]]:
-    """(index, raw workshop) for each workshop of a JSON facts file, in order; StreamStopped on a problem, and
-    only once the whole document has been read (so a file cut short, or with text after it, never passes).
+def read_workshops(path: str, progress: Optional[Callable[[int], None]] = None) -> Iterator[Tuple[int, bytes]]:
+    """(index, JSON text) of each workshop of a JSON facts file, in order; StreamStopped on a problem of the
+    document's shape, raised only once it is met (a file cut short, or with text after it, never passes).
 
-    Only parsing and the one check that spans workshops (unique ids) happen here; each workshop is
-    checked where it is decided, so with --jobs the checks run in parallel too.
+    Each workshop is read and checked where it is decided (:func:`decide_workshop`), so with --jobs the
+    reading runs in parallel too.
     """
-    reader = _JsonReader(path, progress)
-    try:
-        for key in _members(reader):
-            if key == "period":
-                reader.value()
-                continue
-            reader.expect("[")
-            if reader._next_char() == "]":
-                reader.expect("]")
-                continue
-            ids, index = set(), 0
-            while True:
-                ws = reader.value()
-                wid = ws.get("id") if isinstance(ws, dict) else None
-                if not isinstance(wid, str) or wid in ids:
-                    raise StreamStopped(f"workshop #{index + 1}: id {wid!r} missing, not text or used twice")
-                ids.add(wid)
-                yield index, ws  # checked where it is decided (a worker process, with --jobs)
-                index += 1
-                if reader.expect(",]") == "]":
-                    break
-    finally:
-        reader.close()
-
-
-def _checked(policy: Policy, header: "StreamHeader", index: int, ws) -> dict:
-    """One raw workshop, checked (the compiled schema, then the facts contract) and converted."""
-    schema = schemas.load("facts")
-    workshop_schema, root = _WORKSHOP_SCHEMA.setdefault("facts", ({"$ref": "#/$defs/workshop", "$defs": schema["$defs"]},
-                                                                  {"$defs": schema["$defs"]}))
-
-    def refuse(code, message, pointer, hint=None):
-        raise StreamStopped(f"{code}: {message} at {pointer}")
-
-    if not fast_valid(workshop_schema, ws):
-        raise StreamStopped(f"workshop #{index + 1} does not match the facts schema")
-    ws = apply_defaults_and_types(ws, workshop_schema, root)
-    pointer = f"/workshops/{index}"
-    for _ in workshop_problems(policy, ws, pointer, {}, refuse, header.period_start, header.period_end):
-        pass
-    note_sources(policy, ws, pointer, source_of)
-    return ws
-
-
-_WORKSHOP_SCHEMA: dict = {}  # built once, so the compiled validator and resolved nodes are reused
+    with FactsScan(path, progress) as scan:
+        try:
+            scan.period()
+            for index, _, raw in scan.workshops():
+                yield index, raw
+        except ScanStopped as exc:
+            raise StreamStopped(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -250,37 +121,277 @@ class Decided:
     index: int
     decisions: Tuple[str, ...]
     totals: Totals
+    workshop: str = ""  # its id
 
 
-_WORKER = {}
+def checked_records(policy: Policy, start: _dt.date, end: _dt.date, index: int, raw: bytes, tracing: bool):
+    """The record tree of one workshop read from its JSON text, checked against the facts schema and contract
+    and the policy's facts checks (on this same tree); StreamStopped on any problem."""
+    try:
+        ws = workshop_reader().workshop(raw)
+    except NotVouched as exc:
+        raise StreamStopped(f"workshop #{index + 1}: {exc}") from None
+    pointer = f"/workshops/{index}"
+
+    def refuse(code, message, at, hint=None):
+        raise StreamStopped(f"{code}: {message} at {at}")
+
+    try:
+        note_sources(policy, ws, pointer, source_of)  # before the records are made: they share its nested mappings
+        shop = records_for(start, end, ws, pointer, tracing)
+        shop.ctx.parameters = policy.parameters  # as deciding sets it: a computed value a check reads is cached
+        for _ in workshop_problems(policy, ws, pointer, {}, refuse, start, end, shop=shop):
+            pass
+    except StreamStopped:
+        raise
+    except Exception as exc:  # a facts check the policy cannot work out here: the thorough path says so
+        raise StreamStopped(f"workshop #{index + 1}: {type(exc).__name__}: {exc}") from None
+    return shop
 
 
-def _decide(job) -> Decided:
-    index, ws = job
-    policy, header, backend, why_not, trace = _WORKER["args"]
-    ws = _checked(policy, header, index, ws)
+def decide_workshop(policy: Policy, header: StreamHeader, index: int, raw: bytes, *, backend: str = "core",
+                    why_not: bool = False, trace: bool = True) -> Decided:
+    """One workshop, from its JSON text to its rendered decisions; StreamStopped on any problem."""
     period = period_key(header.period_start, header.period_end)
     with decimal.localcontext() as ctx:
         ctx.prec = PRECISION
         ctx.traps[decimal.InvalidOperation] = True
+        shop = checked_records(policy, header.period_start, header.period_end, index, raw, trace or why_not)
         try:
-            shop = records_for(header.period_start, header.period_end, ws, f"/workshops/{index}", trace or why_not)
             decisions = decide_records(policy, shop, get_backend(backend), why_not)
             rendered = tuple(decision_text(decision_dict(d, policy.sha256, period, trace, policy.path))
                              for d in decisions)
-            return Decided(index, rendered, Totals.of(decisions))
-        except Exception as exc:  # an evaluation problem, in this process or a worker: the thorough path reports it
+        except ImportError:
+            raise
+        except Exception as exc:  # an evaluation problem: the thorough path reports it with its location
             raise StreamStopped(f"workshop #{index + 1}: {type(exc).__name__}: {exc}") from None
+    return Decided(index, rendered, Totals.of(decisions), shop.id)
 
 
-def decide_stream(policy: Policy, header: StreamHeader, workshops: Iterator[Tuple[int, dict]], *, backend: str = "core",
+_WORKER: dict = {}
+
+
+def _decide_raw(job) -> Decided:
+    index, raw = job
+    policy, header, options = _WORKER["args"]
+    return decide_workshop(policy, header, index, raw, **options)
+
+
+def decide_stream(policy: Policy, header: StreamHeader, workshops: Iterator[Tuple[int, bytes]], *, backend: str = "core",
                   why_not: bool = False, trace: bool = True, jobs: int = 1) -> Iterator[Decided]:
-    """Each workshop's decisions, in input order; with ``jobs > 1``, decided in worker processes."""
-    _WORKER["args"] = (policy, header, backend, why_not, trace)
+    """Each workshop's decisions, in input order, from (index, JSON text) pairs (:func:`read_workshops`); a
+    workshop id given twice stops the stream. With ``jobs > 1`` the workshops are decided in worker processes
+    (:func:`write_document` is the faster way to write a whole document with several jobs)."""
+    import multiprocessing
+
+    _WORKER["args"] = (policy, header, dict(backend=backend, why_not=why_not, trace=trace))
+    ids = set()
+
+    def unique(done: Decided) -> Decided:
+        if done.workshop in ids:
+            raise StreamStopped(f"workshop id {done.workshop!r} is used twice")
+        ids.add(done.workshop)
+        return done
+
     if jobs <= 1:
         for job in workshops:
-            yield _decide(job)
+            yield unique(_decide_raw(job))
         return
-    # fork: the workers inherit the compiled policy (closures cannot be pickled)
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:  # fork: the workers inherit the compiled policy
+        for done in pool.imap(_decide_raw, workshops, chunksize=4):
+            yield unique(done)
+
+
+# -- the decisions document, written from parts -------------------------------------------------------------
+
+#: a batch of consecutive workshops handed to one worker: about this many bytes of facts
+BATCH_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A batch decided: its decisions written (joined by the document's separator) to ``path``."""
+
+    number: int
+    path: str
+    decisions: int
+    totals: Totals
+    workshops: Tuple[str, ...]
+    end: int  # the file offset after its last workshop
+
+
+def _decide_batch(task) -> _Part:
+    """A worker's job: read a batch's bytes from the facts file, decide each workshop, write the part."""
+    number, items = task
+    policy, header, options, separator, folder = _WORKER["batch"]
+    first = items[0][1]
+    last = items[-1][1] + items[-1][2]
+    with open(header.path, "rb") as fh:
+        fh.seek(first)
+        data = fh.read(last - first)
+    texts: List[bytes] = []
+    totals = _ZERO
+    ids = []
+    for index, offset, length in items:
+        done = decide_workshop(policy, header, index, data[offset - first:offset - first + length], **options)
+        texts.extend(_bytes(t) for t in done.decisions)
+        totals = totals.merge(done.totals)
+        ids.append(done.workshop)
+    path = os.path.join(folder, f"part-{number:09d}")
+    with open(path, "wb") as fh:
+        fh.write(separator.join(texts))
+    return _Part(number, path, len(texts), totals, tuple(ids), last)
+
+
+_ZERO = Totals(Decimal("0.00"), {}, {}, {})
+
+
+def _bytes(text) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8")
+
+
+_FIRST, _SECOND = "\x00first decision\x00", "\x00second decision\x00"  # JSON text never holds a raw NUL
+
+
+def _frame(doc_header: dict, totals: Totals) -> Tuple[bytes, bytes, bytes]:
+    """(what comes before the first decision, what stands between two, what follows the last) in the document
+    :func:`subsidy_rules.views.document.write_json` writes: learnt from it, so parts joined with them make the
+    very text it would write."""
+    text = _written(doc_header, [_FIRST, _SECOND], totals)
+    first, second = _bytes(_FIRST), _bytes(_SECOND)
+    a, b = text.index(first), text.index(second)
+    return text[:a], text[a + len(first):b], text[b + len(second):]
+
+
+def _empty(doc_header: dict, totals: Totals) -> bytes:
+    return _written(doc_header, [], totals)
+
+
+def _written(doc_header: dict, texts: list, totals: Totals) -> bytes:
+    """What write_json writes, as bytes, whether it writes text or (decisions rendered as bytes) bytes."""
+    out = io.StringIO()
+    try:
+        write_json(out, doc_header, texts, lambda: totals)
+        return _bytes(out.getvalue())
+    except TypeError:
+        out = io.BytesIO()
+        write_json(out, doc_header, [_bytes(t) for t in texts], lambda: totals)
+        return out.getvalue()
+
+
+def _batches(scan: FactsScan) -> Iterator[Tuple[int, Tuple[Tuple[int, int, int], ...]]]:
+    """(number, ((index, offset, length), ...)) for consecutive workshops of about BATCH_BYTES."""
+    batch: List[Tuple[int, int, int]] = []
+    size, number = 0, 0
+    for index, offset, raw in scan.workshops():
+        batch.append((index, offset, len(raw)))
+        size += len(raw)
+        if size >= BATCH_BYTES:
+            yield number, tuple(batch)
+            batch, size, number = [], 0, number + 1
+    if batch:
+        yield number, tuple(batch)
+
+
+def write_document(policy: Policy, path: str, out_fd: int, header_of: Callable[[StreamHeader], dict], *,
+                   backend: str = "core", why_not: bool = False, trace: bool = True, jobs: int = 1,
+                   progress: Optional[Callable[[int], None]] = None, folder: Optional[str] = None
+                   ) -> Tuple[StreamHeader, Totals]:
+    """Decide every workshop of the JSON facts file at ``path`` and write the decisions document to the file
+    descriptor ``out_fd``; ``header_of`` makes the document's header once the facts' hash is known. Part files
+    go to a temporary folder in ``folder``. StreamStopped on any problem (``out_fd`` then holds a partial
+    document, which the caller discards)."""
+    digest = _Hash()
+    done_bytes = [0]
+
+    def advanced(end: int) -> None:
+        if progress is not None and end > done_bytes[0]:
+            progress(end - done_bytes[0])
+            done_bytes[0] = end
+
+    with tempfile.TemporaryDirectory(prefix=".decisions-parts-", dir=folder) as parts_dir, \
+            FactsScan(path, on_block=digest) as scan:
+        try:
+            start, end = _period(scan)
+            provisional = StreamHeader(path, "", start, end, 0)
+            check_period(policy, provisional)
+            _, separator, _ = _frame({}, _ZERO)
+            options = dict(backend=backend, why_not=why_not, trace=trace)
+            _WORKER["batch"] = (policy, provisional, options, separator, parts_dir)
+            parts: List[_Part] = []
+            ids = set()
+            for part in _run_batches(_batches(scan), jobs):
+                for wid in part.workshops:
+                    if wid in ids:
+                        raise StreamStopped(f"workshop id {wid!r} is used twice")
+                    ids.add(wid)
+                parts.append(part)
+                advanced(part.end)
+        except ScanStopped as exc:
+            raise StreamStopped(str(exc)) from None
+        header = StreamHeader(path, digest.hexdigest(), start, end, digest.size)
+        if progress is not None:
+            advanced(digest.size)
+        totals = _ZERO
+        for part in parts:
+            totals = totals.merge(part.totals)
+        doc_header = header_of(header)
+        written = [p for p in parts if p.decisions]
+        if not written:
+            _write_all(out_fd, _empty(doc_header, totals))
+            return header, totals
+        before, separator, after = _frame(doc_header, totals)
+        _write_all(out_fd, before)
+        for n, part in enumerate(written):
+            if n:
+                _write_all(out_fd, separator)
+            _append(out_fd, part.path)
+        _write_all(out_fd, after)
+    return header, totals
+
+
+def _run_batches(batches, jobs: int) -> Iterator[_Part]:
+    """Each batch decided, in order: in this process, or in ``jobs`` worker processes with a few batches in
+    flight each (the parent reads ahead only that far)."""
+    if jobs <= 1:
+        for batch in batches:
+            yield _decide_batch(batch)
+        return
+    import multiprocessing
+
+    window: collections.deque = collections.deque()
+    # fork: the workers inherit the compiled policy (its closures cannot be pickled)
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        yield from pool.imap(_decide, workshops, chunksize=4)
+        for batch in batches:
+            window.append(pool.apply_async(_decide_batch, (batch,)))
+            if len(window) >= 3 * jobs:
+                yield window.popleft().get()
+        while window:
+            yield window.popleft().get()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _append(fd: int, path: str) -> None:
+    """Append the file at ``path`` to ``fd``: in the kernel where it can (copy_file_range), else in blocks."""
+    with open(path, "rb") as src:
+        remaining = os.fstat(src.fileno()).st_size
+        copy = getattr(os, "copy_file_range", None)
+        while remaining and copy is not None:
+            try:
+                n = copy(src.fileno(), fd, remaining)
+            except OSError:
+                break
+            if n == 0:
+                break
+            remaining -= n
+        while remaining:
+            block = src.read(min(remaining, 1 << 20))
+            if not block:
+                break
+            _write_all(fd, block)
+            remaining -= len(block)
