@@ -123,8 +123,8 @@ class Record:
     the computed values already worked out for it.
     """
 
-    __slots__ = ("kind", "id", "data", "parent", "children", "flags", "asserted_by", "routes", "cache", "pointer",
-                 "ctx", "position", "_env")
+    __slots__ = ("kind", "id", "data", "parent", "children", "flags", "asserted_by", "routes", "cache", "values",
+                 "pointer", "ctx", "position", "_env")
 
     def __init__(self, kind: str, rid: str, data: dict, parent: Optional["Record"], pointer: str, position: int = 0):
         self.kind = kind
@@ -135,7 +135,8 @@ class Record:
         self.flags: Dict[str, bool] = {}
         self.asserted_by: Dict[str, Tuple[Tuple[str, str], ...]] = {}  # flag -> ((rule id, clause), ...)
         self.routes: Dict[str, str] = {}  # status flag -> the route it is held by
-        self.cache: Dict[str, Tuple[Any, tuple]] = {}
+        self.cache: Dict[str, Tuple[Any, tuple]] = {}  # computed values with what they built on, for traces
+        self.values: Dict[str, Any] = {}  # computed values worked out with no trace kept
         self.pointer = pointer
         self.ctx = None
         self.position = position
@@ -148,7 +149,7 @@ class Record:
     def env(self) -> dict:
         """The names this record's rules and computed values read (shared; copy before binding more)."""
         if self._env is None:
-            env = {"$ctx": self.ctx, "period": self.ctx.period}
+            env = {"period": self.ctx.period}
             node: Optional[Record] = self
             while node is not None:
                 env.setdefault(node.kind, node)
@@ -169,32 +170,54 @@ class Record:
             node = node.parent
         return node
 
-    def computed(self, name: str, fn, definition: Optional["ComputedDef"] = None) -> Any:
-        """The computed value ``name`` of this record, worked out once; when tracing, what it built on (parameters,
-        and a :class:`Derived` record of its own formula with the values it saw) is replayed into each trace."""
+    def computed(self, name: str, fn, definition: Optional["ComputedDef"] = None, tracer=None) -> Any:
+        """The computed value ``name`` of this record (``fn(env, tracer)``), worked out once. For a ``tracer`` that
+        records, what it built on (parameters, and a :class:`Derived` record of its own formula with the values it
+        saw) is captured once and reported again to the tracer each time the value is read."""
+        if tracer is None or not tracer.enabled:
+            value = self.values.get(name, _UNSET)
+            if value is _UNSET:
+                from ..lang.tracing import NULL
+                value = self.values[name] = fn(self.env, NULL)
+            return value
         hit = self.cache.get(name)
-        ctx = self.ctx
         if hit is None:
-            saved_seen, saved_params = ctx.seen, ctx.params
-            ctx.seen = [] if ctx.tracing and definition is not None else None
-            ctx.params = [] if ctx.tracing else None
+            tracer.open(True if definition is not None else False)
             try:
-                value = fn(self.env)
-                used = tuple(ctx.params) if ctx.params else ()
-                if ctx.seen is not None:
-                    from ..lang.expr import unparse
-                    values: Dict[int, Any] = {}
-                    for node, seen_value in ctx.seen:
-                        values.setdefault(id(node), seen_value)
-                    used += (Derived(f"{self.kind}.{name}", ctx.label(definition.label), definition.text,
-                                     unparse(definition.ast, values), value),)
+                value = fn(self.env, tracer)
             finally:
-                ctx.seen, ctx.params = saved_seen, saved_params
+                captured = tracer.close()
+            used = tuple(captured.params)
+            if definition is not None:
+                values: Dict[int, Any] = {}
+                for node, seen_value in captured.seen:
+                    values.setdefault(id(node), seen_value)
+                used += (Derived(f"{self.kind}.{name}", self.ctx.label(definition.label), definition.text,
+                                 Substituted(definition.ast, values), value),)
             hit = (value, used)
             self.cache[name] = hit
-        if ctx.params is not None and hit[1]:
-            ctx.params.extend(hit[1])
+            self.values.setdefault(name, value)
+        for use in hit[1]:
+            tracer.param(use)
         return hit[0]
+
+
+_UNSET = object()
+
+
+class Substituted:
+    """An expression printed with the values it saw (``unparse``), worked out only when a view asks for it."""
+
+    __slots__ = ("ast", "values", "_text")
+
+    def __init__(self, ast, values: Dict[int, Any]):
+        self.ast, self.values, self._text = ast, values, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            from ..lang.expr import unparse
+            self._text = unparse(self.ast, self.values)
+        return self._text
 
 
 @dataclass(frozen=True)
@@ -206,20 +229,40 @@ class ComputedDef:
     label: Optional[str]
 
 
-@dataclass(frozen=True)
 class Derived:
     """A trace record: a computed value a decision built on, with its formula and the values it saw."""
 
-    name: str  # e.g. worker.retirement_date
-    label: Optional[str]
-    formula: str
-    substituted: str
-    value: Any
+    __slots__ = ("name", "label", "formula", "_substituted", "value")
+
+    def __init__(self, name: str, label: Optional[str], formula: str, substituted, value: Any):
+        self.name = name  # e.g. worker.retirement_date
+        self.label = label
+        self.formula = formula
+        self._substituted = substituted  # text, or a Substituted printed when first read
+        self.value = value
+
+    @property
+    def substituted(self) -> str:
+        text = self._substituted
+        if not isinstance(text, str):
+            text = self._substituted = str(text)
+        return text
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Derived) and (self.name, self.label, self.formula, self.substituted, self.value) == (
+            other.name, other.label, other.formula, other.substituted, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.formula))
+
+    def __repr__(self) -> str:
+        return f"Derived({self.name!r}, {self.substituted!r}, {self.value!r})"
 
 
 @dataclass
 class EvalContext:
-    """What one evaluation shares: the period, and the trace logs while a rule is being traced."""
+    """What one evaluation shares: the period, and whether decisions carry their trace. What a rule reads is told to
+    the tracer passed to it (:mod:`subsidy_rules.lang.tracing`), never kept here."""
 
     period: Record
     tracing: bool = True
@@ -231,5 +274,3 @@ class EvalContext:
             return text
         from ..policy.labels import fill_label
         return fill_label(text, self.parameters, self.period.data["end"])
-    seen: Optional[list] = None  # (node, value) pairs while a condition or formula is evaluated
-    params: Optional[list] = None  # ParamUse records

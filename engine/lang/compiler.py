@@ -2,7 +2,7 @@
 
 Each expression is parsed (:mod:`subsidy_rules.lang.expr`), its names resolved against the
 facts contract, the policy's computed values, sets, lets and flags, its types
-checked, and then turned into a closure ``fn(env) -> value``. Every problem is
+checked, and then turned into a closure ``fn(env, tr) -> value``. Every problem is
 collected with the exact ``file:line:col`` of the offending spot.
 
 The result, :class:`CompiledPolicy`, is what every backend runs: rules with
@@ -25,8 +25,10 @@ from ..facts.model import (ANY, BOOL, DATE, NULL, NUMBER, STRING, SUBJECT_SCOPE,
 from ..policy.parameters import Parameter, ParameterMissing, ParamUse, tier
 from ..problems import InputFault, Location, Problem
 from ..source import Document, expression_location
+from .tracing import NULL, Tracer
 
-Fn = Callable[[dict], Any]
+TracedFn = Callable[[dict, Tracer], Any]
+Fn = TracedFn
 
 
 class EvalError(InputFault):
@@ -51,12 +53,19 @@ def key_text(value) -> str:
 
 @dataclass(frozen=True)
 class CompiledExpr:
+    """A checked expression: its text and AST, and ``traced(env, tracer)``, the reference evaluation that reports
+    what it reads to the tracer passed to it."""
+
     text: str
     ast: X.Node
-    fn: Fn
+    traced: TracedFn
     type: T
     pointer: str
     location: Location
+
+    def fn(self, env: dict) -> Any:
+        """The value on ``env``, with no trace kept."""
+        return self.traced(env, NULL)
 
 
 @dataclass(frozen=True)
@@ -260,10 +269,10 @@ class Compiler:
             self.computed_fns[key] = None
             return None
         self.kinds[kind][name] = _field("computed", compiled.type)
-        self.computed_fns[key] = compiled.fn
+        self.computed_fns[key] = compiled.traced
         self.computed_asts[key] = compiled.ast
         self.computed_shown[key] = ComputedDef(" ".join(definition["expr"].split()), compiled.ast, definition.get("label"))
-        return compiled.fn
+        return compiled.traced
 
     # --- nodes ---------------------------------------------------------------
 
@@ -273,20 +282,20 @@ class Compiler:
 
     def _bad(self, code, message, node, hint=None) -> Tuple[Fn, T]:
         self.error(code, message, self._pointer, node, self._text, hint)
-        return (lambda env: None), ANY
+        return (lambda env, tr: None), ANY
 
     def _c_Literal(self, node: X.Literal, scope):
         value = node.value
         typ = NULL if value is None else BOOL if isinstance(value, bool) else STRING if isinstance(value, str) else NUMBER
-        return (lambda env: value), typ
+        return (lambda env, tr: value), typ
 
     def _c_ListOf(self, node: X.ListOf, scope):
         parts = [self._c(item, scope) for item in node.items]
         if all(isinstance(i, X.Literal) for i in node.items):
             const = frozenset(i.value for i in node.items)
-            return (lambda env: const), list_of(parts[0][1] if parts else ANY)
+            return (lambda env, tr: const), list_of(parts[0][1] if parts else ANY)
         fns = [p[0] for p in parts]
-        return (lambda env: tuple(f(env) for f in fns)), list_of(parts[0][1] if parts else ANY)
+        return (lambda env, tr: tuple(f(env, tr) for f in fns)), list_of(parts[0][1] if parts else ANY)
 
     def _c_Name(self, node: X.Name, scope: _Scope):
         first, rest = node.parts[0], node.parts[1:]
@@ -314,7 +323,7 @@ class Compiler:
                 if depth != len(rest) - 1:
                     return self._bad("expr.not_a_record", f"sets.{part} is a list", node)
                 const = self.sets[part]
-                return (lambda env: const), list_of(ANY)
+                return (lambda env, tr: const), list_of(ANY)
             getters.append(self._getter(kind, part, fld))
             if fld.origin == "computed":
                 fn = self.computed_fn(kind, part)
@@ -330,15 +339,13 @@ class Compiler:
             self._fields[id(node)] = (kind, part)
         getters = tuple(getters)
 
-        def fn(env):
+        def fn(env, tr):
             value = env[first]
             for get in getters:
                 if value is None:
                     break
-                value = get(value)
-            seen = env["$ctx"].seen
-            if seen is not None:
-                seen.append((node, value))
+                value = get(value, tr)
+            tr.value(node, value)
             return value
 
         return fn, typ
@@ -348,50 +355,42 @@ class Compiler:
             compiler = self
             key = (kind, name)
 
-            def get(rec):
-                return rec.computed(name, compiler.computed_fns[key], compiler.computed_shown.get(key))
+            def get(rec, tr):
+                return rec.computed(name, compiler.computed_fns[key], compiler.computed_shown.get(key), tr)
 
             return get
         if fld.origin == "flag":
-            return lambda rec: rec.flags.get(name, False)
+            return lambda rec, tr: rec.flags.get(name, False)
         if fld.origin == "child":
-            return lambda rec: rec.children[name]
-        if fld.nested or kind in ("period", "calendar_month"):
-            if kind in ("period", "calendar_month"):
-                return lambda rec: rec.data.get(name)
-            return lambda d: d.get(name)
-        return lambda rec: rec.data.get(name)
+            return lambda rec, tr: rec.children[name]
+        if fld.nested:
+            return lambda d, tr: d.get(name)
+        return lambda rec, tr: rec.data.get(name)
 
     def _let(self, node: X.Name, scope: _Scope):
         name = node.parts[0]
         compiled = scope.lets[name]
         if compiled is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         if scope.item_var is None and scope.let_uses_item.get(name):
             return self._bad("expr.unknown_name",
                              f"{name!r} reads the item of `each`, so it can be used only in `where` and `amount`", node)
-        inner, key, let_ast = compiled.fn, f"$let:{name}", compiled.ast
+        inner, key, let_ast = compiled.traced, f"$let:{name}", compiled.ast
 
-        def fn(env):
-            ctx = env["$ctx"]
+        def fn(env, tr):
             hit = env.get(key)
             if hit is None:
-                outer_seen, outer_params = ctx.seen, ctx.params
-                ctx.seen = [] if outer_seen is not None else None
-                ctx.params = [] if outer_params is not None else None
+                tr.open()
                 try:
-                    value = inner(env)
-                    hit = (value, tuple(ctx.seen or ()), tuple(ctx.params or ()))
+                    value = inner(env, tr)
                 finally:
-                    ctx.seen, ctx.params = outer_seen, outer_params
+                    captured = tr.close()
+                hit = (value, captured)
                 env[key] = hit  # evaluated once per item; what it read is replayed into every trace that uses it
-            value, inner_seen, inner_params = hit
-            if ctx.seen is not None:
-                ctx.seen.extend(inner_seen)
-                ctx.seen.append((let_ast, value))
-                ctx.seen.append((node, value))
-            if ctx.params is not None:
-                ctx.params.extend(inner_params)
+            value, captured = hit
+            tr.replay(captured)
+            tr.value(let_ast, value)
+            tr.value(node, value)
             return value
 
         return fn, compiled.type
@@ -402,10 +401,10 @@ class Compiler:
         if node.op == "not":
             if not _compatible(typ, BOOL):
                 return self._bad("expr.type", f"'not' needs true/false, got {typ}", node)
-            return (lambda env: not _truth(fn(env), operand)), BOOL
+            return (lambda env, tr: not _truth(fn(env, tr), operand)), BOOL
         if not _compatible(typ, NUMBER):
             return self._bad("expr.type", f"'-' needs a number, got {typ}", node)
-        return (lambda env: exact.sub(0, _num(fn(env), operand))), NUMBER
+        return (lambda env, tr: exact.sub(0, _num(fn(env, tr), operand))), NUMBER
 
     def _c_BoolOp(self, node: X.BoolOp, scope):
         parts = [self._c(o, scope) for o in node.operands]
@@ -414,15 +413,15 @@ class Compiler:
                 return self._bad("expr.type", f"'{node.op}' needs true/false on each side, got {typ}", operand)
         pairs = tuple((fn, operand) for (fn, _), operand in zip(parts, node.operands))
         if node.op == "and":
-            def fn(env):
+            def fn(env, tr):
                 for f, o in pairs:
-                    if not _truth(f(env), o):
+                    if not _truth(f(env, tr), o):
                         return False
                 return True
         else:
-            def fn(env):
+            def fn(env, tr):
                 for f, o in pairs:
-                    if _truth(f(env), o):
+                    if _truth(f(env, tr), o):
                         return True
                 return False
         return fn, BOOL
@@ -452,14 +451,14 @@ class Compiler:
             if not (_compatible(lt, NUMBER) and _compatible(rt, NUMBER)):
                 return self._bad("expr.type", f"'{op}' needs numbers, got {lt} {op} {rt}", node)
             if op == "+":
-                return (lambda env: exact.add(_num(lf(env), left), _num(rf(env), right))), NUMBER
+                return (lambda env, tr: exact.add(_num(lf(env, tr), left), _num(rf(env, tr), right))), NUMBER
             if op == "-":
-                return (lambda env: exact.sub(_num(lf(env), left), _num(rf(env), right))), NUMBER
+                return (lambda env, tr: exact.sub(_num(lf(env, tr), left), _num(rf(env, tr), right))), NUMBER
             if op == "*":
-                return (lambda env: exact.mul(_num(lf(env), left), _num(rf(env), right))), NUMBER
+                return (lambda env, tr: exact.mul(_num(lf(env, tr), left), _num(rf(env, tr), right))), NUMBER
 
-            def divide(env):
-                a, b = _num(lf(env), left), _num(rf(env), right)
+            def divide(env, tr):
+                a, b = _num(lf(env, tr), left), _num(rf(env, tr), right)
                 if b == 0:
                     raise EvalError(f"division by zero: {X.unparse(right)} is 0", node, "eval.division_by_zero")
                 return exact.div(a, b)  # a fraction when it does not terminate: exact until the policy rounds
@@ -470,8 +469,8 @@ class Compiler:
                 return self._bad("expr.type", f"'{op}' needs a list on its right, got {rt}", node)
             negate = op == "not in"
 
-            def member(env):
-                value, container = lf(env), rf(env)
+            def member(env, tr):
+                value, container = lf(env, tr), rf(env, tr)
                 if container is None:
                     raise EvalError(f"{X.unparse(right)} is null where a list is needed", node, "eval.null")
                 return (value not in container) if negate else (value in container)
@@ -480,9 +479,9 @@ class Compiler:
         if not _compatible(lt, rt):
             return self._bad("expr.type", f"cannot compare {lt} with {rt}", node)
         if op == "==":
-            return (lambda env: lf(env) == rf(env)), BOOL
+            return (lambda env, tr: lf(env, tr) == rf(env, tr)), BOOL
         if op == "!=":
-            return (lambda env: lf(env) != rf(env)), BOOL
+            return (lambda env, tr: lf(env, tr) != rf(env, tr)), BOOL
         if lt in (BOOL,) or rt in (BOOL,):
             return self._bad("expr.type", f"'{op}' does not order true/false", node)
         if lt.name in ("record", "list", "table") or rt.name in ("record", "list", "table"):
@@ -490,8 +489,8 @@ class Compiler:
         compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
                    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
 
-        def ordered(env):
-            a, b = lf(env), rf(env)
+        def ordered(env, tr):
+            a, b = lf(env, tr), rf(env, tr)
             if a is None or b is None:
                 which = left if a is None else right
                 raise EvalError(f"{X.unparse(which)} is null and cannot be compared", node, "eval.null")
@@ -520,22 +519,19 @@ class Compiler:
                 return self._bad("expr.type", f"sum(...) needs numbers, got {vt}", node.value)
         var, where_node, value_node = node.var, node.where, node.value
 
-        def fn(env):
-            ctx = env["$ctx"]
-            saved = ctx.seen
-            ctx.seen = None
+        def fn(env, tr):
+            tr.open(False)  # only the parameters read inside are kept, and the count or sum itself
             try:
                 local = dict(env)
                 total = 0
-                for item in sf(env) or ():
+                for item in sf(env, tr) or ():
                     local[var] = item
-                    if wf is not None and not _truth(wf(local), where_node):
+                    if wf is not None and not _truth(wf(local, tr), where_node):
                         continue
-                    total = total + 1 if vf is None else exact.add(total, _num(vf(local), value_node))
+                    total = total + 1 if vf is None else exact.add(total, _num(vf(local, tr), value_node))
             finally:
-                ctx.seen = saved
-            if saved is not None:
-                saved.append((node, total))
+                tr.replay(tr.close())
+            tr.value(node, total)
             return total
 
         return fn, NUMBER
@@ -560,7 +556,7 @@ class Compiler:
     def _f_param(self, node, scope):
         args = self._args(node, scope, 2, 4)
         if args is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         first = node.args[0]
         if not (isinstance(first, X.Literal) and isinstance(first.value, str)):
             return self._bad("expr.param_name", "param() needs the parameter's name as a quoted string", first)
@@ -588,12 +584,12 @@ class Compiler:
         at_node = node.args[1]
         origin = self.doc.locate(parameter.pointer).file
 
-        def fn(env):
-            day = af(env)
+        def fn(env, tr):
+            day = af(env, tr)
             if not isinstance(day, _dt.date):
                 raise EvalError(f"param({pname!r}) needs a date, got {X.format_value(day)} from {X.unparse(at_node)}",
                                 node, "eval.null")
-            keytext = None if kf is None else key_text(kf(env))
+            keytext = None if kf is None else key_text(kf(env, tr))
             try:
                 pv = parameter.at(day)
             except ParameterMissing as exc:
@@ -602,16 +598,14 @@ class Compiler:
             if kf is not None:
                 if keytext not in value:
                     if ff is not None:
-                        return ff(env)
+                        return ff(env, tr)
                     raise EvalError(f"parameter {pname!r} has no value for key {keytext!r} on {day.isoformat()}",
                                     node, "param.no_key")
                 value = value[keytext]
-            ctx = env["$ctx"]
-            if ctx.params is not None:
-                ctx.params.append(ParamUse(pname, parameter.label, day, keytext, value, pv.since, pv.until,
-                                           pv.source, pv.unconfirmed, origin))
-            if ctx.seen is not None:
-                ctx.seen.append((node, value))
+            if tr.enabled:
+                tr.param(ParamUse(pname, parameter.label, day, keytext, value, pv.since, pv.until, pv.source,
+                                  pv.unconfirmed, origin))
+                tr.value(node, value)
             return value
 
         return fn, typ
@@ -629,47 +623,47 @@ class Compiler:
     def _f_min(self, node, scope):
         parts = self._numbers(node, scope)
         if parts is None:
-            return (lambda env: None), ANY
-        return (lambda env: min(_num(f(env), a) for f, a in parts)), NUMBER
+            return (lambda env, tr: None), ANY
+        return (lambda env, tr: min(_num(f(env, tr), a) for f, a in parts)), NUMBER
 
     def _f_max(self, node, scope):
         parts = self._numbers(node, scope)
         if parts is None:
-            return (lambda env: None), ANY
-        return (lambda env: max(_num(f(env), a) for f, a in parts)), NUMBER
+            return (lambda env, tr: None), ANY
+        return (lambda env, tr: max(_num(f(env, tr), a) for f, a in parts)), NUMBER
 
     def _f_floor(self, node, scope):
         parts = self._numbers(node, scope, 1, 1)
         if parts is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         (f, a), = parts
-        return (lambda env: exact.floor(_num(f(env), a))), NUMBER
+        return (lambda env, tr: exact.floor(_num(f(env, tr), a))), NUMBER
 
     def _f_if(self, node, scope):
         args = self._args(node, scope, 3)
         if args is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         (cf, ct), (af, at), (bf, bt) = args
         if not _compatible(ct, BOOL):
             return self._bad("expr.type", f"if() needs true/false first, got {ct}", node.args[0])
         if not _compatible(at, bt):
             return self._bad("expr.type", f"if() gives {at} on one side and {bt} on the other", node)
         cond = node.args[0]
-        return (lambda env: af(env) if _truth(cf(env), cond) else bf(env)), (bt if at == NULL else at)
+        return (lambda env, tr: af(env, tr) if _truth(cf(env, tr), cond) else bf(env, tr)), (bt if at == NULL else at)
 
     def _f_coalesce(self, node, scope):
         args = self._args(node, scope, 2, -1)
         if args is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         fns = tuple(f for f, _ in args)
         types = [t for _, t in args if t != NULL]
         for t in types[1:]:
             if not _compatible(types[0], t):
                 return self._bad("expr.type", f"coalesce() mixes {types[0]} and {t}", node)
 
-        def fn(env):
+        def fn(env, tr):
             for f in fns:
-                value = f(env)
+                value = f(env, tr)
                 if value is not None:
                     return value
             return None
@@ -679,23 +673,23 @@ class Compiler:
     def _f_has_any(self, node, scope):
         args = self._args(node, scope, 2)
         if args is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         (af, at), (bf, bt) = args
         for t, a in ((at, node.args[0]), (bt, node.args[1])):
             if t.name != "list" and t != ANY:
                 return self._bad("expr.type", f"has_any() needs two lists, got {t}", a)
-        return (lambda env: not frozenset(af(env) or ()).isdisjoint(bf(env) or ())), BOOL
+        return (lambda env, tr: not frozenset(af(env, tr) or ()).isdisjoint(bf(env, tr) or ())), BOOL
 
     def _f_in_period(self, node, scope):
         args = self._args(node, scope, 1)
         if args is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         (df, dt), = args
         if not _compatible(dt, DATE):
             return self._bad("expr.type", f"in_period() needs a date, got {dt}", node.args[0])
 
-        def fn(env):
-            day = df(env)
+        def fn(env, tr):
+            day = df(env, tr)
             period = env["period"].data
             return day is not None and period["start"] <= day <= period["end"]
 
@@ -715,16 +709,16 @@ class Compiler:
         """add_years / add_months: a date moved by a whole number of units."""
         parts = self._date_and_number(node, scope)
         if parts is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         df, nf = parts
         d_node, n_node = node.args
 
-        def fn(env):
-            day = df(env)
+        def fn(env, tr):
+            day = df(env, tr)
             if day is None:
                 raise EvalError(f"{X.unparse(d_node)} is null where a date is needed", node, "eval.null")
             try:
-                return shift(day, _whole(nf(env), n_node))
+                return shift(day, _whole(nf(env, tr), n_node))
             except (OverflowError, ValueError):
                 raise EvalError(f"{X.unparse(node)} gives a date outside the calendar", node, "eval.date_range") from None
 
@@ -742,13 +736,13 @@ class Compiler:
     def _f_months_between(self, node, scope):
         args = self._args(node, scope, 2)
         if args is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         (af, at), (bf, bt) = args
         if not _compatible(at, DATE) or not _compatible(bt, DATE):
             return self._bad("expr.type", f"months_between() needs two dates, got {at} and {bt}", node)
 
-        def fn(env):
-            a, b = af(env), bf(env)
+        def fn(env, tr):
+            a, b = af(env, tr), bf(env, tr)
             if a is None or b is None:
                 raise EvalError("months_between() got a null date", node, "eval.null")
             return months_between(a, b)
@@ -758,14 +752,14 @@ class Compiler:
     def _f_tier(self, node, scope):
         args = self._args(node, scope, 2)
         if args is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         (tf, tt), (xf, xt) = args
         if not _compatible(tt, TABLE):
             return self._bad("expr.type", f"tier() needs a table parameter (table: true) first, got {tt}", node.args[0])
         if not _compatible(xt, NUMBER):
             return self._bad("expr.type", f"tier() needs a number second, got {xt}", node.args[1])
         x_node = node.args[1]
-        return (lambda env: tier(tf(env), _num(xf(env), x_node))), NUMBER
+        return (lambda env, tr: tier(tf(env, tr), _num(xf(env, tr), x_node))), NUMBER
 
     def _f_date(self, node, scope):
         if len(node.args) != 1 or not (isinstance(node.args[0], X.Literal) and isinstance(node.args[0].value, str)):
@@ -774,7 +768,7 @@ class Compiler:
             day = _dt.date.fromisoformat(node.args[0].value)
         except ValueError:
             return self._bad("expr.type", f"{node.args[0].value!r} is not a date written YYYY-MM-DD", node.args[0])
-        return (lambda env: day), DATE
+        return (lambda env, tr: day), DATE
 
 
 def _field(origin: str, typ: T):

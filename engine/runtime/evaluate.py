@@ -98,10 +98,11 @@ def decide_records(policy: Policy, shop, runner, why_not: bool) -> List[Decision
     """The decisions about one workshop's record tree, exclusivity resolved, in output order."""
     shop.ctx.parameters = policy.parameters
     run = runner.run(policy, shop)
-    decisions = [_decision(policy, r) for r in run.results if r.fired or r.pending]
+    tracing = shop.ctx.tracing
+    decisions = [_decision(policy, r.traced() if tracing else r) for r in run.results if r.fired or r.pending]
     decisions = resolve_exclusivity(decisions, policy.exclusivity, shop, why_not)
     if why_not:
-        decisions += [_denied(policy, r) for r in run.results if not r.fired and not r.pending]
+        decisions += [_denied(policy, r.traced()) for r in run.results if not r.fired and not r.pending]
         decisions += [_not_activated(policy, rule, subject) for rule, subject in run.not_activated]
     decisions.sort(key=lambda d: d.order)
     return decisions
