@@ -42,56 +42,50 @@ def _evaluation(facts_path: str, repeat: int) -> None:
 
 
 def _conditions() -> None:
-    """One condition of the bundled policy's kind, as the engine evaluates it on a worker month."""
-    from subsidy_rules import load_policy
-    from subsidy_rules.facts.reading import records_for
+    """One condition, as the engine evaluates it on a worker's month: the reference closures (no tracer), the
+    reference with a recording tracer, and the generated function."""
     import datetime as dt
+    from decimal import Decimal
+
+    from subsidy_rules import load_policy, schemas
+    from subsidy_rules.facts.model import record_kinds
+    from subsidy_rules.facts.reading import records_for
+    from subsidy_rules.lang.codegen import CodegenInfo, generate_expression
+    from subsidy_rules.lang.compiler import Compiler
+    from subsidy_rules.lang.tracing import Recorder
+    from subsidy_rules.source import read_file
 
     policy = load_policy(POLICY)
-    shop = {"id": "WS-1", "name": "x", "city": "c", "county": "k", "wage_area": 3, "entity_type": "enterprise",
-            "workers": [{"id": "W-1", "categories": ["poverty_alleviated"], "hired_on": dt.date(2022, 1, 1),
-                         "contract_months": 12, "months": [{"month": "2022-07", "income": decimal.Decimal(700)}]}]}
-    text = "worker.contract_months >= 6 and month.income < 0.5 * 1630"
-    from subsidy_rules.lang import expr as X
-    print(f"condition: {text}")
-    compiled = _compile_one(policy, text)
-    if compiled is None:
-        return
-    rec = records_for(dt.date(2022, 7, 1), dt.date(2022, 12, 31), _typed(shop), "/workshops/0", False)
+    compiler = Compiler(read_file(POLICY), record_kinds(schemas.load("facts")), dict(policy.parameters),
+                        dict(policy.sets), {}, {})
+    scope = compiler.scope_for("worker").child(month=compiler.scope_for("worker").names["worker"].__class__(
+        "record", "month"))
+    shop = {"id": "WS-1", "workers": [{"id": "W-1", "contract_months": 12,
+                                       "months": [{"month": "2022-07", "income": Decimal(700)}]}]}
+    rec = records_for(dt.date(2022, 7, 1), dt.date(2022, 12, 31), shop, "/workshops/0", False)
     worker = rec.children["workers"][0]
     month = worker.children["months"][0]
     env = dict(worker.env)
     env["month"] = month
-    with decimal.localcontext() as ctx:
-        ctx.prec = 50
-        for label, fn in _variants(compiled, env, month):
-            n = 200000
-            spent = min(timeit.repeat(fn, number=n, repeat=5))
-            print(f"  {label:34}: {spent / n * 1e9:6.0f} ns")
-    del X
-
-
-def _typed(shop):
-    return shop
-
-
-def _compile_one(policy, text):
-    """The condition compiled as a rule's `where` would be (the worker scope, with a month as the item)."""
-    try:
-        from subsidy_rules.lang.compiler import compile_probe
-    except ImportError:
-        print("  (this version has no compile_probe: nothing to measure)")
-        return None
-    return compile_probe(policy, text, "worker", {"month": "month"})
-
-
-def _variants(compiled, env, month):
-    out = [("reference (closures, no tracer)", lambda: compiled.fn(env))]
-    fast = getattr(compiled, "fast", None)
-    if fast is not None:
-        worker = env["worker"]
-        out.append(("generated function", lambda: fast(worker, month)))
-    return out
+    for text in ("worker.contract_months >= 6 and month.income < 0.5 * 1630",
+                 'month.income < param("minimum_wage_floor_ratio", month.start) * '
+                 'param("minimum_monthly_wage", month.start, 3)'):
+        compiled = compiler.compile(text, "/rules/0/when/0", scope)
+        assert compiled is not None, compiler.problems
+        info = CodegenInfo(compiler.name_steps, policy.sets, policy.parameters, compiler.computed_asts)
+        fast = generate_expression(compiled.ast, info, "worker", "month")
+        recorder = Recorder()
+        print(f"condition: {text}")
+        with decimal.localcontext() as ctx:
+            ctx.prec = 50
+            assert fast(worker, month) == compiled.fn(env)
+            for label, fn in (("reference closures, no tracer", lambda: compiled.fn(env)),
+                              ("reference closures, recording", lambda: (compiled.traced(env, recorder),
+                                                                        recorder.take())),
+                              ("generated function", lambda: fast(worker, month))):
+                n = 100000
+                spent = min(timeit.repeat(fn, number=n, repeat=5))
+                print(f"  {label:32}: {spent / n * 1e9:6.0f} ns")
 
 
 def main(argv=None) -> None:

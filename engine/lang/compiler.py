@@ -122,6 +122,7 @@ class CompiledRule:
     origin: str
     note: Optional[str] = None
     reading: Optional[str] = None
+    code: Optional[Any] = field(default=None, compare=False, repr=False)  # the rule compiled to Python (RuleCode)
 
 
 @dataclass
@@ -182,6 +183,7 @@ class Compiler:
         self.doc = doc
         self.field_codes = field_codes or {}
         self._fields: Dict[int, Tuple[str, str]] = {}  # id(Name node) -> (kind, field) it resolved to
+        self.name_steps: Dict[int, tuple] = {}  # id(Name node) -> how each of its parts is read (for code generation)
         self.kinds = kinds
         self.parameters = parameters
         self.sets = sets
@@ -308,6 +310,7 @@ class Compiler:
                              f"did you mean {near[0]!r}?" if near else f"names here: {', '.join(sorted(candidates))}")
         typ = scope.names[first]
         getters = []
+        steps = []  # (origin, field, nested, kind) of each part after the first: what the code generator reads
         path = first
         for depth, part in enumerate(rest):
             if typ.name != "record":
@@ -323,8 +326,10 @@ class Compiler:
                 if depth != len(rest) - 1:
                     return self._bad("expr.not_a_record", f"sets.{part} is a list", node)
                 const = self.sets[part]
+                self.name_steps[id(node)] = (("set", part, False, kind),)
                 return (lambda env, tr: const), list_of(ANY)
             getters.append(self._getter(kind, part, fld))
+            steps.append((fld.origin, part, fld.nested, kind))
             if fld.origin == "computed":
                 fn = self.computed_fn(kind, part)
                 ctyp = self.kinds[kind][part].type
@@ -338,6 +343,7 @@ class Compiler:
             path = f"{path}.{part}"
             self._fields[id(node)] = (kind, part)
         getters = tuple(getters)
+        self.name_steps[id(node)] = tuple(steps)
 
         def fn(env, tr):
             value = env[first]

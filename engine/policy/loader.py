@@ -4,6 +4,7 @@ sorted, with its ``file:line:col``; nothing half-loaded is ever returned.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import difflib
 import hashlib
@@ -13,6 +14,7 @@ from typing import Dict, List, Tuple
 from .. import schemas
 
 from ..lang import expr as X
+from ..lang.codegen import CodegenInfo, generate_rule
 from ..lang.compiler import CompiledCondition, CompiledEach, CompiledRule, Compiler, Requirement, stratify
 from .history import build_settings as build_ledger_settings
 from ..facts.model import ANY, BOOL, NUMBER, SUBJECT_SCOPE, record_kinds
@@ -395,10 +397,11 @@ def build_policy(doc: Document, files=None):
         problems.append(Problem("policy.cycle", "rules depend on each other's facts in a cycle: " + " -> ".join(cycle),
                                 f"/rules/{i}", doc.locate(f"/rules/{i}")))
         return None, problems
-    rules = tuple(sorted((CompiledRule(stratum=strata[part["id"]], **part) for part in compiled_parts),
-                         key=lambda r: (r.stratum, r.index)))
     settings = data.get("settings") or {}
     rounding = settings.get("rounding") or {"quantum": "0.01", "mode": "ROUND_HALF_UP"}
+    codegen = CodegenInfo(compiler.name_steps, sets, parameters, compiler.computed_asts)
+    rules = tuple(sorted((_with_code(CompiledRule(stratum=strata[part["id"]], **part), codegen, rounding)
+                          for part in compiled_parts), key=lambda r: (r.stratum, r.index)))
     policy = Policy(
         id=data["policy"]["id"], title=data["policy"]["title"], document=data["policy"].get("document", ""),
         path=doc.path, sha256=files[0][1] if len(files) == 1 else hashlib.sha256(
@@ -411,6 +414,11 @@ def build_policy(doc: Document, files=None):
         in_force=_date(data["policy"].get("in_force")),
     )
     return policy, problems
+
+
+def _with_code(rule: CompiledRule, codegen: CodegenInfo, rounding: dict) -> CompiledRule:
+    """The rule with its generated Python functions (what every backend runs first)."""
+    return dataclasses.replace(rule, code=generate_rule(rule, codegen, Decimal(rounding["quantum"]), rounding["mode"]))
 
 
 def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict], kinds) -> List[Status]:

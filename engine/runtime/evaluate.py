@@ -11,14 +11,13 @@ from .backends import get as get_backend
 from .backends.core import FiringLimitExceeded
 from .decisions import Decision, GroupError, Totals, resolve_exclusivity
 from ..facts.reading import Facts, build_records
+from ..lang.exact import PRECISION  # the working precision (runtime.stream imports it from here)
 from .firing import Result, RuleError, opening_events
 from ..policy.model import Policy
 from .status import StatusError, decided_details
 from ..problems import InvalidInput, Problem
 from .targets import TargetError, count as count_targets
 
-#: Working precision for exact decimal arithmetic; amounts are rounded only where the policy says.
-PRECISION = 50
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from ..lang import expr as X
 from . import trace as T
 from ..lang.compiler import CompiledCondition, CompiledExpr, CompiledRule, EvalError, _truth
 from ..lang.exact import round_to
+from ..lang.codegen import FAILED, FALLBACK, FIRED, NONE_COUNTED
 from ..lang.tracing import NULL, Recorder
 from ..facts.model import Derived, Record, Substituted
 from ..policy.model import Policy
@@ -117,7 +118,7 @@ def _dedupe(params) -> tuple:
     return tuple(out)
 
 
-# --- deciding, with no trace kept --------------------------------------------------------------------------------
+# --- deciding, with no trace kept (the generated functions; the reference closures for verdicts they cannot give) --
 
 def _value(compiled: CompiledExpr, env: dict, rule, subject):
     try:
@@ -137,58 +138,38 @@ def _holds(cond: CompiledCondition, env, rule, subject) -> bool:
 
 
 def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
-    """Evaluate ``rule`` for ``subject`` (its requirements already hold), keeping no trace; the result's ``trace``
-    builds it when asked. A parameter with no value on a date the rule needs makes the result pending (naming every
-    such parameter and date), never an error; an expression that fails raises :class:`RuleError`. Both come from the
-    traced evaluation, which says exactly where and why."""
-    try:
-        fired, amount, reason, items = _decide(rule, subject, policy)
-    except _Pending:
+    """Evaluate ``rule`` for ``subject`` (its requirements already hold) with its generated function, keeping no
+    trace; the result's ``trace`` builds it when asked. A parameter with no value on a date the rule needs makes the
+    result pending (naming every such parameter and date), never an error; an expression that fails raises
+    :class:`RuleError`. Both are decided by the traced (reference) evaluation, which says exactly where and why."""
+    code = rule.code
+    if code is None:
         return traced(rule, subject, policy)
-    return Result(rule, subject, fired, amount, (), reason, items,
+    try:
+        status, amount, items, failed = code.run(subject)
+    except FALLBACK:
+        return traced(rule, subject, policy)
+    if status == FIRED:
+        reason = None
+    elif status == FAILED:
+        reason = f"{rule.when[failed].text} is false"
+    elif status == NONE_COUNTED:
+        reason = f"{rule.clause} {rule.label}: no item of {rule.each.source.text} qualified"
+    else:
+        reason = f"{rule.clause} {rule.label}: the amount comes to {amount}, so nothing is granted"
+    return Result(rule, subject, status == FIRED, amount, (), reason, items,
                   trace=partial(traced, rule, subject, policy) if subject.ctx.tracing else None)
-
-
-def _decide(rule: CompiledRule, subject: Record, policy: Policy):
-    """(fired, amount, reason, counted items), with no trace kept."""
-    env = dict(subject.env)
-    for cond in rule.when:
-        if not _holds(cond, env, rule, subject):
-            return False, None, f"{cond.text} is false", ()
-    amount: Optional[Decimal] = None
-    items: Tuple[str, ...] = ()
-    if rule.each is not None:
-        each = rule.each
-        limit = None
-        if each.limit is not None:
-            value = _value(each.limit, env, rule, subject)
-            limit = None if value is None else max(0, int(value))
-        counted: List[str] = []
-        parts: List[Decimal] = []
-        for item in _value(each.source, env, rule, subject) or ():
-            ienv = dict(env)
-            ienv[each.var] = item
-            if not all(_holds(cond, ienv, rule, subject) for cond in each.where):
-                continue
-            if limit is not None and len(counted) >= limit:
-                continue
-            counted.append(item.id)
-            if rule.amount is not None:
-                parts.append(round_to(_value(rule.amount, ienv, rule, subject), policy.quantum, policy.rounding))
-        if rule.amount is not None:
-            amount = sum(parts, Decimal(0)).quantize(policy.quantum)
-        if not counted:
-            return False, None, f"{rule.clause} {rule.label}: no item of {each.source.text} qualified", ()
-        items = tuple(counted)
-    elif rule.amount is not None:
-        amount = round_to(_value(rule.amount, env, rule, subject), policy.quantum, policy.rounding)
-    if rule.amount is not None and amount <= 0:
-        return False, amount, f"{rule.clause} {rule.label}: the amount comes to {amount}, so nothing is granted", ()
-    return True, amount, None, items
 
 
 def verdicts(rule: CompiledRule, subject: Record) -> List[bool]:
     """The ``when`` conditions of ``rule`` for ``subject``, in order, up to and including the first that fails."""
+    if rule.code is not None:
+        try:
+            held = rule.code.when(subject)
+        except FALLBACK:
+            pass  # the reference evaluation below says which condition cannot be worked out, and why
+        else:
+            return [True] * held + ([False] if held < len(rule.when) else [])
     env = dict(subject.env)
     out: List[bool] = []
     for cond in rule.when:
