@@ -379,6 +379,18 @@ class CodegenInfo:
         self.computed_asts = computed_asts
         self._computed: Dict[Tuple[str, str], Callable] = {}
         self.computed_modules: Dict[Tuple[str, str], ast.Module] = {}
+        self.computed_reads: Dict[Tuple[str, str], Tuple[Tuple[str, str], ...]] = {}
+
+    def computed_closure(self, keys) -> Tuple[Tuple[str, ast.Module], ...]:
+        """The generated modules of the computed values ``keys`` and of every computed value they read."""
+        out: Dict[Tuple[str, str], ast.Module] = {}
+        todo = list(keys)
+        while todo:
+            key = todo.pop(0)
+            if key not in out:
+                out[key] = self.computed_modules[key]
+                todo.extend(self.computed_reads[key])
+        return tuple((f"{kind}.{field}", tree) for (kind, field), tree in out.items())
 
     def computed_fast(self, kind: str, field: str) -> Callable:
         key = (kind, field)
@@ -389,6 +401,7 @@ class CodegenInfo:
             name = _name("computed_", f"{kind}_{field}", len(self._computed))
             tree, made = _finish(module, [_function(name, body)], name)
             self.computed_modules[key] = tree
+            self.computed_reads[key] = tuple(module.computed)
             fn = self._computed[key] = made
         return fn
 
@@ -450,15 +463,20 @@ _NO_TYPE_PARAMS = {"type_params": []} if "type_params" in ast.FunctionDef._field
 
 @dataclass(frozen=True)
 class RuleCode:
-    """A rule compiled to Python: ``run(subject)`` and ``when(subject)``, and the module they came from."""
+    """A rule compiled to Python: ``run(subject)`` and ``when(subject)``, the module they came from, and the modules
+    of the computed values it reads (directly or through another)."""
 
     run: Callable
     when: Callable
     tree: ast.Module
-    computed: Tuple[Tuple[str, str], ...]  # the computed values it reads directly
+    computed: Tuple[Tuple[str, ast.Module], ...]  # ("worker.subsidised", its module)
 
     def source(self) -> str:
-        return ast.unparse(self.tree)
+        """What the rule became, as Python source (``ast.unparse`` of the generated modules)."""
+        parts = [ast.unparse(self.tree)]
+        for name, tree in self.computed:
+            parts.append(f"# computed {name}\n{ast.unparse(tree)}")
+        return "\n\n".join(parts) + "\n"
 
 
 def generate_rule(rule, info: CodegenInfo, quantum: Decimal, rounding: str) -> RuleCode:
@@ -530,7 +548,7 @@ def generate_rule(rule, info: CodegenInfo, quantum: Decimal, rounding: str) -> R
     functions = [_function(f"rule_{ident}", _prologue(module, rule.subject, body, len(lets))),
                  _function(f"when_{ident}", _prologue(module, rule.subject, when_body, len(lets)))]
     tree, (run, when) = _finish(module, functions, f"rule_{ident}", f"when_{ident}")
-    return RuleCode(run, when, tree, tuple(module.computed))
+    return RuleCode(run, when, tree, info.computed_closure(module.computed))
 
 
 def _subscript_store(name: str, slot: int) -> ast.Subscript:
