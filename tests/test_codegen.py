@@ -1,7 +1,6 @@
 """Rules compiled to Python: the generated functions agree with the reference evaluation (the checked closures),
 no policy text can reach the generated code as code, and ``validate --show-code`` prints what a rule became."""
 import ast
-import datetime as dt
 import decimal
 
 import pytest

@@ -14,37 +14,7 @@ from typing import Any, Dict, Optional, Tuple
 from ..validation import nullable
 
 
-@dataclass(frozen=True)
-class T:
-    """A type of the expression language."""
-
-    name: str  # number, bool, string, date, null, any, table, list, record
-    arg: Any = None  # list element type, or record kind
-
-    def __str__(self) -> str:
-        if self.name == "list":
-            return f"list of {self.arg}"
-        if self.name == "record":
-            return f"{self.arg} record"
-        return self.name
-
-
-NUMBER, BOOL, STRING, DATE, NULL, ANY, TABLE = (T(n) for n in ("number", "bool", "string", "date", "null", "any", "table"))
-
-
-def list_of(t: T) -> T:
-    return T("list", t)
-
-
-def record(kind: str) -> T:
-    return T("record", kind)
-
-
-@dataclass(frozen=True)
-class Field:
-    type: T
-    origin: str  # fact, child, virtual, computed, flag, set
-    nested: bool = False  # the holder is a plain mapping inside a record (e.g. worker.training)
+from ..lang.types import ANY, BOOL, DATE, NUMBER, STRING, Field, T, list_of, record  # noqa: E402
 
 
 #: The subject kinds rules are written for, and the names their expressions can read.
@@ -177,8 +147,8 @@ class Record:
         if tracer is None or not tracer.enabled:
             value = self.values.get(name, _UNSET)
             if value is _UNSET:
-                from ..lang.tracing import NULL
-                value = self.values[name] = fn(self.env, NULL)
+                from ..lang.tracing import NULL as NO_TRACE
+                value = self.values[name] = fn(self.env, NO_TRACE)
             return value
         hit = self.cache.get(name)
         if hit is None:

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from typing import List
 
-from ..lang.compiler import parameters_read
+from ..lang.strata import parameters_read
 from ..lang.expr import format_value
 from .parameters import ParameterMissing, all_values
 from ..problems import WARNING, Problem

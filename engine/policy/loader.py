@@ -15,7 +15,9 @@ from .. import schemas
 
 from ..lang import expr as X
 from ..lang.codegen import CodegenInfo, generate_rule
-from ..lang.compiler import CompiledCondition, CompiledEach, CompiledRule, Compiler, Requirement, stratify
+from ..lang.compiled import CompiledCondition, CompiledEach, CompiledRule, Requirement
+from ..lang.compiler import Compiler
+from ..lang.strata import stratify
 from .history import build_settings as build_ledger_settings
 from ..facts.model import ANY, BOOL, NUMBER, SUBJECT_SCOPE, record_kinds
 from .labels import label_problems
@@ -493,9 +495,15 @@ def _facts_checks(b: _Builder, compiler: Compiler, data: dict) -> List[FactsChec
 
 
 def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers, opened=None) -> dict:
+    with compiler.reading() as reads:
+        part = _rule_parts(compiler, b, r, i, producers, opened, reads)
+    part["reads"] = frozenset(reads)
+    return part
+
+
+def _rule_parts(compiler: Compiler, b: _Builder, r: dict, i: int, producers, opened, reads: set) -> dict:
     pointer = f"/rules/{i}"
     subject = r["subject"]
-    compiler._reads = set()
     scope = compiler.scope_for(subject)
 
     requires = []
@@ -515,7 +523,7 @@ def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers, o
                 open_to = frozenset(x.route for x in status.routes if x.opens is None or r["id"] in x.opens)
                 routes = None if len(open_to) == len(status.routes) else open_to
             requires.append(Requirement(holder, flag, text, routes))
-            compiler._reads.add((holder, flag))
+            reads.add((holder, flag))
     if r.get("asserts") and r["decides"] not in ("certified", "revoked"):
         b.warn("policy.asserts", f"rule asserts {r['asserts']} though it decides {r['decides']}", pointer + "/asserts")
 
@@ -562,11 +570,9 @@ def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers, o
     amount = None
     if r.get("amount"):
         amount = compiler.compile(r["amount"], f"{pointer}/amount", item_scope if each else scope, NUMBER, "amount")
-    reads = frozenset(compiler._reads)
-    compiler._reads = None
     return dict(
         index=i, id=r["id"], clause=r["clause"], label=r.get("label", r["id"]), subject=subject,
         decides=r["decides"], asserts=r.get("asserts"), requires=tuple(requires), when=tuple(when),
-        lets=tuple(lets), each=compiled_each, amount=amount, fund=r.get("fund"), reads=reads,
+        lets=tuple(lets), each=compiled_each, amount=amount, fund=r.get("fund"),
         pointer=pointer, origin=b.doc.locate(pointer).file, note=r.get("note"), reading=r.get("reading"),
     )

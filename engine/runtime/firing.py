@@ -16,7 +16,7 @@ from typing import Callable, List, Optional, Tuple
 
 from ..lang import expr as X
 from . import trace as T
-from ..lang.compiler import CompiledCondition, CompiledExpr, CompiledRule, EvalError, _truth
+from ..lang.compiled import CompiledCondition, CompiledExpr, CompiledRule, EvalError, truth as _truth
 from ..lang.exact import round_to
 from ..lang.codegen import FAILED, FALLBACK, FIRED, NONE_COUNTED
 from ..lang.tracing import NULL, Recorder
