@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
+from ..lang.tracing import NULL as NO_TRACE, Capture
+from ..lang.types import ANY, BOOL, DATE, NUMBER, STRING, Field, T, list_of, record  # noqa: F401 (the language's types)
 from ..validation import nullable
-
-
-from ..lang.types import ANY, BOOL, DATE, NUMBER, STRING, Field, T, list_of, record  # noqa: E402
 
 
 #: The subject kinds rules are written for, and the names their expressions can read.
@@ -147,7 +146,6 @@ class Record:
         if tracer is None or not tracer.enabled:
             value = self.values.get(name, _UNSET)
             if value is _UNSET:
-                from ..lang.tracing import NULL as NO_TRACE
                 value = self.values[name] = fn(self.env, NO_TRACE)
             return value
         hit = self.cache.get(name)
@@ -164,11 +162,10 @@ class Record:
                     values.setdefault(id(node), seen_value)
                 used += (Derived(f"{self.kind}.{name}", self.ctx.label(definition.label), definition.text,
                                  Substituted(definition.ast, values), value),)
-            hit = (value, used)
+            hit = (value, Capture(None, used))
             self.cache[name] = hit
             self.values.setdefault(name, value)
-        for use in hit[1]:
-            tracer.param(use)
+        tracer.replay(hit[1])  # what it built on, told again to each trace that reads it
         return hit[0]
 
 

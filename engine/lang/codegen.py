@@ -18,7 +18,10 @@ What a rule becomes (``subsidy validate POLICY --show-code RULE`` prints it with
             ...
         return rule_x, when_x
 
-The generated code keeps no trace and explains no failure: a value the happy path does not expect raises
+Each expression of a rule also gets a *traced variant* ``fn(env, tr)`` (:func:`_traced_functions`), which tells
+the tracer it is passed what it reads, exactly as the reference closures do; it builds a decision's trace.
+
+The generated code explains no failure: a value the happy path does not expect raises
 :class:`~subsidy_rules.lang.support.Fallback` (or a ``TypeError`` from Python itself), and the caller
 evaluates the rule on the reference path (the checked closures, with a tracer), which decides that case
 exactly, as a located error or a pending decision.
@@ -30,7 +33,7 @@ import datetime as _dt
 import decimal
 import re
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -56,6 +59,7 @@ _HELPERS = {  # helper name in generated code -> support function
     "_tier": support.tier, "_limit": support.limit, "_member": support.member, "_compute": support.computed,
     "_round": support.round_to, "_Fallback": support.Fallback, "_U": support.UNSET, "_D": Decimal,
     "_Fraction": Fraction, "_date": _dt.date, "_sum": sum, "_setlet": support.setlet,
+    "_rv": support.rv, "_tlet": support.tlet, "_tcomputed": support.tcomputed, "_tcomprehension": support.tcomprehension,
 }
 
 
@@ -102,24 +106,27 @@ class Frame:
     records: Dict[str, str]  # scope name (workshop, month, w…) -> local variable holding the record
     lets: Dict[str, int]  # let name -> its slot in _L
     let_asts: Dict[str, X.Node]
+    let_traced: Dict[str, ast.expr] = field(default_factory=dict)  # traced variant: let name -> its function
 
     def inner(self, var: str, local: str) -> "Frame":
         records = dict(self.records)
         records[var] = local
-        return Frame(records, self.lets, self.let_asts)
+        return Frame(records, self.lets, self.let_asts, self.let_traced)
 
 
 class Module:
     """One generated module: the constants, parameters, sets and computed values it binds, and its functions."""
 
-    def __init__(self, info: "CodegenInfo"):
+    def __init__(self, info: "CodegenInfo", traced: bool = False):
         self.info = info
+        self.traced = traced  # the variant that tells the tracer `tr` what it reads, as the reference closures do
         self.tables: Dict[str, Dict[str, Any]] = {}  # what `make` is handed: table -> key -> value
         self.prologue: List[ast.stmt] = []  # statements of `make` before the functions
         self.uses_period = False
         self._consts: Dict[Tuple[type, Any], str] = {}
         self._names: Dict[Tuple[str, str], str] = {}
         self._taken: set = set()
+        self._node_keys: Dict[int, str] = {}
         self.computed: Dict[Tuple[str, str], None] = {}  # the computed values read directly, in order
 
     # --- bindings ----------------------------------------------------------------------------------------------
@@ -148,6 +155,16 @@ class Module:
 
     def set(self, sname: str) -> ast.expr:
         return self._bind("S_", "_sets", sname, lambda: self.info.sets[sname])
+
+    def node(self, node: X.Node) -> ast.expr:
+        """An AST node of the policy's expression, handed to the traced variant to name what it read."""
+        key = self._node_keys.setdefault(id(node), str(len(self._node_keys)))
+        return self._bind("N", "_nodes", key, lambda: node, key)
+
+    def reference(self, kind: str, field: str) -> ast.expr:
+        """The reference closure of a computed value (and how its trace shows it), for the traced variant."""
+        return self._bind("R_", "_references", f"{kind}.{field}", lambda: self.info.references[(kind, field)],
+                          f"{kind}_{field}")
 
     def computed_fn(self, kind: str, field: str) -> ast.expr:
         self.computed.setdefault((kind, field), None)
@@ -218,6 +235,9 @@ class Module:
 
     def _e_Name(self, node: X.Name, frame: Frame):
         first = node.parts[0]
+        if self.traced and first in frame.lets and len(node.parts) == 1:
+            return _call("_tlet", _load("env"), _load("tr"), _const(f"$let:{first}"), frame.let_traced[first],
+                         self.node(frame.let_asts[first]), self.node(node))
         if first in frame.lets and len(node.parts) == 1:
             slot = _const(frame.lets[first])
             cached = _subscript(_load("L"), slot)
@@ -232,26 +252,28 @@ class Module:
             self.uses_period = True
         code: ast.expr = _load(frame.records[first])
         nullable = False
-        for origin, field, nested, kind in steps:
-            key = _const(field)
-            if origin == "computed":
+        for origin, part, nested, kind in steps:
+            key = _const(part)
+            if origin == "computed" and self.traced:
+                code = _call("_tcomputed", code, key, self.reference(kind, part), _load("tr"))
+            elif origin == "computed":
                 values = _attr(code, "values")
                 code = ast.IfExp(test=ast.Compare(left=key, ops=[ast.In()], comparators=[values]),
                                  body=_subscript(_attr(code, "values"), key),
-                                 orelse=_call("_compute", code, key, self.computed_fn(kind, field)))
+                                 orelse=_call("_compute", code, key, self.computed_fn(kind, part)))
             elif origin == "flag":
                 code = _method(_attr(code, "flags"), "get", key, _const(False))
             elif origin == "child":
                 code = _subscript(_attr(code, "children"), key)
             elif nested:
-                # a field of a plain mapping inside a record (worker.training.pre_job): null when the mapping is
+                # a part of a plain mapping inside a record (worker.training.pre_job): null when the mapping is null
                 read = _method(code, "get", key)
                 code = ast.IfExp(test=ast.Compare(left=code, ops=[ast.Is()], comparators=[_const(None)]),
                                  body=_const(None), orelse=read) if nullable else read
             else:
                 code = _method(_attr(code, "data"), "get", key)
             nullable = origin not in ("child", "flag")
-        return code
+        return _call("_rv", _load("tr"), self.node(node), code) if self.traced else code
 
     def _e_Unary(self, node: X.Unary, frame):
         if node.op == "not":
@@ -276,6 +298,8 @@ class Module:
         return ast.Compare(left=left, ops=[ops[node.op]()], comparators=[right])
 
     def _e_Comprehension(self, node: X.Comprehension, frame: Frame):
+        if self.traced:
+            return self._traced_comprehension(node, frame)
         source = self.expr(node.source, frame)
         if node.kind == "count" and node.where is None:
             return _call("_count", source)
@@ -288,6 +312,19 @@ class Module:
             ifs=conditions, is_async=0)])
         return _call("_sum" if node.kind == "count" else "_total", generator)
 
+    def _traced_comprehension(self, node: X.Comprehension, frame: Frame):
+        """As the reference: inside a count or a sum (its source too) only parameters are kept, then its total."""
+        var = _name("for_", node.var, 0)
+        inner = frame.inner(node.var, var)
+        source = self.expr(node.source, frame)
+        conditions = [self.truth(node.where, inner)] if node.where is not None else []
+        element = _const(1) if node.kind == "count" else self.expr(node.value, inner)
+        generator = ast.GeneratorExp(elt=element, generators=[ast.comprehension(
+            target=_store(var), iter=ast.BoolOp(op=ast.Or(), values=[source, ast.Tuple(elts=[], ctx=ast.Load())]),
+            ifs=conditions, is_async=0)])
+        total = _call("_sum" if node.kind == "count" else "_total", generator)
+        return _call("_tcomprehension", _load("tr"), self.node(node), ast.Lambda(args=_no_args(), body=total))
+
     def _e_Call(self, node: X.Call, frame: Frame):
         return getattr(self, f"_f_{node.func}")(node, frame)
 
@@ -295,6 +332,15 @@ class Module:
         return [self.expr(a, frame) for a in node.args]
 
     def _f_param(self, node: X.Call, frame):
+        if self.traced:
+            reader = self._bind("T_", "_traced_parameters", node.args[0].value,
+                                lambda: self.info.traced_parameters[node.args[0].value])
+            args = [_load("tr"), self.node(node), self.expr(node.args[1], frame)]
+            if len(node.args) >= 3:
+                args.append(self.expr(node.args[2], frame))
+            if len(node.args) == 4:
+                args.append(ast.Lambda(args=_no_args(), body=self.expr(node.args[3], frame)))
+            return _method(reader, "read", *args)
         lookup = self.parameter(node.args[0].value)
         day = self.expr(node.args[1], frame)
         if len(node.args) == 2:
@@ -372,11 +418,15 @@ class CodegenInfo:
     computed values (each generated once, on first use)."""
 
     def __init__(self, name_steps: Dict[int, tuple], sets: Dict[str, frozenset], parameters: Dict[str, Any],
-                 computed_asts: Dict[Tuple[str, str], X.Node]):
+                 computed_asts: Dict[Tuple[str, str], X.Node], references: Optional[Dict[Tuple[str, str], tuple]] = None,
+                 origins: Optional[Dict[str, str]] = None):
         self.name_steps = name_steps
         self.sets = sets
         self.lookups = {name: support.ParameterLookup(p) for name, p in parameters.items()}
         self.computed_asts = computed_asts
+        self.references = references or {}  # (kind, field) -> (reference closure, how its trace shows it)
+        self.traced_parameters = {name: support.TracedParameter(p, (origins or {}).get(name, ""))
+                                  for name, p in parameters.items()}
         self._computed: Dict[Tuple[str, str], Callable] = {}
         self.computed_modules: Dict[Tuple[str, str], ast.Module] = {}
         self.computed_reads: Dict[Tuple[str, str], Tuple[Tuple[str, str], ...]] = {}
@@ -456,7 +506,7 @@ def _finish(module: Module, functions: List[ast.FunctionDef], *returned: str):
     return tree, made
 
 
-_TABLES = ("_helpers", "_parameters", "_sets", "_computed")
+_TABLES = ("_helpers", "_parameters", "_sets", "_computed", "_nodes", "_traced_parameters", "_lets", "_references")
 _BUILTINS = {"len": len, "tuple": tuple, "frozenset": frozenset}
 _NO_TYPE_PARAMS = {"type_params": []} if "type_params" in ast.FunctionDef._fields else {}
 
@@ -470,6 +520,8 @@ class RuleCode:
     when: Callable
     tree: ast.Module
     computed: Tuple[Tuple[str, ast.Module], ...]  # ("worker.subsidised", its module)
+    traced: Dict[int, Callable] = field(default_factory=dict)  # id(expression AST) -> fn(env, tracer)
+    traced_tree: Optional[ast.Module] = None
 
     def source(self) -> str:
         """What the rule became, as Python source (``ast.unparse`` of the generated modules)."""
@@ -548,7 +600,53 @@ def generate_rule(rule, info: CodegenInfo, quantum: Decimal, rounding: str) -> R
     functions = [_function(f"rule_{ident}", _prologue(module, rule.subject, body, len(lets))),
                  _function(f"when_{ident}", _prologue(module, rule.subject, when_body, len(lets)))]
     tree, (run, when) = _finish(module, functions, f"rule_{ident}", f"when_{ident}")
-    return RuleCode(run, when, tree, info.computed_closure(module.computed))
+    traced, traced_tree = ({}, None) if not info.references else _traced_functions(rule, info)
+    return RuleCode(run, when, tree, info.computed_closure(module.computed), traced, traced_tree)
+
+
+def _traced_functions(rule, info: CodegenInfo):
+    """The traced variant of each expression of ``rule``: ``fn(env, tr)``, telling ``tr`` what it reads exactly as
+    the reference closures do (so that a decision's trace is built at generated-code speed)."""
+    module = Module(info, traced=True)
+    scope = _frame(rule.subject)
+    item = rule.each.var if rule.each is not None else None
+    if item is not None:
+        scope = scope.inner(item, _name("each_", item, 0))
+    let_asts = {name: let.ast for name, let in rule.lets}
+    functions: List[ast.FunctionDef] = []
+    names: List[str] = []
+    frame = Frame(scope.records, {name: n for n, (name, _) in enumerate(rule.lets)}, let_asts, {})
+
+    def add(node: X.Node, label: str) -> str:
+        name = f"{label}_{len(functions)}"
+        reads = {n.parts[0] for n in X.walk(node) if isinstance(n, X.Name)}
+        if any(isinstance(n, X.Call) and n.func == "in_period" for n in X.walk(node)):
+            reads.add("period")
+        body: List[ast.stmt] = [ast.Assign(targets=[_store(frame.records[r])],
+                                           value=_subscript(_load("env"), _const(r)))
+                                for r in sorted(reads) if r in frame.records and r not in let_asts]
+        body.append(ast.Return(value=module.expr(node, frame)))
+        functions.append(ast.FunctionDef(name=name, args=ast.arguments(
+            posonlyargs=[], args=[ast.arg(arg="env"), ast.arg(arg="tr")], vararg=None, kwonlyargs=[], kw_defaults=[],
+            kwarg=None, defaults=[]), body=body, decorator_list=[], returns=None, **_NO_TYPE_PARAMS))
+        names.append(name)
+        return name
+
+    for let_name, let in rule.lets:  # a let reads only the lets before it
+        frame.let_traced[let_name] = _load(add(let.ast, "let"))
+    exprs = [c.expr for c in rule.when]
+    if rule.each is not None:
+        exprs += [rule.each.source] + ([rule.each.limit] if rule.each.limit is not None else [])
+        exprs += [c.expr for c in rule.each.where]
+    if rule.amount is not None:
+        exprs.append(rule.amount)
+    keys = []
+    for compiled in exprs:
+        add(compiled.ast, "traced")
+        keys.append(id(compiled.ast))
+    tree, made = _finish(module, functions, *names) if len(names) > 1 else _finish(module, functions, *names)
+    made = made if isinstance(made, tuple) else (made,)
+    return dict(zip(keys, made[len(rule.lets):])), tree
 
 
 def _subscript_store(name: str, slot: int) -> ast.Subscript:

@@ -234,3 +234,76 @@ def round_to(value, quantum: Decimal, mode: str) -> Decimal:
     if value is None or value is True or value is False:
         raise Fallback
     return exact.round_to(value, quantum, mode)
+
+
+# --- the traced variant: what the reference evaluation reports, told to the tracer passed in ----------------------
+
+def rv(tracer, node, value):
+    """A name read: told to the tracer, as the reference evaluation tells it."""
+    tracer.value(node, value)
+    return value
+
+
+def tlet(env: dict, tracer, key: str, fn, let_ast, node):
+    """A let read while tracing: worked out once per item (what it read captured apart) and told again to every
+    trace that reads it."""
+    hit = env.get(key)
+    if hit is None:
+        tracer.open()
+        try:
+            value = fn(env, tracer)
+        finally:
+            captured = tracer.close()
+        hit = env[key] = (value, captured)
+    value, captured = hit
+    tracer.replay(captured)
+    tracer.value(let_ast, value)
+    tracer.value(node, value)
+    return value
+
+
+def tcomputed(rec, name: str, reference, tracer):
+    """A computed value read while tracing: the record works it out once with its reference closure and replays
+    what it built on."""
+    return rec.computed(name, reference[0], reference[1], tracer)
+
+
+def tcomprehension(tracer, node, count):
+    """A count or a sum while tracing: only the parameters read inside are kept, then the total itself."""
+    tracer.open(False)
+    try:
+        total = count()
+    finally:
+        tracer.replay(tracer.close())
+    tracer.value(node, total)
+    return total
+
+
+class TracedParameter:
+    """A parameter read while tracing: its value, and the ParamUse the trace cites."""
+
+    __slots__ = ("name", "parameter", "origin")
+
+    def __init__(self, parameter: Parameter, origin: str):
+        self.name, self.parameter, self.origin = parameter.name, parameter, origin
+
+    def read(self, tracer, node, day, key=UNSET, otherwise=None):
+        from ..policy.parameters import ParamUse
+        if not isinstance(day, _dt.date):
+            raise Fallback
+        keytext = None if key is UNSET else key_text(key)
+        try:
+            pv = self.parameter.at(day)
+        except ParameterMissing:
+            raise Fallback from None
+        value = pv.value
+        if keytext is not None:
+            if keytext not in value:
+                if otherwise is None:
+                    raise Fallback
+                return otherwise()
+            value = value[keytext]
+        tracer.param(ParamUse(self.name, self.parameter.label, day, keytext, value, pv.since, pv.until, pv.source,
+                              pv.unconfirmed, self.origin))
+        tracer.value(node, value)
+        return value

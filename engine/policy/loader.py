@@ -401,7 +401,9 @@ def build_policy(doc: Document, files=None):
         return None, problems
     settings = data.get("settings") or {}
     rounding = settings.get("rounding") or {"quantum": "0.01", "mode": "ROUND_HALF_UP"}
-    codegen = CodegenInfo(compiler.name_steps, sets, parameters, compiler.computed_asts)
+    codegen = CodegenInfo(compiler.name_steps, sets, parameters, compiler.computed_asts,
+                          {key: (fn, compiler.computed_shown.get(key)) for key, fn in compiler.computed_fns.items()},
+                          {name: doc.locate(p.pointer).file for name, p in parameters.items()})
     rules = tuple(sorted((_with_code(CompiledRule(stratum=strata[part["id"]], **part), codegen, rounding)
                           for part in compiled_parts), key=lambda r: (r.stratum, r.index)))
     policy = Policy(

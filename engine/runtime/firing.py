@@ -202,13 +202,21 @@ class _Traced:
     """One traced evaluation of a rule for a subject: each expression evaluated with a recording tracer, each
     event built from what it read."""
 
-    __slots__ = ("rule", "subject", "tracer")
+    __slots__ = ("rule", "subject", "tracer", "generated")
 
-    def __init__(self, rule: CompiledRule, subject: Record):
+    def __init__(self, rule: CompiledRule, subject: Record, generated: bool):
         self.rule, self.subject, self.tracer = rule, subject, Recorder()
+        self.generated = rule.code.traced if generated and rule.code is not None else None
 
     def evaluate(self, compiled: CompiledExpr, env: dict):
-        """(value, what it read)."""
+        """(value, what it read): by the generated traced variant when there is one (any case it does not decide
+        makes the whole rule evaluated again by the reference closures), else by the reference closures."""
+        if self.generated:
+            try:
+                value = self.generated[id(compiled.ast)](env, self.tracer)
+            except (EvalError, *FALLBACK):
+                raise _Again from None
+            return value, self.tracer.take()
         try:
             value = compiled.traced(env, self.tracer)
         except EvalError as exc:
@@ -244,9 +252,16 @@ def traced(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
     """``rule`` evaluated for ``subject`` with every event of its trace (the reference evaluation: it is what runs
     when a result becomes a decision, and whenever an expression fails or waits for a parameter)."""
     try:
-        return _traced(rule, subject, policy)
+        try:
+            return _traced(rule, subject, policy, True)
+        except _Again:
+            return _traced(rule, subject, policy, False)
     except _Pending as exc:
         return _pending_result(rule, subject, policy, (exc.missing,), ())
+
+
+class _Again(Exception):
+    """The generated traced variant met a case it does not decide: the reference closures evaluate the rule."""
 
 
 def _pending_result(rule, subject, policy, missing, events) -> Result:
@@ -258,8 +273,8 @@ def _pending_result(rule, subject, policy, missing, events) -> Result:
     return Result(rule, subject, False, None, events, reason, pending=missing)
 
 
-def _traced(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
-    run = _Traced(rule, subject)
+def _traced(rule: CompiledRule, subject: Record, policy: Policy, generated: bool) -> Result:
+    run = _Traced(rule, subject, generated)
     events: List = opening_events(rule, subject, policy)
     env = dict(subject.env)
     for cond in rule.when:
