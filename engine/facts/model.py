@@ -234,6 +234,7 @@ class EvalContext:
     period: Record
     tracing: bool = True
     parameters: Optional[dict] = None  # the policy's parameters, for labels that quote them
+    every_trace: bool = False  # every result becomes a decision (--why-not): each rule is evaluated traced at once
 
     def label(self, text: Optional[str]) -> Optional[str]:
         """A label with the parameters it quotes filled in, as in force at the period end."""

@@ -96,6 +96,7 @@ def decide_workshop(policy: Policy, facts: Facts, index: int, runner, why_not: b
 def decide_records(policy: Policy, shop, runner, why_not: bool) -> List[Decision]:
     """The decisions about one workshop's record tree, exclusivity resolved, in output order."""
     shop.ctx.parameters = policy.parameters
+    shop.ctx.every_trace = why_not
     run = runner.run(policy, shop)
     tracing = shop.ctx.tracing
     decisions = [_decision(policy, r.traced() if tracing else r) for r in run.results if r.fired or r.pending]
