@@ -644,7 +644,7 @@ def _traced_functions(rule, info: CodegenInfo):
     for compiled in exprs:
         add(compiled.ast, "traced")
         keys.append(id(compiled.ast))
-    tree, made = _finish(module, functions, *names) if len(names) > 1 else _finish(module, functions, *names)
+    tree, made = _finish(module, functions, *names)
     made = made if isinstance(made, tuple) else (made,)
     return dict(zip(keys, made[len(rule.lets):])), tree
 
