@@ -260,8 +260,9 @@ def traced(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
         return _pending_result(rule, subject, policy, (exc.missing,), ())
 
 
-class _Again(Exception):
-    """The generated traced variant met a case it does not decide: the reference closures evaluate the rule."""
+class _Again(InputFault):
+    """The generated traced variant met a value it does not decide (the facts' or the policy's): the reference
+    closures evaluate the rule again. Never leaves this module."""
 
 
 def _pending_result(rule, subject, policy, missing, events) -> Result:
