@@ -1,6 +1,7 @@
 """Working on a policy: ``validate`` it, ``diff`` two versions, run its YAML ``test`` cases."""
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from decimal import Decimal
@@ -11,12 +12,25 @@ import subsidy_rules
 from ._common import _source_line, _fail, _PATH
 
 
+def _show_code(loaded, rule_id: str) -> None:
+    ids = [r.id for r in loaded.rules]
+    if rule_id not in ids:
+        near = difflib.get_close_matches(rule_id, ids, n=1)
+        raise click.UsageError(f"the policy has no rule {rule_id!r}" + (f"; did you mean {near[0]!r}?" if near else
+                                                                       f"; its rules: {', '.join(ids)}"))
+    rule = loaded.rule(rule_id)
+    click.echo(f"# rule {rule.id} (clause {rule.clause}) of {rule.origin}, compiled to Python")
+    click.echo(rule.code.source(), nl=False)
+
+
 @click.command()
 @click.argument("policy", type=_PATH)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
-def validate(policy, fmt, strict):
+@click.option("--show-code", "show_code", metavar="RULE",
+              help="Print the Python the rule RULE was compiled to (and the computed values it reads).")
+def validate(policy, fmt, strict, show_code):
     """Check POLICY: YAML, schema, names, types, parameter dates, references.
 
     Prints every problem with its file:line:col, the line and a caret; exits 1
@@ -42,6 +56,9 @@ def validate(policy, fmt, strict):
     if strict and warnings:
         click.echo(f"{len(warnings)} warnings (--strict)", err=True)
         sys.exit(1)
+    if show_code is not None:
+        _show_code(loaded, show_code)
+        return
     click.echo(f"{policy}: policy {loaded.id} is valid: {len(loaded.clauses)} clauses, {len(loaded.rules)} rules, "
                f"{len(loaded.parameters)} parameters" + (f", {len(warnings)} warnings" if warnings else ""))
 

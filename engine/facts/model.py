@@ -11,40 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
+from ..lang.tracing import NULL as NO_TRACE, Capture
+from ..lang.types import ANY, BOOL, DATE, NUMBER, STRING, Field, T, list_of, record  # noqa: F401 (the language's types)
 from ..validation import nullable
-
-
-@dataclass(frozen=True)
-class T:
-    """A type of the expression language."""
-
-    name: str  # number, bool, string, date, null, any, table, list, record
-    arg: Any = None  # list element type, or record kind
-
-    def __str__(self) -> str:
-        if self.name == "list":
-            return f"list of {self.arg}"
-        if self.name == "record":
-            return f"{self.arg} record"
-        return self.name
-
-
-NUMBER, BOOL, STRING, DATE, NULL, ANY, TABLE = (T(n) for n in ("number", "bool", "string", "date", "null", "any", "table"))
-
-
-def list_of(t: T) -> T:
-    return T("list", t)
-
-
-def record(kind: str) -> T:
-    return T("record", kind)
-
-
-@dataclass(frozen=True)
-class Field:
-    type: T
-    origin: str  # fact, child, virtual, computed, flag, set
-    nested: bool = False  # the holder is a plain mapping inside a record (e.g. worker.training)
 
 
 #: The subject kinds rules are written for, and the names their expressions can read.
@@ -123,8 +92,8 @@ class Record:
     the computed values already worked out for it.
     """
 
-    __slots__ = ("kind", "id", "data", "parent", "children", "flags", "asserted_by", "routes", "cache", "pointer",
-                 "ctx", "position", "_env")
+    __slots__ = ("kind", "id", "data", "parent", "children", "flags", "asserted_by", "routes", "cache", "values",
+                 "pointer", "ctx", "position", "_env")
 
     def __init__(self, kind: str, rid: str, data: dict, parent: Optional["Record"], pointer: str, position: int = 0):
         self.kind = kind
@@ -135,7 +104,8 @@ class Record:
         self.flags: Dict[str, bool] = {}
         self.asserted_by: Dict[str, Tuple[Tuple[str, str], ...]] = {}  # flag -> ((rule id, clause), ...)
         self.routes: Dict[str, str] = {}  # status flag -> the route it is held by
-        self.cache: Dict[str, Tuple[Any, tuple]] = {}
+        self.cache: Dict[str, Tuple[Any, tuple]] = {}  # computed values with what they built on, for traces
+        self.values: Dict[str, Any] = {}  # computed values worked out with no trace kept
         self.pointer = pointer
         self.ctx = None
         self.position = position
@@ -148,7 +118,7 @@ class Record:
     def env(self) -> dict:
         """The names this record's rules and computed values read (shared; copy before binding more)."""
         if self._env is None:
-            env = {"$ctx": self.ctx, "period": self.ctx.period}
+            env = {"period": self.ctx.period}
             node: Optional[Record] = self
             while node is not None:
                 env.setdefault(node.kind, node)
@@ -169,32 +139,52 @@ class Record:
             node = node.parent
         return node
 
-    def computed(self, name: str, fn, definition: Optional["ComputedDef"] = None) -> Any:
-        """The computed value ``name`` of this record, worked out once; when tracing, what it built on (parameters,
-        and a :class:`Derived` record of its own formula with the values it saw) is replayed into each trace."""
+    def computed(self, name: str, fn, definition: Optional["ComputedDef"] = None, tracer=None) -> Any:
+        """The computed value ``name`` of this record (``fn(env, tracer)``), worked out once. For a ``tracer`` that
+        records, what it built on (parameters, and a :class:`Derived` record of its own formula with the values it
+        saw) is captured once and reported again to the tracer each time the value is read."""
+        if tracer is None or not tracer.enabled:
+            value = self.values.get(name, _UNSET)
+            if value is _UNSET:
+                value = self.values[name] = fn(self.env, NO_TRACE)
+            return value
         hit = self.cache.get(name)
-        ctx = self.ctx
         if hit is None:
-            saved_seen, saved_params = ctx.seen, ctx.params
-            ctx.seen = [] if ctx.tracing and definition is not None else None
-            ctx.params = [] if ctx.tracing else None
+            tracer.open(True if definition is not None else False)
             try:
-                value = fn(self.env)
-                used = tuple(ctx.params) if ctx.params else ()
-                if ctx.seen is not None:
-                    from ..lang.expr import unparse
-                    values: Dict[int, Any] = {}
-                    for node, seen_value in ctx.seen:
-                        values.setdefault(id(node), seen_value)
-                    used += (Derived(f"{self.kind}.{name}", ctx.label(definition.label), definition.text,
-                                     unparse(definition.ast, values), value),)
+                value = fn(self.env, tracer)
             finally:
-                ctx.seen, ctx.params = saved_seen, saved_params
-            hit = (value, used)
+                captured = tracer.close()
+            used = tuple(captured.params)
+            if definition is not None:
+                values: Dict[int, Any] = {}
+                for node, seen_value in captured.seen:
+                    values.setdefault(id(node), seen_value)
+                used += (Derived(f"{self.kind}.{name}", self.ctx.label(definition.label), definition.text,
+                                 Substituted(definition.ast, values), value),)
+            hit = (value, Capture(None, used))
             self.cache[name] = hit
-        if ctx.params is not None and hit[1]:
-            ctx.params.extend(hit[1])
+            self.values.setdefault(name, value)
+        tracer.replay(hit[1])  # what it built on, told again to each trace that reads it
         return hit[0]
+
+
+_UNSET = object()
+
+
+class Substituted:
+    """An expression printed with the values it saw (``unparse``), worked out only when a view asks for it."""
+
+    __slots__ = ("ast", "values", "_text")
+
+    def __init__(self, ast, values: Dict[int, Any]):
+        self.ast, self.values, self._text = ast, values, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            from ..lang.expr import unparse
+            self._text = unparse(self.ast, self.values)
+        return self._text
 
 
 @dataclass(frozen=True)
@@ -206,24 +196,45 @@ class ComputedDef:
     label: Optional[str]
 
 
-@dataclass(frozen=True)
 class Derived:
     """A trace record: a computed value a decision built on, with its formula and the values it saw."""
 
-    name: str  # e.g. worker.retirement_date
-    label: Optional[str]
-    formula: str
-    substituted: str
-    value: Any
+    __slots__ = ("name", "label", "formula", "_substituted", "value")
+
+    def __init__(self, name: str, label: Optional[str], formula: str, substituted, value: Any):
+        self.name = name  # e.g. worker.retirement_date
+        self.label = label
+        self.formula = formula
+        self._substituted = substituted  # text, or a Substituted printed when first read
+        self.value = value
+
+    @property
+    def substituted(self) -> str:
+        text = self._substituted
+        if not isinstance(text, str):
+            text = self._substituted = str(text)
+        return text
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Derived) and (self.name, self.label, self.formula, self.substituted, self.value) == (
+            other.name, other.label, other.formula, other.substituted, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.formula))
+
+    def __repr__(self) -> str:
+        return f"Derived({self.name!r}, {self.substituted!r}, {self.value!r})"
 
 
 @dataclass
 class EvalContext:
-    """What one evaluation shares: the period, and the trace logs while a rule is being traced."""
+    """What one evaluation shares: the period, and whether decisions carry their trace. What a rule reads is told to
+    the tracer passed to it (:mod:`subsidy_rules.lang.tracing`), never kept here."""
 
     period: Record
     tracing: bool = True
     parameters: Optional[dict] = None  # the policy's parameters, for labels that quote them
+    every_trace: bool = False  # every result becomes a decision (--why-not): each rule is evaluated traced at once
 
     def label(self, text: Optional[str]) -> Optional[str]:
         """A label with the parameters it quotes filled in, as in force at the period end."""
@@ -231,5 +242,3 @@ class EvalContext:
             return text
         from ..policy.labels import fill_label
         return fill_label(text, self.parameters, self.period.data["end"])
-    seen: Optional[list] = None  # (node, value) pairs while a condition or formula is evaluated
-    params: Optional[list] = None  # ParamUse records

@@ -1,118 +1,42 @@
-"""Compile a checked policy into backend-neutral rules over Python closures.
+"""The compiler: each expression of a policy parsed, its names resolved, its types checked, and its reference
+evaluation built.
 
-Each expression is parsed (:mod:`subsidy_rules.lang.expr`), its names resolved against the
-facts contract, the policy's computed values, sets, lets and flags, its types
-checked, and then turned into a closure ``fn(env) -> value``. Every problem is
-collected with the exact ``file:line:col`` of the offending spot.
+Stages, over explicit state (the :class:`Compiler`'s tables, filled in this order for each expression):
 
-The result, :class:`CompiledPolicy`, is what every backend runs: rules with
-their conditions, per-item iteration, amount and the flags they read and
-assert, ordered into strata so that a rule reading a flag runs after every
-rule that may assert it.
+1. **parse** (:func:`subsidy_rules.lang.expr.parse`): text to the project's AST, every node with its position;
+2. **resolve and check** (this module, :mod:`.functions` for calls): each name resolved against the facts
+   contract, the policy's computed values, sets, lets and flags (``name_steps``), each type checked
+   (:mod:`.types`), each code checked against its vocabulary; every problem collected with its exact
+   ``file:line:col``;
+3. **reference evaluation**: the same walk builds a closure ``fn(env, tracer)`` that reports what it reads
+   to the tracer passed to it (:mod:`.tracing`): what explains a decision, and what decides any case the
+   generated code leaves to it;
+4. **generate** (:mod:`.codegen`, once the policy holds together): each rule becomes one Python function.
+
+What rules read and the order they run in is worked out by :mod:`.strata`; what the compiler produces is
+described in :mod:`.compiled`.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import difflib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import exact
 from . import expr as X
-from .calendar import add_months, add_years, months_between
-from ..facts.model import (ANY, BOOL, DATE, NULL, NUMBER, STRING, SUBJECT_SCOPE, TABLE, ComputedDef, T, list_of, record)
-from ..policy.parameters import Parameter, ParameterMissing, ParamUse, tier
-from ..problems import InputFault, Location, Problem
+from .compiled import CompiledExpr, EvalError, Fn, num as _num, truth as _truth
+from .functions import FUNCTIONS, Functions
+from .types import ANY, BOOL, NULL, NUMBER, STRING, Field, T, compatible as _compatible, list_of, record
+from ..facts.model import SUBJECT_SCOPE, ComputedDef
+from ..policy.parameters import Parameter
+from ..problems import Problem
 from ..source import Document, expression_location
 
-Fn = Callable[[dict], Any]
+_FUNCTIONS = FUNCTIONS
 
-
-class EvalError(InputFault):
-    """An expression could not be evaluated on these facts (a null, a division by zero, a missing parameter).
-
-    ``missing`` is (parameter, date, key) when a parameter has no value on the date it was looked up for: the
-    decision that needs it is pending, not an error.
-    """
-
-    def __init__(self, message: str, node: Optional[X.Node] = None, code: str = "eval.error",
-                 missing: Optional[Tuple[str, _dt.date, Optional[str]]] = None):
-        super().__init__(message)
-        self.message, self.node, self.code, self.missing = message, node, code, missing
-
-
-def key_text(value) -> str:
-    """A parameter key as the policy file writes it: 3 and 3.0 are both "3"."""
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return str(int(value))
-    return str(value)
-
-
-@dataclass(frozen=True)
-class CompiledExpr:
-    text: str
-    ast: X.Node
-    fn: Fn
-    type: T
-    pointer: str
-    location: Location
-
-
-@dataclass(frozen=True)
-class CompiledCondition:
-    expr: CompiledExpr
-    label: Optional[str]
-    reading: Optional[str]
-
-    @property
-    def text(self) -> str:
-        return self.expr.text
-
-
-@dataclass(frozen=True)
-class CompiledEach:
-    source: CompiledExpr
-    var: str
-    where: Tuple[CompiledCondition, ...]
-    limit: Optional[CompiledExpr]
-
-
-@dataclass(frozen=True)
-class Requirement:
-    holder: str  # the subject kind holding the flag: "workshop" for workshop.certified
-    flag: str
-    text: str
-    routes: Optional[frozenset] = None  # a status flag: the routes that open the rule (None: any route)
-
-    def met(self, holder) -> bool:
-        """Whether ``holder`` (the record holding the flag) meets this requirement."""
-        if not holder.flags.get(self.flag):
-            return False
-        return self.routes is None or holder.routes.get(self.flag) in self.routes
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    index: int
-    id: str
-    clause: str
-    label: str
-    subject: str
-    decides: str
-    asserts: Optional[str]
-    requires: Tuple[Requirement, ...]
-    when: Tuple[CompiledCondition, ...]
-    lets: Tuple[Tuple[str, CompiledExpr], ...]
-    each: Optional[CompiledEach]
-    amount: Optional[CompiledExpr]
-    fund: Optional[str]
-    reads: frozenset  # (holder kind, flag) pairs read anywhere, requires included
-    stratum: int
-    pointer: str
-    origin: str
-    note: Optional[str] = None
-    reading: Optional[str] = None
+#: The compiler, and what modules that read facts import from here (the facts checks: EvalError, _truth).
+__all__ = ["Compiler", "EvalError", "_truth"]
 
 
 @dataclass
@@ -134,37 +58,7 @@ _FUNCTIONS = ("param", "min", "max", "floor", "if", "coalesce", "has_any", "in_p
               "add_months", "add_days", "months_between", "tier", "date")
 
 
-def _num(value, node):
-    if value is None:
-        raise EvalError(f"{X.unparse(node)} is null where a number is needed", node, "eval.null")
-    if isinstance(value, bool):
-        raise EvalError(f"{X.unparse(node)} is true/false where a number is needed", node, "eval.type")
-    return value
-
-
-def _truth(value, node) -> bool:
-    if value is True or value is False:
-        return value
-    raise EvalError(f"{X.unparse(node)} is {X.format_value(value)} where true or false is needed", node,
-                    "eval.null" if value is None else "eval.type")
-
-
-def _whole(value, node) -> int:
-    value = _num(value, node)
-    if value != int(value):
-        raise EvalError(f"{X.unparse(node)} is {value}, not a whole number", node, "eval.type")
-    return int(value)
-
-
-def _compatible(a: T, b: T) -> bool:
-    if ANY in (a, b) or NULL in (a, b):
-        return True
-    if a.name == "list" and b.name == "list":
-        return _compatible(a.arg, b.arg)
-    return a == b
-
-
-class Compiler:
+class Compiler(Functions):
     """Resolves, checks and compiles the expressions of one policy."""
 
     def __init__(self, doc: Document, kinds: Dict[str, dict], parameters: Dict[str, Parameter],
@@ -173,6 +67,7 @@ class Compiler:
         self.doc = doc
         self.field_codes = field_codes or {}
         self._fields: Dict[int, Tuple[str, str]] = {}  # id(Name node) -> (kind, field) it resolved to
+        self.name_steps: Dict[int, tuple] = {}  # id(Name node) -> how each of its parts is read (for code generation)
         self.kinds = kinds
         self.parameters = parameters
         self.sets = sets
@@ -206,6 +101,17 @@ class Compiler:
         self.problems.append(Problem(code, message, pointer, loc, hint=hint))
 
     # --- entry points ----------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[set]:
+        """Collect, into the set it yields, the (holder kind, flag) pairs the expressions compiled inside read
+        (through the computed values they use too): what orders a rule after the rules asserting those flags."""
+        saved = self._reads
+        self._reads = reads = set()
+        try:
+            yield reads
+        finally:
+            self._reads = saved
 
     def scope_for(self, subject: str) -> _Scope:
         names = {kind: record(kind) for kind in SUBJECT_SCOPE[subject]}
@@ -260,10 +166,10 @@ class Compiler:
             self.computed_fns[key] = None
             return None
         self.kinds[kind][name] = _field("computed", compiled.type)
-        self.computed_fns[key] = compiled.fn
+        self.computed_fns[key] = compiled.traced
         self.computed_asts[key] = compiled.ast
         self.computed_shown[key] = ComputedDef(" ".join(definition["expr"].split()), compiled.ast, definition.get("label"))
-        return compiled.fn
+        return compiled.traced
 
     # --- nodes ---------------------------------------------------------------
 
@@ -273,20 +179,20 @@ class Compiler:
 
     def _bad(self, code, message, node, hint=None) -> Tuple[Fn, T]:
         self.error(code, message, self._pointer, node, self._text, hint)
-        return (lambda env: None), ANY
+        return (lambda env, tr: None), ANY
 
     def _c_Literal(self, node: X.Literal, scope):
         value = node.value
         typ = NULL if value is None else BOOL if isinstance(value, bool) else STRING if isinstance(value, str) else NUMBER
-        return (lambda env: value), typ
+        return (lambda env, tr: value), typ
 
     def _c_ListOf(self, node: X.ListOf, scope):
         parts = [self._c(item, scope) for item in node.items]
         if all(isinstance(i, X.Literal) for i in node.items):
             const = frozenset(i.value for i in node.items)
-            return (lambda env: const), list_of(parts[0][1] if parts else ANY)
+            return (lambda env, tr: const), list_of(parts[0][1] if parts else ANY)
         fns = [p[0] for p in parts]
-        return (lambda env: tuple(f(env) for f in fns)), list_of(parts[0][1] if parts else ANY)
+        return (lambda env, tr: tuple(f(env, tr) for f in fns)), list_of(parts[0][1] if parts else ANY)
 
     def _c_Name(self, node: X.Name, scope: _Scope):
         first, rest = node.parts[0], node.parts[1:]
@@ -299,6 +205,7 @@ class Compiler:
                              f"did you mean {near[0]!r}?" if near else f"names here: {', '.join(sorted(candidates))}")
         typ = scope.names[first]
         getters = []
+        steps = []  # (origin, field, nested, kind) of each part after the first: what the code generator reads
         path = first
         for depth, part in enumerate(rest):
             if typ.name != "record":
@@ -314,8 +221,10 @@ class Compiler:
                 if depth != len(rest) - 1:
                     return self._bad("expr.not_a_record", f"sets.{part} is a list", node)
                 const = self.sets[part]
-                return (lambda env: const), list_of(ANY)
+                self.name_steps[id(node)] = (("set", part, False, kind),)
+                return (lambda env, tr: const), list_of(ANY)
             getters.append(self._getter(kind, part, fld))
+            steps.append((fld.origin, part, fld.nested, kind))
             if fld.origin == "computed":
                 fn = self.computed_fn(kind, part)
                 ctyp = self.kinds[kind][part].type
@@ -329,16 +238,15 @@ class Compiler:
             path = f"{path}.{part}"
             self._fields[id(node)] = (kind, part)
         getters = tuple(getters)
+        self.name_steps[id(node)] = tuple(steps)
 
-        def fn(env):
+        def fn(env, tr):
             value = env[first]
             for get in getters:
                 if value is None:
                     break
-                value = get(value)
-            seen = env["$ctx"].seen
-            if seen is not None:
-                seen.append((node, value))
+                value = get(value, tr)
+            tr.value(node, value)
             return value
 
         return fn, typ
@@ -348,50 +256,42 @@ class Compiler:
             compiler = self
             key = (kind, name)
 
-            def get(rec):
-                return rec.computed(name, compiler.computed_fns[key], compiler.computed_shown.get(key))
+            def get(rec, tr):
+                return rec.computed(name, compiler.computed_fns[key], compiler.computed_shown.get(key), tr)
 
             return get
         if fld.origin == "flag":
-            return lambda rec: rec.flags.get(name, False)
+            return lambda rec, tr: rec.flags.get(name, False)
         if fld.origin == "child":
-            return lambda rec: rec.children[name]
-        if fld.nested or kind in ("period", "calendar_month"):
-            if kind in ("period", "calendar_month"):
-                return lambda rec: rec.data.get(name)
-            return lambda d: d.get(name)
-        return lambda rec: rec.data.get(name)
+            return lambda rec, tr: rec.children[name]
+        if fld.nested:
+            return lambda d, tr: d.get(name)
+        return lambda rec, tr: rec.data.get(name)
 
     def _let(self, node: X.Name, scope: _Scope):
         name = node.parts[0]
         compiled = scope.lets[name]
         if compiled is None:
-            return (lambda env: None), ANY
+            return (lambda env, tr: None), ANY
         if scope.item_var is None and scope.let_uses_item.get(name):
             return self._bad("expr.unknown_name",
                              f"{name!r} reads the item of `each`, so it can be used only in `where` and `amount`", node)
-        inner, key, let_ast = compiled.fn, f"$let:{name}", compiled.ast
+        inner, key, let_ast = compiled.traced, f"$let:{name}", compiled.ast
 
-        def fn(env):
-            ctx = env["$ctx"]
+        def fn(env, tr):
             hit = env.get(key)
             if hit is None:
-                outer_seen, outer_params = ctx.seen, ctx.params
-                ctx.seen = [] if outer_seen is not None else None
-                ctx.params = [] if outer_params is not None else None
+                tr.open()
                 try:
-                    value = inner(env)
-                    hit = (value, tuple(ctx.seen or ()), tuple(ctx.params or ()))
+                    value = inner(env, tr)
                 finally:
-                    ctx.seen, ctx.params = outer_seen, outer_params
+                    captured = tr.close()
+                hit = (value, captured)
                 env[key] = hit  # evaluated once per item; what it read is replayed into every trace that uses it
-            value, inner_seen, inner_params = hit
-            if ctx.seen is not None:
-                ctx.seen.extend(inner_seen)
-                ctx.seen.append((let_ast, value))
-                ctx.seen.append((node, value))
-            if ctx.params is not None:
-                ctx.params.extend(inner_params)
+            value, captured = hit
+            tr.replay(captured)
+            tr.value(let_ast, value)
+            tr.value(node, value)
             return value
 
         return fn, compiled.type
@@ -402,10 +302,10 @@ class Compiler:
         if node.op == "not":
             if not _compatible(typ, BOOL):
                 return self._bad("expr.type", f"'not' needs true/false, got {typ}", node)
-            return (lambda env: not _truth(fn(env), operand)), BOOL
+            return (lambda env, tr: not _truth(fn(env, tr), operand)), BOOL
         if not _compatible(typ, NUMBER):
             return self._bad("expr.type", f"'-' needs a number, got {typ}", node)
-        return (lambda env: exact.sub(0, _num(fn(env), operand))), NUMBER
+        return (lambda env, tr: exact.sub(0, _num(fn(env, tr), operand))), NUMBER
 
     def _c_BoolOp(self, node: X.BoolOp, scope):
         parts = [self._c(o, scope) for o in node.operands]
@@ -414,15 +314,15 @@ class Compiler:
                 return self._bad("expr.type", f"'{node.op}' needs true/false on each side, got {typ}", operand)
         pairs = tuple((fn, operand) for (fn, _), operand in zip(parts, node.operands))
         if node.op == "and":
-            def fn(env):
+            def fn(env, tr):
                 for f, o in pairs:
-                    if not _truth(f(env), o):
+                    if not _truth(f(env, tr), o):
                         return False
                 return True
         else:
-            def fn(env):
+            def fn(env, tr):
                 for f, o in pairs:
-                    if _truth(f(env), o):
+                    if _truth(f(env, tr), o):
                         return True
                 return False
         return fn, BOOL
@@ -452,14 +352,14 @@ class Compiler:
             if not (_compatible(lt, NUMBER) and _compatible(rt, NUMBER)):
                 return self._bad("expr.type", f"'{op}' needs numbers, got {lt} {op} {rt}", node)
             if op == "+":
-                return (lambda env: exact.add(_num(lf(env), left), _num(rf(env), right))), NUMBER
+                return (lambda env, tr: exact.add(_num(lf(env, tr), left), _num(rf(env, tr), right))), NUMBER
             if op == "-":
-                return (lambda env: exact.sub(_num(lf(env), left), _num(rf(env), right))), NUMBER
+                return (lambda env, tr: exact.sub(_num(lf(env, tr), left), _num(rf(env, tr), right))), NUMBER
             if op == "*":
-                return (lambda env: exact.mul(_num(lf(env), left), _num(rf(env), right))), NUMBER
+                return (lambda env, tr: exact.mul(_num(lf(env, tr), left), _num(rf(env, tr), right))), NUMBER
 
-            def divide(env):
-                a, b = _num(lf(env), left), _num(rf(env), right)
+            def divide(env, tr):
+                a, b = _num(lf(env, tr), left), _num(rf(env, tr), right)
                 if b == 0:
                     raise EvalError(f"division by zero: {X.unparse(right)} is 0", node, "eval.division_by_zero")
                 return exact.div(a, b)  # a fraction when it does not terminate: exact until the policy rounds
@@ -470,8 +370,8 @@ class Compiler:
                 return self._bad("expr.type", f"'{op}' needs a list on its right, got {rt}", node)
             negate = op == "not in"
 
-            def member(env):
-                value, container = lf(env), rf(env)
+            def member(env, tr):
+                value, container = lf(env, tr), rf(env, tr)
                 if container is None:
                     raise EvalError(f"{X.unparse(right)} is null where a list is needed", node, "eval.null")
                 return (value not in container) if negate else (value in container)
@@ -480,9 +380,9 @@ class Compiler:
         if not _compatible(lt, rt):
             return self._bad("expr.type", f"cannot compare {lt} with {rt}", node)
         if op == "==":
-            return (lambda env: lf(env) == rf(env)), BOOL
+            return (lambda env, tr: lf(env, tr) == rf(env, tr)), BOOL
         if op == "!=":
-            return (lambda env: lf(env) != rf(env)), BOOL
+            return (lambda env, tr: lf(env, tr) != rf(env, tr)), BOOL
         if lt in (BOOL,) or rt in (BOOL,):
             return self._bad("expr.type", f"'{op}' does not order true/false", node)
         if lt.name in ("record", "list", "table") or rt.name in ("record", "list", "table"):
@@ -490,8 +390,8 @@ class Compiler:
         compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
                    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
 
-        def ordered(env):
-            a, b = lf(env), rf(env)
+        def ordered(env, tr):
+            a, b = lf(env, tr), rf(env, tr)
             if a is None or b is None:
                 which = left if a is None else right
                 raise EvalError(f"{X.unparse(which)} is null and cannot be compared", node, "eval.null")
@@ -520,313 +420,22 @@ class Compiler:
                 return self._bad("expr.type", f"sum(...) needs numbers, got {vt}", node.value)
         var, where_node, value_node = node.var, node.where, node.value
 
-        def fn(env):
-            ctx = env["$ctx"]
-            saved = ctx.seen
-            ctx.seen = None
+        def fn(env, tr):
+            tr.open(False)  # only the parameters read inside are kept, and the count or sum itself
             try:
                 local = dict(env)
                 total = 0
-                for item in sf(env) or ():
+                for item in sf(env, tr) or ():
                     local[var] = item
-                    if wf is not None and not _truth(wf(local), where_node):
+                    if wf is not None and not _truth(wf(local, tr), where_node):
                         continue
-                    total = total + 1 if vf is None else exact.add(total, _num(vf(local), value_node))
+                    total = total + 1 if vf is None else exact.add(total, _num(vf(local, tr), value_node))
             finally:
-                ctx.seen = saved
-            if saved is not None:
-                saved.append((node, total))
+                tr.replay(tr.close())
+            tr.value(node, total)
             return total
 
         return fn, NUMBER
 
-    def _c_Call(self, node: X.Call, scope):
-        name = node.func
-        if name not in _FUNCTIONS:
-            near = difflib.get_close_matches(name, _FUNCTIONS, n=1)
-            return self._bad("expr.unknown_function", f"unknown function {name!r}", node,
-                             f"did you mean {near[0]!r}?" if near else f"functions: {', '.join(_FUNCTIONS)}")
-        return getattr(self, f"_f_{name}")(node, scope)
-
-    def _args(self, node, scope, lo, hi=None):
-        n = len(node.args)
-        hi = lo if hi is None else hi
-        if n < lo or (hi >= 0 and n > hi):
-            want = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi >= 0 else f"at least {lo}"
-            self._bad("expr.arity", f"{node.func}() takes {want} arguments, got {n}", node)
-            return None
-        return [self._c(a, scope) for a in node.args]
-
-    def _f_param(self, node, scope):
-        args = self._args(node, scope, 2, 4)
-        if args is None:
-            return (lambda env: None), ANY
-        first = node.args[0]
-        if not (isinstance(first, X.Literal) and isinstance(first.value, str)):
-            return self._bad("expr.param_name", "param() needs the parameter's name as a quoted string", first)
-        pname = first.value
-        if pname not in self.parameters:
-            near = difflib.get_close_matches(pname, list(self.parameters), n=1)
-            return self._bad("expr.unknown_parameter", f"unknown parameter {pname!r}", first,
-                             f"did you mean {near[0]!r}?" if near else None)
-        parameter = self.parameters[pname]
-        self.used_parameters.add(pname)
-        (af, at), key = args[1], (args[2] if len(args) >= 3 else None)
-        fallback = args[3] if len(args) == 4 else None
-        if not _compatible(at, DATE):
-            return self._bad("expr.type", f"param()'s second argument is the date to look up; got {at}", node.args[1])
-        if parameter.keyed_by and key is None:
-            return self._bad("expr.param_key", f"parameter {pname!r} is keyed by {parameter.keyed_by}; give the key as a third argument", node)
-        if not parameter.keyed_by and key is not None:
-            return self._bad("expr.param_key", f"parameter {pname!r} has no keys", node.args[2])
-        kf = key[0] if key else None
-        typ = TABLE if parameter.table else DATE if parameter.type == "date" else NUMBER
-        if fallback is not None and not _compatible(fallback[1], typ):
-            return self._bad("expr.type", f"param()'s fourth argument is the value for a key the parameter does not "
-                             f"list; it must be {typ}, got {fallback[1]}", node.args[3])
-        ff = fallback[0] if fallback else None
-        at_node = node.args[1]
-        origin = self.doc.locate(parameter.pointer).file
-
-        def fn(env):
-            day = af(env)
-            if not isinstance(day, _dt.date):
-                raise EvalError(f"param({pname!r}) needs a date, got {X.format_value(day)} from {X.unparse(at_node)}",
-                                node, "eval.null")
-            keytext = None if kf is None else key_text(kf(env))
-            try:
-                pv = parameter.at(day)
-            except ParameterMissing as exc:
-                raise EvalError(str(exc), node, "param.no_value", missing=(pname, day, keytext)) from None
-            value = pv.value
-            if kf is not None:
-                if keytext not in value:
-                    if ff is not None:
-                        return ff(env)
-                    raise EvalError(f"parameter {pname!r} has no value for key {keytext!r} on {day.isoformat()}",
-                                    node, "param.no_key")
-                value = value[keytext]
-            ctx = env["$ctx"]
-            if ctx.params is not None:
-                ctx.params.append(ParamUse(pname, parameter.label, day, keytext, value, pv.since, pv.until,
-                                           pv.source, pv.unconfirmed, origin))
-            if ctx.seen is not None:
-                ctx.seen.append((node, value))
-            return value
-
-        return fn, typ
-
-    def _numbers(self, node, scope, lo=1, hi=-1):
-        args = self._args(node, scope, lo, hi)
-        if args is None:
-            return None
-        for (f, t), a in zip(args, node.args):
-            if not _compatible(t, NUMBER):
-                self._bad("expr.type", f"{node.func}() needs numbers, got {t}", a)
-                return None
-        return tuple((f, a) for (f, _), a in zip(args, node.args))
-
-    def _f_min(self, node, scope):
-        parts = self._numbers(node, scope)
-        if parts is None:
-            return (lambda env: None), ANY
-        return (lambda env: min(_num(f(env), a) for f, a in parts)), NUMBER
-
-    def _f_max(self, node, scope):
-        parts = self._numbers(node, scope)
-        if parts is None:
-            return (lambda env: None), ANY
-        return (lambda env: max(_num(f(env), a) for f, a in parts)), NUMBER
-
-    def _f_floor(self, node, scope):
-        parts = self._numbers(node, scope, 1, 1)
-        if parts is None:
-            return (lambda env: None), ANY
-        (f, a), = parts
-        return (lambda env: exact.floor(_num(f(env), a))), NUMBER
-
-    def _f_if(self, node, scope):
-        args = self._args(node, scope, 3)
-        if args is None:
-            return (lambda env: None), ANY
-        (cf, ct), (af, at), (bf, bt) = args
-        if not _compatible(ct, BOOL):
-            return self._bad("expr.type", f"if() needs true/false first, got {ct}", node.args[0])
-        if not _compatible(at, bt):
-            return self._bad("expr.type", f"if() gives {at} on one side and {bt} on the other", node)
-        cond = node.args[0]
-        return (lambda env: af(env) if _truth(cf(env), cond) else bf(env)), (bt if at == NULL else at)
-
-    def _f_coalesce(self, node, scope):
-        args = self._args(node, scope, 2, -1)
-        if args is None:
-            return (lambda env: None), ANY
-        fns = tuple(f for f, _ in args)
-        types = [t for _, t in args if t != NULL]
-        for t in types[1:]:
-            if not _compatible(types[0], t):
-                return self._bad("expr.type", f"coalesce() mixes {types[0]} and {t}", node)
-
-        def fn(env):
-            for f in fns:
-                value = f(env)
-                if value is not None:
-                    return value
-            return None
-
-        return fn, (types[0] if types else NULL)
-
-    def _f_has_any(self, node, scope):
-        args = self._args(node, scope, 2)
-        if args is None:
-            return (lambda env: None), ANY
-        (af, at), (bf, bt) = args
-        for t, a in ((at, node.args[0]), (bt, node.args[1])):
-            if t.name != "list" and t != ANY:
-                return self._bad("expr.type", f"has_any() needs two lists, got {t}", a)
-        return (lambda env: not frozenset(af(env) or ()).isdisjoint(bf(env) or ())), BOOL
-
-    def _f_in_period(self, node, scope):
-        args = self._args(node, scope, 1)
-        if args is None:
-            return (lambda env: None), ANY
-        (df, dt), = args
-        if not _compatible(dt, DATE):
-            return self._bad("expr.type", f"in_period() needs a date, got {dt}", node.args[0])
-
-        def fn(env):
-            day = df(env)
-            period = env["period"].data
-            return day is not None and period["start"] <= day <= period["end"]
-
-        return fn, BOOL
-
-    def _date_and_number(self, node, scope):
-        args = self._args(node, scope, 2)
-        if args is None:
-            return None
-        (df, dt), (nf, nt) = args
-        if not _compatible(dt, DATE) or not _compatible(nt, NUMBER):
-            self._bad("expr.type", f"{node.func}() needs a date and a whole number, got {dt} and {nt}", node)
-            return None
-        return df, nf
-
-    def _date_shift(self, node, scope, shift):
-        """add_years / add_months: a date moved by a whole number of units."""
-        parts = self._date_and_number(node, scope)
-        if parts is None:
-            return (lambda env: None), ANY
-        df, nf = parts
-        d_node, n_node = node.args
-
-        def fn(env):
-            day = df(env)
-            if day is None:
-                raise EvalError(f"{X.unparse(d_node)} is null where a date is needed", node, "eval.null")
-            try:
-                return shift(day, _whole(nf(env), n_node))
-            except (OverflowError, ValueError):
-                raise EvalError(f"{X.unparse(node)} gives a date outside the calendar", node, "eval.date_range") from None
-
-        return fn, DATE
-
-    def _f_add_years(self, node, scope):
-        return self._date_shift(node, scope, add_years)
-
-    def _f_add_months(self, node, scope):
-        return self._date_shift(node, scope, add_months)
-
-    def _f_add_days(self, node, scope):
-        return self._date_shift(node, scope, lambda day, n: day + _dt.timedelta(days=n))
-
-    def _f_months_between(self, node, scope):
-        args = self._args(node, scope, 2)
-        if args is None:
-            return (lambda env: None), ANY
-        (af, at), (bf, bt) = args
-        if not _compatible(at, DATE) or not _compatible(bt, DATE):
-            return self._bad("expr.type", f"months_between() needs two dates, got {at} and {bt}", node)
-
-        def fn(env):
-            a, b = af(env), bf(env)
-            if a is None or b is None:
-                raise EvalError("months_between() got a null date", node, "eval.null")
-            return months_between(a, b)
-
-        return fn, NUMBER
-
-    def _f_tier(self, node, scope):
-        args = self._args(node, scope, 2)
-        if args is None:
-            return (lambda env: None), ANY
-        (tf, tt), (xf, xt) = args
-        if not _compatible(tt, TABLE):
-            return self._bad("expr.type", f"tier() needs a table parameter (table: true) first, got {tt}", node.args[0])
-        if not _compatible(xt, NUMBER):
-            return self._bad("expr.type", f"tier() needs a number second, got {xt}", node.args[1])
-        x_node = node.args[1]
-        return (lambda env: tier(tf(env), _num(xf(env), x_node))), NUMBER
-
-    def _f_date(self, node, scope):
-        if len(node.args) != 1 or not (isinstance(node.args[0], X.Literal) and isinstance(node.args[0].value, str)):
-            return self._bad("expr.arity", "date() takes one quoted date, such as date(\"2024-01-01\")", node)
-        try:
-            day = _dt.date.fromisoformat(node.args[0].value)
-        except ValueError:
-            return self._bad("expr.type", f"{node.args[0].value!r} is not a date written YYYY-MM-DD", node.args[0])
-        return (lambda env: day), DATE
-
-
-def _field(origin: str, typ: T):
-    from ..facts.model import Field
+def _field(origin: str, typ: T) -> Field:
     return Field(typ, origin)
-
-
-def stratify(rules: List[dict], producers: Dict[Tuple[str, str], List[str]]) -> Tuple[Dict[str, int], Optional[List[str]]]:
-    """Strata for rules: each after every producer of a flag it reads. Returns (strata, cycle or None)."""
-    by_id = {r["id"]: r for r in rules}
-    strata: Dict[str, int] = {}
-    visiting: List[str] = []
-
-    def visit(rid: str) -> Optional[List[str]]:
-        if rid in strata:
-            return None
-        if rid in visiting:
-            return visiting[visiting.index(rid):] + [rid]
-        visiting.append(rid)
-        level = 0
-        for flag in sorted(by_id[rid]["reads"]):
-            for producer in producers.get(flag, ()):
-                cycle = visit(producer)
-                if cycle:
-                    return cycle
-                level = max(level, strata[producer] + 1)
-        visiting.pop()
-        strata[rid] = level
-        return None
-
-    for r in rules:
-        cycle = visit(r["id"])
-        if cycle:
-            return strata, cycle
-    return strata, None
-
-
-def parameters_read(ast: X.Node, computed_asts: Dict[Tuple[str, str], X.Node], lets: Dict[str, X.Node]) -> set:
-    """The names of the parameters an expression reads, through the computed values and lets it uses."""
-    found: set = set()
-    seen: set = set()
-    todo = [ast]
-    while todo:
-        node = todo.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for n in X.walk(node):
-            if isinstance(n, X.Call) and n.func == "param" and n.args and isinstance(n.args[0], X.Literal):
-                found.add(n.args[0].value)
-            elif isinstance(n, X.Name):
-                if n.parts[0] in lets:
-                    todo.append(lets[n.parts[0]])
-                todo.extend(a for (kind, name), a in computed_asts.items() if name == n.parts[-1])
-    return found

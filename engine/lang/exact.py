@@ -16,6 +16,10 @@ from typing import Union
 
 Number = Union[int, Decimal, Fraction]
 
+#: Working precision of decimal arithmetic in an evaluation (every sum, difference and product of amounts is exact at
+#: it); amounts are rounded only where the policy says.
+PRECISION = 50
+
 
 def _terminates(denominator: int) -> bool:
     for p in (2, 5):

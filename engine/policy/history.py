@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Container, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ..lang.compiler import CompiledExpr
+from ..lang.compiled import CompiledExpr
 from ..facts.model import BOOL, NUMBER
 from ..problems import Problem, pointer_join
 
@@ -117,9 +117,8 @@ def build_settings(section: Optional[Mapping[str, Any]], compiler: Compiler, err
         at = f"{pointer}/targets/{j}"
         if t["clause"] not in clauses:
             error("policy.unknown_clause", f"no clause {t['clause']!r} in this policy", f"{at}/clause")
-        compiler._reads = set()
-        where = compiler.compile(t["where"], f"{at}/where", compiler.scope_for(t["counts"]), BOOL, "condition")
-        compiler._reads = None
+        with compiler.reading():  # what a target reads orders nothing: it is counted after every rule has run
+            where = compiler.compile(t["where"], f"{at}/where", compiler.scope_for(t["counts"]), BOOL, "condition")
         if where is not None:
             by = t.get("by")
             targets.append(Target(t["id"], t["label"], t["clause"], t["counts"], where, t["target"],

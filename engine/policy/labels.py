@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from ..lang.compiler import parameters_read
+from ..lang.strata import parameters_read
 from ..lang.expr import Node, format_value
 from .parameters import Parameter, ParameterMissing, all_values
 from ..problems import WARNING, Problem

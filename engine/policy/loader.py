@@ -4,6 +4,7 @@ sorted, with its ``file:line:col``; nothing half-loaded is ever returned.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import difflib
 import hashlib
@@ -13,7 +14,10 @@ from typing import Dict, List, Tuple
 from .. import schemas
 
 from ..lang import expr as X
-from ..lang.compiler import CompiledCondition, CompiledEach, CompiledRule, Compiler, Requirement, stratify
+from ..lang.codegen import CodegenInfo, generate_rule
+from ..lang.compiled import CompiledCondition, CompiledEach, CompiledRule, Requirement
+from ..lang.compiler import Compiler
+from ..lang.strata import stratify
 from .history import build_settings as build_ledger_settings
 from ..facts.model import ANY, BOOL, NUMBER, SUBJECT_SCOPE, record_kinds
 from .labels import label_problems
@@ -395,10 +399,13 @@ def build_policy(doc: Document, files=None):
         problems.append(Problem("policy.cycle", "rules depend on each other's facts in a cycle: " + " -> ".join(cycle),
                                 f"/rules/{i}", doc.locate(f"/rules/{i}")))
         return None, problems
-    rules = tuple(sorted((CompiledRule(stratum=strata[part["id"]], **part) for part in compiled_parts),
-                         key=lambda r: (r.stratum, r.index)))
     settings = data.get("settings") or {}
     rounding = settings.get("rounding") or {"quantum": "0.01", "mode": "ROUND_HALF_UP"}
+    codegen = CodegenInfo(compiler.name_steps, sets, parameters, compiler.computed_asts,
+                          {key: (fn, compiler.computed_shown.get(key)) for key, fn in compiler.computed_fns.items()},
+                          {name: doc.locate(p.pointer).file for name, p in parameters.items()})
+    rules = tuple(sorted((_with_code(CompiledRule(stratum=strata[part["id"]], **part), codegen, rounding)
+                          for part in compiled_parts), key=lambda r: (r.stratum, r.index)))
     policy = Policy(
         id=data["policy"]["id"], title=data["policy"]["title"], document=data["policy"].get("document", ""),
         path=doc.path, sha256=files[0][1] if len(files) == 1 else hashlib.sha256(
@@ -411,6 +418,11 @@ def build_policy(doc: Document, files=None):
         in_force=_date(data["policy"].get("in_force")),
     )
     return policy, problems
+
+
+def _with_code(rule: CompiledRule, codegen: CodegenInfo, rounding: dict) -> CompiledRule:
+    """The rule with its generated Python functions (what every backend runs first)."""
+    return dataclasses.replace(rule, code=generate_rule(rule, codegen, Decimal(rounding["quantum"]), rounding["mode"]))
 
 
 def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict], kinds) -> List[Status]:
@@ -485,9 +497,15 @@ def _facts_checks(b: _Builder, compiler: Compiler, data: dict) -> List[FactsChec
 
 
 def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers, opened=None) -> dict:
+    with compiler.reading() as reads:
+        part = _rule_parts(compiler, b, r, i, producers, opened, reads)
+    part["reads"] = frozenset(reads)
+    return part
+
+
+def _rule_parts(compiler: Compiler, b: _Builder, r: dict, i: int, producers, opened, reads: set) -> dict:
     pointer = f"/rules/{i}"
     subject = r["subject"]
-    compiler._reads = set()
     scope = compiler.scope_for(subject)
 
     requires = []
@@ -507,7 +525,7 @@ def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers, o
                 open_to = frozenset(x.route for x in status.routes if x.opens is None or r["id"] in x.opens)
                 routes = None if len(open_to) == len(status.routes) else open_to
             requires.append(Requirement(holder, flag, text, routes))
-            compiler._reads.add((holder, flag))
+            reads.add((holder, flag))
     if r.get("asserts") and r["decides"] not in ("certified", "revoked"):
         b.warn("policy.asserts", f"rule asserts {r['asserts']} though it decides {r['decides']}", pointer + "/asserts")
 
@@ -554,11 +572,9 @@ def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers, o
     amount = None
     if r.get("amount"):
         amount = compiler.compile(r["amount"], f"{pointer}/amount", item_scope if each else scope, NUMBER, "amount")
-    reads = frozenset(compiler._reads)
-    compiler._reads = None
     return dict(
         index=i, id=r["id"], clause=r["clause"], label=r.get("label", r["id"]), subject=subject,
         decides=r["decides"], asserts=r.get("asserts"), requires=tuple(requires), when=tuple(when),
-        lets=tuple(lets), each=compiled_each, amount=amount, fund=r.get("fund"), reads=reads,
+        lets=tuple(lets), each=compiled_each, amount=amount, fund=r.get("fund"),
         pointer=pointer, origin=b.doc.locate(pointer).file, note=r.get("note"), reading=r.get("reading"),
     )

@@ -7,7 +7,7 @@ from functools import cached_property
 from decimal import Decimal
 from typing import Dict, Optional, Tuple
 
-from ..lang.compiler import CompiledExpr, CompiledRule
+from ..lang.compiled import CompiledExpr, CompiledRule
 from .history import LedgerSettings
 from .parameters import Parameter
 

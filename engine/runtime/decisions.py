@@ -9,7 +9,7 @@ from fractions import Fraction
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from . import trace as T
-from ..lang.compiler import EvalError
+from ..lang.compiled import EvalError
 from ..policy.model import ExclusivityGroup
 from ..problems import InputFault
 

@@ -11,14 +11,13 @@ from .backends import get as get_backend
 from .backends.core import FiringLimitExceeded
 from .decisions import Decision, GroupError, Totals, resolve_exclusivity
 from ..facts.reading import Facts, build_records
+from ..lang.exact import PRECISION  # the working precision (runtime.stream imports it from here)
 from .firing import Result, RuleError, opening_events
 from ..policy.model import Policy
 from .status import StatusError, decided_details
 from ..problems import InvalidInput, Problem
 from .targets import TargetError, count as count_targets
 
-#: Working precision for exact decimal arithmetic; amounts are rounded only where the policy says.
-PRECISION = 50
 
 
 @dataclass(frozen=True)
@@ -97,11 +96,13 @@ def decide_workshop(policy: Policy, facts: Facts, index: int, runner, why_not: b
 def decide_records(policy: Policy, shop, runner, why_not: bool) -> List[Decision]:
     """The decisions about one workshop's record tree, exclusivity resolved, in output order."""
     shop.ctx.parameters = policy.parameters
+    shop.ctx.every_trace = why_not
     run = runner.run(policy, shop)
-    decisions = [_decision(policy, r) for r in run.results if r.fired or r.pending]
+    tracing = shop.ctx.tracing
+    decisions = [_decision(policy, r.traced() if tracing else r) for r in run.results if r.fired or r.pending]
     decisions = resolve_exclusivity(decisions, policy.exclusivity, shop, why_not)
     if why_not:
-        decisions += [_denied(policy, r) for r in run.results if not r.fired and not r.pending]
+        decisions += [_denied(policy, r.traced()) for r in run.results if not r.fired and not r.pending]
         decisions += [_not_activated(policy, rule, subject) for rule, subject in run.not_activated]
     decisions.sort(key=lambda d: d.order)
     return decisions

@@ -1,26 +1,37 @@
-"""Apply one compiled rule to one subject and record what happened.
+"""Apply one compiled rule to one subject: what it yields and, for a decision, why.
 
 Shared by every backend: a backend decides *which* rule runs for *which*
 subject and when (its agenda); this module decides what that rule yields.
+A rule is first decided with no trace kept (:func:`apply`); a result that
+becomes a decision is evaluated again with a recording tracer
+(:meth:`Result.traced`, :func:`traced`), which builds its trace events.
+Evaluation is deterministic, so both agree (and are checked to).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import List, Optional, Tuple
+from functools import partial
+from typing import Callable, List, Optional, Tuple
 
 from ..lang import expr as X
 from . import trace as T
-from ..lang.compiler import CompiledCondition, CompiledExpr, CompiledRule, EvalError, _truth
+from ..lang.compiled import CompiledCondition, CompiledExpr, CompiledRule, EvalError, truth as _truth
 from ..lang.exact import round_to
-from ..facts.model import Derived, Record
+from ..lang.codegen import FAILED, FALLBACK, FIRED, NONE_COUNTED
+from ..lang.tracing import NULL, Recorder
+from ..facts.model import Derived, Record, Substituted
 from ..policy.model import Policy
-from ..problems import InputFault
+from ..problems import EngineFault, InputFault
 
 
 @dataclass(frozen=True)
 class Result:
-    """What one activation yielded: a decision (``fired``), or why not."""
+    """What one activation yielded: a decision (``fired``), or why not.
+
+    ``events`` is the trace; a result decided with no trace kept has none, and ``trace``, when set, builds them
+    (evaluating the rule again with a recording tracer) once the result is known to become a decision.
+    """
 
     rule: CompiledRule
     subject: Record
@@ -31,10 +42,24 @@ class Result:
     items: Tuple[str, ...] = ()  # for a per-item rule: the ids of the items (months) it counted
     details: Tuple[Tuple[str, object], ...] = ()  # what the decision states besides its amount (route, dates…)
     pending: Tuple[Tuple[str, object, Optional[str]], ...] = ()  # (parameter, date, key) it waits for
+    trace: Optional[Callable[[], "Result"]] = field(default=None, compare=False, repr=False)
 
     @property
     def is_pending(self) -> bool:
         return bool(self.pending)
+
+    def traced(self) -> "Result":
+        """This result with its trace: itself if it has one (or none can be built), else the same result built again
+        with a recording tracer."""
+        if self.events or self.trace is None:
+            return self
+        again = self.trace()
+        if (again.fired, again.amount, again.items, again.pending) != (self.fired, self.amount, self.items,
+                                                                       self.pending):
+            raise EngineFault(f"rule {self.rule.id} for {self.subject.kind} {self.subject.id} decided "
+                              f"{self.fired, self.amount, self.items} without its trace but "
+                              f"{again.fired, again.amount, again.items} with it")
+        return again
 
 
 class _Pending(InputFault):
@@ -83,35 +108,6 @@ def _without(values: dict, node) -> dict:
     return inner
 
 
-def _evaluate(compiled: CompiledExpr, env: dict, rule, subject, tracing: bool):
-    ctx = env["$ctx"]
-    if tracing:
-        ctx.seen, ctx.params = [], []
-    try:
-        value = compiled.fn(env)
-    except EvalError as exc:
-        if exc.missing is not None:
-            raise _Pending(exc.missing) from None
-        raise RuleError(exc, rule, subject, compiled) from None
-    finally:
-        seen, params = ctx.seen, ctx.params
-        ctx.seen = ctx.params = None
-    return value, seen or [], tuple(params or ())
-
-
-def _condition(cond: CompiledCondition, env, rule, subject, tracing) -> Tuple[bool, Optional[T.Condition]]:
-    value, seen, params = _evaluate(cond.expr, env, rule, subject, tracing)
-    try:
-        holds = _truth(value, cond.expr.ast)
-    except EvalError as exc:
-        raise RuleError(exc, rule, subject, cond.expr) from None
-    if not tracing:
-        return holds, None
-    event = T.Condition(cond.text, subject.ctx.label(cond.label), holds, X.unparse(cond.expr.ast, _values(seen)),
-                        _seen_pairs(seen), _dedupe(params), cond.reading)
-    return holds, event
-
-
 def _dedupe(params) -> tuple:
     out, keys = [], set()
     for p in params:
@@ -122,17 +118,72 @@ def _dedupe(params) -> tuple:
     return tuple(out)
 
 
-def _amount(rule: CompiledRule, env, subject, policy: Policy, tracing) -> Tuple[Decimal, Optional[T.Arithmetic]]:
-    value, seen, params = _evaluate(rule.amount, env, rule, subject, tracing)
-    exact = value
-    rounded = round_to(value, policy.quantum, policy.rounding)
-    if not tracing:
-        return rounded, None
-    values = _values(seen)
-    lets = tuple(T.Let(name, let.text, X.unparse(let.ast, _without(values, let.ast)), values.get(id(let.ast)))
-                 for name, let in rule.lets if id(let.ast) in values)
-    return rounded, T.Arithmetic(rule.amount.text, X.unparse(rule.amount.ast, values), exact, rounded, lets, _dedupe(params))
+# --- deciding, with no trace kept (the generated functions; the reference closures for verdicts they cannot give) --
 
+def _value(compiled: CompiledExpr, env: dict, rule, subject):
+    try:
+        return compiled.traced(env, NULL)
+    except EvalError as exc:
+        if exc.missing is not None:
+            raise _Pending(exc.missing) from None
+        raise RuleError(exc, rule, subject, compiled) from None
+
+
+def _holds(cond: CompiledCondition, env, rule, subject) -> bool:
+    value = _value(cond.expr, env, rule, subject)
+    try:
+        return _truth(value, cond.expr.ast)
+    except EvalError as exc:
+        raise RuleError(exc, rule, subject, cond.expr) from None
+
+
+def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
+    """Evaluate ``rule`` for ``subject`` (its requirements already hold) with its generated function, keeping no
+    trace; the result's ``trace`` builds it when asked. A parameter with no value on a date the rule needs makes the
+    result pending (naming every such parameter and date), never an error; an expression that fails raises
+    :class:`RuleError`. Both are decided by the traced (reference) evaluation, which says exactly where and why."""
+    code = rule.code
+    if code is None or subject.ctx.every_trace:  # no generated function, or every result becomes a decision
+        return traced(rule, subject, policy)
+    try:
+        status, amount, items, failed = code.run(subject)
+    except FALLBACK:
+        return traced(rule, subject, policy)
+    if status == FIRED:
+        reason = None
+    elif status == FAILED:
+        reason = f"{rule.when[failed].text} is false"
+    elif status == NONE_COUNTED:
+        reason = f"{rule.clause} {rule.label}: no item of {rule.each.source.text} qualified"
+    else:
+        reason = f"{rule.clause} {rule.label}: the amount comes to {amount}, so nothing is granted"
+    return Result(rule, subject, status == FIRED, amount, (), reason, items,
+                  trace=partial(traced, rule, subject, policy) if subject.ctx.tracing else None)
+
+
+def verdicts(rule: CompiledRule, subject: Record) -> List[bool]:
+    """The ``when`` conditions of ``rule`` for ``subject``, in order, up to and including the first that fails."""
+    if rule.code is not None:
+        try:
+            held = rule.code.when(subject)
+        except FALLBACK:
+            pass  # the reference evaluation below says which condition cannot be worked out, and why
+        else:
+            return [True] * held + ([False] if held < len(rule.when) else [])
+    env = dict(subject.env)
+    out: List[bool] = []
+    for cond in rule.when:
+        try:
+            holds = _holds(cond, env, rule, subject)
+        except _Pending:
+            holds = False  # cannot be known yet: the rule is pending, not holding
+        out.append(holds)
+        if not holds:
+            break
+    return out
+
+
+# --- deciding with the trace -------------------------------------------------------------------------------------
 
 def opening_events(rule: CompiledRule, subject: Record, policy: Policy) -> List:
     """The clause and rule being applied, and each derived fact it requires with who asserted it."""
@@ -147,132 +198,154 @@ def opening_events(rule: CompiledRule, subject: Record, policy: Policy) -> List:
     return events
 
 
-def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
-    """Evaluate ``rule`` for ``subject`` (its requirements already hold). A parameter with no value on a date the
-    rule needs makes the result pending (naming every such parameter and date), never an error."""
+class _Traced:
+    """One traced evaluation of a rule for a subject: each expression evaluated with a recording tracer, each
+    event built from what it read."""
+
+    __slots__ = ("rule", "subject", "tracer", "generated")
+
+    def __init__(self, rule: CompiledRule, subject: Record, generated: bool):
+        self.rule, self.subject, self.tracer = rule, subject, Recorder()
+        self.generated = rule.code.traced if generated and rule.code is not None else None
+
+    def evaluate(self, compiled: CompiledExpr, env: dict):
+        """(value, what it read): by the generated traced variant when there is one (any case it does not decide
+        makes the whole rule evaluated again by the reference closures), else by the reference closures."""
+        if self.generated:
+            try:
+                value = self.generated[id(compiled.ast)](env, self.tracer)
+            except (EvalError, *FALLBACK):
+                raise _Again from None
+            return value, self.tracer.take()
+        try:
+            value = compiled.traced(env, self.tracer)
+        except EvalError as exc:
+            if exc.missing is not None:
+                raise _Pending(exc.missing) from None
+            raise RuleError(exc, self.rule, self.subject, compiled) from None
+        finally:
+            captured = self.tracer.take()
+        return value, captured
+
+    def condition(self, cond: CompiledCondition, env) -> T.Condition:
+        value, captured = self.evaluate(cond.expr, env)
+        try:
+            holds = _truth(value, cond.expr.ast)
+        except EvalError as exc:
+            raise RuleError(exc, self.rule, self.subject, cond.expr) from None
+        return T.Condition(cond.text, self.subject.ctx.label(cond.label), holds,
+                           Substituted(cond.expr.ast, _values(captured.seen)), _seen_pairs(captured.seen),
+                           _dedupe(captured.params), cond.reading)
+
+    def amount(self, env, policy: Policy) -> T.Arithmetic:
+        rule = self.rule
+        exact, captured = self.evaluate(rule.amount, env)
+        rounded = round_to(exact, policy.quantum, policy.rounding)
+        values = _values(captured.seen)
+        lets = tuple(T.Let(name, let.text, Substituted(let.ast, _without(values, let.ast)), values.get(id(let.ast)))
+                     for name, let in rule.lets if id(let.ast) in values)
+        return T.Arithmetic(rule.amount.text, Substituted(rule.amount.ast, values), exact, rounded, lets,
+                            _dedupe(captured.params))
+
+
+def traced(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
+    """``rule`` evaluated for ``subject`` with every event of its trace (the reference evaluation: it is what runs
+    when a result becomes a decision, and whenever an expression fails or waits for a parameter)."""
     try:
-        return _apply(rule, subject, policy)
+        try:
+            return _traced(rule, subject, policy, True)
+        except _Again:
+            return _traced(rule, subject, policy, False)
     except _Pending as exc:
         return _pending_result(rule, subject, policy, (exc.missing,), ())
 
 
+class _Again(InputFault):
+    """The generated traced variant met a value it does not decide (the facts' or the policy's): the reference
+    closures evaluate the rule again. Never leaves this module."""
+
+
 def _pending_result(rule, subject, policy, missing, events) -> Result:
     missing = tuple(dict.fromkeys(missing))
-    if subject.ctx.tracing:
-        events = tuple(events) if events else tuple(opening_events(rule, subject, policy))
-        events += (T.Pending(missing),)
+    events = tuple(events) if events else tuple(opening_events(rule, subject, policy))
+    events += (T.Pending(missing),)
     names = ", ".join(f"{name} on {day.isoformat()}" for name, day, _ in missing)
     reason = f"{rule.clause} {rule.label}: pending until the policy has a value for {names}"
-    return Result(rule, subject, False, None, tuple(events), reason, pending=missing)
+    return Result(rule, subject, False, None, events, reason, pending=missing)
 
 
-def _apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
-    ctx = subject.ctx
-    tracing = ctx.tracing
-    events: List = []
+def _traced(rule: CompiledRule, subject: Record, policy: Policy, generated: bool) -> Result:
+    run = _Traced(rule, subject, generated)
+    events: List = opening_events(rule, subject, policy)
     env = dict(subject.env)
-    if tracing:
-        events.extend(opening_events(rule, subject, policy))
     for cond in rule.when:
-        holds, event = _condition(cond, env, rule, subject, tracing)
-        if event is not None:
-            events.append(event)
-        if not holds:
-            reason = _why(rule, event) if tracing else f"{cond.text} is false"
-            return Result(rule, subject, False, None, tuple(events), reason)
+        event = run.condition(cond, env)
+        events.append(event)
+        if not event.holds:
+            return Result(rule, subject, False, None, tuple(events), _why(rule, event))
 
     amount: Optional[Decimal] = None
+    counted_items: Tuple[str, ...] = ()
     if rule.each is not None:
         each = rule.each
         limit = None
         if each.limit is not None:
-            value, seen, params = _evaluate(each.limit, env, rule, subject, tracing)
+            value, captured = run.evaluate(each.limit, env)
             limit = None if value is None else max(0, int(value))
-            if tracing:
-                events.append(T.Limit(each.limit.text, X.unparse(each.limit.ast, _values(seen)), limit, _dedupe(params)))
-        try:
-            items = each.source.fn(env) or ()
-        except EvalError as exc:
-            raise RuleError(exc, rule, subject, each.source) from None
+            events.append(T.Limit(each.limit.text, Substituted(each.limit.ast, _values(captured.seen)), limit,
+                                  _dedupe(captured.params)))
+        items, _ = run.evaluate(each.source, env)
         parts: List[Decimal] = []
-        counted = 0
         counted_ids: List[str] = []
         missing: List = []
-        for item in items:
+        for item in items or ():
             ienv = dict(env)
             ienv[each.var] = item
             failed = None
             held = []
             for cond in each.where:
-                holds, event = _condition(cond, ienv, rule, subject, tracing)
-                if not holds:
-                    failed = event if tracing else cond
+                event = run.condition(cond, ienv)
+                if not event.holds:
+                    failed = event
                     break
-                if tracing:
-                    held.append(event)
+                held.append(event)
             if failed is not None:
-                if tracing:
-                    events.append(T.Item(item.id, False, failed, False, None))
+                events.append(T.Item(item.id, False, failed, False, None))
                 continue
-            if limit is not None and counted >= limit:
-                if tracing:
-                    events.append(T.Item(item.id, False, None, True, None, tuple(held)))
+            if limit is not None and len(counted_ids) >= limit:
+                events.append(T.Item(item.id, False, None, True, None, tuple(held)))
                 continue
-            counted += 1
             counted_ids.append(item.id)
             arithmetic = None
             if rule.amount is not None:
                 try:
-                    part, arithmetic = _amount(rule, ienv, subject, policy, tracing)
+                    arithmetic = run.amount(ienv, policy)
                 except _Pending as exc:  # this item waits; the others are still worked out for the trace
                     missing.append(exc.missing)
-                    if tracing:
-                        events.append(T.Item(item.id, True, None, False, None, tuple(held)))
+                    events.append(T.Item(item.id, True, None, False, None, tuple(held)))
                     continue
-                parts.append(part)
-            if tracing:
-                events.append(T.Item(item.id, True, None, False, arithmetic, tuple(held)))
+                parts.append(arithmetic.rounded)
+            events.append(T.Item(item.id, True, None, False, arithmetic, tuple(held)))
         if missing:
             return _pending_result(rule, subject, policy, missing, events)
         if rule.amount is not None:
             amount = sum(parts, Decimal(0)).quantize(policy.quantum)
-            if tracing:
-                events.append(T.Total(tuple(parts), amount))
-        if counted == 0:
+            events.append(T.Total(tuple(parts), amount))
+        if not counted_ids:
             reason = f"{rule.clause} {rule.label}: no item of {each.source.text} qualified"
-            if tracing:
-                events.append(T.NotReached(reason))
+            events.append(T.NotReached(reason))
             return Result(rule, subject, False, None, tuple(events), reason)
         counted_items = tuple(counted_ids)
-    else:
-        counted_items = ()
-        if rule.amount is not None:
-            amount, arithmetic = _amount(rule, env, subject, policy, tracing)
-            if arithmetic is not None:
-                events.append(arithmetic)
+    elif rule.amount is not None:
+        arithmetic = run.amount(env, policy)
+        amount = arithmetic.rounded
+        events.append(arithmetic)
     if rule.amount is not None and amount <= 0:
         reason = f"{rule.clause} {rule.label}: the amount comes to {amount}, so nothing is granted"
-        if tracing:
-            events.append(T.NotReached(reason))
+        events.append(T.NotReached(reason))
         return Result(rule, subject, False, amount, tuple(events), reason)
-    if tracing:
-        events.append(T.Outcome(rule.decides, amount, rule.fund))
+    events.append(T.Outcome(rule.decides, amount, rule.fund))
     return Result(rule, subject, True, amount, tuple(events), None, counted_items)
-
-
-def verdicts(rule: CompiledRule, subject: Record) -> List[bool]:
-    """The ``when`` conditions of ``rule`` for ``subject``, in order, up to and including the first that fails."""
-    env = dict(subject.env)
-    out: List[bool] = []
-    for cond in rule.when:
-        try:
-            holds, _ = _condition(cond, env, rule, subject, False)
-        except _Pending:
-            holds = False  # cannot be known yet: the rule is pending, not holding
-        out.append(holds)
-        if not holds:
-            break
-    return out
 
 
 def _why(rule: CompiledRule, event: T.Condition) -> str:

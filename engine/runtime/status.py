@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from functools import partial
 from typing import List, Optional, Tuple
 
 from . import trace as T
@@ -105,7 +106,7 @@ def held_results(policy: Policy, shop: Record) -> List:
     """The decision of every standing held before the period, its flag asserted with its route (before any rule
     runs). Returns firing results, one per held status and subject."""
     from .backends import subjects_of
-    from .firing import Result, opening_events
+    from .firing import Result
     out = []
     for status in policy.statuses:
         for subject in subjects_of(shop, status.subject):
@@ -118,14 +119,18 @@ def held_results(policy: Policy, shop: Record) -> List:
             rule = policy.rule(route.rule)
             subject.assert_flag(status.flag, rule.id, rule.clause)
             subject.routes[status.flag] = held.route
-            events: Tuple = ()
-            if subject.ctx.tracing:
-                events = tuple(opening_events(rule, subject, policy)) + (
-                    T.Held(subject.ctx.label(status.label), held.route, held.since, held.source, held.ended_on),
-                    T.Outcome(rule.decides, None, None))
             details = (("route", held.route), ("basis", "held"), ("since", held.since), ("source", held.source))
-            out.append(Result(rule, subject, True, None, events, None, details=details))
+            out.append(Result(rule, subject, True, None, (), None, details=details,
+                              trace=partial(_held_trace, policy, status, rule, subject, held, details)))
     return out
+
+
+def _held_trace(policy: Policy, status: Status, rule, subject: Record, held: Standing, details):
+    from .firing import Result, opening_events
+    events = tuple(opening_events(rule, subject, policy)) + (
+        T.Held(subject.ctx.label(status.label), held.route, held.since, held.source, held.ended_on),
+        T.Outcome(rule.decides, None, None))
+    return Result(rule, subject, True, None, events, None, details=details)
 
 
 def decided_details(policy: Policy, rule, subject: Record) -> Tuple:

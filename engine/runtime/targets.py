@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from ..lang.compiler import EvalError, _truth
+from ..lang.compiled import EvalError, truth as _truth
 from ..facts.model import Record
 from ..policy.model import Policy
 from ..problems import InputFault

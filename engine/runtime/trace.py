@@ -1,167 +1,317 @@
 """Trace events: what the engine records while it decides, and nothing else.
 
-A closed set of immutable records. Renderers (:mod:`subsidy_rules.views.render`) are pure
-functions over them; the engine never formats text for people here, beyond
-keeping expressions as the policy wrote them and with the values it saw.
+A closed set of records, immutable by convention: compact slotted classes (building one costs a
+fraction of a frozen dataclass), built only for results that become decisions. Each class lists its
+fields in ``_fields``; an expression shown with the values it saw (``substituted``) is printed from
+the expression's AST and those values only when a view reads it. Views (:mod:`subsidy_rules.views`)
+are pure functions over them; the engine never formats text for people here, beyond keeping
+expressions as the policy wrote them and with the values it saw.
 """
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional, Tuple
 
 from ..policy.parameters import ParamUse
 
 
-@dataclass(frozen=True)
-class RuleApplied:
+class _Event:
+    """Equality and a readable repr, from ``_fields`` (the fields in their constructor's order)."""
+
+    __slots__ = ()
+    _fields: Tuple[str, ...] = ()
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and all(getattr(self, f) == getattr(other, f) for f in self._fields)
+
+    def __hash__(self) -> int:
+        return hash(tuple(_hashable(getattr(self, f)) for f in self._fields))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields) + ")"
+
+
+def _hashable(value):
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+class RuleApplied(_Event):
     """Which rule was tried, for which subject, under which clause."""
 
-    rule: str
-    label: str
-    clause: str
-    heading: str
-    clause_text: str
-    subject: str  # workshop / worker / loan
-    subject_id: str
-    origin: str  # the policy file the rule came from
+    __slots__ = ('rule', 'label', 'clause', 'heading', 'clause_text', 'subject', 'subject_id', 'origin')
+    _fields = ('rule', 'label', 'clause', 'heading', 'clause_text', 'subject', 'subject_id', 'origin')
+
+    def __init__(self, rule: str,
+                 label: str,
+                 clause: str,
+                 heading: str,
+                 clause_text: str,
+                 subject: str,
+                 subject_id: str,
+                 origin: str):
+        self.rule = rule
+        self.label = label
+        self.clause = clause
+        self.heading = heading
+        self.clause_text = clause_text
+        self.subject = subject  # workshop / worker / loan
+        self.subject_id = subject_id
+        self.origin = origin  # the policy file the rule came from
 
 
-@dataclass(frozen=True)
-class Required:
+class Required(_Event):
     """A derived fact the rule needed, and the rules that asserted it."""
 
-    fact: str
-    holder_id: str
-    holds: bool
-    asserted_by: Tuple[Tuple[str, str], ...]  # (rule id, clause id)
-    routes: Optional[Tuple[str, ...]] = None  # a status held by one of these routes opens the rule (None: any)
-    route: Optional[str] = None  # the route the holder holds the status by
+    __slots__ = ('fact', 'holder_id', 'holds', 'asserted_by', 'routes', 'route')
+    _fields = ('fact', 'holder_id', 'holds', 'asserted_by', 'routes', 'route')
+
+    def __init__(self, fact: str,
+                 holder_id: str,
+                 holds: bool,
+                 asserted_by: Tuple[Tuple[str, str], ...],
+                 routes: Optional[Tuple[str, ...]] = None,
+                 route: Optional[str] = None):
+        self.fact = fact
+        self.holder_id = holder_id
+        self.holds = holds
+        self.asserted_by = asserted_by  # (rule id, clause id)
+        self.routes = routes  # a status held by one of these routes opens the rule (None: any)
+        self.route = route  # the route the holder holds the status by
 
 
-@dataclass(frozen=True)
-class Held:
+class Held(_Event):
     """A status held from before the period: not tested again, cited from where it was granted."""
 
-    status: str  # the status's label
-    route: str
-    since: _dt.date
-    source: str  # where the grant was read from: the facts file, or the ledger's run
-    ended_on: Optional[_dt.date] = None  # an end dated on or before the grant (which the grant outlives)
+    __slots__ = ('status', 'route', 'since', 'source', 'ended_on')
+    _fields = ('status', 'route', 'since', 'source', 'ended_on')
+
+    def __init__(self, status: str, route: str, since: _dt.date, source: str, ended_on: Optional[_dt.date] = None):
+        self.status = status  # the status's label
+        self.route = route
+        self.since = since
+        self.source = source  # where the grant was read from: the facts file, or the ledger's run
+        self.ended_on = ended_on  # an end dated on or before the grant (which the grant outlives)
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(_Event):
     """A decision that waits for parameter values the policy does not have yet."""
 
-    missing: Tuple[Tuple[str, _dt.date, Optional[str]], ...]  # (parameter, date, key)
+    __slots__ = ('missing',)
+    _fields = ('missing',)
+
+    def __init__(self, missing: Tuple[Tuple[str, _dt.date, Optional[str]], ...]):
+        self.missing = missing  # (parameter, date, key)
 
 
-@dataclass(frozen=True)
-class TopUp:
+class TopUp(_Event):
     """An exclusivity group judged over time: an entitlement paid as top-ups against the other side's payments."""
 
-    group: str
-    clause: str
-    won: bool  # this decision's side won
-    lump: str  # the member whose amount is the entitlement reached so far
-    other: str
-    reached: Decimal  # T: the entitlement reached now
-    lump_paid: Decimal  # A: paid to the lump side before this period
-    other_paid: Decimal  # H: paid to the other side before this period
-    other_now: Decimal  # N: the other side's amounts in this evaluation
-    net: Decimal  # T - A - H
-    lump_wins: bool
-    why: str  # lump_paid / reached / not_reached
-    reading: Optional[str]
+    __slots__ = ('group', 'clause', 'won', 'lump', 'other', 'reached', 'lump_paid', 'other_paid', 'other_now',
+                 'net', 'lump_wins', 'why', 'reading')
+    _fields = ('group', 'clause', 'won', 'lump', 'other', 'reached', 'lump_paid', 'other_paid', 'other_now', 'net',
+               'lump_wins', 'why', 'reading')
+
+    def __init__(self, group: str,
+                 clause: str,
+                 won: bool,
+                 lump: str,
+                 other: str,
+                 reached: Decimal,
+                 lump_paid: Decimal,
+                 other_paid: Decimal,
+                 other_now: Decimal,
+                 net: Decimal,
+                 lump_wins: bool,
+                 why: str,
+                 reading: Optional[str]):
+        self.group = group
+        self.clause = clause
+        self.won = won  # this decision's side won
+        self.lump = lump  # the member whose amount is the entitlement reached so far
+        self.other = other
+        self.reached = reached  # T: the entitlement reached now
+        self.lump_paid = lump_paid  # A: paid to the lump side before this period
+        self.other_paid = other_paid  # H: paid to the other side before this period
+        self.other_now = other_now  # N: the other side's amounts in this evaluation
+        self.net = net  # T - A - H
+        self.lump_wins = lump_wins
+        self.why = why  # lump_paid / reached / not_reached
+        self.reading = reading
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(_Event):
     """One condition: its text, whether it held, and the values it read."""
 
-    text: str
-    label: Optional[str]
-    holds: bool
-    substituted: str
-    seen: Tuple[Tuple[str, Any], ...]
-    params: Tuple[ParamUse, ...]
-    reading: Optional[str] = None
+    __slots__ = ('text', 'label', 'holds', '_substituted', 'seen', 'params', 'reading')
+    _fields = ('text', 'label', 'holds', 'substituted', 'seen', 'params', 'reading')
+
+    def __init__(self, text: str,
+                 label: Optional[str],
+                 holds: bool,
+                 substituted: Any,
+                 seen: Tuple[Tuple[str, Any], ...],
+                 params: Tuple[ParamUse, ...],
+                 reading: Optional[str] = None):
+        self.text = text
+        self.label = label
+        self.holds = holds
+        self._substituted = substituted
+        self.seen = seen
+        self.params = params
+        self.reading = reading
+
+    @property
+    def substituted(self) -> str:
+        """The expression with the values it saw, printed when first asked for."""
+        text = self._substituted
+        if not isinstance(text, str):
+            text = self._substituted = str(text)
+        return text
 
 
-@dataclass(frozen=True)
-class Let:
-    name: str
-    formula: str
-    substituted: str
-    value: Any
+class Let(_Event):
+    __slots__ = ('name', 'formula', '_substituted', 'value')
+    _fields = ('name', 'formula', 'substituted', 'value')
+
+    def __init__(self, name: str, formula: str, substituted: Any, value: Any):
+        self.name = name
+        self.formula = formula
+        self._substituted = substituted
+        self.value = value
+
+    @property
+    def substituted(self) -> str:
+        """The expression with the values it saw, printed when first asked for."""
+        text = self._substituted
+        if not isinstance(text, str):
+            text = self._substituted = str(text)
+        return text
 
 
-@dataclass(frozen=True)
-class Arithmetic:
+class Arithmetic(_Event):
     """How an amount was worked out: the formula, with values, exact and rounded."""
 
-    formula: str
-    substituted: str
-    exact: Decimal
-    rounded: Decimal
-    lets: Tuple[Let, ...]
-    params: Tuple[ParamUse, ...]
+    __slots__ = ('formula', '_substituted', 'exact', 'rounded', 'lets', 'params')
+    _fields = ('formula', 'substituted', 'exact', 'rounded', 'lets', 'params')
+
+    def __init__(self, formula: str,
+                 substituted: Any,
+                 exact: Decimal,
+                 rounded: Decimal,
+                 lets: Tuple[Let, ...],
+                 params: Tuple[ParamUse, ...]):
+        self.formula = formula
+        self._substituted = substituted
+        self.exact = exact
+        self.rounded = rounded
+        self.lets = lets
+        self.params = params
+
+    @property
+    def substituted(self) -> str:
+        """The expression with the values it saw, printed when first asked for."""
+        text = self._substituted
+        if not isinstance(text, str):
+            text = self._substituted = str(text)
+        return text
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(_Event):
     """A cap on how many items count (the subsidy window of a per-month rule)."""
 
-    text: str
-    substituted: str
-    value: Optional[int]
-    params: Tuple[ParamUse, ...]
+    __slots__ = ('text', '_substituted', 'value', 'params')
+    _fields = ('text', 'substituted', 'value', 'params')
+
+    def __init__(self, text: str, substituted: Any, value: Optional[int], params: Tuple[ParamUse, ...]):
+        self.text = text
+        self._substituted = substituted
+        self.value = value
+        self.params = params
+
+    @property
+    def substituted(self) -> str:
+        """The expression with the values it saw, printed when first asked for."""
+        text = self._substituted
+        if not isinstance(text, str):
+            text = self._substituted = str(text)
+        return text
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(_Event):
     """One item (a month) of a per-item rule: counted or not, and why."""
 
-    item: str
-    counted: bool
-    reason: Optional[Condition]  # the first `where` condition that failed
-    beyond_limit: bool
-    arithmetic: Optional[Arithmetic]
-    conditions: Tuple[Condition, ...] = ()  # the `where` conditions that held
+    __slots__ = ('item', 'counted', 'reason', 'beyond_limit', 'arithmetic', 'conditions')
+    _fields = ('item', 'counted', 'reason', 'beyond_limit', 'arithmetic', 'conditions')
+
+    def __init__(self, item: str,
+                 counted: bool,
+                 reason: Optional[Condition],
+                 beyond_limit: bool,
+                 arithmetic: Optional[Arithmetic],
+                 conditions: Tuple[Condition, ...] = ()):
+        self.item = item
+        self.counted = counted
+        self.reason = reason  # the first `where` condition that failed
+        self.beyond_limit = beyond_limit
+        self.arithmetic = arithmetic
+        self.conditions = conditions  # the `where` conditions that held
 
 
-@dataclass(frozen=True)
-class Total:
-    parts: Tuple[Decimal, ...]
-    total: Decimal
+class Total(_Event):
+    __slots__ = ('parts', 'total')
+    _fields = ('parts', 'total')
+
+    def __init__(self, parts: Tuple[Decimal, ...], total: Decimal):
+        self.parts = parts
+        self.total = total
 
 
-@dataclass(frozen=True)
-class NotReached:
+class NotReached(_Event):
     """Why a rule decided nothing: a requirement unmet, no item counted, or an amount of zero."""
 
-    reason: str
+    __slots__ = ('reason',)
+    _fields = ('reason',)
+
+    def __init__(self, reason: str):
+        self.reason = reason
 
 
-@dataclass(frozen=True)
-class Exclusive:
+class Exclusive(_Event):
     """The outcome of an exclusivity group for this decision."""
 
-    group: str
-    clause: str
-    strategy: str
-    won: bool
-    winner: str
-    winner_amount: Decimal
-    other: str
-    other_amount: Decimal
-    reading: Optional[str]
+    __slots__ = ('group', 'clause', 'strategy', 'won', 'winner', 'winner_amount', 'other', 'other_amount', 'reading')
+    _fields = ('group', 'clause', 'strategy', 'won', 'winner', 'winner_amount', 'other', 'other_amount', 'reading')
+
+    def __init__(self, group: str,
+                 clause: str,
+                 strategy: str,
+                 won: bool,
+                 winner: str,
+                 winner_amount: Decimal,
+                 other: str,
+                 other_amount: Decimal,
+                 reading: Optional[str]):
+        self.group = group
+        self.clause = clause
+        self.strategy = strategy
+        self.won = won
+        self.winner = winner
+        self.winner_amount = winner_amount
+        self.other = other
+        self.other_amount = other_amount
+        self.reading = reading
 
 
-@dataclass(frozen=True)
-class Outcome:
-    outcome: str
-    amount: Optional[Decimal]
-    fund: Optional[str]
+class Outcome(_Event):
+    __slots__ = ('outcome', 'amount', 'fund')
+    _fields = ('outcome', 'amount', 'fund')
+
+    def __init__(self, outcome: str, amount: Optional[Decimal], fund: Optional[str]):
+        self.outcome = outcome
+        self.amount = amount
+        self.fund = fund

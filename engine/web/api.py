@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
 import subsidy_rules
-from ..problems import InputFault, Location, Problem
+from ..problems import InputFault, Problem
 from . import jobs as J
 from .security import basic_user
 

@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import subsidy_rules
 from ..problems import Location, Problem

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Tuple
 
-from ...lang.compiler import CompiledRule
+from ...lang.compiled import CompiledRule
 from ..firing import Result
 from ...facts.model import Record
 

@@ -11,6 +11,7 @@ policy that exceeds its firing limit stops with an error, not a hang.
 from __future__ import annotations
 
 import heapq
+from functools import partial
 from typing import Dict, List, Set, Tuple
 
 from .. import trace as T
@@ -27,10 +28,13 @@ class FiringLimitExceeded(InputFault):
 
 
 def not_applied(rule, subject, policy, reason: str) -> Result:
-    """The result of a rule a status bars for this subject (held, ended, or granted by another route)."""
-    events = ()
-    if subject.ctx.tracing:
-        events = tuple(opening_events(rule, subject, policy)) + (T.NotReached(reason),)
+    """The result of a rule a status bars for this subject (held, ended, or granted by another route); its trace is
+    built only if it becomes a decision."""
+    return Result(rule, subject, False, None, (), reason, trace=partial(_barred, rule, subject, policy, reason))
+
+
+def _barred(rule, subject, policy, reason: str) -> Result:
+    events = tuple(opening_events(rule, subject, policy)) + (T.NotReached(reason),)
     return Result(rule, subject, False, None, events, reason)
 
 

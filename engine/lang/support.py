@@ -1,0 +1,309 @@
+"""What generated rule code calls: exact arithmetic, checked truth values, parameter look-ups by date.
+
+Generated code (:mod:`subsidy_rules.lang.codegen`) is the fast path: it keeps no trace and it does not
+explain failures. Whenever a value is not what the happy path expects (a null where a number is needed, a
+parameter with no value on a date, a division by zero, a date outside the calendar) it raises
+:class:`Fallback`, and the caller evaluates the rule again on the reference path (the checked closures with
+a tracer), which decides the same case exactly as before: a located error, or a pending decision.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Dict
+
+from . import exact
+from .calendar import add_months as _add_months, add_years as _add_years, months_between as _months_between
+from ..policy.parameters import Parameter, ParameterMissing, tier as _tier
+from ..problems import InputFault
+
+#: Marks a value not worked out yet (a let, a computed value).
+UNSET = object()
+_MISSING = object()
+
+
+class Fallback(InputFault):
+    """The fast path met a value it does not decide (the facts' or the policy's: a null, a missing parameter value);
+    never leaves the engine: the reference evaluation decides that case and explains it."""
+
+
+def num(value):
+    if value is None or value is True or value is False:
+        raise Fallback
+    return value
+
+
+def truth(value) -> bool:
+    if value is True or value is False:
+        return value
+    raise Fallback
+
+
+def add(a, b):
+    if a is None or b is None or a is True or a is False or b is True or b is False:
+        raise Fallback
+    if a.__class__ is Fraction or b.__class__ is Fraction:
+        return exact.normal(Fraction(a) + Fraction(b))
+    return a + b
+
+
+def sub(a, b):
+    if a is None or b is None or a is True or a is False or b is True or b is False:
+        raise Fallback
+    if a.__class__ is Fraction or b.__class__ is Fraction:
+        return exact.normal(Fraction(a) - Fraction(b))
+    return a - b
+
+
+def mul(a, b):
+    if a is None or b is None or a is True or a is False or b is True or b is False:
+        raise Fallback
+    if a.__class__ is Fraction or b.__class__ is Fraction:
+        return exact.normal(Fraction(a) * Fraction(b))
+    return a * b
+
+
+def div(a, b):
+    if a is None or b is None or a is True or a is False or b is True or b is False or b == 0:
+        raise Fallback
+    return exact.div(a, b)
+
+
+def neg(a):
+    return sub(0, a)
+
+
+def floor(value):
+    return exact.floor(num(value))
+
+
+def smallest(*values):
+    return min(num(v) for v in values)
+
+
+def largest(*values):
+    return max(num(v) for v in values)
+
+
+def count(items) -> int:
+    return 0 if items is None else len(items)
+
+
+def total(values):
+    """A sum as ``sum(...)`` in the language gives it: exact, 0 when nothing is summed."""
+    out = 0
+    for value in values:
+        out = exact.add(out, num(value))
+    return out
+
+
+def coalesce(first, *rest):
+    """The first value that is not null; the others (given as functions) are worked out only if needed."""
+    if first is not None:
+        return first
+    for later in rest:
+        value = later()
+        if value is not None:
+            return value
+    return None
+
+
+def has_any(a, b) -> bool:
+    return not frozenset(a or ()).isdisjoint(b or ())
+
+
+def in_period(day, period) -> bool:
+    data = period.data
+    return day is not None and data["start"] <= day <= data["end"]
+
+
+def _whole(value) -> int:
+    value = num(value)
+    if value != int(value):
+        raise Fallback
+    return int(value)
+
+
+def add_years(day, n):
+    if day is None:
+        raise Fallback
+    try:
+        return _add_years(day, _whole(n))
+    except (OverflowError, ValueError):
+        raise Fallback from None
+
+
+def add_months(day, n):
+    if day is None:
+        raise Fallback
+    try:
+        return _add_months(day, _whole(n))
+    except (OverflowError, ValueError):
+        raise Fallback from None
+
+
+def add_days(day, n):
+    if day is None:
+        raise Fallback
+    try:
+        return day + _dt.timedelta(days=_whole(n))
+    except (OverflowError, ValueError):
+        raise Fallback from None
+
+
+def months_between(a, b) -> int:
+    if a is None or b is None:
+        raise Fallback
+    return _months_between(a, b)
+
+
+def tier(table, x):
+    return _tier(table, num(x))
+
+
+def limit(value):
+    return None if value is None else max(0, int(value))
+
+
+def member(value, container) -> bool:
+    if container is None:
+        raise Fallback
+    return value in container
+
+
+def computed(rec, name: str, fn):
+    """The computed value ``name`` of record ``rec``, worked out once (by its generated function ``fn``)."""
+    value = fn(rec)
+    rec.values[name] = value
+    return value
+
+
+def setlet(slots: list, slot: int, value):
+    """A let's value, kept in its slot once worked out."""
+    slots[slot] = value
+    return value
+
+
+def key_text(value) -> str:
+    """A parameter key as the policy file writes it: 3 and 3.0 are both "3"."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return str(int(value))
+    return str(value)
+
+
+class ParameterLookup:
+    """One parameter's values, looked up by date once per date (a run asks for few dates many times)."""
+
+    __slots__ = ("parameter", "_by_day")
+
+    _LIMIT = 4096  # distinct dates remembered per parameter
+
+    def __init__(self, parameter: Parameter):
+        self.parameter = parameter
+        self._by_day: Dict[Any, Any] = {}
+
+    def at(self, day):
+        """The value in force on ``day`` (Fallback when there is none: the decision is pending)."""
+        value = self._by_day.get(day, UNSET)
+        if value is UNSET:
+            if not isinstance(day, _dt.date):
+                raise Fallback
+            try:
+                value = self.parameter.at(day).value
+            except ParameterMissing:
+                value = _MISSING
+            if len(self._by_day) < self._LIMIT:
+                self._by_day[day] = value
+        if value is _MISSING:
+            raise Fallback
+        return value
+
+    def keyed(self, day, key, otherwise=None):
+        """The value for ``key`` on ``day``; for a key the parameter does not list, ``otherwise()`` if given."""
+        values = self.at(day)
+        found = values.get(key_text(key), _MISSING)
+        if found is _MISSING:
+            if otherwise is None:
+                raise Fallback
+            return otherwise()
+        return found
+
+
+def round_to(value, quantum: Decimal, mode: str) -> Decimal:
+    if value is None or value is True or value is False:
+        raise Fallback
+    return exact.round_to(value, quantum, mode)
+
+
+# --- the traced variant: what the reference evaluation reports, told to the tracer passed in ----------------------
+
+def rv(tracer, node, value):
+    """A name read: told to the tracer, as the reference evaluation tells it."""
+    tracer.value(node, value)
+    return value
+
+
+def tlet(env: dict, tracer, key: str, fn, let_ast, node):
+    """A let read while tracing: worked out once per item (what it read captured apart) and told again to every
+    trace that reads it."""
+    hit = env.get(key)
+    if hit is None:
+        tracer.open()
+        try:
+            value = fn(env, tracer)
+        finally:
+            captured = tracer.close()
+        hit = env[key] = (value, captured)
+    value, captured = hit
+    tracer.replay(captured)
+    tracer.value(let_ast, value)
+    tracer.value(node, value)
+    return value
+
+
+def tcomputed(rec, name: str, reference, tracer):
+    """A computed value read while tracing: the record works it out once with its reference closure and replays
+    what it built on."""
+    return rec.computed(name, reference[0], reference[1], tracer)
+
+
+def tcomprehension(tracer, node, count):
+    """A count or a sum while tracing: only the parameters read inside are kept, then the total itself."""
+    tracer.open(False)
+    try:
+        total = count()
+    finally:
+        tracer.replay(tracer.close())
+    tracer.value(node, total)
+    return total
+
+
+class TracedParameter:
+    """A parameter read while tracing: its value, and the ParamUse the trace cites."""
+
+    __slots__ = ("name", "parameter", "origin")
+
+    def __init__(self, parameter: Parameter, origin: str):
+        self.name, self.parameter, self.origin = parameter.name, parameter, origin
+
+    def read(self, tracer, node, day, key=UNSET, otherwise=None):
+        from ..policy.parameters import ParamUse
+        if not isinstance(day, _dt.date):
+            raise Fallback
+        keytext = None if key is UNSET else key_text(key)
+        try:
+            pv = self.parameter.at(day)
+        except ParameterMissing:
+            raise Fallback from None
+        value = pv.value
+        if keytext is not None:
+            if keytext not in value:
+                if otherwise is None:
+                    raise Fallback
+                return otherwise()
+            value = value[keytext]
+        tracer.param(ParamUse(self.name, self.parameter.label, day, keytext, value, pv.since, pv.until, pv.source,
+                              pv.unconfirmed, self.origin))
+        tracer.value(node, value)
+        return value
