@@ -11,7 +11,7 @@ from ..policy.model import Policy
 from ..policy.parameters import Parameter
 
 if TYPE_CHECKING:
-    from ..lang.compiler import CompiledRule
+    from ..lang.compiled import CompiledRule
 
 _V = TypeVar("_V")
 _Subject = Tuple[str, Optional[str], Optional[str]]  # workshop, worker, loan
