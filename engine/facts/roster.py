@@ -25,7 +25,9 @@ def load_roster(path: str, policy: Policy, encoding: Optional[str] = None,
         try:
             facts = check_facts(doc, policy)
         except InvalidInput as exc:
-            problems = problems + [_at_cell(doc, p) for p in exc.problems]
+            # one message a slip: a cell the reader refused (a formula without a value) is not missing as well
+            refused = {p.location for p in problems}
+            problems = problems + [p for p in (_at_cell(doc, p) for p in exc.problems) if p.location not in refused]
     lang = language(policy)
     if problems:
         raise InvalidInput(localize(enrich(problems, doc.data, lang), lang))

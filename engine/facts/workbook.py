@@ -75,6 +75,7 @@ class _Table:
     rows: Iterator[Tuple[int, tuple]]  # (row number, cell values)
     size: int  # rows, as far as known (for progress)
     formulas: Optional[Iterator[Tuple[int, tuple]]] = None  # the same rows with formulas, when the sheet has any
+    lines: Optional[List[str]] = None  # a CSV file's lines, so a cell is located at its character too
 
 
 def _xlsx_tables(path: str) -> Tuple[List[_Table], list]:
@@ -145,7 +146,7 @@ def _csv_tables(path: str, encoding: Optional[str]) -> Tuple[List[_Table], list]
         lines = text.splitlines()
         rows = _csv_rows(text)
         title = os.path.splitext(os.path.basename(name))[0]
-        tables.append(_Table(title, name, rows, len(lines)))
+        tables.append(_Table(title, name, rows, len(lines), lines=lines))
     return tables, problems
 
 
@@ -199,6 +200,7 @@ class _Reader:
         self.problems: List[Problem] = []
         self.positions: Dict[str, Location] = {"": Location(path)}
         self.progress = progress
+        self.refused: set = set()  # ids of workers whose rows name no workshop of the roster
         self.yes = {"true", policy.labels.get("value.true", "true").lower()}
         self.no = {"false", policy.labels.get("value.false", "false").lower()}
 
@@ -247,7 +249,7 @@ class _Reader:
                         shops.setdefault(record["id"], (record, pointer))
                     self._place(pointer, record, where)
                     continue
-                parent = self._parent(sheet, row_ptr_parent, shops, people)  # None: reported at the cell
+                parent = self._parent(sheet, row_ptr_parent, shops, people, record)  # None: reported at the cell
                 if parent is None:
                     continue
                 holder, parent_ptr = parent
@@ -263,12 +265,14 @@ class _Reader:
                          sheet=found["period"][0].title)
         return data
 
-    def _parent(self, sheet: Sheet, links, shops, people):
+    def _parent(self, sheet: Sheet, links, shops, people, record):
         """The workshop (or worker) a row names, or None with a problem at the cell that names it."""
         ids = dict((kind, value) for kind, value, _ in links)
         cells = dict((kind, loc) for kind, _, loc in links)
         shop_id = ids.get("workshop")
         if shop_id not in shops:
+            if sheet.kind == "worker":
+                self.refused.add(record.get("id"))
             near = difflib.get_close_matches(str(shop_id), list(shops), n=1)
             self.problem("roster.unknown_link", "roster.unknown_workshop", cells["workshop"], value=shop_id,
                          sheet=self.titles["workshops"].title,
@@ -277,6 +281,8 @@ class _Reader:
         if sheet.kind != "month":
             return shops[shop_id]
         key = (shop_id, ids.get("worker"))
+        if key not in people and ids.get("worker") in self.refused:
+            return None  # its worker's row was refused, with a problem at the cell that named the workshop
         if key not in people:
             near = difflib.get_close_matches(str(ids.get("worker")), [w for s, w in people if s == shop_id], n=1)
             self.problem("roster.unknown_link", "roster.unknown_worker", cells["worker"], value=ids.get("worker"),
@@ -306,11 +312,10 @@ class _Reader:
 
     def _records(self, sheet: Sheet, table: _Table):
         """(links, record, cell of each field) for each data row of a sheet."""
-        rows = table.rows
-        formulas = table.formulas
-        columns, start = self._header(sheet, table, rows, formulas)
+        columns, start = self._header(sheet, table, table.rows, table.formulas)
         if columns is None:
             return
+        rows, formulas = table.rows, table.formulas  # the header may have put back a row it looked at
         for number, values in rows:
             formula_row = next(formulas, (number, ()))[1] if formulas is not None else ()
             if self.progress is not None:
@@ -328,11 +333,13 @@ class _Reader:
             links = []
             for index, column in columns.items():
                 value = values[index] if index < len(values) else None
-                loc = CellLocation(table.file, number, index + 1, table.title, f"{column_letter(index + 1)}{number}",
-                                   column.label)
+                loc = CellLocation(table.file, number, _char_col(table, number, index), table.title,
+                                   f"{column_letter(index + 1)}{number}", column.label)
                 formula = formula_row[index] if index < len(formula_row) else None
                 if value is None and isinstance(formula, str) and formula.startswith("="):
                     self.problem("roster.formula", "roster.formula", loc, formula=formula)
+                    if column.kind != "link":
+                        where[column.path] = loc
                     continue
                 parsed = self._value(column, value, loc)
                 if column.kind == "link":
@@ -364,7 +371,8 @@ class _Reader:
             next(formulas, None)
         if peek is not None:
             codes = [str(v).strip() for v in peek[1] if v is not None and str(v).strip()]
-            if codes and all(sheet.column(c) is not None for c in codes):
+            # the code row: most of its cells are field codes (a misspelt one is reported below)
+            if codes and 2 * sum(sheet.column(c) is not None for c in codes) > len(codes):
                 second, start = peek, peek[0] + 1
             else:
                 table.rows = rows = _chain(peek, rows)
@@ -405,8 +413,6 @@ class _Reader:
         kind = column.kind
         if isinstance(value, _dt.datetime) and value.time() == _dt.time(0):
             value = value.date()
-        if kind in ("link", "id", "text"):
-            return _text(value)
         if kind == "list":
             if not isinstance(value, str):
                 value = _text(value)
@@ -414,6 +420,8 @@ class _Reader:
             if not items:
                 return []
             return [self._code(column, item) for item in items]
+        if kind in ("link", "id") or (kind == "text" and column.vocab is None):
+            return _text(value)
         if column.vocab is not None:
             code = self._code(column, _text(value))
             if kind in ("integer", "count") and isinstance(code, str) and code.isdigit() and code.isascii():
@@ -470,6 +478,21 @@ class _Reader:
             if text == label:
                 return code
         return text
+
+
+def _char_col(table: _Table, number: int, index: int) -> int:
+    """The column a cell is located at: its character in a CSV line (1-based), its column number in a workbook."""
+    if table.lines is None or not 0 < number <= len(table.lines):
+        return index + 1
+    line, field, quoted = table.lines[number - 1], 0, False
+    for pos, char in enumerate(line):
+        if field == index:
+            return pos + 1
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            field += 1
+    return len(line) + 1
 
 
 class _Blank:
