@@ -419,11 +419,11 @@ class _Reader:
             items = [item.strip() for item in _LIST_SEP.split(value) if item.strip()]
             if not items:
                 return []
-            return [self._code(column, item) for item in items]
+            return [self._code(column, item, loc) for item in items]
         if kind in ("link", "id") or (kind == "text" and column.vocab is None):
             return _text(value)
         if column.vocab is not None:
-            code = self._code(column, _text(value))
+            code = self._code(column, _text(value), loc)
             if kind in ("integer", "count") and isinstance(code, str) and code.isdigit() and code.isascii():
                 return int(code)
             return code
@@ -469,14 +469,20 @@ class _Reader:
             return _text(value) if not isinstance(value, float) else Decimal(repr(value))
         return value
 
-    def _code(self, column: Column, text: str):
-        if column.vocab is None:
+    def _code(self, column: Column, text: str, loc: Location):
+        """The code a cell names, by its code or its label; a cell naming neither is reported here, where the
+        schema's checks of other cells do not hide it, and kept as typed."""
+        vocab = column.vocab
+        if vocab is None or text in vocab.codes:
             return text
-        if text in column.vocab.codes:
-            return text
-        for code, label in column.vocab.codes.items():
+        for code, label in vocab.codes.items():
             if text == label:
                 return code
+        names = list(vocab.codes.values()) + list(vocab.codes)
+        near = difflib.get_close_matches(text, names, n=1)
+        hint = say("hint.did_you_mean", self.lang, name=near[0]) if near else \
+            say("hint.codes", self.lang, codes=", ".join(f"{label} ({code})" for code, label in vocab.codes.items()))
+        self.problem("facts.unknown_code", "roster.unknown_code", loc, hint=hint, value=text, vocab=vocab.label)
         return text
 
 
