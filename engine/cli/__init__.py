@@ -31,8 +31,8 @@ def main():
 
     \b
     A county's roster in Excel (a template from the policy, filled, then evaluated like YAML):
-      subsidy template policy.yaml -o 花名册.xlsx
-      subsidy evaluate policy.yaml 花名册.xlsx --format text
+      subsidy template policy.yaml -o roster.xlsx
+      subsidy evaluate policy.yaml roster.xlsx --format text
 
     \b
     A county's months with the payout ledger (history from earlier months, nothing paid twice):

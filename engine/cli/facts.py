@@ -12,7 +12,7 @@ from ._common import _fail, _PATH
 @click.command()
 @click.argument("policy", type=_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(),
-              help="The workbook to write (花名册.xlsx), or the folder for --format csv.")
+              help="The workbook to write (roster.xlsx), or the folder for --format csv.")
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default="xlsx", show_default=True,
               help="xlsx: one workbook; csv: a folder with one CSV file (UTF-8) per sheet.")
 def template(policy, output, fmt):
@@ -23,8 +23,8 @@ def template(policy, output, fmt):
 
     \b
     Example:
-      subsidy template policy.yaml -o 花名册.xlsx
-      subsidy evaluate policy.yaml 花名册.xlsx --format text      # once it is filled
+      subsidy template policy.yaml -o roster.xlsx
+      subsidy evaluate policy.yaml roster.xlsx --format text      # once it is filled
     """
     from ..facts.template import template as write_template
     try:
@@ -65,7 +65,7 @@ def convert(source, output, policy, fmt, encoding):
     \b
     Examples:
       subsidy facts convert examples/county/2022-07.yaml -o 2022-07.xlsx --policy policy.yaml
-      subsidy facts convert 花名册.xlsx -o archive/2022-07.json --policy policy.yaml
+      subsidy facts convert roster.xlsx -o archive/2022-07.json --policy policy.yaml
     """
     from ..facts.convert import convert as run_convert
     if not os.path.exists(source):

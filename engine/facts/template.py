@@ -22,6 +22,11 @@ from .layout import COMMENT, VOCABULARIES as _VOCAB_SHEET, Column, Sheet, instru
 _LAST_ROW = 20000  # how far down formats and drop-down lists reach in a template
 
 
+#: The number format of each kind of column: dates as dates, amounts with every decimal given, ids and codes as text.
+_FORMATS = {"date": "yyyy-mm-dd", "month": "@", "decimal": "#,##0.00########", "count": "0", "integer": "0",
+            "id": "@", "link": "@", "text": "@", "list": "@"}
+
+
 def _yes_no(policy: Policy) -> Tuple[str, str]:
     return policy.labels.get("value.true", "true"), policy.labels.get("value.false", "false")
 
@@ -178,8 +183,7 @@ def write_workbook(path: str, policy: Policy, rows: Optional[Dict[str, List[list
             code = ws.cell(row=2, column=index, value=column.code)
             code.font = grey
             ws.column_dimensions[letter].width = max(12, min(40, 2 * len(column.label) + 4))
-            fmt = {"date": "yyyy-mm-dd", "month": "@", "decimal": "#,##0.00########", "count": "0", "integer": "0",
-                   "id": "@", "link": "@", "text": "@", "list": "@"}.get(column.kind)
+            fmt = _FORMATS.get(column.kind)
             if fmt:
                 ws.column_dimensions[letter].number_format = fmt
             source = list_ranges.get("bool") if column.kind == "bool" else (
@@ -199,17 +203,15 @@ def write_workbook(path: str, policy: Policy, rows: Optional[Dict[str, List[list
                 if column.kind == "date":
                     cell.number_format = "yyyy-mm-dd"
             ws.cell(row=3, column=len(sheet.columns) + 2, value=say("template.example", lang)).font = grey
-        for values in (rows or {}).get(sheet.key, ()):
-            ws.append([_cell(v, c) for v, c in zip(values, sheet.columns)])
-            r = ws.max_row
-            for index, column in enumerate(sheet.columns, 1):
-                cell = ws.cell(row=r, column=index)
-                if column.kind == "date" and isinstance(cell.value, _dt.date):
-                    cell.number_format = "yyyy-mm-dd"
-                elif column.kind == "decimal" and isinstance(cell.value, (int, float)):
-                    cell.number_format = "#,##0.00########"
-                elif column.kind in ("id", "link", "text", "month", "list") and cell.value is not None:
-                    cell.number_format = "@"
+        formats = [_FORMATS.get(c.kind) for c in sheet.columns]
+        for r, values in enumerate((rows or {}).get(sheet.key, ()), 3):
+            for index, (value, column) in enumerate(zip(values, sheet.columns), 1):
+                value = _cell(value, column)
+                if value is None:
+                    continue
+                cell = ws.cell(row=r, column=index, value=value)
+                if formats[index - 1] and not (column.kind == "decimal" and isinstance(value, str)):
+                    cell.number_format = formats[index - 1]
         ws.freeze_panes = "A3"
     book.save(path)
 

@@ -2,10 +2,10 @@
 
 The reader turns the sheets of :mod:`.layout` into the same document a YAML or JSON file gives, each value
 located at its cell (sheet, row, column header, cell reference), so the facts checks that follow report a
-problem where the clerk typed it: ``劳动力!F12 出生日期``. It converts only what is unambiguous (an Excel
-date, a number, a label of a vocabulary, text amounts with thousands separators, yes/no in the policy's
-words) and leaves anything else as the text typed, for the checks to refuse with a hint; nothing is
-dropped and nothing is guessed. Rows are linked to their workshop and worker by the ids the sheets share.
+problem where the clerk typed it: ``SHEET!F12 HEADER``, the sheet and header as the clerk sees them. It
+converts only what is unambiguous (an Excel date, a number, a label of a vocabulary, text amounts with
+thousands separators, yes/no in the policy's words) and leaves anything else as the text typed, for the
+checks to refuse with a hint; nothing is dropped and nothing is guessed. Rows are linked to their workshop and worker by the ids the sheets share.
 
 A workbook is read in openpyxl's read-only mode, row by row; a formula cell is read by the value Excel
 saved with it, and refused, with its place, when it has none.
