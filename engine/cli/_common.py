@@ -81,8 +81,9 @@ def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, q
         _fail(swapped(policy_path, facts_path, click.get_current_context().info_name) or exc, fmt)
     try:
         from ..facts.workbook import is_roster, roster_size
-        if is_roster(facts_path) and not quiet and sys.stderr.isatty():
-            with click.progressbar(length=roster_size(facts_path) or None, label="reading", file=sys.stderr) as bar:
+        size = roster_size(facts_path, policy) if is_roster(facts_path) and not quiet and sys.stderr.isatty() else 0
+        if size:
+            with click.progressbar(length=size, label="reading", file=sys.stderr) as bar:
                 return policy, subsidy_rules.load_facts(facts_path, policy, encoding, bar.update)
         return policy, subsidy_rules.load_facts(facts_path, policy, encoding)
     except subsidy_rules.InvalidInput as exc:

@@ -14,7 +14,7 @@ from typing import Optional
 import yaml
 
 from ..policy.model import Policy
-from ..source import read_file
+from ..source import _Resolver, read_file
 from .reading import load_facts
 from .template import flatten, write_csv_folder, write_workbook
 from .layout import sheets
@@ -45,8 +45,19 @@ def read_document(path: str, policy: Policy, encoding: Optional[str] = None) -> 
     return read_file(path, encoding=encoding).data
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
+class _Dumper(yaml.emitter.Emitter, yaml.serializer.Serializer, yaml.representer.SafeRepresenter, _Resolver):
+    """Safe YAML, quoting only what the facts reader would read otherwise (so dates stay unquoted, as written)."""
+
+    def __init__(self, stream, default_style=None, default_flow_style=False, canonical=None, indent=None, width=None,
+                 allow_unicode=None, line_break=None, encoding=None, explicit_start=None, explicit_end=None,
+                 version=None, tags=None, sort_keys=True):
+        yaml.emitter.Emitter.__init__(self, stream, canonical=canonical, indent=indent, width=width,
+                                      allow_unicode=allow_unicode, line_break=line_break)
+        yaml.serializer.Serializer.__init__(self, encoding=encoding, explicit_start=explicit_start,
+                                            explicit_end=explicit_end, version=version, tags=tags)
+        yaml.representer.SafeRepresenter.__init__(self, default_style=default_style,
+                                                  default_flow_style=default_flow_style, sort_keys=sort_keys)
+        _Resolver.__init__(self)
 
 
 def _decimal(dumper, value: Decimal):

@@ -53,8 +53,9 @@ class CellLocation(Location):
 
 
 def is_roster(path: str) -> bool:
-    """True for a path read by this module: an ``.xlsx`` file, a ``.csv`` file or a folder."""
-    return path.lower().endswith((".xlsx", ".xlsm", ".csv")) or os.path.isdir(path)
+    """True for a path read by this module: an ``.xlsx`` file, a ``.csv`` file or a folder (and an ``.xls``
+    file, to say it is not read)."""
+    return path.lower().endswith((".xlsx", ".xlsm", ".csv", ".xls")) or os.path.isdir(path)
 
 
 def column_letter(n: int) -> str:
@@ -316,6 +317,8 @@ class _Reader:
         if columns is None:
             return
         rows, formulas = table.rows, table.formulas  # the header may have put back a row it looked at
+        if self.progress is not None:
+            self.progress(start - 1)
         for number, values in rows:
             formula_row = next(formulas, (number, ()))[1] if formulas is not None else ()
             if self.progress is not None:
@@ -554,21 +557,38 @@ def roster_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def roster_size(path: str) -> int:
-    """Rows to read, as far as the file says (for a progress bar)."""
+def roster_size(path: str, policy: Optional[Policy] = None) -> int:
+    """Rows of the roster's sheets, as far as the workbook says (for a progress bar)."""
     if path.lower().endswith((".xlsx", ".xlsm")):
         import openpyxl
+        titles = by_title(sheets(policy)) if policy is not None else None
         try:
             book = openpyxl.load_workbook(path, read_only=True)
-            return sum(ws.max_row or 0 for ws in book.worksheets)
+            return sum(ws.max_row or 0 for ws in book.worksheets if titles is None or ws.title.strip() in titles)
         except Exception:  # noqa: BLE001 - a file that cannot be read is reported by the reader itself
             return 0
-    return 0
+    files = [path] if os.path.isfile(path) else [os.path.join(path, n) for n in os.listdir(path)
+                                                  if n.lower().endswith(".csv")]
+    titles = by_title(sheets(policy)) if policy is not None else None
+    total = 0
+    for name in files:
+        if titles is not None and os.path.splitext(os.path.basename(name))[0].strip() not in titles:
+            continue
+        try:
+            with open(name, "rb") as fh:
+                total += sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+        except OSError:
+            pass
+    return total
 
 
 def read_roster(path: str, policy: Policy, encoding: Optional[str] = None,
                 progress: Optional[Callable[[int], None]] = None) -> Tuple[Document, List[Problem]]:
     """The facts document of a roster (values located at their cells), and the problems of reading it."""
+    if path.lower().endswith(".xls"):
+        lang = language(policy)
+        raise InvalidInput([Problem("roster.format", say("roster.xls", lang), "", Location(path),
+                                    hint=say("hint.xls", lang))])
     if path.lower().endswith((".xlsx", ".xlsm")):
         tables, problems = _xlsx_tables(path)
     elif os.path.isdir(path) or path.lower().endswith(".csv"):
