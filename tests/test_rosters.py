@@ -442,3 +442,87 @@ def test_a_long_json_line_is_cut_around_the_column(write):
     assert result.exit_code == 1
     assert max(len(line) for line in result.output.splitlines()) < 300
     assert "'three'" in result.output
+
+
+ROSTER_PROBLEMS = {
+    "a row naming no workshop": (_set("劳动力", "A3", None),
+                                 "m.xlsx 劳动力!A3 帮扶车间编号: error[roster.blank_link] 此行未填所属工作表“车间”中的编号：请填写"),
+    "two periods": (lambda book: book["期间"].append(["2022-08-01", "2022-08-31"]),
+                    "m.xlsx 期间!A4: error[roster.period_rows] 工作表“期间”只填一行：期间的开始和结束日期"),
+    "no column to link by": (lambda book: book["月度收入与社保"].delete_cols(1),
+                             "m.xlsx 月度收入与社保!A2: error[roster.missing_column] 工作表“月度收入与社保”缺少必填列“帮扶车间编号”"
+                             "（workshop_id）"),
+    "a sheet the roster has not": (lambda book: book.create_sheet("工资表"),
+                                   "m.xlsx: error[roster.unknown_sheet] 工作表“工资表”不属于花名册; 工作表有：期间, 车间, 劳动力, "
+                                   "月度收入与社保, 贷款"),
+    "a misspelt sheet": (lambda book: setattr(book["贷款"], "title", "贷款表"),
+                         "m.xlsx: error[roster.unknown_sheet] 工作表“贷款表”不属于花名册; 是否应为“贷款”？"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROSTER_PROBLEMS))
+def test_a_roster_that_cannot_be_linked_says_where(tmp_path, name):
+    edit, expected = ROSTER_PROBLEMS[name]
+    result = run("evaluate", POLICY, _county_workbook(tmp_path, edit))
+    assert result.exit_code == 1
+    lines = [line.replace(str(tmp_path) + os.sep, "") for line in result.output.splitlines() if "error[" in line]
+    assert lines == [expected]
+
+
+def test_an_xls_workbook_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "old.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0")
+    result = run("evaluate", POLICY, path)
+    assert result.exit_code == 1
+    assert "error[roster.format] .xls 格式（Excel 97-2003）的工作簿无法读取; 请在 Excel 中另存为 .xlsx 格式后再使用" in result.output
+
+
+def test_a_csv_folder_with_one_header_row_of_names_or_codes_is_read(tmp_path):
+    folder = tmp_path / "csv"
+    run("facts", "convert", COUNTY, "-o", folder, "--policy", POLICY)
+    for name, drop in (("劳动力.csv", 1), ("车间.csv", 0)):  # names only; codes only
+        lines = (folder / name).read_text(encoding="utf-8-sig").splitlines(keepends=True)
+        del lines[drop]
+        (folder / name).write_text("".join(lines), encoding="utf-8")
+    assert decisions(POLICY, str(folder)) == decisions(POLICY, COUNTY)
+
+
+def test_the_message_catalogs_say_the_same_things():
+    import string
+    import yaml
+    root = ROOT / "engine" / "locale"
+    en = yaml.safe_load((root / "en.yaml").read_text(encoding="utf-8"))["messages"]
+    zh = yaml.safe_load((root / "zh.yaml").read_text(encoding="utf-8"))["messages"]
+    assert set(en) == set(zh)
+    fields = {lang: {key: {f[1] for f in string.Formatter().parse(text) if f[1]} for key, text in catalog.items()}
+              for lang, catalog in (("en", en), ("zh", zh))}
+    for key in en:
+        assert {f.split("!")[0] for f in fields["en"][key]} == {f.split("!")[0] for f in fields["zh"][key]}, key
+
+
+def test_a_workbook_row_is_read_into_the_document_a_yaml_file_gives(tmp_path):
+    """The reader, by itself: the county workbook is the YAML month's document, value for value."""
+    from subsidy_rules.facts.workbook import read_roster
+    from subsidy_rules.source import read_file
+    policy = subsidy_rules.load_policy(POLICY)
+    doc, problems = read_roster(str(ROOT / "examples" / "county" / "2022-07.xlsx"), policy)
+    assert problems == []
+    original = read_file(COUNTY).data
+    assert _amounts(doc.data) == _amounts(original)
+    cell = doc.locate("/workshops/0/workers/29/history/si_subsidy_months")
+    assert (cell.sheet, cell.ref, cell.header) == ("劳动力", "P32", "此前已领社保补贴月数")
+
+
+def _amounts(value):
+    """A document with every amount as its number (640, 640.0 and "640.00" alike) and no nulls."""
+    from decimal import Decimal, InvalidOperation
+    if isinstance(value, dict):
+        return {k: _amounts(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_amounts(v) for v in value]
+    if isinstance(value, (int, Decimal, str)) and not isinstance(value, bool):
+        try:
+            return Decimal(str(value)).normalize()
+        except InvalidOperation:
+            return value
+    return value

@@ -237,7 +237,8 @@ class _Reader:
             for row_ptr_parent, record, where in self._records(sheet, table):
                 if sheet.kind == "period":
                     if "period" in data:
-                        self.problem("roster.period_rows", "roster.period_rows", where, sheet=sheet.title)
+                        self.problem("roster.period_rows", "roster.period_rows", _row_location(where, table),
+                                     sheet=sheet.title)
                         continue
                     data["period"] = record
                     self._place("/period", record, where)
@@ -270,6 +271,12 @@ class _Reader:
         """The workshop (or worker) a row names, or None with a problem at the cell that names it."""
         ids = dict((kind, value) for kind, value, _ in links)
         cells = dict((kind, loc) for kind, _, loc in links)
+        for kind in sheet.parents:
+            if ids.get(kind) is _BLANK:
+                self.problem("roster.blank_link", "roster.blank_link", cells[kind], sheet=self.titles[kind + "s"].title)
+                if sheet.kind == "worker":
+                    self.refused.add(record.get("id"))
+                return None
         shop_id = ids.get("workshop")
         if shop_id not in shops:
             if sheet.kind == "worker":
@@ -294,28 +301,24 @@ class _Reader:
 
     def _place(self, pointer: str, record: dict, where: Dict[Tuple[str, ...], Location]) -> None:
         """Note where each value of a record (and each blank cell of its row) stands."""
-        first = None
         for path, loc in where.items():
-            if first is None or (loc.col and loc.col < first.col):
-                first = loc
             at = pointer
-            for part in path:
+            for part in path:  # a nested mapping (site, history…) is located at its first cell
                 at = pointer_join(at, part)
                 self.positions.setdefault(at, loc)
-                # a nested mapping's own pointer takes its first cell: set once, by the loop order
             self.positions[at] = loc
             value = _get(record, path)
             if isinstance(value, list):
                 for i in range(len(value)):
                     self.positions[pointer_join(at, i)] = loc
-        if first is not None:
-            self.positions[pointer] = CellLocation(first.file, first.line, 1, first.sheet, f"A{first.line}", "")
+        if where:
+            self.positions[pointer] = _row_location(where)
 
     def _records(self, sheet: Sheet, table: _Table):
         """(links, record, cell of each field) for each data row of a sheet."""
         columns, start = self._header(sheet, table, table.rows, table.formulas)
-        if columns is None:
-            return
+        if columns is None or any(c.kind == "link" and c not in columns.values() for c in sheet.columns):
+            return  # no rows, or no column to link them by (reported once, at the header)
         rows, formulas = table.rows, table.formulas  # the header may have put back a row it looked at
         if self.progress is not None:
             self.progress(start - 1)
@@ -403,7 +406,7 @@ class _Reader:
             if column.required and column not in columns.values() and (column.kind == "link" or not column.path[:-1]):
                 self.problem("roster.missing_column", "roster.missing_column",
                              CellLocation(table.file, header_row, 1, table.title, f"A{header_row}", ""),
-                             column=column.label, code=column.code, sheet=table.title)
+                             column=column.label, field=column.code, sheet=table.title)
         return columns, start
 
     def _value(self, column: Column, value, loc: Location):
@@ -487,6 +490,14 @@ class _Reader:
             say("hint.codes", self.lang, codes=", ".join(f"{label} ({code})" for code, label in vocab.codes.items()))
         self.problem("facts.unknown_code", "roster.unknown_code", loc, hint=hint, value=text, vocab=vocab.label)
         return text
+
+
+def _row_location(where: Dict[Tuple[str, ...], Location], table: Optional[_Table] = None) -> Location:
+    """A row's place: its first cell."""
+    cell = next(iter(where.values()), None)
+    if cell is None:
+        return Location(table.file) if table is not None else Location()
+    return CellLocation(cell.file, cell.line, 1, cell.sheet, f"A{cell.line}", "")
 
 
 def _char_col(table: _Table, number: int, index: int) -> int:
