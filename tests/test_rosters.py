@@ -233,11 +233,9 @@ def _set(sheet, ref, value):
 
 WORKBOOK_SLIPS = {
     "slash date": (_set("劳动力", "F3", "1988/05/17"),
-                   "m.xlsx 劳动力!F3 出生日期: error[facts.invalid_value] 车间 WS-L01，劳动力 B-01：'1988/05/17' 不是 "
-                   "1900-01-01 至 2200-12-31 之间的有效日期 (at /workshops/0/workers/0/birth_date); 请写成 1988-05-17（YYYY-MM-DD）"),
+                   "m.xlsx 劳动力!F3 出生日期: error[facts.invalid_value] 车间 WS-L01，劳动力 B-01：'1988/05/17' 不是日期 (at /workshops/0/workers/0/birth_date); 请写成 1988-05-17"),
     "dotted date": (_set("劳动力", "H4", "2022.01.10"),
-                    "m.xlsx 劳动力!H4 入职日期: error[facts.invalid_value] 车间 WS-L01，劳动力 B-02：'2022.01.10' 不是 "
-                    "1900-01-01 至 2200-12-31 之间的有效日期 (at /workshops/0/workers/1/hired_on); 请写成 2022-01-10（YYYY-MM-DD）"),
+                    "m.xlsx 劳动力!H4 入职日期: error[facts.invalid_value] 车间 WS-L01，劳动力 B-02：'2022.01.10' 不是日期 (at /workshops/0/workers/1/hired_on); 请写成 2022-01-10"),
     "full-width digits": (_set("月度收入与社保", "D3", "２６００"),
                           "m.xlsx 月度收入与社保!D3 月收入（元）: error[facts.invalid_value] 车间 WS-L01，劳动力 B-01，月份 2022-07："
                           "'２６００' 不是金额：应为 0 或正数（小于 10^15，最多 10 位小数） "
@@ -312,8 +310,7 @@ def test_a_formula_is_read_by_its_saved_value(tmp_path):
 
 CSV_SLIPS = {
     "slash date": ("劳动力", 3, 5, "1988/05/17",
-                   "csv/劳动力.csv:3:40 劳动力!F3 出生日期: error[facts.invalid_value] 车间 WS-L01，劳动力 B-01：'1988/05/17' 不是 "
-                   "1900-01-01 至 2200-12-31 之间的有效日期 (at /workshops/0/workers/0/birth_date); 请写成 1988-05-17（YYYY-MM-DD）"),
+                   "csv/劳动力.csv:3:40 劳动力!F3 出生日期: error[facts.invalid_value] 车间 WS-L01，劳动力 B-01：'1988/05/17' 不是日期 (at /workshops/0/workers/0/birth_date); 请写成 1988-05-17"),
     "thousands separator and full-width comma": (
         "月度收入与社保", 3, 3, "2，600",
         "csv/月度收入与社保.csv:3:21 月度收入与社保!D3 月收入（元）: error[facts.invalid_value] 车间 WS-L01，劳动力 B-01，月份 2022-07："
@@ -382,12 +379,16 @@ YAML_SLIPS = {
         "'７００' holds full-width characters: type '700' (half-width)"),
     "slash date": (
         WORKER.replace("birth_date: 1980-01-01", "birth_date: 1980/01/01"),
-        "facts.yaml:7:75: error[facts.invalid_value] workshop WS-1, worker W1: '1980/01/01' is not a calendar date from "
-        "1900-01-01 to 2200-12-31 (at /workshops/0/workers/0/birth_date); write the date as YYYY-MM-DD: 1980-01-01"),
+        "facts.yaml:7:75: error[facts.invalid_value] workshop WS-1, worker W1: '1980/01/01' must be a date written "
+        "YYYY-MM-DD (at /workshops/0/workers/0/birth_date); write 1980-01-01"),
     "dotted date": (
         WORKER.replace("hired_on: 2022-07-01", "hired_on: 2022.7.1"),
-        "facts.yaml:7:97: error[facts.invalid_value] workshop WS-1, worker W1: '2022.7.1' is not a calendar date from "
-        "1900-01-01 to 2200-12-31 (at /workshops/0/workers/0/hired_on); write the date as YYYY-MM-DD: 2022-07-01"),
+        "facts.yaml:7:97: error[facts.invalid_value] workshop WS-1, worker W1: '2022.7.1' must be a date written "
+        "YYYY-MM-DD (at /workshops/0/workers/0/hired_on); write 2022-07-01"),
+    "slash month": (
+        WORKER.replace("month: 2022-07", "month: 2022/7"),
+        "facts.yaml:7:126: error[facts.invalid_value] workshop WS-1, worker W1, month 2022/7: '2022/7' must be a month "
+        "written YYYY-MM, from 1900-01 to 2200-12 (at /workshops/0/workers/0/months/0/month); write 2022-07"),
     "misspelt field": (
         WORKER.replace("hired_on: 2022-07-01,", "hired_on: 2022-07-01, contract_month: 6,"),
         "facts.yaml:7:125: error[facts.unknown_field] workshop WS-1, worker W1: unknown field 'contract_month' "

@@ -137,15 +137,21 @@ def _unknown_field_hint(problem: Problem, data, lang: str, source_line) -> Optio
 def enrich(problems: Iterable[Problem], data, lang: str = "en", source_line=None) -> List[Problem]:
     """The problems with a hint for each slip found at its value, and one report per value for a date or number that
     fails two checks."""
+    problems = list(problems)
+    # a value that fails two checks (a date's pattern and its calendar) is reported once, by the sentence that says
+    # how to write it
+    best = {}
+    for p in problems:
+        if p.code == "facts.invalid_value":
+            key = (p.pointer, p.location)
+            if key not in best or ("written" in p.message and "written" not in best[key].message):
+                best[key] = p
     out: List[Problem] = []
-    seen_values = set()
     for p in problems:
         hint = None
+        if p.code == "facts.invalid_value" and best[(p.pointer, p.location)] is not p:
+            continue
         if p.code in ("facts.invalid_value", "facts.type", "facts.unknown_code", "facts.out_of_range"):
-            key = (p.pointer, p.location)
-            if p.code == "facts.invalid_value" and key in seen_values:
-                continue
-            seen_values.add(key)
             hint = text_hint(value_at(data, p.pointer), lang, _wants(p.message))
             if hint is None and p.code == "facts.type" and "boolean" in p.message:
                 hint = say("hint.boolean", lang)
