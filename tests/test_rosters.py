@@ -527,3 +527,11 @@ def _amounts(value):
         except InvalidOperation:
             return value
     return value
+
+
+def test_a_workbook_kept_under_another_name_is_read_as_a_workbook(tmp_path):
+    """An upload saved without its extension (the web app's case) is still a workbook."""
+    import shutil
+    upload = tmp_path / "upload-0001"
+    shutil.copy(ROOT / "examples" / "county" / "2022-07.xlsx", upload)
+    assert decisions(POLICY, str(upload)) == decisions(POLICY, COUNTY)

@@ -53,9 +53,20 @@ class CellLocation(Location):
 
 
 def is_roster(path: str) -> bool:
-    """True for a path read by this module: an ``.xlsx`` file, a ``.csv`` file or a folder (and an ``.xls``
-    file, to say it is not read)."""
-    return path.lower().endswith((".xlsx", ".xlsm", ".csv", ".xls")) or os.path.isdir(path)
+    """True for a path read by this module: an ``.xlsx`` file (by its name or, for an upload kept under another
+    name, its first bytes), a ``.csv`` file or a folder (and an ``.xls`` file, to say it is not read)."""
+    return path.lower().endswith((".csv", ".xls")) or is_workbook(path) or os.path.isdir(path)
+
+
+def is_workbook(path: str) -> bool:
+    """An ``.xlsx`` workbook: by its extension, or by the zip archive an Excel workbook is."""
+    if path.lower().endswith((".xlsx", ".xlsm")):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04" and zipfile.is_zipfile(path)
+    except OSError:
+        return False
 
 
 def column_letter(n: int) -> str:
@@ -79,13 +90,18 @@ class _Table:
     lines: Optional[List[str]] = None  # a CSV file's lines, so a cell is located at its character too
 
 
-def _xlsx_tables(path: str) -> Tuple[List[_Table], list]:
+def _xlsx_tables(path: str, handles: list) -> Tuple[List[_Table], list]:
+    """The sheets of a workbook, each read row by row (``handles``: the files opened, for the caller to close)."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
     try:
         with_formulas = _sheets_with_formulas(path)
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        raw = openpyxl.load_workbook(path, read_only=True, data_only=False) if with_formulas else None
+        # opened by handle, so a workbook uploaded under another name is read too (openpyxl checks names only)
+        handles.append(open(path, "rb"))
+        book = openpyxl.load_workbook(handles[-1], read_only=True, data_only=True)
+        if with_formulas:
+            handles.append(open(path, "rb"))
+        raw = openpyxl.load_workbook(handles[-1], read_only=True, data_only=False) if with_formulas else None
     except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
         return [], [Problem("roster.unreadable", f"cannot read the workbook: {exc}", "", Location(path))]
     tables = []
@@ -570,11 +586,12 @@ def roster_sha256(path: str) -> str:
 
 def roster_size(path: str, policy: Optional[Policy] = None) -> int:
     """Rows of the roster's sheets, as far as the workbook says (for a progress bar)."""
-    if path.lower().endswith((".xlsx", ".xlsm")):
+    if is_workbook(path):
         import openpyxl
         titles = by_title(sheets(policy)) if policy is not None else None
         try:
-            book = openpyxl.load_workbook(path, read_only=True)
+            with open(path, "rb") as fh:
+                book = openpyxl.load_workbook(fh, read_only=True)
             return sum(ws.max_row or 0 for ws in book.worksheets if titles is None or ws.title.strip() in titles)
         except Exception:  # noqa: BLE001 - a file that cannot be read is reported by the reader itself
             return 0
@@ -600,14 +617,20 @@ def read_roster(path: str, policy: Policy, encoding: Optional[str] = None,
         lang = language(policy)
         raise InvalidInput([Problem("roster.format", say("roster.xls", lang), "", Location(path),
                                     hint=say("hint.xls", lang))])
-    if path.lower().endswith((".xlsx", ".xlsm")):
-        tables, problems = _xlsx_tables(path)
-    elif os.path.isdir(path) or path.lower().endswith(".csv"):
-        tables, problems = _csv_tables(path, encoding)
-    else:
-        raise InvalidInput([Problem("roster.format", "not a workbook (.xlsx) or a folder of CSV files", "", Location(path))])
-    if problems:
-        return Document(path, "", {}, {"": Location(path)}), problems
-    reader = _Reader(path, policy, progress)
-    data = reader.read(tables)
-    return Document(path, "", data, reader.positions), reader.problems
+    handles: list = []
+    try:
+        if is_workbook(path):
+            tables, problems = _xlsx_tables(path, handles)
+        elif os.path.isdir(path) or path.lower().endswith(".csv"):
+            tables, problems = _csv_tables(path, encoding)
+        else:
+            raise InvalidInput([Problem("roster.format", "not a workbook (.xlsx) or a folder of CSV files", "",
+                                        Location(path))])
+        if problems:
+            return Document(path, "", {}, {"": Location(path)}), problems
+        reader = _Reader(path, policy, progress)
+        data = reader.read(tables)
+        return Document(path, "", data, reader.positions), reader.problems
+    finally:
+        for handle in handles:
+            handle.close()
