@@ -535,3 +535,16 @@ def test_a_workbook_kept_under_another_name_is_read_as_a_workbook(tmp_path):
     upload = tmp_path / "upload-0001"
     shutil.copy(ROOT / "examples" / "county" / "2022-07.xlsx", upload)
     assert decisions(POLICY, str(upload)) == decisions(POLICY, COUNTY)
+
+
+def test_yaml_and_json_convert_without_a_policy_but_a_roster_needs_one(tmp_path):
+    assert run("facts", "convert", EXAMPLE, "-o", tmp_path / "f.json").exit_code == 0
+    assert run("facts", "convert", tmp_path / "f.json", "-o", tmp_path / "f.yaml").exit_code == 0
+    assert decisions(POLICY, str(tmp_path / "f.yaml")) == decisions(POLICY, EXAMPLE)
+    result = run("facts", "convert", tmp_path / "f.json", "-o", tmp_path / "f.xlsx")
+    assert result.exit_code == 2 and "give --policy POLICY" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("period: {start: 2022/07/01, end: 2022-07-31}\n", encoding="utf-8")
+    result = run("facts", "convert", bad, "-o", tmp_path / "bad.json")
+    assert result.exit_code == 1 and not (tmp_path / "bad.json").exists()
+    assert "'2022/07/01' must be a date written YYYY-MM-DD (at /period/start); write 2022-07-01" in result.output

@@ -52,8 +52,9 @@ def facts():
 @click.argument("source", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="Where to write: a .xlsx, .yaml or .json file, or a folder (CSV files).")
-@click.option("--policy", "policy", required=True, type=_PATH,
-              help="The policy whose vocabularies and labels the roster uses.")
+@click.option("--policy", "policy", type=_PATH,
+              help="The policy whose sheets, labels and codes a roster uses, and whose codes the facts are checked "
+                   "against (needed when either side is a workbook or CSV folder).")
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "yaml", "json"]),
               help="The form to write (default: from the output's extension; a folder is csv).")
 @click.option("--encoding", help="The encoding of a CSV or YAML source that is not UTF-8 (e.g. gb18030).")
@@ -66,14 +67,17 @@ def convert(source, output, policy, fmt, encoding):
     Examples:
       subsidy facts convert examples/county/2022-07.yaml -o 2022-07.xlsx --policy policy.yaml
       subsidy facts convert roster.xlsx -o archive/2022-07.json --policy policy.yaml
+      subsidy facts convert examples/facts_2022.yaml -o facts.json
     """
-    from ..facts.convert import convert as run_convert
+    from ..facts.convert import convert as run_convert, needs_policy
     if not os.path.exists(source):
         raise click.BadParameter(f"{source} does not exist", param_hint="SOURCE")
     if os.path.abspath(source) == os.path.abspath(output):
         raise click.BadParameter("the output would replace the source", param_hint="-o")
+    if policy is None and needs_policy(source, output, fmt):
+        raise click.UsageError("a workbook or CSV folder is made from the policy's sheets and labels: give --policy POLICY")
     try:
-        loaded = subsidy_rules.load_policy(policy)
+        loaded = subsidy_rules.load_policy(policy) if policy else None
         written = run_convert(source, output, loaded, fmt, encoding)
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)

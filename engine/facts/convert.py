@@ -13,7 +13,11 @@ from typing import Optional
 
 import yaml
 
+from .. import schemas
 from ..policy.model import Policy
+from ..problems import InvalidInput
+from ..validation import fast_valid, schema_problems
+from .hints import enrich
 from ..source import _Resolver, read_file
 from .reading import load_facts
 from .template import flatten, write_csv_folder, write_workbook
@@ -37,8 +41,15 @@ def format_of(path: str, given: Optional[str] = None) -> str:
     return "csv"
 
 
-def read_document(path: str, policy: Policy, encoding: Optional[str] = None) -> dict:
-    """The facts document at ``path`` as stated (checked first: InvalidInput with every problem)."""
+def read_document(path: str, policy: Optional[Policy], encoding: Optional[str] = None) -> dict:
+    """The facts document at ``path`` as stated, checked first (InvalidInput with every problem): against the policy,
+    or, without one (YAML and JSON only), against the facts schema."""
+    if policy is None:
+        doc = read_file(path, encoding=encoding)
+        schema = schemas.load("facts")
+        if not fast_valid(schema, doc.data):
+            raise InvalidInput(enrich(schema_problems(doc, schema, "facts"), doc.data))
+        return doc.data
     load_facts(path, policy, encoding)
     if is_roster(path):
         return read_roster(path, policy, encoding)[0].data
@@ -92,7 +103,13 @@ def write_document(data: dict, path: str, fmt: str, policy: Policy) -> None:
         fh.write(text)
 
 
-def convert(source: str, target: str, policy: Policy, fmt: Optional[str] = None, encoding: Optional[str] = None) -> str:
+def needs_policy(source: str, target: str, fmt: Optional[str] = None) -> bool:
+    """A roster (workbook or CSV) on either side takes its sheets, headers and codes from a policy."""
+    return is_roster(source) or format_of(target, fmt) in ("xlsx", "csv")
+
+
+def convert(source: str, target: str, policy: Optional[Policy], fmt: Optional[str] = None,
+            encoding: Optional[str] = None) -> str:
     """Convert the facts at ``source`` to ``target``; the format written."""
     data = read_document(source, policy, encoding)
     written = format_of(target, fmt)
