@@ -123,14 +123,11 @@ def _unknown_field_hint(problem: Problem, data, lang: str, source_line) -> Optio
     if "\uff1a" in key or ":" in key:
         name, _, rest = key.replace("\uff1a", ":").partition(":")
         return say("hint.colon", lang, typed=key, write=f"{name.strip()}: {rest.strip()}")
-    if previous is not None and parent.get(key) is None and isinstance(previous[1], str) and (in_flow or " " not in key):
-        if not _allowed_fields(problem.pointer) or key not in _allowed_fields(problem.pointer):
-            near = difflib.get_close_matches(key, _allowed_fields(problem.pointer), n=1)
-            if not near:
-                return say("hint.flow_comma", lang, field=previous[0], typed=f"{previous[1]}, {key}")
     near = difflib.get_close_matches(key, _allowed_fields(problem.pointer), n=1, cutoff=0.6)
     if near:
         return say("hint.did_you_mean", lang, name=near[0])
+    if in_flow and previous is not None and parent.get(key) is None and isinstance(previous[1], str):
+        return say("hint.flow_comma", lang, field=previous[0], typed=f"{previous[1]}, {key}")
     return None
 
 
