@@ -10,6 +10,7 @@ that adds a label or a vocabulary gets its own template without touching code.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -83,8 +84,9 @@ def _kind_of(node: dict, ref: str) -> str:
     if kind == "string":
         if node.get("format") == "date":
             return "date"
-        if "YYYY-MM" in str(node.get("x-error", "")) and "DD" not in str(node.get("x-error", "")):
-            return "month"
+        pattern = node.get("pattern")
+        if pattern and re.search(pattern, "2000-01") and not re.search(pattern, "2000-01-01"):
+            return "month"  # a month written YYYY-MM
         return "text"
     return "text"
 

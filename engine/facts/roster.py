@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 from ..locale import language, localize
 from ..policy.model import Policy
