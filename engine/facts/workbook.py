@@ -26,7 +26,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..locale import language, say
 from ..policy.model import Policy
-from ..problems import InvalidInput, Location, Problem, pointer_join
+from ..problems import InvalidInput, Location, Problem
 from ..source import Document
 from .layout import CHILD_LIST, COMMENT, INSTRUCTIONS, VOCABULARIES, Column, Sheet, by_title, instructions_title, sheets
 
@@ -215,7 +215,7 @@ class _Reader:
         self.layout = sheets(policy)
         self.titles = by_title(self.layout)
         self.problems: List[Problem] = []
-        self.positions: Dict[str, Location] = {"": Location(path)}
+        self.positions = _Positions({"": Location(path)})
         self.progress = progress
         self.refused: set = set()  # ids of workers whose rows name no workshop of the roster
         self.yes = {"true", policy.labels.get("value.true", "true").lower()}
@@ -250,14 +250,13 @@ class _Reader:
                     self.problem("roster.missing_sheet", "roster.missing_sheet", Location(self.path), sheet=sheet.title)
                 continue
             sheet, table = found[sheet.key]
-            for row_ptr_parent, record, where in self._records(sheet, table):
+            for links, record, row in self._records(sheet, table):
                 if sheet.kind == "period":
                     if "period" in data:
-                        self.problem("roster.period_rows", "roster.period_rows", _row_location(where, table),
-                                     sheet=sheet.title)
+                        self.problem("roster.period_rows", "roster.period_rows", row.location(), sheet=sheet.title)
                         continue
                     data["period"] = record
-                    self._place("/period", record, where)
+                    self.positions.rows["/period"] = row
                     continue
                 if sheet.kind == "workshop":
                     workshops = data.setdefault("workshops", [])
@@ -265,9 +264,9 @@ class _Reader:
                     workshops.append(record)
                     if isinstance(record.get("id"), str):
                         shops.setdefault(record["id"], (record, pointer))
-                    self._place(pointer, record, where)
+                    self.positions.rows[pointer] = row
                     continue
-                parent = self._parent(sheet, row_ptr_parent, shops, people, record)  # None: reported at the cell
+                parent = self._parent(sheet, links, shops, people, record)  # None: reported at the cell
                 if parent is None:
                     continue
                 holder, parent_ptr = parent
@@ -276,8 +275,8 @@ class _Reader:
                 pointer = f"{parent_ptr}/{list_name}/{len(items)}"
                 items.append(record)
                 if sheet.kind == "worker" and isinstance(record.get("id"), str):
-                    people.setdefault((row_ptr_parent[0][1], record["id"]), (record, pointer))
-                self._place(pointer, record, where)
+                    people.setdefault((links[0][1], record["id"]), (record, pointer))
+                self.positions.rows[pointer] = row
         if "period" in found and "period" not in data:
             self.problem("roster.period_rows", "roster.period_rows", Location(found["period"][1].file),
                          sheet=found["period"][0].title)
@@ -315,27 +314,13 @@ class _Reader:
             return None
         return people[key]
 
-    def _place(self, pointer: str, record: dict, where: Dict[Tuple[str, ...], Location]) -> None:
-        """Note where each value of a record (and each blank cell of its row) stands."""
-        for path, loc in where.items():
-            at = pointer
-            for part in path:  # a nested mapping (site, history…) is located at its first cell
-                at = pointer_join(at, part)
-                self.positions.setdefault(at, loc)
-            self.positions[at] = loc
-            value = _get(record, path)
-            if isinstance(value, list):
-                for i in range(len(value)):
-                    self.positions[pointer_join(at, i)] = loc
-        if where:
-            self.positions[pointer] = _row_location(where)
-
     def _records(self, sheet: Sheet, table: _Table):
         """(links, record, cell of each field) for each data row of a sheet."""
         columns, start = self._header(sheet, table, table.rows, table.formulas)
         if columns is None or any(c.kind == "link" and c not in columns.values() for c in sheet.columns):
             return  # no rows, or no column to link them by (reported once, at the header)
         rows, formulas = table.rows, table.formulas  # the header may have put back a row it looked at
+        layout = _SheetCells(table, columns)
         if self.progress is not None:
             self.progress(start - 1)
         for number, values in rows:
@@ -351,26 +336,21 @@ class _Reader:
             if isinstance(first, str) and first.strip().startswith(COMMENT):
                 continue
             record: dict = {}
-            where: Dict[Tuple[str, ...], Location] = {}
+            row = _Row(layout, number)
             links = []
             for index, column in columns.items():
                 value = values[index] if index < len(values) else None
-                loc = CellLocation(table.file, number, _char_col(table, number, index), table.title,
-                                   f"{column_letter(index + 1)}{number}", column.label)
                 formula = formula_row[index] if index < len(formula_row) else None
                 if value is None and isinstance(formula, str) and formula.startswith("="):
-                    self.problem("roster.formula", "roster.formula", loc, formula=formula)
-                    if column.kind != "link":
-                        where[column.path] = loc
+                    self.problem("roster.formula", "roster.formula", row.cell(index), formula=formula)
                     continue
-                parsed = self._value(column, value, loc)
+                parsed = self._value(column, value, row, index)
                 if column.kind == "link":
-                    links.append((column.parent, parsed, loc))
+                    links.append((column.parent, parsed, row.cell(index)))
                     continue
-                where[column.path] = loc
                 if parsed is not _BLANK:
                     _put(record, column.path, parsed)
-            yield links, record, where
+            yield links, record, row
 
     def _header(self, sheet: Sheet, table: _Table, rows, formulas):
         """Which column holds which field, from the header (labels, or codes, or a code row under the labels), and
@@ -425,7 +405,7 @@ class _Reader:
                              column=column.label, field=column.code, sheet=table.title)
         return columns, start
 
-    def _value(self, column: Column, value, loc: Location):
+    def _value(self, column: Column, value, row: "_Row", index: int):
         """A cell's value as the facts document holds it; _BLANK for an empty cell. What cannot be read without
         guessing is kept as the text typed, for the checks to refuse with a hint."""
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -441,11 +421,11 @@ class _Reader:
             items = [item.strip() for item in _LIST_SEP.split(value) if item.strip()]
             if not items:
                 return []
-            return [self._code(column, item, loc) for item in items]
+            return [self._code(column, item, row, index) for item in items]
         if kind in ("link", "id") or (kind == "text" and column.vocab is None):
             return _text(value)
         if column.vocab is not None:
-            code = self._code(column, _text(value), loc)
+            code = self._code(column, _text(value), row, index)
             if kind in ("integer", "count") and isinstance(code, str) and code.isdigit() and code.isascii():
                 return int(code)
             return code
@@ -491,7 +471,7 @@ class _Reader:
             return _text(value) if not isinstance(value, float) else Decimal(repr(value))
         return value
 
-    def _code(self, column: Column, text: str, loc: Location):
+    def _code(self, column: Column, text: str, row: "_Row", index: int):
         """The code a cell names, by its code or its label; a cell naming neither is reported here, where the
         schema's checks of other cells do not hide it, and kept as typed."""
         vocab = column.vocab
@@ -504,16 +484,74 @@ class _Reader:
         near = difflib.get_close_matches(text, names, n=1)
         hint = say("hint.did_you_mean", self.lang, name=near[0]) if near else \
             say("hint.codes", self.lang, codes=", ".join(f"{label} ({code})" for code, label in vocab.codes.items()))
-        self.problem("facts.unknown_code", "roster.unknown_code", loc, hint=hint, value=text, vocab=vocab.label)
+        self.problem("facts.unknown_code", "roster.unknown_code", row.cell(index), hint=hint, value=text,
+                     vocab=vocab.label)
         return text
 
 
-def _row_location(where: Dict[Tuple[str, ...], Location], table: Optional[_Table] = None) -> Location:
-    """A row's place: its first cell."""
-    cell = next(iter(where.values()), None)
-    if cell is None:
-        return Location(table.file) if table is not None else Location()
-    return CellLocation(cell.file, cell.line, 1, cell.sheet, f"A{cell.line}", "")
+class _SheetCells:
+    """What locating a cell of one sheet needs: its file, title, mapped columns and (CSV) lines."""
+
+    __slots__ = ("table", "columns", "by_path")
+
+    def __init__(self, table: _Table, columns: Dict[int, Column]):
+        self.table = table
+        self.columns = columns
+        self.by_path = {column.path: index for index, column in columns.items() if column.kind != "link"}
+
+
+class _Row:
+    """One row of a sheet, located lazily: a cell's place is worked out only when a problem asks for it."""
+
+    __slots__ = ("sheet", "number")
+
+    def __init__(self, sheet: _SheetCells, number: int):
+        self.sheet = sheet
+        self.number = number
+
+    def cell(self, index: int) -> "CellLocation":
+        table, n = self.sheet.table, self.number
+        column = self.sheet.columns.get(index)
+        return CellLocation(table.file, n, _char_col(table, n, index), table.title, f"{column_letter(index + 1)}{n}",
+                            column.label if column is not None else "")
+
+    def location(self) -> "CellLocation":
+        table = self.sheet.table
+        return CellLocation(table.file, self.number, 1, table.title, f"A{self.number}", "")
+
+    def locate(self, path: Tuple[str, ...]) -> "CellLocation":
+        """The cell of a field (``path``, a list item's index after it), the first cell of a nested mapping, or the
+        row."""
+        for cut in range(len(path), 0, -1):
+            index = self.sheet.by_path.get(path[:cut])
+            if index is not None:
+                return self.cell(index)
+        if path:
+            inside = [i for p, i in self.sheet.by_path.items() if p[:len(path)] == path]
+            if inside:
+                return self.cell(min(inside))
+        return self.location()
+
+
+class _Positions(dict):
+    """Where each value of a roster's document stands: a pointer into a row is located at its cell when asked."""
+
+    def __init__(self, known):
+        super().__init__(known)
+        self.rows: Dict[str, _Row] = {}
+
+    def get(self, pointer, default=None):
+        hit = dict.get(self, pointer)
+        if hit is not None:
+            return hit
+        head, tail = pointer, []
+        while head:
+            row = self.rows.get(head)
+            if row is not None:
+                return row.locate(tuple(tail))
+            head, _, last = head.rpartition("/")
+            tail.insert(0, last.replace("~1", "/").replace("~0", "~"))
+        return default
 
 
 def _char_col(table: _Table, number: int, index: int) -> int:
