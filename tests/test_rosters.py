@@ -453,7 +453,7 @@ ROSTER_PROBLEMS = {
     "no column to link by": (lambda book: book["月度收入与社保"].delete_cols(1),
                              "m.xlsx 月度收入与社保!A2: error[roster.missing_column] 工作表“月度收入与社保”缺少必填列“帮扶车间编号”"
                              "（workshop_id）"),
-    "a sheet the roster has not": (lambda book: book.create_sheet("工资表"),
+    "a sheet the roster has not": (lambda book: book.create_sheet("工资表").append(["姓名", "工资"]),
                                    "m.xlsx: error[roster.unknown_sheet] 工作表“工资表”不属于花名册; 工作表有：期间, 车间, 劳动力, "
                                    "月度收入与社保, 贷款"),
     "a misspelt sheet": (lambda book: setattr(book["贷款"], "title", "贷款表"),
@@ -548,3 +548,8 @@ def test_yaml_and_json_convert_without_a_policy_but_a_roster_needs_one(tmp_path)
     result = run("facts", "convert", bad, "-o", tmp_path / "bad.json")
     assert result.exit_code == 1 and not (tmp_path / "bad.json").exists()
     assert "'2022/07/01' must be a date written YYYY-MM-DD (at /period/start); write 2022-07-01" in result.output
+
+
+def test_an_empty_extra_sheet_is_left_alone(tmp_path):
+    path = _county_workbook(tmp_path, lambda book: book.create_sheet("Sheet1"))
+    assert decisions(POLICY, str(path)) == decisions(POLICY, COUNTY)

@@ -231,7 +231,7 @@ class _Reader:
         for table in tables:
             sheet = self.titles.get(table.title.strip())
             if sheet is None:
-                if table.title.strip() not in skip:
+                if table.title.strip() not in skip and not _blank(table):
                     near = difflib.get_close_matches(table.title, [s.title for s in self.layout], n=1)
                     self.problem("roster.unknown_sheet", "roster.unknown_sheet", Location(table.file), sheet=table.title,
                                  hint=say("hint.did_you_mean", self.lang, name=near[0]) if near else
@@ -487,6 +487,11 @@ class _Reader:
         self.problem("facts.unknown_code", "roster.unknown_code", row.cell(index), hint=hint, value=text,
                      vocab=vocab.label)
         return text
+
+
+def _blank(table: _Table) -> bool:
+    """A sheet with nothing in it (Excel's empty Sheet1): nothing is lost by leaving it unread."""
+    return not any(v is not None and str(v).strip() for _, row in table.rows for v in row)
 
 
 class _SheetCells:
