@@ -424,11 +424,24 @@ def read_file(path: str, max_bytes: int = LIMITS.max_file_bytes, encoding: Optio
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            from .facts.workbook import encoding_problem
             raise InvalidInput([encoding_problem(path, raw, exc)]) from None
     if path.endswith(".json"):
         return read_json_fast(path, text)
     return read_text(path, text)
+
+
+def encoding_problem(path: str, raw: bytes, exc: UnicodeDecodeError) -> Problem:
+    """Not UTF-8: with a hint to save as UTF-8 or name the encoding when the bytes read as GB18030 (GBK)."""
+    line = raw.count(b"\n", 0, exc.start) + 1
+    col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    hint = None
+    try:
+        raw.decode("gb18030")
+        from .locale import say
+        hint = say("hint.gbk", "en")
+    except UnicodeDecodeError:
+        pass
+    return Problem("file.encoding", f"not UTF-8 text (byte {exc.start})", "", Location(path, line, col), hint=hint)
 
 
 def _expanded_size(node, memo: dict, limit: int) -> int:

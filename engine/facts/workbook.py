@@ -27,7 +27,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 from ..locale import language, say
 from ..policy.model import Policy
 from ..problems import InvalidInput, Location, Problem
-from ..source import Document
+from ..source import Document, encoding_problem
 from .layout import CHILD_LIST, COMMENT, INSTRUCTIONS, VOCABULARIES, Column, Sheet, by_title, instructions_title, sheets
 
 #: Separators of the codes in a list cell: comma, semicolon and their full-width forms, and the enumeration comma.
@@ -189,19 +189,6 @@ def decode(path: str, raw: bytes, encoding: Optional[str]) -> Tuple[str, Optiona
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
         return "", encoding_problem(path, raw, exc)
-
-
-def encoding_problem(path: str, raw: bytes, exc: UnicodeDecodeError) -> Problem:
-    """Not UTF-8: with a hint to save as UTF-8 or name the encoding when the bytes read as GB18030 (GBK)."""
-    line = raw.count(b"\n", 0, exc.start) + 1
-    col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-    hint = None
-    try:
-        raw.decode("gb18030")
-        hint = say("hint.gbk", "en")
-    except UnicodeDecodeError:
-        pass
-    return Problem("file.encoding", f"not UTF-8 text (byte {exc.start})", "", Location(path, line, col), hint=hint)
 
 
 # --- reading ----------------------------------------------------------------------------------------------------
