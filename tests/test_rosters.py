@@ -553,3 +553,36 @@ def test_yaml_and_json_convert_without_a_policy_but_a_roster_needs_one(tmp_path)
 def test_an_empty_extra_sheet_is_left_alone(tmp_path):
     path = _county_workbook(tmp_path, lambda book: book.create_sheet("Sheet1"))
     assert decisions(POLICY, str(path)) == decisions(POLICY, COUNTY)
+
+
+# --- any cell is answered: read, or refused at its place; never a crash ------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_CELLS = st.one_of(
+    st.none(), st.booleans(), st.integers(-10 ** 20, 10 ** 20),
+    st.floats(allow_nan=True, allow_infinity=True), st.dates(dt.date(1900, 1, 1), dt.date(2200, 12, 31)),
+    st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2200, 12, 31)),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40),
+    st.sampled_from(["1,500", "２６００", "1988/05/17", "2022.7", "是", "否", "男", "脱贫户、监测户", "=1+2", "#x", "WS-L0l"]),
+)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sheet=st.sampled_from(["期间", "车间", "劳动力", "月度收入与社保"]), row=st.integers(1, 5),
+       column=st.integers(1, 22), value=_CELLS)
+def test_any_cell_is_read_or_refused_where_it_stands(tmp_path, sheet, row, column, value):
+    policy = subsidy_rules.load_policy(POLICY)
+    book = openpyxl.load_workbook(ROOT / "examples" / "county" / "2022-07.xlsx")
+    try:
+        book[sheet].cell(row=row, column=column, value=value)
+    except (ValueError, TypeError):  # openpyxl itself refuses the value: nothing to read
+        return
+    path = tmp_path / "m.xlsx"
+    book.save(path)
+    try:
+        subsidy_rules.load_facts(str(path), policy)
+    except subsidy_rules.InvalidInput as exc:
+        assert exc.problems and all(str(p) for p in exc.problems)
+        assert all(p.location.file == str(path) for p in exc.problems)
