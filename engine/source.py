@@ -233,7 +233,9 @@ def read_text(path: str, text: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = " ".join(s for s in (exc.context, exc.problem) if s) or "not valid YAML"
-        raise InvalidInput([Problem("yaml.syntax", f"not valid YAML: {msg}", "", _mark_location(path, mark))])
+        where, hint = _full_width_near(path, text, mark)
+        raise InvalidInput([Problem("yaml.syntax", f"not valid YAML: {msg}", "", where or _mark_location(path, mark),
+                                    hint=hint)])
     except yaml.YAMLError as exc:  # reader errors: bad bytes, control characters
         mark = getattr(exc, "problem_mark", None)
         raise InvalidInput([Problem("yaml.syntax", f"not valid YAML: {exc}", "", _mark_location(path, mark))])
@@ -251,6 +253,32 @@ def read_text(path: str, text: str) -> Document:
     if problems:
         raise InvalidInput(problems, positions)
     return Document(path, text, data, positions)
+
+
+#: Full-width punctuation a YAML or JSON file needs half-width, and what to type instead.
+_FULL_WIDTH_SYNTAX = {"\uff1a": ":", "\uff0c": ",", "\uff5b": "{", "\uff5d": "}", "\uff3b": "[", "\uff3d": "]",
+                      "\uff02": '"', "\u201c": '"', "\u201d": '"', "\uff07": "'", "\u2018": "'", "\u2019": "'"}
+
+
+def _full_width_near(path: str, text: str, mark):
+    """The place of a full-width colon, comma or bracket on the line of a syntax error or the two before it (where
+    a parser that met it stops later), and a hint naming it; (None, None) if there is none."""
+    if mark is None:
+        return None, None
+    from .locale import say
+    lines = text.splitlines()
+    for n in range(mark.line, max(-1, mark.line - 3), -1):
+        line = lines[n] if 0 <= n < len(lines) else ""
+        for col, char in enumerate(line):
+            if char in _FULL_WIDTH_SYNTAX and not _in_quotes(line, col) and line.lstrip()[:1] != "#":
+                return Location(path, n + 1, col + 1), say("hint.yaml_full_width", "en", char=char,
+                                                           write=_FULL_WIDTH_SYNTAX[char])
+    return None, None
+
+
+def _in_quotes(line: str, col: int) -> bool:
+    before = line[:col]
+    return before.count('"') % 2 == 1 or before.count("'") % 2 == 1
 
 
 class DuplicateKey(InputFault):
@@ -310,6 +338,9 @@ def read_json_fast(path: str, text: str, limits: Limits = LIMITS) -> Document:
 
 def _json_hint(text: str, pos: int):
     """What a person probably meant, for the JSON slips YAML would have taken."""
+    if text[pos:pos + 1] in _FULL_WIDTH_SYNTAX:
+        from .locale import say
+        return say("hint.yaml_full_width", "en", char=text[pos], write=_FULL_WIDTH_SYNTAX[text[pos]])
     before = text[:pos].rstrip()
     if before.endswith(",") and text[pos:pos + 1] in "}]":
         return "a comma stands before this closing bracket: JSON takes no comma after the last item"
@@ -364,9 +395,9 @@ def _long_number(path: str, text: str, exc: ValueError, limits: Limits) -> Probl
                    Location(path, line, col))
 
 
-def read_file(path: str, max_bytes: int = LIMITS.max_file_bytes) -> Document:
-    """A policy or facts file: a regular file of at most ``max_bytes``, UTF-8; ``.json`` is strict JSON, anything
-    else YAML."""
+def read_file(path: str, max_bytes: int = LIMITS.max_file_bytes, encoding: Optional[str] = None) -> Document:
+    """A policy or facts file: a regular file of at most ``max_bytes``, UTF-8 (or ``encoding``); ``.json`` is strict
+    JSON, anything else YAML."""
     import os
     import stat
     try:
@@ -383,13 +414,34 @@ def read_file(path: str, max_bytes: int = LIMITS.max_file_bytes) -> Document:
         raise InvalidInput([Problem("file.unreadable", f"cannot read file: {exc.strerror}", "", Location(path))])
     if len(raw) > max_bytes:
         raise InvalidInput([Problem("input.too_large", f"the file has more than {max_bytes:,} bytes", "", Location(path))])
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput([Problem("file.encoding", f"not UTF-8 text (byte {exc.start})", "", Location(path))])
+    if encoding:
+        try:
+            text = raw.decode(encoding)
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise InvalidInput([Problem("file.encoding", f"cannot read the file as {encoding}: {exc}", "",
+                                        Location(path))]) from None
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput([encoding_problem(path, raw, exc)]) from None
     if path.endswith(".json"):
         return read_json_fast(path, text)
     return read_text(path, text)
+
+
+def encoding_problem(path: str, raw: bytes, exc: UnicodeDecodeError) -> Problem:
+    """Not UTF-8: with a hint to save as UTF-8 or name the encoding when the bytes read as GB18030 (GBK)."""
+    line = raw.count(b"\n", 0, exc.start) + 1
+    col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    hint = None
+    try:
+        raw.decode("gb18030")
+        from .locale import say
+        hint = say("hint.gbk", "en")
+    except UnicodeDecodeError:
+        pass
+    return Problem("file.encoding", f"not UTF-8 text (byte {exc.start})", "", Location(path, line, col), hint=hint)
 
 
 def _expanded_size(node, memo: dict, limit: int) -> int:

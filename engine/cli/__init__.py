@@ -10,6 +10,7 @@ import click
 
 import subsidy_rules
 
+from .facts import facts, template
 from .ledger import ledger
 from .policy import diff, test_cases, validate
 from .run import evaluate, explain, verify
@@ -30,6 +31,11 @@ def main():
       subsidy validate policy.yaml
 
     \b
+    A county's roster in Excel (a template from the policy, filled, then evaluated like YAML):
+      subsidy template policy.yaml -o roster.xlsx
+      subsidy evaluate policy.yaml roster.xlsx --format text
+
+    \b
     A county's months with the payout ledger (history from earlier months, nothing paid twice):
       subsidy ledger init ledger.db        # once, then the records kept before it, once:
       subsidy ledger carry-in ledger.db policy.yaml examples/county/2022-07.yaml --reason "paper records"
@@ -44,5 +50,5 @@ def main():
     """
 
 
-for _command in (validate, evaluate, verify, explain, diff, ledger, test_cases, serve, users):
+for _command in (validate, evaluate, verify, explain, diff, ledger, test_cases, template, facts, serve, users):
     main.add_command(_command)

@@ -73,15 +73,29 @@ class _OutputFile(click.Path):
 _OUTPUT = _OutputFile()
 
 
-def _load(policy_path: str, facts_path: str, fmt: str = "text"):
+def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, quiet: bool = False):
     try:
         policy = subsidy_rules.load_policy(policy_path)
-        return policy, subsidy_rules.load_facts(facts_path, policy)
+    except subsidy_rules.InvalidInput as exc:
+        from ..facts.swapped import swapped
+        _fail(swapped(policy_path, facts_path, click.get_current_context().info_name) or exc, fmt)
+    try:
+        from ..facts.workbook import is_roster, roster_size
+        size = roster_size(facts_path, policy) if is_roster(facts_path) and not quiet and sys.stderr.isatty() else 0
+        if size:
+            with click.progressbar(length=size, label="reading", file=sys.stderr) as bar:
+                return policy, subsidy_rules.load_facts(facts_path, policy, encoding, bar.update)
+        return policy, subsidy_rules.load_facts(facts_path, policy, encoding)
     except subsidy_rules.InvalidInput as exc:
         _fail(exc, fmt)
 
 
 _PATH = click.Path(dir_okay=False)
+#: A facts argument: a file, or a folder of CSV files.
+_FACTS = click.Path()
+#: --encoding, for a CSV folder (or a YAML file) that is not UTF-8.
+_ENCODING = click.option("--encoding", metavar="NAME",
+                         help="The encoding of CSV (or YAML) facts that are not UTF-8, e.g. gb18030.")
 
 
 @contextmanager

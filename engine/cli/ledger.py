@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 import click
 
 import subsidy_rules
-from ._common import _fail, _write, _OUTPUT, _load, _PATH, _ledger, _head_line, _date_option
+from ._common import _fail, _write, _OUTPUT, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _date_option
 
 if TYPE_CHECKING:
     from ..ledger import Ledger
@@ -179,9 +179,10 @@ def ledger_checkpoint(url: str, key_path: str, output: str) -> None:
 @ledger.command(name="carry-in")
 @click.argument("url")
 @click.argument("policy", type=_PATH)
-@click.argument("facts", type=_PATH)
+@click.argument("facts", type=_FACTS)
+@_ENCODING
 @click.option("--reason", required=True, help="Where the history comes from (e.g. the county's records to 2022-06).")
-def ledger_carry_in(url: str, policy: str, facts: str, reason: str) -> None:
+def ledger_carry_in(url: str, policy: str, facts: str, encoding: str | None, reason: str) -> None:
     """Bring in the history FACTS states: payments made before the ledger was kept.
 
     Every `history` field the facts give (one-time subsidy paid, months of
@@ -197,7 +198,7 @@ def ledger_carry_in(url: str, policy: str, facts: str, reason: str) -> None:
           --reason "county records to 2022-06"
     """
     from ..ledger import carry_in
-    loaded, facts_loaded = _load(policy, facts)
+    loaded, facts_loaded = _load(policy, facts, encoding=encoding)
     with _ledger(url) as led:
         done = carry_in(led, loaded, facts_loaded, reason=reason.strip(), tool_version=subsidy_rules.__version__)
     if done.already:

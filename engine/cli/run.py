@@ -10,12 +10,13 @@ import click
 
 import subsidy_rules
 from ..runtime.backends import NAMES as ENGINE_NAMES
-from ._common import _fail, _write, _unwritable, _OUTPUT, _load, _PATH, _ledger, _head_line, _workshop_index, _only
+from ._common import _fail, _write, _unwritable, _OUTPUT, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only
 
 
 @click.command()
 @click.argument("policy", type=_PATH)
-@click.argument("facts", type=_PATH)
+@click.argument("facts", type=_FACTS)
+@_ENCODING
 @click.option("--format", "fmt", type=click.Choice(["json", "text", "csv", "xlsx", "html"]), default="json", show_default=True,
               help="json: the decisions document, with traces; text: a table per workshop with totals by fund and clause; "
                    "csv: one row per decision; xlsx: a payout workbook (needs -o); html: a printable audit report.")
@@ -41,7 +42,7 @@ from ._common import _fail, _write, _unwritable, _OUTPUT, _load, _PATH, _ledger,
 @click.option("--strict", is_flag=True, help="Exit 1 if any decision is pending (a parameter has no value yet on a "
                                              "date it is needed); without it the run succeeds and says so on "
                                              "standard error.")
-def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
+def evaluate(policy, facts, encoding, fmt, why_not, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
              supersede, reason, strict):
     """Decide every workshop in FACTS under POLICY.
 
@@ -82,7 +83,7 @@ def evaluate(policy, facts, fmt, why_not, no_trace, backend, workshop, jobs, qui
         # the stream stopped on a problem: the thorough path below reports it with its location
     elif jobs > 1:
         raise click.UsageError("--jobs works on JSON facts written as JSON (the streaming path)")
-    loaded, facts_loaded = _load(policy, facts)
+    loaded, facts_loaded = _load(policy, facts, encoding=encoding, quiet=quiet)
     if workshop:
         facts_loaded = _only(facts_loaded, _workshop_index(facts_loaded, workshop, facts))
     # the report and the text view say why a workshop is not certified: decided with --why-not, they show the rules
@@ -236,10 +237,11 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
 
 @click.command()
 @click.argument("decisions", type=_PATH)
-@click.argument("facts", type=_PATH)
+@click.argument("facts", type=_FACTS)
+@_ENCODING
 @click.option("--policy", type=_PATH, help="The policy file, if not at the path the decisions file records.")
 @click.option("--ledger", "ledger_url", metavar="URL", help="The ledger the run took its history from (evaluate --ledger).")
-def verify(decisions, facts, policy, ledger_url):
+def verify(decisions, facts, encoding, policy, ledger_url):
     """Re-run a decisions file and confirm every decision is identical.
 
     Checks that the policy files and FACTS are the ones the run recorded (by
@@ -255,7 +257,7 @@ def verify(decisions, facts, policy, ledger_url):
     from ..tools.verify import verify as run_verify
     with _ledger(ledger_url) if ledger_url else nullcontext() as led:
         try:
-            result = run_verify(decisions, facts, policy, led)
+            result = run_verify(decisions, facts, policy, led, encoding=encoding)
         except subsidy_rules.InvalidInput as exc:
             _fail(exc)
     if result.ok:
@@ -266,14 +268,15 @@ def verify(decisions, facts, policy, ledger_url):
 
 @click.command()
 @click.argument("policy", type=_PATH)
-@click.argument("facts", type=_PATH)
+@click.argument("facts", type=_FACTS)
+@_ENCODING
 @click.option("--workshop", required=True, help="The workshop id to explain.")
 @click.option("--worker", help="Only this worker's decisions.")
 @click.option("--loan", help="Only this loan's decisions.")
 @click.option("--all/--granted-only", "show_all", default=True, show_default=True,
               help="Include rules that did not fire, with the first condition that failed.")
 @click.option("--raw", is_flag=True, help="The trace in the engine's syntax (expressions, codes, rule ids), for developers.")
-def explain(policy, facts, workshop, worker, loan, show_all, raw):
+def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw):
     """Print the trace behind each decision about one workshop (or one of its workers or loans):
     the clause and its text, each condition with the values it saw, each parameter with its
     value and the date it took effect, the derived facts it built on, and the arithmetic.
@@ -282,7 +285,7 @@ def explain(policy, facts, workshop, worker, loan, show_all, raw):
     Example:
       subsidy explain policy.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
     """
-    loaded, facts_loaded = _load(policy, facts)
+    loaded, facts_loaded = _load(policy, facts, encoding=encoding)
     index = _workshop_index(facts_loaded, workshop, facts)
     ws = facts_loaded.workshops[index]
     if worker and worker not in [w["id"] for w in ws.get("workers") or ()]:

@@ -12,7 +12,7 @@ import datetime as _dt
 import difflib
 import hashlib
 from dataclasses import dataclass
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 from .. import schemas
 
@@ -38,9 +38,23 @@ class Facts:
     doc: Document
 
 
-def load_facts(path: str, policy: Policy) -> Facts:
-    """Read and check the facts at ``path`` for ``policy``; raise InvalidInput with every problem."""
-    return check_facts(read_file(path), policy)
+def load_facts(path: str, policy: Policy, encoding: Optional[str] = None,
+               progress: Optional[Callable[[int], None]] = None) -> Facts:
+    """Read and check the facts at ``path`` for ``policy``; raise InvalidInput with every problem.
+
+    ``path`` is a YAML or JSON file, or a roster: an ``.xlsx`` workbook or a folder of CSV files (see
+    :mod:`.workbook`; ``encoding`` names a CSV or YAML file's encoding when it is not UTF-8, ``progress`` is
+    called with the rows read)."""
+    from .workbook import is_roster
+    if is_roster(path):
+        from .roster import load_roster
+        return load_roster(path, policy, encoding, progress)
+    doc = read_file(path, encoding=encoding)
+    try:
+        return check_facts(doc, policy)
+    except InvalidInput as exc:
+        from .hints import enrich
+        raise InvalidInput(enrich(exc.problems, doc.data, "en", lambda p: doc.line(p.location.line))) from None
 
 
 def check_facts(doc: Document, policy: Policy) -> Facts:

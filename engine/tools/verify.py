@@ -36,7 +36,8 @@ class Verification:
         return not self.problems
 
 
-def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = None, ledger=None) -> Verification:
+def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = None, ledger=None,
+           encoding: Optional[str] = None) -> Verification:
     """Re-run ``decisions_path``; a run whose history came from a ledger is re-run with ``ledger`` (an open
     :class:`subsidy_rules.ledger.Ledger`), whose history before the run's period is what the run was decided on."""
     doc = read_file(decisions_path)
@@ -64,7 +65,7 @@ def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = No
                                     f"policy file {entry.get('path')} is not the one this run used "
                                     f"(recorded sha256 {str(entry.get('sha256'))[:12]}…, now {str(sha)[:12]}…)",
                                     f"/policy/files/{i}/sha256"))
-    facts = load_facts(facts_path, policy)
+    facts = load_facts(facts_path, policy, encoding)
     if facts.sha256 != data.get("facts_sha256"):
         problems.append(problem("verify.facts_changed",
                                 f"{facts_path} is not the facts this run used (recorded sha256 "

@@ -1,0 +1,44 @@
+"""Checked facts from a roster (a workbook or a folder of CSV files), with every problem at its cell."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Callable, Optional
+
+from ..locale import language, localize
+from ..policy.model import Policy
+from ..problems import InvalidInput, Problem, pointer_join
+from .hints import enrich
+from .workbook import read_roster, roster_sha256
+
+_MISSING = re.compile(r"missing required field '([^']+)'")
+
+
+def load_roster(path: str, policy: Policy, encoding: Optional[str] = None,
+                progress: Optional[Callable[[int], None]] = None):
+    """The facts of the roster at ``path``, checked as a YAML or JSON file's are; InvalidInput with every problem,
+    each at its sheet, row and column, in the policy's language."""
+    from .reading import check_facts
+    doc, problems = read_roster(path, policy, encoding, progress)
+    facts = None
+    if isinstance(doc.data, dict) and "period" in doc.data:
+        try:
+            facts = check_facts(doc, policy)
+        except InvalidInput as exc:
+            # one message a slip: a cell the reader refused (a formula without a value) is not missing as well
+            refused = {p.location for p in problems}
+            problems = problems + [p for p in (_at_cell(doc, p) for p in exc.problems) if p.location not in refused]
+    lang = language(policy)
+    if problems:
+        raise InvalidInput(localize(enrich(problems, doc.data, lang), lang))
+    return dataclasses.replace(facts, sha256=roster_sha256(path))
+
+
+def _at_cell(doc, problem: Problem) -> Problem:
+    """A missing field is reported at its (blank) cell, not at the start of the row."""
+    match = _MISSING.search(problem.message)
+    if match is None:
+        return problem
+    at = pointer_join(problem.pointer, match.group(1))
+    loc = (doc.positions or {}).get(at)
+    return problem if loc is None else dataclasses.replace(problem, location=loc)

@@ -1,0 +1,87 @@
+"""Messages for people in the policy's language: a catalog per language, kept as data (``<lang>.yaml``).
+
+The engine writes its problems in English, each with a stable code. When a policy says ``report.lang`` is a
+language this package has a catalog for, :func:`localize` rewrites each message and hint it knows (matched by
+code and by the English sentence) into that language; the code, pointer and location stay as they are, and a
+sentence the catalog does not know stays in English rather than being guessed. :func:`say` gives a sentence of
+the catalog by key, filled with its values. Only generic words live here; a policy's own words come from its
+``labels``.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable, List, Optional
+
+import yaml
+
+from ..problems import Problem
+
+
+def language(policy) -> str:
+    """The catalog a policy's people read: ``zh`` for ``report.lang: zh-CN``, else ``en``."""
+    lang = (getattr(policy, "labels", None) or {}).get("report.lang", "en")
+    base = lang.split("-")[0].lower()
+    return base if base in ("en", "zh") else "en"
+
+
+@lru_cache(maxsize=None)
+def catalog(lang: str) -> dict:
+    text = resources.files(__name__).joinpath(f"{lang}.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text) or {}
+
+
+def say(key: str, lang: str = "en", **values) -> str:
+    """The sentence ``key`` of the catalog of ``lang`` (English if that catalog lacks it), filled with ``values``."""
+    template = catalog(lang).get("messages", {}).get(key)
+    if template is None:
+        template = catalog("en")["messages"][key]
+    return template.format(**values)
+
+
+@lru_cache(maxsize=None)
+def _patterns(lang: str):
+    out = []
+    for entry in catalog(lang).get("patterns", ()):
+        out.append((entry.get("code"), re.compile(entry["en"], re.S), entry["text"]))
+    return tuple(out)
+
+
+def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Optional[str]:
+    """``text`` in ``lang`` if the catalog knows the sentence (by its English form), else as it is."""
+    if not text or lang == "en":
+        return text
+    prefix, body = _record_prefix(text, lang)
+    for pcode, pattern, template in _patterns(lang):
+        if pcode and code and not re.fullmatch(pcode, code):
+            continue
+        match = pattern.fullmatch(body)
+        if match:
+            return prefix + template.format(**{k: v if v is not None else "" for k, v in match.groupdict().items()})
+    return prefix + body
+
+
+_PREFIX = re.compile(r"^((?:(?:workshop|worker|month|loan) [^,:]+(?:, )?)+): ")
+
+
+def _record_prefix(text: str, lang: str):
+    """'workshop WS-1, worker W3: …' -> the records in ``lang`` and the rest of the sentence."""
+    match = _PREFIX.match(text)
+    if not match:
+        return "", text
+    words = catalog(lang).get("records", {})
+    sep = catalog(lang).get("separators", {})
+    parts = []
+    for part in match.group(1).split(", "):
+        kind, _, rid = part.partition(" ")
+        parts.append(f"{words.get(kind, kind)} {rid}")
+    return sep.get("list", ", ").join(parts) + sep.get("colon", ": "), text[match.end():]
+
+
+def localize(problems: Iterable[Problem], lang: str) -> List[Problem]:
+    """Each problem's message and hint in ``lang`` where the catalog knows them; code, pointer and place kept."""
+    if lang == "en":
+        return list(problems)
+    return [Problem(p.code, translate(p.message, lang, p.code), p.pointer, p.location, p.severity,
+                    translate(p.hint, lang, p.code)) for p in problems]
