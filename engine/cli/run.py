@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import nullcontext
-from decimal import Decimal
 
 import click
 
