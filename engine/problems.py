@@ -24,6 +24,10 @@ class Location:
             return self.file or "<input>"
         return f"{self.file}:{self.line}:{self.col}"
 
+    def details(self) -> Dict[str, str]:
+        """What a kind of place adds to file, line and column in a machine's report (a roster: sheet, cell, header)."""
+        return {}
+
 
 ERROR = "error"
 WARNING = "warning"
@@ -54,6 +58,7 @@ class Problem:
             "line": self.location.line,
             "col": self.location.col,
         }
+        d.update(self.location.details())
         if self.hint:
             d["hint"] = self.hint
         return d

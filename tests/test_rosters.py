@@ -586,3 +586,15 @@ def test_any_cell_is_read_or_refused_where_it_stands(tmp_path, sheet, row, colum
     except subsidy_rules.InvalidInput as exc:
         assert exc.problems and all(str(p) for p in exc.problems)
         assert all(p.location.file == str(path) for p in exc.problems)
+
+
+def test_a_machines_report_of_a_roster_problem_names_its_sheet_cell_and_header(tmp_path):
+    """Problem.to_dict (the API's and --format json's problems) keeps where the clerk typed it, not only line and col."""
+    path = _county_workbook(tmp_path, _set("劳动力", "F3", "1988/05/17"))
+    policy = subsidy_rules.load_policy(POLICY)
+    with pytest.raises(subsidy_rules.InvalidInput) as caught:
+        subsidy_rules.load_facts(path, policy)  # a pathlib.Path, as a library user passes it
+    [problem] = [p.to_dict() for p in caught.value.problems]
+    assert (problem["code"], problem["sheet"], problem["cell"], problem["header"]) == (
+        "facts.invalid_value", "劳动力", "F3", "出生日期")
+    assert problem["pointer"] == "/workshops/0/workers/0/birth_date"

@@ -9,6 +9,7 @@ field and carries its ``file:line:col``; none is dropped, none is guessed.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import difflib
 import hashlib
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class Facts:
     doc: Document
 
 
-def load_facts(path: str, policy: Policy, encoding: Optional[str] = None,
+def load_facts(path: "str | os.PathLike[str]", policy: Policy, encoding: Optional[str] = None,
                progress: Optional[Callable[[int], None]] = None) -> Facts:
     """Read and check the facts at ``path`` for ``policy``; raise InvalidInput with every problem.
 
@@ -46,6 +47,7 @@ def load_facts(path: str, policy: Policy, encoding: Optional[str] = None,
     :mod:`.workbook`; ``encoding`` names a CSV or YAML file's encoding when it is not UTF-8, ``progress`` is
     called with the rows read)."""
     from .workbook import is_roster
+    path = os.fspath(path)
     if is_roster(path):
         from .roster import load_roster
         return load_roster(path, policy, encoding, progress)

@@ -51,6 +51,9 @@ class CellLocation(Location):
             return f"{self.file}:{self.line}:{self.col} {where}"
         return f"{self.file} {where}"
 
+    def details(self) -> Dict[str, str]:
+        return {"sheet": self.sheet, "cell": self.ref, "header": self.header}
+
 
 def is_roster(path: str) -> bool:
     """True for a path read by this module: an ``.xlsx`` file (by its name or, for an upload kept under another
