@@ -189,7 +189,8 @@ def test_verify_and_explain_take_a_workbook(tmp_path):
     result = run("verify", out, book)
     assert result.exit_code == 0 and "verified" in result.output
     result = run("explain", POLICY, book, "--workshop", "WS-L01", "--worker", "E-01")
-    assert result.exit_code == 0 and "social_insurance_subsidy" in result.output
+    label = subsidy_rules.load_policy(POLICY).rule("social_insurance_subsidy").label
+    assert result.exit_code == 0 and f"E-01 · 3.8 {label}：发放" in result.output  # the worker's 3.8 grant, explained
 
 
 def test_ledger_carry_in_takes_a_csv_folder(tmp_path):
@@ -364,44 +365,41 @@ WORKER = ("      - {id: W1, categories: [poverty_alleviated], sex: male, birth_d
 YAML_SLIPS = {
     "thousands separator in { }": (
         WORKER.replace("income: 700", "income: 1,500"),
-        "facts.yaml:7:148: error[facts.unknown_field] workshop WS-1, worker W1, month 2022-07: unknown field '500' "
-        "(at /workshops/0/workers/0/months/0/500); inside { } a comma ends an entry, so income: 1,500 was read as two; "
-        "write income: 1500 (no thousands separator)"),
+        'facts.yaml:7:148: error[facts.unknown_field] 车间 WS-1，劳动力 W1，月份 2022-07：没有名为 500 的字段 (at /workshops/0'
+        '/workers/0/months/0/500); 在 { } 中逗号分隔各项，income: 1,500 被读成了两项；请写成 income: 1500（不要千分位逗号）'),
     "full-width colon": (
         "      - id: W1\n        categories: [poverty_alleviated]\n        sex: male\n        birth_date：1975-04-02\n"
         "        hired_on: 2022-07-01\n",
-        "facts.yaml:10:19: error[yaml.syntax] not valid YAML: while scanning a simple key could not find expected ':'; "
-        "'：' is a full-width character: YAML needs the half-width ':' here (followed by a space after a colon)"),
+        'facts.yaml:10:19: error[yaml.syntax] 不是有效的 YAML（while scanning a simple key could not find expected '
+        "':'）; “：”是全角字符：此处应为半角“:”（冒号后加一个空格）"),
     "full-width digits": (
         WORKER.replace("income: 700", "income: ７００"),
-        "facts.yaml:7:143: error[facts.invalid_value] workshop WS-1, worker W1, month 2022-07: '７００' must be a "
-        "non-negative decimal number below 10^15, with at most 10 decimals (at /workshops/0/workers/0/months/0/income); "
-        "'７００' holds full-width characters: type '700' (half-width)"),
+        "facts.yaml:7:143: error[facts.invalid_value] 车间 WS-1，劳动力 W1，月份 2022-07：'７００' 不是金额：应为 0 或正数（小于 10^15，"
+        '最多 10 位小数） (at /workshops/0/workers/0/months/0/income); “７００”含全角字符：请用半角输入“700”'),
     "slash date": (
         WORKER.replace("birth_date: 1980-01-01", "birth_date: 1980/01/01"),
-        "facts.yaml:7:75: error[facts.invalid_value] workshop WS-1, worker W1: '1980/01/01' must be a date written "
-        "YYYY-MM-DD (at /workshops/0/workers/0/birth_date); write 1980-01-01"),
+        "facts.yaml:7:75: error[facts.invalid_value] 车间 WS-1，劳动力 W1：'1980/01/01' 不是日期 (at /workshops/0/worker"
+        's/0/birth_date); 请写成 1980-01-01'),
     "dotted date": (
         WORKER.replace("hired_on: 2022-07-01", "hired_on: 2022.7.1"),
-        "facts.yaml:7:97: error[facts.invalid_value] workshop WS-1, worker W1: '2022.7.1' must be a date written "
-        "YYYY-MM-DD (at /workshops/0/workers/0/hired_on); write 2022-07-01"),
+        "facts.yaml:7:97: error[facts.invalid_value] 车间 WS-1，劳动力 W1：'2022.7.1' 不是日期 (at /workshops/0/workers/"
+        '0/hired_on); 请写成 2022-07-01'),
     "slash month": (
         WORKER.replace("month: 2022-07", "month: 2022/7"),
-        "facts.yaml:7:126: error[facts.invalid_value] workshop WS-1, worker W1, month 2022/7: '2022/7' must be a month "
-        "written YYYY-MM, from 1900-01 to 2200-12 (at /workshops/0/workers/0/months/0/month); write 2022-07"),
+        "facts.yaml:7:126: error[facts.invalid_value] 车间 WS-1，劳动力 W1，月份 2022/7：'2022/7' 不是 1900-01 至 2200-12 "
+        '之间的月份 (at /workshops/0/workers/0/months/0/month); 请写成 2022-07'),
     "misspelt field": (
         WORKER.replace("hired_on: 2022-07-01,", "hired_on: 2022-07-01, contract_month: 6,"),
-        "facts.yaml:7:125: error[facts.unknown_field] workshop WS-1, worker W1: unknown field 'contract_month' "
-        "(at /workshops/0/workers/0/contract_month); did you mean 'contract_months'?"),
+        'facts.yaml:7:125: error[facts.unknown_field] 车间 WS-1，劳动力 W1：没有名为 contract_month 的字段 (at /workshops/0'
+        '/workers/0/contract_month); 是否应为“contract_months”？'),
     "misspelt code": (
         WORKER.replace("sex: male", "sex: mal"),
-        "facts.yaml:7:57: error[facts.unknown_code] workshop WS-1, worker W1: 'mal' is not a code of sexes (性别) for sex "
-        "(at /workshops/0/workers/0/sex); did you mean 'male'?"),
+        "facts.yaml:7:57: error[facts.unknown_code] 车间 WS-1，劳动力 W1：'mal' 不是“性别”的代码或名称 (at /workshops/0/worker"
+        's/0/sex); 是否应为“male”？'),
     "comma in text in { }": (
         WORKER.replace("{id: W1,", "{id: W1, role: production, 临时,"),
-        "facts.yaml:7:38: error[facts.unknown_field] workshop WS-1, worker W1: unknown field '临时' "
-        "(at /workshops/0/workers/0/临时); inside { } a comma ends an entry, so role: production, 临时 was cut in two; "
-        "quote the text: role: \"production, 临时\""),
+        'facts.yaml:7:38: error[facts.unknown_field] 车间 WS-1，劳动力 W1：没有名为 临时 的字段 (at /workshops/0/workers/0/临时'
+        '); 在 { } 中逗号分隔各项，role: production, 临时 被截成了两段；请给文字加引号：role: "production, 临时"'),
 }
 
 
@@ -420,7 +418,8 @@ def test_a_gbk_yaml_file_says_so(tmp_path):
     path.write_bytes((PERIOD + "  - {id: WS-1, name: 临县, wage_area: 3, entity_type: cooperative}\n").encode("gbk"))
     result = run("evaluate", POLICY, path)
     assert result.exit_code == 1
-    assert "error[file.encoding] not UTF-8 text (byte 77); the file looks like GBK/GB18030" in result.output
+    assert "facts.yaml:3:22: error[file.encoding] 不是 UTF-8 编码的文本（第 77 字节）; 文件像是 GBK/GB18030 编码（中文 Windows）：" \
+           "请另存为 UTF-8，或加上 --encoding gb18030" in result.output
     assert run("evaluate", POLICY, path, "--encoding", "gb18030").exit_code == 0
 
 

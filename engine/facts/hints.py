@@ -9,6 +9,7 @@ format) become one. Nothing is corrected: the hint says, the clerk types.
 from __future__ import annotations
 
 import difflib
+import datetime
 import re
 import unicodedata
 from typing import Iterable, List, Optional
@@ -55,16 +56,27 @@ def text_hint(value, lang: str, wants: str = "") -> Optional[str]:
         return say("hint.thousands", lang, typed=text, write=text.replace(",", ""))
     match = _SLASH_DATE.match(text)
     if match and wants != "month":
-        y, m, d = match.groups()
-        return say("hint.date", lang, typed=text, write=f"{y}-{int(m):02d}-{int(d):02d}")
+        y, m, d = (int(g) for g in match.groups())
+        write = f"{y:04d}-{m:02d}-{d:02d}"
+        # only a date that exists, written otherwise: '2022-02-30' typed right is no slip, and has nothing to suggest
+        return say("hint.date", lang, typed=text, write=write) if write != text and _is_date(y, m, d) else None
     match = _DAY_FIRST.match(text)
     if match:
         return say("hint.date_order", lang, typed=text)
     match = _SLASH_MONTH.match(text)
     if match:
-        y, m = match.groups()
-        return say("hint.month", lang, typed=text, write=f"{y}-{int(m):02d}")
+        y, m = (int(g) for g in match.groups())
+        write = f"{y:04d}-{m:02d}"
+        return say("hint.month", lang, typed=text, write=write) if write != text and 1 <= m <= 12 else None
     return None
+
+
+def _is_date(y: int, m: int, d: int) -> bool:
+    try:
+        datetime.date(y, m, d)
+    except ValueError:
+        return False
+    return True
 
 
 def _wants(message: str) -> str:

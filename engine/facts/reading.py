@@ -51,12 +51,17 @@ def load_facts(path: "str | os.PathLike[str]", policy: Policy, encoding: Optiona
     if is_roster(path):
         from .roster import load_roster
         return load_roster(path, policy, encoding, progress)
-    doc = read_file(path, encoding=encoding)
+    from ..locale import language, localize
+    lang = language(policy)  # the policy's people read its language; the codes stay as they are
+    try:
+        doc = read_file(path, encoding=encoding)
+    except InvalidInput as exc:
+        raise InvalidInput(localize(exc.problems, lang)) from None
     try:
         return check_facts(doc, policy)
     except InvalidInput as exc:
         from .hints import enrich
-        raise InvalidInput(enrich(exc.problems, doc.data, "en", lambda p: doc.line(p.location.line))) from None
+        raise InvalidInput(localize(enrich(exc.problems, doc.data, lang, lambda p: doc.line(p.location.line)), lang)) from None
 
 
 def check_facts(doc: Document, policy: Policy) -> Facts:
