@@ -36,28 +36,56 @@ from .formats import money
 
 def value(v: Any) -> Any:
     """A value the engine read or worked out, as JSON: numbers as exact decimal strings, dates as ISO dates."""
-    if v is None or v is True or v is False or isinstance(v, str):
-        return v
-    if isinstance(v, Decimal):
-        text = format(v, "f")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text or "0"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, Fraction):
-        return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
-    if isinstance(v, _dt.date):
-        return v.isoformat()
+    write = _VALUES.get(type(v))
+    if write is not None:
+        return write(v)
     if isinstance(v, (list, tuple)):
         return [value(x) for x in v]
     if isinstance(v, dict):
         return {str(k): value(x) for k, x in v.items()}
+    if isinstance(v, Decimal):
+        return _decimal(v)
+    if isinstance(v, _dt.date):
+        return _iso(v)
     return str(v)
 
 
+def _decimal(v: Decimal) -> str:
+    text = format(v, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _fraction(v: Fraction) -> str:
+    return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+
+_ISO: Dict[_dt.date, str] = {}
+
+
+def _iso(d: _dt.date) -> str:
+    """A date as YYYY-MM-DD (the few dates of a run, each written once)."""
+    text = _ISO.get(d)
+    if text is None:
+        if len(_ISO) > 100_000:
+            _ISO.clear()
+        text = _ISO[d] = d.isoformat()
+    return text
+
+
+def _same(v):
+    return v
+
+
+_VALUES: Dict[type, Callable[[Any], Any]] = {
+    type(None): _same, bool: _same, str: _same, Decimal: _decimal, int: str, Fraction: _fraction,
+    _dt.date: _iso, list: lambda v: [value(x) for x in v], tuple: lambda v: [value(x) for x in v],
+}
+
+
 def _date(d: Optional[_dt.date]) -> Optional[str]:
-    return None if d is None else d.isoformat()
+    return None if d is None else _iso(d)
 
 
 def _count(n: Optional[int]):
@@ -102,7 +130,7 @@ def formula_id(text: str) -> str:
 def _uses(params, shown: set) -> List[dict]:
     out = []
     for p in params or ():
-        if isinstance(p, Derived):
+        if type(p) is Derived or isinstance(p, Derived):
             key = (p.name,)
             if key not in shown:
                 shown.add(key)
@@ -111,7 +139,7 @@ def _uses(params, shown: set) -> List[dict]:
             key = (p.name, p.key, p.since, p.at)
             if key not in shown:
                 shown.add(key)
-                use = {"parameter": p.name, "on": p.at.isoformat(), "from": _date(p.since)}
+                use = {"parameter": p.name, "on": _iso(p.at), "from": _date(p.since)}
                 if p.key is not None:
                     use["key"] = p.key
                 out.append(use)
