@@ -14,13 +14,13 @@ import re
 from typing import Any, Iterator, Tuple
 
 from ..limits import LIMITS
-from ..problems import Location
+from ..problems import InputFault, Location
 from ..source import DuplicateKey, json_decoder, value_problems
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
-class ReadProblem(Exception):
+class ReadProblem(InputFault):
     """The file is not a JSON document this reader can go on with: a code, a message and where."""
 
     def __init__(self, code: str, message: str, location: Location):
@@ -146,6 +146,23 @@ class DecisionsReader:
                 code, message, _pointer = found[0]
                 raise ReadProblem(code, message, where)
             return value, self.text[start:end], where
+
+    def take(self, expected: str):
+        """If the next value is exactly the text ``expected`` (followed by a comma or the end of its list), read past
+        it without decoding it and return where it starts; else None, and nothing is read."""
+        self._next_char()
+        while len(self.text) - self.pos < len(expected) + 64 and self._more():
+            pass
+        start = self.pos
+        if not self.text.startswith(expected, start):
+            return None
+        end = start + len(expected)
+        after = _SPACE.match(self.text, end).end()
+        if after >= len(self.text) or self.text[after] not in ",]":
+            return None
+        where = self.location(start)
+        self.pos = end
+        return where
 
     def members(self) -> Iterator[Tuple[str, Location]]:
         """Each key of the top-level object with where it stands, the reader then at its value, which the caller
