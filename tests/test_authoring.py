@@ -36,7 +36,7 @@ def test_the_fork_knows_where_each_rule_and_parameter_came_from():
     assert result.exit_code == 0, result.output
     out = result.output
     assert f"rule one_time_hiring_subsidy (一次性吸纳就业补助（就业满6个月后发放）) from {FORK}" in out
-    doc = json.loads(run("evaluate", FORK, EXAMPLE).stdout)
+    doc = json.loads(run("evaluate", FORK, EXAMPLE, "--trace", "lines").stdout)
     ws6 = [d for d in doc["decisions"] if d["workshop"] == "WS-006" and d["clause"] == "3.5"][0]
     assert any(f"from {POLICY}" in line for line in ws6["trace"])  # the parent's certification rule
     assert any(f"[from {POLICY}]" in line for line in ws6["trace"])  # and the parent's parameters

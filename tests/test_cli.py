@@ -53,7 +53,7 @@ def test_every_rule_fires_on_the_example_with_a_suppression_and_a_revocation():
 
 
 def test_every_decision_cites_its_clause_parameters_and_arithmetic():
-    doc = evaluate_json()
+    doc = evaluate_json(POLICY, EXAMPLE, "--trace", "lines")
     w1 = [d for d in doc["decisions"] if d["worker"] == "W-0001" and d["clause"] == "3.2"][0]
     trace = "\n".join(w1["trace"])
     assert "clause 3.2 提高一次性吸纳就业补助标准" in trace
@@ -71,7 +71,7 @@ def test_every_decision_cites_its_clause_parameters_and_arithmetic():
 
 
 def test_the_minimum_wage_trace_marks_the_unconfirmed_value():
-    doc = evaluate_json()
+    doc = evaluate_json(POLICY, EXAMPLE, "--trace", "lines")
     top_up = [d for d in doc["decisions"] if d["worker"] == "W-0001" and d["clause"] == "3.4"][0]
     assert any("UNCONFIRMED" in line and "minimum_monthly_wage[3]" in line for line in top_up["trace"])
 

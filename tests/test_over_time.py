@@ -80,7 +80,7 @@ def test_a_workshop_certified_in_july_keeps_its_title_from_the_ledger_until_4_4_
     assert (decided["basis"], decided["route"], decided["since"]) == ("decided", "general", "2022-07-01")
 
     # August: two workers left the list, so 3.1 would fail; the title is a status, read from the ledger
-    august = _record(POLICY, _facts(tmp_path, "2022-08", five[:3], months_below_standard=1), ledger_url)
+    august = _record(POLICY, _facts(tmp_path, "2022-08", five[:3], months_below_standard=1), ledger_url, "--trace", "lines")
     held = _one(august, rule="certification", outcome="certified")
     assert (held["basis"], held["route"], held["since"]) == ("held", "general", "2022-07-01")
     assert "run 1" in held["source"] and "ledger" in held["source"]
@@ -149,7 +149,8 @@ def test_an_award_once_paid_suppresses_later_hires_and_the_next_tier_is_topped_u
     assert [d["outcome"] for d in august["decisions"] if d["clause"] == "3.2"] == ["suppressed"] * 3
     assert not [d for d in august["decisions"] if d["clause"] == "3.5"]  # T − A − H = 0: nothing to pay
     more = [_worker(f"M{i:02d}", hired="2022-09-05") for i in range(17)]  # the 50th subsidised worker
-    september = _record(POLICY, _facts(tmp_path, "2022-09", staff + new + more, base_recognized=True), ledger_url)
+    september = _record(POLICY, _facts(tmp_path, "2022-09", staff + new + more, base_recognized=True), ledger_url,
+                        "--trace", "lines")
     top_up = _one(september, clause="3.5", outcome="granted")
     assert top_up["amount"] == "50000.00"  # 100,000 reached − 50,000 paid
     assert any("A = 50000.00 > 0" in line for line in top_up["trace"])

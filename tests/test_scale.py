@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import subsidy_rules
 from subsidy_rules.cli import main
+from subsidy_rules.views.document import document_text
 from conftest import POLICY, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -52,7 +53,7 @@ def test_streamed_output_is_the_in_memory_document(county, tmp_path):
     assert run("evaluate", POLICY, county, "-o", str(out), "--why-not").exit_code == 0
     policy = subsidy_rules.load_policy(POLICY)
     memory = subsidy_rules.evaluate(policy, subsidy_rules.load_facts(county, policy), why_not=True)
-    text = json.dumps(subsidy_rules.to_json(memory), ensure_ascii=False, indent=2) + "\n"
+    text = document_text(subsidy_rules.to_json(memory))
     assert _strip(out.read_text(encoding="utf-8")) == _strip(text)
     assert run("verify", str(out), county).exit_code == 0
 

@@ -1,7 +1,6 @@
 """Running a policy on facts: ``evaluate`` (with the ledger: ``--record``), ``explain`` and ``verify``."""
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import nullcontext
 
@@ -20,6 +19,10 @@ from ._common import _fail, _write, _unwritable, _OUTPUT, _load, _PATH, _FACTS, 
               help="json: the decisions document, with traces; text: a table per workshop with totals by fund and clause; "
                    "csv: one row per decision; xlsx: a payout workbook (needs -o); html: a printable audit report.")
 @click.option("--why-not", is_flag=True, help="Also report, for every rule that did not fire, the first condition that failed (outcome denied).")
+@click.option("--trace", "trace_as", type=click.Choice(["data", "lines"]), default="data", show_default=True,
+              help="How the JSON writes each decision's trace: data (objects that refer to the policy's clauses, rules, "
+                   "conditions and parameter values by id, whose texts the document's dictionary holds once) or lines "
+                   "(the rendered lines `explain` prints).")
 @click.option("--no-trace", is_flag=True, help="Leave the traces out of the JSON (faster, smaller).")
 @click.option("--engine", "backend", type=click.Choice(ENGINE_NAMES), default="core", show_default=True,
               help="core decides; durable runs the same compiled rules on durable-rules, to cross-check.")
@@ -41,7 +44,7 @@ from ._common import _fail, _write, _unwritable, _OUTPUT, _load, _PATH, _FACTS, 
 @click.option("--strict", is_flag=True, help="Exit 1 if any decision is pending (a parameter has no value yet on a "
                                              "date it is needed); without it the run succeeds and says so on "
                                              "standard error.")
-def evaluate(policy, facts, encoding, fmt, why_not, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
+def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
              supersede, reason, strict):
     """Decide every workshop in FACTS under POLICY.
 
@@ -49,6 +52,7 @@ def evaluate(policy, facts, encoding, fmt, why_not, no_trace, backend, workshop,
     Examples:
       subsidy evaluate policy.yaml examples/facts_2022.yaml --format text
       subsidy evaluate policy.yaml examples/facts_2022.yaml -o decisions.json
+      subsidy evaluate policy.yaml examples/facts_2022.yaml --trace lines -o decisions.json
       subsidy evaluate policy.yaml examples/facts_2022.yaml --format xlsx -o payouts.xlsx
       subsidy evaluate policy.yaml examples/facts_2022.yaml --format html -o report.html
 
@@ -59,6 +63,7 @@ def evaluate(policy, facts, encoding, fmt, why_not, no_trace, backend, workshop,
     """
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a workbook: give the file with -o payouts.xlsx")
+    trace = False if no_trace else trace_as  # the JSON's traces: "data", "lines" or none
     if (record or supersede) and not ledger_url:
         raise click.UsageError("--record and --supersede need --ledger URL")
     if supersede and not (record and reason and reason.strip()):
@@ -75,7 +80,7 @@ def evaluate(policy, facts, encoding, fmt, why_not, no_trace, backend, workshop,
             loaded = subsidy_rules.load_policy(policy)
         except subsidy_rules.InvalidInput as exc:
             _fail(exc)
-        streamed = _stream(loaded, facts, backend, why_not, not no_trace, jobs, quiet, output)
+        streamed = _stream(loaded, facts, backend, why_not, trace, jobs, quiet, output)
         if streamed is not None:
             _report_pending(streamed, strict)
             return
@@ -110,10 +115,11 @@ def evaluate(policy, facts, encoding, fmt, why_not, no_trace, backend, workshop,
         _report_pending(run.totals, strict)
         return
     if fmt == "json":
-        doc = subsidy_rules.to_json(run, with_trace=not no_trace)
+        from ..views.document import document_text
+        doc = subsidy_rules.to_json(run, with_trace=trace)
         if ledger_info:
             doc["ledger"] = ledger_info
-        text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+        text = document_text(doc)
     elif fmt == "csv":
         from ..views.exports import to_csv
         text = to_csv(run)

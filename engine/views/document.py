@@ -1,18 +1,47 @@
 """The decisions document (semantics.md section 7): its header, each decision, the totals; written as it goes.
 
+A decision's trace is data by default (:mod:`subsidy_rules.views.trace_data`: small objects that refer to the
+policy by id, whose texts the header's ``dictionary`` holds once), or the rendered lines an auditor reads
+(``lines``, :func:`subsidy_rules.views.explain.trace_lines`), or left out.
+
+The text is written by orjson, indented by two spaces as ``json.dumps(document, ensure_ascii=False, indent=2)``
+would, except that each entry of a trace written as data stands on one line, compact (an event per line, as
+a rendered trace has a line per event). It is the same whether written whole (:func:`document_text`) or as it
+goes (:func:`write_json`, :func:`decision_text`).
+
 Pure functions over decisions; nothing here decides.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
+
+import orjson
 
 from ..runtime.decisions import Decision, decision_id, period_key
 from .explain import trace_lines
 from .formats import money
+from .trace_data import dictionary, trace_data
+
+#: The ways a decision's trace is written: structured data (the default), rendered lines, or none.
+TRACE_MODES = ("data", "lines")
+
+TraceOption = Union[bool, str, None]
 
 
-def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: bool = True,
+def trace_mode(with_trace: TraceOption) -> Optional[str]:
+    """``"data"``, ``"lines"`` or None (no trace), from a trace option: True is data, False or None is none."""
+    if with_trace is True:
+        return "data"
+    if not with_trace:
+        return None
+    if with_trace not in TRACE_MODES:
+        raise ValueError(f"a trace is written as {' or '.join(TRACE_MODES)}, not {with_trace!r}")
+    return with_trace
+
+
+def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: TraceOption = True,
                   main_file: Optional[str] = None) -> dict:
+    """One decision as JSON. ``with_trace``: True or "data" (the trace as data), "lines", or False (none)."""
     out = {
         "id": decision_id(policy_sha256, period, d),
         "workshop": d.workshop, "worker": d.worker, "loan": d.loan,
@@ -23,7 +52,10 @@ def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: bool
     out.update(details_dict(d))
     if d.reason:
         out["reason"] = d.reason
-    if with_trace:
+    mode = trace_mode(with_trace)
+    if mode == "data":
+        out["trace"] = trace_data(d.events, d.reason)
+    elif mode == "lines":
         out["trace"] = trace_lines(d.events, main_file=main_file)
     return out
 
@@ -57,52 +89,80 @@ def _version() -> str:
     return __version__
 
 
-def json_header(policy, facts_sha256: str, facts_path: str, start, end, backend: str, why_not: bool, trace: bool,
-                ran_at: str) -> dict:
-    """Everything in the decisions document before its decisions."""
-    return {
+def json_header(policy, facts_sha256: str, facts_path: str, start, end, backend: str, why_not: bool,
+                trace: TraceOption, ran_at: str) -> dict:
+    """Everything in the decisions document before its decisions; with traces as data, the dictionary of the
+    policy's texts they refer to."""
+    mode = trace_mode(trace)
+    header = {
         "policy": {"id": policy.id, "sha256": policy.sha256, "path": policy.path,
                    "files": [{"path": path, "sha256": sha} for path, sha in policy.sources]},
         "facts_sha256": facts_sha256,
         "period": {"start": start.isoformat(), "end": end.isoformat()},
         "run": {"tool": "subsidy-rules", "version": _version(), "ran_at": ran_at,
-                "facts": facts_path, "why_not": why_not, "trace": trace},
+                "facts": facts_path, "why_not": why_not, "trace": mode or False},
         "engine": backend,
     }
+    if mode == "data":
+        header["dictionary"] = dictionary(policy, end)
+    return header
+
+
+_INDENT = orjson.OPT_INDENT_2
+
+
+def _dumps(value) -> bytes:
+    return orjson.dumps(value, option=_INDENT)
+
+
+def _laid_out(d: dict) -> dict:
+    """A decision whose trace entries (objects, when the trace is data) are each written on one line."""
+    trace = d.get("trace")
+    if not trace or not isinstance(trace[0], dict):
+        return d
+    out = dict(d)
+    out["trace"] = [orjson.Fragment(orjson.dumps(entry)) for entry in trace]
+    return out
 
 
 def decision_text(d: dict) -> str:
     """One decision as it stands inside the decisions document's list (indented, no trailing comma)."""
-    import json
+    return _dumps(_laid_out(d)).replace(b"\n", b"\n    ").decode("utf-8")
 
-    return json.dumps(d, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+
+def document_text(doc: dict) -> str:
+    """A whole decisions document (:func:`to_json`, with anything added to it) as text, ending with a newline."""
+    decisions = doc.get("decisions")
+    if isinstance(decisions, list):
+        doc = dict(doc, decisions=[_laid_out(d) if isinstance(d, dict) else d for d in decisions])
+    return _dumps(doc).decode("utf-8") + "\n"
 
 
 def write_json(out, header: dict, decision_texts, totals_of) -> None:
     """Write the decisions document as it goes: the header, each decision as it comes, then the totals.
 
     ``decision_texts`` are decisions already rendered by :func:`decision_text` (by worker processes,
-    with --jobs). The text is the same as ``json.dumps(document, ensure_ascii=False, indent=2)``.
+    with --jobs). The text is the same as :func:`document_text` of the whole document.
     """
-    import json
-
-    head = json.dumps(header, ensure_ascii=False, indent=2)
+    head = _dumps(header).decode("utf-8")
     out.write(head[:-2] + ',\n  "decisions": [')
     first = True
     for text in decision_texts:
         out.write(("\n    " if first else ",\n    ") + text)
         first = False
     out.write("]" if first else "\n  ]")
-    totals = json.dumps(totals_dict(totals_of()), ensure_ascii=False, indent=2).replace("\n", "\n  ")
+    totals = _dumps(totals_dict(totals_of())).replace(b"\n", b"\n  ").decode("utf-8")
     out.write(f',\n  "totals": {totals}\n}}\n')
 
 
-def to_json(evaluation, with_trace: bool = True) -> dict:
-    """The decisions document of semantics.md section 7."""
+def to_json(evaluation, with_trace: TraceOption = True) -> dict:
+    """The decisions document of semantics.md section 7. ``with_trace``: True or "data" (traces as data, with
+    the dictionary), "lines" (rendered lines), or False (no traces)."""
     policy, facts = evaluation.policy, evaluation.facts
     period = period_key(facts.period_start, facts.period_end)
+    mode = trace_mode(with_trace) if evaluation.trace else None
     doc = json_header(policy, facts.sha256, facts.path, facts.period_start, facts.period_end, evaluation.backend,
-                      evaluation.why_not, with_trace and evaluation.trace, evaluation.ran_at)
-    doc["decisions"] = [decision_dict(d, policy.sha256, period, with_trace, policy.path) for d in evaluation.decisions]
+                      evaluation.why_not, mode, evaluation.ran_at)
+    doc["decisions"] = [decision_dict(d, policy.sha256, period, mode, policy.path) for d in evaluation.decisions]
     doc["totals"] = totals_dict(evaluation.totals)
     return doc

@@ -1,0 +1,381 @@
+"""The trace as data: each decision's events as small JSON objects that refer to the policy by id.
+
+A decision's trace names the clause, rule, conditions, formulas, computed values and parameter values it
+used by id; their texts (a clause's heading and text, a rule's label, a condition's text, label and reading,
+a parameter's label, values, dates and sources) are written once, in the document's ``dictionary``
+(:func:`dictionary`), not again in every decision. ``schemas/decisions.schema.json`` describes both.
+
+Ids are made so that both sides agree without sharing state (a worker process of ``--jobs`` encodes its
+decisions alone): a clause, rule, computed value, parameter or exclusivity group by its own id in the
+policy; a parameter's value by the parameter and the date it is in force from; a condition and a
+formula, which the policy does not name, by a short digest of their text (a condition's with its label
+and reading), the same digest the dictionary files them under.
+
+Numbers are written as strings of their exact value (money with its two decimals, as everywhere in the
+document; a fraction that does not terminate as ``numerator/denominator``), so nothing passes through a
+binary float; dates as ``YYYY-MM-DD``.
+
+Pure functions over the trace events (:mod:`subsidy_rules.runtime.trace`), read by class and field name;
+nothing here decides.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+from ..facts.model import Derived
+from ..runtime import trace as T
+from .formats import money
+
+# --- values ---------------------------------------------------------------------------------------------------------
+
+
+def value(v: Any) -> Any:
+    """A value the engine read or worked out, as JSON: numbers as exact decimal strings, dates as ISO dates."""
+    write = _VALUES.get(type(v))
+    if write is not None:
+        return write(v)
+    if isinstance(v, (list, tuple)):
+        return [value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): value(x) for k, x in v.items()}
+    if isinstance(v, Decimal):
+        return _decimal(v)
+    if isinstance(v, _dt.date):
+        return _iso(v)
+    return str(v)
+
+
+def _decimal(v: Decimal) -> str:
+    text = format(v, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _fraction(v: Fraction) -> str:
+    return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+
+_ISO: Dict[_dt.date, str] = {}
+
+
+def _iso(d: _dt.date) -> str:
+    """A date as YYYY-MM-DD (the few dates of a run, each written once)."""
+    text = _ISO.get(d)
+    if text is None:
+        if len(_ISO) > 100_000:
+            _ISO.clear()
+        text = _ISO[d] = d.isoformat()
+    return text
+
+
+def _same(v):
+    return v
+
+
+_VALUES: Dict[type, Callable[[Any], Any]] = {
+    type(None): _same, bool: _same, str: _same, Decimal: _decimal, int: str, Fraction: _fraction,
+    _dt.date: _iso, list: lambda v: [value(x) for x in v], tuple: lambda v: [value(x) for x in v],
+}
+
+
+def _date(d: Optional[_dt.date]) -> Optional[str]:
+    return None if d is None else _iso(d)
+
+
+def _count(n: Optional[int]):
+    """A count as a JSON integer (one too large for a 64-bit integer as a string: it is still exact)."""
+    if n is None or -(1 << 63) <= n < (1 << 63):
+        return n
+    return str(n)
+
+
+# --- ids of what the policy does not name ---------------------------------------------------------------------------
+
+_IDS: Dict[tuple, str] = {}
+
+
+def _digest(kind: str, *parts: Optional[str]) -> str:
+    key = (kind,) + parts
+    found = _IDS.get(key)
+    if found is None:
+        if len(_IDS) > 100_000:  # policy texts are few; bound the cache whatever comes
+            _IDS.clear()
+        found = hashlib.blake2b(json.dumps(key, ensure_ascii=False).encode("utf-8"), digest_size=5).hexdigest()
+        _IDS[key] = found
+    return found
+
+
+def condition_id(text: str, label: Optional[str], reading: Optional[str]) -> str:
+    """The id a condition is filed under: a digest of its text, label (as shown) and reading."""
+    return _digest("condition", text, label, reading)
+
+
+def formula_id(text: str) -> str:
+    """The id a formula (an amount, a ``let``, a limit) is filed under: a digest of its text."""
+    return _digest("formula", text)
+
+
+# --- the events -----------------------------------------------------------------------------------------------------
+#
+# Each encoder takes an event and the set of parameter and computed values its decision's trace has already
+# listed: like the rendered trace, a decision lists each value it used once, where it was first used.
+
+
+def _uses(params, shown: set) -> List[dict]:
+    out = []
+    for p in params or ():
+        if type(p) is Derived or isinstance(p, Derived):
+            key = (p.name,)
+            if key not in shown:
+                shown.add(key)
+                out.append({"computed": p.name, "substituted": p.substituted, "value": value(p.value)})
+        else:
+            key = (p.name, p.key, p.since, p.at)
+            if key not in shown:
+                shown.add(key)
+                use = {"parameter": p.name, "on": _iso(p.at), "from": _date(p.since)}
+                if p.key is not None:
+                    use["key"] = p.key
+                out.append(use)
+    return out
+
+
+def _with_uses(out: dict, params, shown: set) -> dict:
+    if params:
+        uses = _uses(params, shown)
+        if uses:
+            out["uses"] = uses
+    return out
+
+
+def _condition(c, shown: set) -> dict:
+    out = {"condition": condition_id(c.text, c.label, c.reading), "holds": c.holds, "substituted": c.substituted}
+    if c.seen:
+        out["values"] = {name: value(v) for name, v in c.seen}
+    return _with_uses(out, c.params, shown)
+
+
+def _arithmetic(a, shown: set) -> dict:
+    out = {"formula": formula_id(a.formula), "substituted": a.substituted, "exact": value(a.exact),
+           "rounded": money(a.rounded)}
+    if a.lets:
+        out["lets"] = [{"name": let.name, "formula": formula_id(let.formula), "substituted": let.substituted,
+                        "value": value(let.value)} for let in a.lets]
+    return _with_uses(out, a.params, shown)
+
+
+def _rule(e, shown: set) -> dict:
+    return {"event": "rule", "rule": e.rule, "subject_id": e.subject_id}
+
+
+def _required(e, shown: set) -> dict:
+    out = {"event": "requires", "fact": e.fact, "holder": e.holder_id, "holds": e.holds,
+           "asserted_by": [rule for rule, _clause in e.asserted_by]}
+    if e.routes is not None:
+        out["routes"] = list(e.routes)
+    if e.route is not None:
+        out["route"] = e.route
+    return out
+
+
+def _held(e, shown: set) -> dict:
+    out = {"event": "held", "route": e.route, "since": e.since.isoformat(), "source": e.source}
+    if e.ended_on is not None:
+        out["ended_on"] = e.ended_on.isoformat()
+    return out
+
+
+def _pending(e, shown: set) -> dict:
+    return {"event": "pending", "missing": [{"parameter": name, "date": day.isoformat(), "key": key}
+                                            for name, day, key in e.missing]}
+
+
+def _top_up(e, shown: set) -> dict:
+    return {"event": "top_up", "group": e.group, "won": e.won, "lump": e.lump, "other": e.other,
+            "reached": money(e.reached), "lump_paid": money(e.lump_paid), "other_paid": money(e.other_paid),
+            "other_now": money(e.other_now), "net": money(e.net), "lump_wins": e.lump_wins, "why": e.why}
+
+
+def _condition_event(e, shown: set) -> dict:
+    out = {"event": "condition"}
+    out.update(_condition(e, shown))
+    return out
+
+
+def _limit(e, shown: set) -> dict:
+    out = {"event": "limit", "formula": formula_id(e.text), "substituted": e.substituted, "value": _count(e.value)}
+    return _with_uses(out, e.params, shown)
+
+
+def _item(e, shown: set) -> dict:
+    out = {"event": "item", "item": e.item, "counted": e.counted}
+    if e.beyond_limit:
+        out["beyond_limit"] = True
+    if e.conditions:
+        out["where"] = [_condition(c, shown) for c in e.conditions]
+    if e.reason is not None:
+        out["failed"] = _condition(e.reason, shown)
+    if e.arithmetic is not None:
+        out["arithmetic"] = _arithmetic(e.arithmetic, shown)
+    return out
+
+
+def _arithmetic_event(e, shown: set) -> dict:
+    out = {"event": "arithmetic"}
+    out.update(_arithmetic(e, shown))
+    return out
+
+
+def _total(e, shown: set) -> dict:
+    return {"event": "total", "parts": [money(p) for p in e.parts], "total": money(e.total)}
+
+
+def _not_reached(e, shown: set) -> dict:
+    return {"event": "not_reached", "reason": e.reason}
+
+
+def _exclusive(e, shown: set) -> dict:
+    return {"event": "exclusive", "group": e.group, "won": e.won, "winner": e.winner,
+            "winner_amount": money(e.winner_amount), "other": e.other, "other_amount": money(e.other_amount)}
+
+
+def _outcome(e, shown: set) -> dict:
+    return {"event": "outcome", "outcome": e.outcome, "amount": money(e.amount), "fund": e.fund}
+
+
+#: How each kind of event is written: one entry per class of :mod:`subsidy_rules.runtime.trace`.
+ENCODERS: Dict[type, Callable[[Any, set], dict]] = {
+    T.RuleApplied: _rule, T.Required: _required, T.Held: _held, T.Pending: _pending, T.TopUp: _top_up,
+    T.Condition: _condition_event, T.Limit: _limit, T.Item: _item, T.Arithmetic: _arithmetic_event,
+    T.Total: _total, T.NotReached: _not_reached, T.Exclusive: _exclusive, T.Outcome: _outcome,
+}
+
+#: Event classes that are parts of others, never a trace entry of their own.
+PARTS = (T.Let,)
+
+
+def trace_data(events: Iterable, reason: Optional[str] = None) -> List[dict]:
+    """The trace of one decision as data, in the order things happened. Each parameter value and computed value
+    is listed once, where the decision first used it; a ``not_reached`` entry whose reason is the decision's own
+    ``reason`` leaves it out (the decision states it once)."""
+    out = []
+    shown: set = set()
+    for e in events:
+        entry = ENCODERS[type(e)](e, shown)
+        if reason is not None and entry["event"] == "not_reached" and entry["reason"] == reason:
+            del entry["reason"]
+        out.append(entry)
+    return out
+
+
+# --- the dictionary -------------------------------------------------------------------------------------------------
+
+
+def dictionary(policy, end: _dt.date) -> dict:
+    """Every text a trace refers to, once: the policy's clauses, rules, statuses, conditions, formulas,
+    computed values, parameters (with every value, its dates and its source) and exclusivity groups.
+
+    Labels that quote a parameter are filled in as in force on ``end`` (the period's end), as the engine
+    shows them."""
+    from ..policy.labels import fill_label
+
+    def label(text):
+        return fill_label(text, policy.parameters, end) if text else text
+
+    cited = {r.clause for r in policy.rules} | {g.clause for g in policy.exclusivity}
+    clauses = {cid: {"heading": c.heading, "text": c.text} for cid, c in policy.clauses.items() if cid in cited}
+    grants = {}
+    for status in policy.statuses:
+        for route in status.routes:
+            grants.setdefault(route.rule, {"status": status.id, "route": route.route})
+    rules, conditions, formulas = {}, {}, {}
+
+    def file_condition(c):
+        text, shown = c.text, label(c.label)
+        entry = {"text": text}
+        if shown:
+            entry["label"] = shown
+        if c.reading:
+            entry["reading"] = c.reading
+        conditions[condition_id(text, shown, c.reading)] = entry
+
+    def file_formula(text):
+        formulas[formula_id(text)] = text
+
+    for r in sorted(policy.rules, key=lambda r: r.index):
+        entry = {"label": label(r.label), "clause": r.clause, "subject": r.subject, "decides": r.decides,
+                 "fund": r.fund, "origin": r.origin}
+        if r.id in grants:
+            entry["grants"] = grants[r.id]
+        rules[r.id] = entry
+        for c in r.when:
+            file_condition(c)
+        for _name, let in r.lets:
+            file_formula(let.text)
+        if r.amount is not None:
+            file_formula(r.amount.text)
+        if r.each is not None:
+            for c in r.each.where:
+                file_condition(c)
+            if r.each.limit is not None:
+                file_formula(r.each.limit.text)
+    statuses = {s.id: {"label": label(s.label), "subject": s.subject, "flag": s.flag,
+                       "routes": {route.route: route.rule for route in s.routes}} for s in policy.statuses}
+    computed, origins = _from_the_policy_file(policy, label)
+    parameters = {}
+    for name, p in policy.parameters.items():
+        parameters[name] = {
+            "label": p.label, "unit": p.unit, "clause": p.clause, "type": "table" if p.table else p.type,
+            "keyed_by": p.keyed_by, "origin": origins.get(name),
+            "values": [{"from": _date(v.since), "until": _date(v.until), "value": value(v.value), "source": v.source,
+                        "unconfirmed": v.unconfirmed} for v in p.values]}
+    groups = {}
+    for g in policy.exclusivity:
+        entry = {"clause": g.clause, "scope": g.scope, "strategy": g.strategy, "members": list(g.members)}
+        if g.reading:
+            entry["reading"] = g.reading
+        groups[g.id] = entry
+    return {"clauses": clauses, "rules": rules, "statuses": statuses, "conditions": conditions, "formulas": formulas,
+            "computed": computed, "parameters": parameters, "exclusivity": groups}
+
+
+_FILES: Dict[tuple, tuple] = {}
+
+
+def _from_the_policy_file(policy, label):
+    """The computed values' formulas and labels, and the file each parameter comes from, which the loaded policy
+    does not keep: read again from its files (once per policy), which must be the ones it was built from."""
+    from ..policy.overlay import read_policy_document
+    from ..problems import InvalidInput, Location, Problem
+
+    key = (policy.path, policy.sources)
+    hit = _FILES.get(key)
+    if hit is None:
+        doc, files = read_policy_document(policy.path)
+        if tuple(files) != tuple(policy.sources):
+            raise InvalidInput([Problem("policy.changed", "the policy file changed while the run was being written; "
+                                        "run it again", "", Location(policy.path))])
+        raw = {}
+        for kind, defs in (doc.data.get("computed") or {}).items():
+            for name, d in (defs or {}).items():
+                raw[f"{kind}.{name}"] = (" ".join(str(d["expr"]).split()), d.get("label"), d.get("clause"))
+        origins = {name: doc.locate(p.pointer).file for name, p in policy.parameters.items()}
+        hit = (raw, origins)
+        _FILES[key] = hit
+    raw, origins = hit
+    computed = {}
+    for name, (formula, text, clause) in raw.items():
+        entry = {"formula": formula}
+        shown = label(text)
+        if shown:
+            entry["label"] = shown
+        if clause:
+            entry["clause"] = clause
+        computed[name] = entry
+    return computed, origins
