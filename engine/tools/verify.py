@@ -59,7 +59,7 @@ def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = No
     """Re-run ``decisions_path``; a run whose history came from a ledger is re-run with ``ledger`` (an open
     :class:`subsidy_rules.ledger.Ledger`), whose history before the run's period is what the run was decided on."""
     try:
-        return _verify(decisions_path, facts_path, policy_path, ledger)
+        return _verify(decisions_path, facts_path, policy_path, ledger, encoding)
     except ReadProblem as exc:
         raise InvalidInput([Problem(exc.code, exc.message, "", exc.location)]) from None
 
@@ -166,7 +166,7 @@ def _trace_mode(run_info: dict) -> Optional[str]:
 # --- verify -------------------------------------------------------------------------------------------------------
 
 
-def _verify(decisions_path, facts_path, policy_path, ledger) -> Verification:
+def _verify(decisions_path, facts_path, policy_path, ledger, encoding=None) -> Verification:
     members = _Members(decisions_path)
 
     def problem(code, message, pointer):
