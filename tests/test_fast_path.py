@@ -19,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import subsidy_rules
+from subsidy_rules.views.document import document_text
 from conftest import POLICY
 from random_facts import random_facts
 from subsidy_rules.cli import main
-from subsidy_rules.facts.reading import check_facts, note_sources, source_of
+from subsidy_rules.facts.reading import note_sources, source_of
 from subsidy_rules.facts.typed import NotVouched, workshop_reader
 from subsidy_rules.problems import InvalidInput
 from subsidy_rules.runtime import stream
@@ -73,9 +74,10 @@ def dump(value, layout: str = "compact", numbers: bool = False, repeat=frozenset
 
 
 def _thorough(path: str):
-    """The facts as the thorough path reads them, or its InvalidInput."""
+    """The facts as the thorough path reads them (its problems in the policy's language, as a user reads them), or
+    its InvalidInput."""
     try:
-        return check_facts(read_file(path), _policy())
+        return subsidy_rules.load_facts(path, _policy())
     except InvalidInput as exc:
         return exc
 
@@ -133,7 +135,7 @@ def test_valid_facts_get_the_same_decisions_streamed_with_any_jobs_as_in_memory(
     path.write_text(dump(random_facts(seed, 4), layout, numbers), encoding="utf-8")
     policy = _policy()
     memory = subsidy_rules.evaluate(policy, subsidy_rules.load_facts(str(path), policy), why_not=True)
-    expected = _strip(json.dumps(subsidy_rules.to_json(memory), ensure_ascii=False, indent=2) + "\n")
+    expected = _strip(document_text(subsidy_rules.to_json(memory)))  # the document as written, traces as data
     for jobs in ("1", "2"):
         out = tmp_path / f"d{jobs}.json"
         result = CliRunner().invoke(main, ["evaluate", POLICY, str(path), "-o", str(out), "--why-not", "--jobs", jobs])
@@ -311,7 +313,7 @@ def test_a_stream_that_stands_aside_reports_exactly_the_thorough_paths_problems(
         assert not isinstance(thorough, InvalidInput)
         assert result.exit_code == 0, result.output
         memory = subsidy_rules.evaluate(_policy(), thorough)
-        text = json.dumps(subsidy_rules.to_json(memory), ensure_ascii=False, indent=2) + "\n"
+        text = document_text(subsidy_rules.to_json(memory))
         assert _strip((tmp_path / "d.json").read_text(encoding="utf-8")) == _strip(text)
         return
     assert isinstance(thorough, InvalidInput) and code in {p.code for p in thorough.problems}
