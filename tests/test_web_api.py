@@ -103,7 +103,7 @@ def test_an_oversized_body_is_refused_with_413(office):
 def test_explain_gives_the_clis_trace(open_server, tmp_path):
     facts = tmp_path / "facts_2022.yaml"
     facts.write_bytes(open(EXAMPLE, "rb").read())
-    done = cli("explain", POLICY, str(facts), "--workshop", "WS-001", "--worker", "W-0001")
+    done = cli("explain", POLICY, str(facts), "--workshop", "WS-001", "--worker", "W-0001", "--width", "0")
     assert done.exit_code == 0
     with open_server.client() as http:
         answer = http.post("/api/v1/explain?workshop=WS-001&worker=W-0001&name=facts_2022.yaml", content=facts.read_bytes())

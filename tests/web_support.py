@@ -3,7 +3,6 @@ data folder in a temporary directory; the CLI's view of the same facts to compar
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -122,26 +121,13 @@ def cli_problems(*args: str) -> list:
     return json.loads(done.stdout)["problems"]
 
 
-def has_command(*path: str) -> bool:
-    group = main
-    for name in path:
-        commands = getattr(group, "commands", {})
-        if name not in commands:
-            return False
-        group = commands[name]
-    return True
-
-
 def county_upload(folder: Path, month: str = "2022-07") -> Path:
-    """The county month to upload: the filled roster workbook when this version reads workbooks (made from the
-    YAML by `subsidy facts convert`), else the YAML file itself."""
-    source = COUNTY / f"{month}.yaml"
-    if has_command("facts", "convert"):
-        target = folder / f"{month}.xlsx"
-        done = cli("facts", "convert", str(source), "-o", str(target))
-        assert done.exit_code == 0, done.output
-        return target
-    return source
+    """The county month to upload as a clerk keeps it: the filled roster workbook, made from the YAML by
+    `subsidy facts convert` (so the CLI and the browser read the same facts)."""
+    target = folder / f"{month}.xlsx"
+    done = cli("facts", "convert", str(COUNTY / f"{month}.yaml"), "-o", str(target), "--policy", str(POLICY))
+    assert done.exit_code == 0, done.output
+    return target
 
 
 def amount(text: str) -> str:

@@ -281,7 +281,10 @@ def verify(decisions, facts, encoding, policy, ledger_url):
 @click.option("--all/--granted-only", "show_all", default=True, show_default=True,
               help="Include rules that did not fire, with the first condition that failed.")
 @click.option("--raw", is_flag=True, help="The trace in the engine's syntax (expressions, codes, rule ids), for developers.")
-def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw):
+@click.option("--width", type=click.IntRange(0), metavar="COLUMNS",
+              help="Wrap lines to this many columns (default: the terminal's width; 0: never wrap, e.g. for a file "
+                   "another program reads).")
+def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw, width):
     """Print the trace behind each decision about one workshop (or one of its workers or loans):
     the clause and its text, each condition with the values it saw, each parameter with its
     value and the date it took effect, the derived facts it built on, and the arithmetic.
@@ -304,5 +307,12 @@ def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw):
     chosen = [d for d in run.decisions if not (worker or loan) or (d.worker == worker and d.loan == loan)]
     import shutil
     from ..views.formats import encodable
-    text = subsidy_rules.explain_text(run, chosen, raw=raw, width=shutil.get_terminal_size((100, 24)).columns)
+    text = subsidy_rules.explain_text(run, chosen, raw=raw, width=_columns(width))
     click.echo(encodable(text, getattr(sys.stdout, "encoding", None)), nl=not text.endswith("\n"))
+
+
+def _columns(width):
+    """The width explain wraps to: the one asked for (0: none), else the terminal's."""
+    if width is not None:
+        return width or None
+    return shutil.get_terminal_size((100, 24)).columns
