@@ -432,7 +432,6 @@ def test_policy_and_facts_swapped_is_one_problem():
 
 
 def test_a_long_json_line_is_cut_around_the_column(write):
-    policy = subsidy_rules.load_policy(POLICY)
     data = json.loads(json.dumps({"period": {"start": "2022-07-01", "end": "2022-12-31"}, "workshops": [
         {"id": f"WS-{i}", "wage_area": 3, "entity_type": "cooperative"} for i in range(800)]}))
     data["workshops"][400]["wage_area"] = "three"

@@ -338,7 +338,6 @@ def test_names_in_the_facts_are_escaped_on_every_page(open_server, tmp_path):
 
 
 def test_pages_may_not_be_framed_and_a_loopback_server_answers_only_to_its_names(office):
-    import httpx
     with office.client() as http:
         page = http.get("/login")
         rebound = http.get("/login", headers={"host": "attacker.example"})

@@ -1,6 +1,7 @@
 """Running a policy on facts: ``evaluate`` (with the ledger: ``--record``), ``explain`` and ``verify``."""
 from __future__ import annotations
 
+import shutil
 import sys
 from contextlib import nullcontext
 
@@ -305,7 +306,6 @@ def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw, widt
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)
     chosen = [d for d in run.decisions if not (worker or loan) or (d.worker == worker and d.loan == loan)]
-    import shutil
     from ..views.formats import encodable
     text = subsidy_rules.explain_text(run, chosen, raw=raw, width=_columns(width))
     click.echo(encodable(text, getattr(sys.stdout, "encoding", None)), nl=not text.endswith("\n"))
