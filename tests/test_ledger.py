@@ -310,8 +310,9 @@ def test_a_policy_without_a_ledger_section_says_so(tmp_path, ledger_url):
 HELPER = str(Path(__file__).resolve().parent / "ledger_process.py")
 
 
-def _start(*args, pause=None, seconds=60, no_check=False):
-    options = (["--pause", str(pause), str(seconds)] if pause else []) + (["--no-python-check"] if no_check else [])
+def _start(*args, pause=None, seconds=60, no_check=False, until=None, arrived=None):
+    options = ((["--pause", str(pause), str(seconds)] if pause else []) + (["--until", str(until)] if until else [])
+               + (["--arrived", str(arrived)] if arrived else []) + (["--no-python-check"] if no_check else []))
     return subprocess.Popen([sys.executable, HELPER, *options, "--", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -369,12 +370,14 @@ def test_two_offices_recording_the_same_one_time_payment_at_once_pay_it_once(tmp
     a = _write(tmp_path, "county-a.yaml", _rival("WS-A", "临县", dt.date(2022, 8, 3)))
     b = _write(tmp_path, "county-b.yaml", _rival("WS-B", "兴县", dt.date(2022, 8, 20)))
     open_ledger(ledger_url).close()  # the schema exists, as after a county's first run
-    marker = tmp_path / "inside"
+    marker, arrived = tmp_path / "inside", tmp_path / "arrived"
+    # A writes its rows and holds the ledger's lock until B has reached the ledger (and 2 s more): a race however
+    # slowly either process starts on a loaded machine
     first = _start("evaluate", fork, a, "--ledger", ledger_url, "--record", "-o", tmp_path / "a.json", pause=marker,
-                   seconds=5)
+                   seconds=120, until=arrived)
     _wait_for(marker, first)  # A has written its rows and holds the ledger's lock
     second = _start("evaluate", fork, b, "--ledger", ledger_url, "--record", "-o", tmp_path / "b.json",
-                    no_check=not python_check)
+                    no_check=not python_check, arrived=arrived)
     out_a, err_a = first.communicate(timeout=120)
     out_b, err_b = second.communicate(timeout=120)
     assert first.returncode == 0, err_a
