@@ -181,3 +181,54 @@ def test_no_eval_exec_or_unsafe_yaml_in_the_code():
     pattern = re.compile(r"\beval\(|\bexec\(|yaml\.load\(|unsafe_load|FullLoader|UnsafeLoader")
     for path in list((ROOT / "engine").rglob("*.py")) + [ROOT / "cli.py"]:
         assert not pattern.search(path.read_text(encoding="utf-8")), path
+
+
+COUNTY = ROOT / "examples" / "county"
+
+
+def _ids_and_outcomes(text):
+    """(decision id, the outcome line's text) for each decision explain prints."""
+    import re as _re
+    heads = _re.findall(r"^== .*$", text, _re.M)
+    ids = _re.findall(r"^   \S+ ([0-9a-f]{20})$", text, _re.M)
+    return list(zip(ids, heads))
+
+
+def test_explain_with_the_ledger_explains_the_recorded_decisions(tmp_path):
+    """explain --ledger decides on the ledger's history, as the recorded run did: the same ids and outcomes."""
+    url = str(tmp_path / "ledger.db")
+    assert run("ledger", "init", url).exit_code == 0
+    assert run("ledger", "carry-in", url, POLICY, str(COUNTY / "2022-07.yaml"), "--reason", "paper records").exit_code == 0
+    for month in ("2022-07", "2022-08"):
+        done = run("evaluate", POLICY, str(COUNTY / f"{month}.yaml"), "--ledger", url, "--record",
+                   "-o", str(tmp_path / f"{month}.json"))
+        assert done.exit_code == 0, done.output
+    recorded = {d["id"]: d for d in json.loads((tmp_path / "2022-08.json").read_text(encoding="utf-8"))["decisions"]}
+    shop = next(iter(recorded.values()))["workshop"]
+    with_ledger = run("explain", POLICY, str(COUNTY / "2022-08.yaml"), "--workshop", shop, "--ledger", url, "--width", "0")
+    without = run("explain", POLICY, str(COUNTY / "2022-08.yaml"), "--workshop", shop, "--width", "0")
+    assert with_ledger.exit_code == 0 and without.exit_code == 0, with_ledger.output + without.output
+    explained = _ids_and_outcomes(with_ledger.stdout)
+    granted = {i for i, d in recorded.items() if d["outcome"] == "granted" and d["workshop"] == shop}
+    assert granted and granted <= {i for i, _ in explained}
+    # without the ledger, July's one-time payments look unpaid: August is explained differently
+    assert _ids_and_outcomes(without.stdout) != explained
+
+
+def test_dash_o_writes_to_standard_output_and_quiet_says_nothing_else():
+    to_file = run("evaluate", POLICY, str(COUNTY / "2026-11.yaml"), "--format", "text", "-o", "-", "-q")
+    assert to_file.exit_code == 0
+    assert to_file.stderr == ""  # no 'wrote', no summary of the pending decisions
+    assert to_file.stdout == run("evaluate", POLICY, str(COUNTY / "2026-11.yaml"), "--format", "text").stdout
+    loud = run("evaluate", POLICY, str(COUNTY / "2026-11.yaml"), "--format", "text")
+    assert "pending" in loud.stderr
+
+
+def test_a_workbook_can_go_down_a_pipe_with_dash_o(tmp_path):
+    import io
+
+    import openpyxl
+    piped = CliRunner().invoke(main, ["evaluate", POLICY, EXAMPLE, "--format", "xlsx", "-o", "-", "-q"])
+    assert piped.exit_code == 0, piped.output
+    book = openpyxl.load_workbook(io.BytesIO(piped.stdout_bytes), read_only=True)
+    assert len(book.sheetnames) > 1

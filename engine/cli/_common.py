@@ -38,16 +38,23 @@ def _fail(exc: subsidy_rules.InvalidInput, fmt: str = "text") -> None:
     sys.exit(1)
 
 
-def _write(text: str, output) -> None:
+def _write(text: str, output, quiet: bool = False) -> None:
+    """``text`` to the file ``output`` (saying so on standard error unless ``quiet``), or to standard output."""
     if output:
         try:
             with open(output, "w", encoding="utf-8") as fh:
                 fh.write(text)
         except OSError as exc:
             _unwritable(output, exc)
-        click.echo(f"wrote {output}", err=True)
+        _wrote(output, quiet)
     else:
         click.echo(text, nl=False)
+
+
+def _wrote(output, quiet: bool = False, what: str = "") -> None:
+    """'wrote FILE' on a line of its own on standard error (after any progress bar has finished), unless ``quiet``."""
+    if not quiet:
+        click.echo(f"wrote {output}" + (f" ({what})" if what else ""), err=True)
 
 
 def _unwritable(output, exc: OSError) -> None:
@@ -57,13 +64,16 @@ def _unwritable(output, exc: OSError) -> None:
 
 class _OutputFile(click.Path):
     """-o FILE: a regular file, created or replaced; never a folder, a device or a pipe (which replacing a file
-    beside it, as a finished run does, would destroy)."""
+    beside it, as a finished run does, would destroy). ``-o -`` is standard output (the command gets None)."""
 
-    def __init__(self):
-        super().__init__(dir_okay=False, writable=True)
+    def __init__(self, dash: bool = True):
+        super().__init__(dir_okay=False, writable=True, allow_dash=dash)
+        self.dash = dash
 
     def convert(self, value, param, ctx):
         import os
+        if value == "-" and self.dash:
+            return None
         value = super().convert(value, param, ctx)
         if os.path.exists(value) and not os.path.isfile(value):
             self.fail(f"{value} is not a regular file", param, ctx)
@@ -71,6 +81,8 @@ class _OutputFile(click.Path):
 
 
 _OUTPUT = _OutputFile()
+#: -o FILE where only a file will do (a checkpoint, a key).
+_OUTPUT_FILE = _OutputFile(dash=False)
 
 
 def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, quiet: bool = False):
@@ -91,6 +103,9 @@ def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, q
 
 
 _PATH = click.Path(dir_okay=False)
+#: -q: nothing on standard error but problems (no progress bar, no 'wrote FILE', no summary of pending decisions).
+_QUIET = click.option("-q", "--quiet", is_flag=True,
+                      help="Nothing on standard error but problems: no progress bar, no 'wrote FILE', no summary.")
 #: A facts argument: a file, or a folder of CSV files.
 _FACTS = click.Path()
 #: --encoding, for a CSV folder (or a YAML file) that is not UTF-8.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 import click
 
 import subsidy_rules
-from ._common import _fail, _write, _OUTPUT, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _date_option
+from ._common import _OUTPUT_FILE, _fail, _write, _OUTPUT, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _date_option
 
 if TYPE_CHECKING:
     from ..ledger import Ledger
@@ -141,7 +141,7 @@ def ledger_keygen(key_path: str, public_path: Optional[str]) -> None:
 @click.argument("url")
 @click.option("--key", "key_path", type=_PATH, required=True, metavar="KEYFILE",
               help="The office's Ed25519 private key (PEM), as subsidy ledger keygen or openssl genpkey wrote it.")
-@click.option("-o", "--output", type=_OUTPUT, required=True, metavar="CHECKPOINT",
+@click.option("-o", "--output", type=_OUTPUT_FILE, required=True, metavar="CHECKPOINT",
               help="Where to write the signed checkpoint (JSON).")
 def ledger_checkpoint(url: str, key_path: str, output: str) -> None:
     """Verify the ledger, then write its head signed with the office's key.
@@ -230,7 +230,7 @@ def ledger_runs(url: str) -> None:
 @click.option("--from", "start", help="Only entries whose period starts on or after this date (YYYY-MM-DD).")
 @click.option("--to", "end", help="Only entries whose period ends on or before this date (YYYY-MM-DD).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
-@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output.")
+@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output (-o - is standard output).")
 def ledger_report(url: str, policy_path: str, start: Optional[str], end: Optional[str], fmt: str,
                   output: Optional[str]) -> None:
     """Totals paid by fund, clause, city and county, and progress against the policy's targets.

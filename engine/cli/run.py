@@ -9,7 +9,7 @@ import click
 
 import subsidy_rules
 from ..runtime.backends import NAMES as ENGINE_NAMES
-from ._common import _fail, _write, _unwritable, _OUTPUT, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only
+from ._common import _fail, _write, _wrote, _unwritable, _OUTPUT, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only
 
 
 @click.command()
@@ -32,8 +32,8 @@ from ._common import _fail, _write, _unwritable, _OUTPUT, _load, _PATH, _FACTS, 
               help="Worker processes, for a .json facts file decided to --format json (the streaming path), each reading "
                    "and deciding its own batches of workshops; the output "
                    "is the same as with one.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar (it shows only when standard error is a terminal), no 'wrote FILE'.")
-@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output.")
+@_QUIET
+@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output (-o - is standard output).")
 @click.option("--ledger", "ledger_url", metavar="URL",
               help="Fill every worker's and workshop's history from this payout ledger (sqlite:///ledger.db, a plain "
                    "path, or postgresql://…); a history the facts state differently is an error.")
@@ -62,8 +62,8 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
       subsidy evaluate policy.yaml examples/county/2022-08.yaml \\
           --ledger ledger.db --record --format text
     """
-    if fmt == "xlsx" and not output:
-        raise click.UsageError("--format xlsx writes a workbook: give the file with -o payouts.xlsx")
+    if fmt == "xlsx" and not output and sys.stdout.isatty():
+        raise click.UsageError("--format xlsx writes a workbook: give the file with -o payouts.xlsx (or pipe -o -)")
     trace = False if no_trace else trace_as  # the JSON's traces: "data", "lines" or none
     if (record or supersede) and not ledger_url:
         raise click.UsageError("--record and --supersede need --ledger URL")
@@ -83,7 +83,7 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
             _fail(exc)
         streamed = _stream(loaded, facts, backend, why_not, trace, jobs, quiet, output)
         if streamed is not None:
-            _report_pending(streamed, strict)
+            _report_pending(streamed, strict, quiet)
             return
         # the stream stopped on a problem: the thorough path below reports it with its location
     elif jobs > 1:
@@ -109,11 +109,18 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
     if fmt == "xlsx":
         from ..views.exports import workbook
         try:
-            workbook(run).save(output)
+            if output:
+                workbook(run).save(output)
+            else:  # -o -: the workbook's bytes to standard output, for a pipe
+                import io
+                buffer = io.BytesIO()
+                workbook(run).save(buffer)
+                click.get_binary_stream("stdout").write(buffer.getvalue())
         except OSError as exc:
-            _unwritable(output, exc)
-        click.echo(f"wrote {output}", err=True)
-        _report_pending(run.totals, strict)
+            _unwritable(output or "standard output", exc)
+        if output:
+            _wrote(output, quiet)
+        _report_pending(run.totals, strict, quiet)
         return
     if fmt == "json":
         from ..views.document import document_text
@@ -132,14 +139,14 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
         text = subsidy_rules.to_text(run, why_not=why_not)
         if not output:  # a console whose encoding lacks ✓ gets √ (a file is UTF-8)
             text = encodable(text, getattr(sys.stdout, "encoding", None))
-    _write(text, output)
-    _report_pending(run.totals, strict)
+    _write(text, output, quiet)
+    _report_pending(run.totals, strict, quiet)
 
 
-def _report_pending(totals, strict: bool) -> None:
-    """Say on standard error what could not be decided yet; with --strict, that fails the run."""
+def _report_pending(totals, strict: bool, quiet: bool = False) -> None:
+    """Say on standard error what could not be decided yet (not with -q); with --strict, that fails the run."""
     from ..views.text import pending_lines
-    for line in pending_lines(totals):
+    for line in pending_lines(totals) if not (quiet and not strict) else ():
         click.echo(line, err=True)
     if strict and totals.counts.get("pending"):
         click.echo("pending decisions fail the run (--strict)", err=True)
@@ -215,8 +222,10 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
             os.chmod(target, 0o666 & ~umask)  # as an ordinary file would be, not mkstemp's 0600
             os.replace(target, output)
             target = None
-            if not quiet:
-                click.echo(f"wrote {output}", err=True)
+            if bar is not None:
+                bar.render_finish()
+                bar = None
+            _wrote(output, quiet)
         else:  # a run that stops writes nothing to standard output but its problems (on standard error)
             sys.stdout.flush()
             with open(target, "rb") as done:
@@ -282,17 +291,21 @@ def verify(decisions, facts, encoding, policy, ledger_url):
 @click.option("--all/--granted-only", "show_all", default=True, show_default=True,
               help="Include rules that did not fire, with the first condition that failed.")
 @click.option("--raw", is_flag=True, help="The trace in the engine's syntax (expressions, codes, rule ids), for developers.")
+@click.option("--ledger", "ledger_url", metavar="URL",
+              help="The ledger the month was recorded with (evaluate --ledger): its history fills the facts, so the "
+                   "decisions explained are the ones recorded.")
 @click.option("--width", type=click.IntRange(0), metavar="COLUMNS",
               help="Wrap lines to this many columns (default: the terminal's width; 0: never wrap, e.g. for a file "
                    "another program reads).")
-def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw, width):
+def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw, ledger_url, width):
     """Print the trace behind each decision about one workshop (or one of its workers or loans):
     the clause and its text, each condition with the values it saw, each parameter with its
     value and the date it took effect, the derived facts it built on, and the arithmetic.
 
     \b
-    Example:
+    Examples:
       subsidy explain policy.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
+      subsidy explain policy.yaml examples/county/2022-08.yaml --workshop WS-L01 --ledger ledger.db
     """
     loaded, facts_loaded = _load(policy, facts, encoding=encoding)
     index = _workshop_index(facts_loaded, workshop, facts)
@@ -302,7 +315,12 @@ def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw, widt
     if loan and loan not in [x["id"] for x in ws.get("loans") or ()]:
         raise click.BadParameter(f"workshop {workshop} has no loan {loan!r}", param_hint="--loan")
     try:
-        run = subsidy_rules.evaluate(loaded, _only(facts_loaded, index), why_not=show_all)
+        if ledger_url:  # the history the ledger held before the period, as when the month was recorded
+            from ..ledger import evaluate_with_ledger
+            with _ledger(ledger_url) as led:
+                run, _ = evaluate_with_ledger(led, loaded, _only(facts_loaded, index), why_not=show_all)
+        else:
+            run = subsidy_rules.evaluate(loaded, _only(facts_loaded, index), why_not=show_all)
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)
     chosen = [d for d in run.decisions if not (worker or loan) or (d.worker == worker and d.loan == loan)]
