@@ -57,6 +57,11 @@ def _wrote(output, quiet: bool = False, what: str = "") -> None:
         click.echo(f"wrote {output}" + (f" ({what})" if what else ""), err=True)
 
 
+def _to_stdout(output):
+    """The -o value a command writes to: None for standard output (-o - or no -o), else the file."""
+    return None if output in (None, "-") else output
+
+
 def _unwritable(output, exc: OSError) -> None:
     click.echo(f"{output}: error[file.unwritable] cannot write: {exc.strerror or exc}", err=True)
     sys.exit(1)
@@ -64,7 +69,8 @@ def _unwritable(output, exc: OSError) -> None:
 
 class _OutputFile(click.Path):
     """-o FILE: a regular file, created or replaced; never a folder, a device or a pipe (which replacing a file
-    beside it, as a finished run does, would destroy). ``-o -`` is standard output (the command gets None)."""
+    beside it, as a finished run does, would destroy). ``-o -`` is standard output (the command gets ``-``: see
+    :func:`_to_stdout`)."""
 
     def __init__(self, dash: bool = True):
         super().__init__(dir_okay=False, writable=True, allow_dash=dash)
@@ -73,7 +79,7 @@ class _OutputFile(click.Path):
     def convert(self, value, param, ctx):
         import os
         if value == "-" and self.dash:
-            return None
+            return "-"
         value = super().convert(value, param, ctx)
         if os.path.exists(value) and not os.path.isfile(value):
             self.fail(f"{value} is not a regular file", param, ctx)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 import click
 
 import subsidy_rules
-from ._common import _OUTPUT_FILE, _fail, _write, _OUTPUT, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _date_option
+from ._common import _OUTPUT_FILE, _to_stdout, _fail, _write, _OUTPUT, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _date_option
 
 if TYPE_CHECKING:
     from ..ledger import Ledger
@@ -259,6 +259,6 @@ def ledger_report(url: str, policy_path: str, start: Optional[str], end: Optiona
         text = to_csv(report)
     else:
         text = to_text(report, loaded) + "\n"
-    _write(text, output)
+    _write(text, _to_stdout(output))
     if output or fmt != "text":
         click.echo(_head_line(led, report.head), err=True)

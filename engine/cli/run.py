@@ -9,7 +9,7 @@ import click
 
 import subsidy_rules
 from ..runtime.backends import NAMES as ENGINE_NAMES
-from ._common import _fail, _write, _wrote, _unwritable, _OUTPUT, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only
+from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only
 
 
 @click.command()
@@ -62,8 +62,9 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
       subsidy evaluate policy.yaml examples/county/2022-08.yaml \\
           --ledger ledger.db --record --format text
     """
-    if fmt == "xlsx" and not output and sys.stdout.isatty():
-        raise click.UsageError("--format xlsx writes a workbook: give the file with -o payouts.xlsx (or pipe -o -)")
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a workbook: give the file with -o payouts.xlsx (or -o - for a pipe)")
+    output = _to_stdout(output)
     trace = False if no_trace else trace_as  # the JSON's traces: "data", "lines" or none
     if (record or supersede) and not ledger_url:
         raise click.UsageError("--record and --supersede need --ledger URL")
@@ -115,7 +116,12 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
                 import io
                 buffer = io.BytesIO()
                 workbook(run).save(buffer)
-                click.get_binary_stream("stdout").write(buffer.getvalue())
+                out = getattr(sys.stdout, "buffer", None)
+                if out is None:
+                    raise click.UsageError("standard output takes no bytes here: give -o payouts.xlsx")
+                sys.stdout.flush()
+                out.write(buffer.getvalue())
+                out.flush()
         except OSError as exc:
             _unwritable(output or "standard output", exc)
         if output:
