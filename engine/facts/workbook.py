@@ -17,6 +17,7 @@ import datetime as _dt
 import difflib
 import hashlib
 import io
+import math
 import os
 import re
 import zipfile
@@ -442,7 +443,7 @@ class _Reader:
             if isinstance(value, int):
                 return value
             if isinstance(value, float):
-                return Decimal(repr(value)) if value == value and abs(value) != float("inf") else str(value)
+                return Decimal(repr(value)) if math.isfinite(value) else str(value)  # an Excel number is a double
             if isinstance(value, str) and (_PLAIN_NUMBER.match(value) or _GROUPED.match(value)):
                 try:
                     return Decimal(value.replace(",", ""))

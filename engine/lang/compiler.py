@@ -27,6 +27,7 @@ from . import exact
 from . import expr as X
 from .compiled import CompiledExpr, EvalError, Fn, num as _num, truth as _truth
 from .functions import FUNCTIONS, Functions
+from .support import tlet
 from .types import ANY, BOOL, NULL, NUMBER, STRING, Field, T, compatible as _compatible, list_of, record
 from ..facts.model import SUBJECT_SCOPE, ComputedDef
 from ..policy.parameters import Parameter
@@ -278,21 +279,8 @@ class Compiler(Functions):
                              f"{name!r} reads the item of `each`, so it can be used only in `where` and `amount`", node)
         inner, key, let_ast = compiled.traced, f"$let:{name}", compiled.ast
 
-        def fn(env, tr):
-            hit = env.get(key)
-            if hit is None:
-                tr.open()
-                try:
-                    value = inner(env, tr)
-                finally:
-                    captured = tr.close()
-                hit = (value, captured)
-                env[key] = hit  # evaluated once per item; what it read is replayed into every trace that uses it
-            value, captured = hit
-            tr.replay(captured)
-            tr.value(let_ast, value)
-            tr.value(node, value)
-            return value
+        def fn(env, tr):  # the same helper the generated traced code calls: one place for a let's caching
+            return tlet(env, tr, key, inner, let_ast, node)
 
         return fn, compiled.type
 
