@@ -338,12 +338,16 @@ def summary(run) -> dict:
 async def evaluation_page(request: Request):
     viewer(request)
     job = _job(request)
-    context = {"job": job, "names": {job.path: job.name}}
-    if job.state == J.FAILED:
+    # the job's state read once: the worker thread may finish while the page is made, and a page that says
+    # "done" must carry the summary it was made with
+    state = job.state
+    context = {"job": job, "state": state, "busy": state in (J.QUEUED, J.READING, J.DECIDING),
+               "names": {job.path: job.name}}
+    if state == J.FAILED:
         context["problems"] = shown_problems(job.problems, {job.path: job.name})
-    elif job.state == J.DONE:
+    elif state == J.DONE:
         context["s"] = summary(job.run)
-    return render(request, "evaluation.html", context, 422 if job.state == J.FAILED else 200)
+    return render(request, "evaluation.html", context, 422 if state == J.FAILED else 200)
 
 
 def _decision(job: J.Job, wanted: str):
