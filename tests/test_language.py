@@ -5,7 +5,10 @@ from click.testing import CliRunner
 import subsidy_rules
 from subsidy_rules.cli import main
 from conftest import POLICY
-from subsidy_rules.lang.expr import ExpressionSyntaxError, parse, unparse
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from subsidy_rules.lang.expr import ExpressionSyntaxError, parse, substitute, unparse, walk
 
 
 def _policy(write, old, new):
@@ -38,6 +41,36 @@ def test_unparse_keeps_meaning():
     for text in ["not a or b and c", "(a + b) * c", "a - (b - c)", "x not in [1, 2]", "min(a, 3) * r / 12",
                  "count(w in s.workers where w.t and w.role == \"p\")"]:
         assert unparse(parse(unparse(parse(text)))) == unparse(parse(text))
+
+
+def _policy_formulas():
+    policy = subsidy_rules.load_policy(POLICY)
+    texts = [c.text for r in policy.rules for c in r.when]
+    texts += [r.amount.text for r in policy.rules if r.amount is not None]
+    texts += [let.text for r in policy.rules for _n, let in r.lets]
+    assert len(texts) > 30, "the province's policy has its conditions and formulas"
+    return sorted(set(texts)) + ["-(a - b) * -c", "a - (b - c) / (d * e)", "not (a and b) or not c", "f([1, x], count(w in s where w.t))"]
+
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=4),
+                    st.decimals(allow_nan=False, allow_infinity=False, places=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_formula_printed_from_its_template_reads_as_printed_directly(data):
+    """The trace prints a formula with the values it saw from a template made once per formula and set of nodes
+    seen; what it prints is what printing the tree directly gives, for any nodes seen with any values, twice."""
+    text = data.draw(st.sampled_from(_FORMULAS))
+    tree = parse(text)
+    nodes = list(walk(tree))
+    seen = data.draw(st.lists(st.sampled_from(nodes), unique_by=id, max_size=len(nodes)))
+    values = {id(node): data.draw(_VALUES) for node in seen}
+    assert substitute(tree, values) == unparse(tree, values)
+    assert substitute(tree, values) == unparse(tree, values)  # the second time from the template it kept
+
+
+_FORMULAS = _policy_formulas()
 
 
 def test_a_syntax_error_in_the_policy_points_at_the_spot(write):

@@ -182,8 +182,8 @@ class Substituted:
 
     def __str__(self) -> str:
         if self._text is None:
-            from ..lang.expr import unparse
-            self._text = unparse(self.ast, self.values)
+            from ..lang.expr import substitute
+            self._text = substitute(self.ast, self.values)
         return self._text
 
 

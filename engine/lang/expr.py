@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -350,6 +350,77 @@ def unparse(node: Node, values: Optional[dict] = None, parent_prec: int = 0) -> 
     else:  # pragma: no cover - the node set is closed
         raise TypeError(node)
     return f"({text})" if prec < parent_prec else text
+
+
+def _template(node: Node, holes, parent_prec: int, out: list) -> None:
+    """``unparse`` as a list of text pieces and holes: a hole is the id of a node whose value is printed in its
+    place. The same walk as :func:`unparse`, branch for branch."""
+    if id(node) in holes and not isinstance(node, Literal):
+        out.append(id(node))
+        return
+    if isinstance(node, (ListOf, Call)):
+        out.append("[" if isinstance(node, ListOf) else f"{node.func}(")
+        for i, child in enumerate(node.items if isinstance(node, ListOf) else node.args):
+            if i:
+                out.append(", ")
+            _template(child, holes, 0, out)
+        out.append("]" if isinstance(node, ListOf) else ")")
+        return
+    if not isinstance(node, (Unary, Binary, BoolOp)):  # a literal, a name, a comprehension: printed whole
+        out.append(unparse(node))
+        return
+    if isinstance(node, Unary):
+        prec = _PRECEDENCE["not"] if node.op == "not" else 7
+    else:
+        prec = _PRECEDENCE[node.op]
+    if prec < parent_prec:
+        out.append("(")
+    if isinstance(node, Unary):
+        out.append(node.op + (" " if node.op == "not" else ""))
+        _template(node.operand, holes, prec, out)
+    elif isinstance(node, Binary):
+        _template(node.left, holes, prec, out)
+        out.append(f" {node.op} ")
+        _template(node.right, holes, prec + 1, out)
+    else:
+        for i, operand in enumerate(node.operands):
+            if i:
+                out.append(f" {node.op} ")
+            _template(operand, holes, prec + 1, out)
+    if prec < parent_prec:
+        out.append(")")
+
+
+def _pieces(node: Node, holes: frozenset) -> Tuple[Any, ...]:
+    out: list = []
+    _template(node, holes, 0, out)
+    merged: list = []
+    for piece in out:  # adjacent texts joined: a formula's pieces are its holes and the text between them
+        if merged and isinstance(piece, str) and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return tuple(merged)
+
+
+_TEMPLATES: Dict[int, Tuple[Node, Dict[frozenset, Tuple[Any, ...]]]] = {}
+
+
+def substitute(node: Node, values: dict) -> str:
+    """``unparse(node, values)``, from a template made once per tree and set of nodes seen: a trace prints the same
+    few formulas with different values thousands of times."""
+    entry = _TEMPLATES.get(id(node))
+    if entry is None or entry[0] is not node:  # the id of a tree that is gone may be reused: the entry says whose
+        if len(_TEMPLATES) > 10_000:
+            _TEMPLATES.clear()
+        entry = _TEMPLATES[id(node)] = (node, {})
+    holes = frozenset(values)
+    pieces = entry[1].get(holes)
+    if pieces is None:
+        if len(entry[1]) > 1_000:
+            entry[1].clear()
+        pieces = entry[1][holes] = _pieces(node, holes)
+    return "".join(piece if type(piece) is str else format_value(values[piece]) for piece in pieces)
 
 
 def walk(node: Node):
