@@ -1,4 +1,4 @@
-"""Exact numbers: a quotient of two decimals worked out in integers is the one the fractions give, written the same."""
+"""Exact numbers: a quotient of decimals, whole numbers or fractions worked out in integers is the one the fractions give, written the same."""
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
@@ -9,11 +9,12 @@ from subsidy_rules.lang import exact
 from subsidy_rules.runtime.evaluate import PRECISION
 
 _DECIMALS = st.builds(lambda n, e: Decimal(n).scaleb(e), st.integers(-10**12, 10**12), st.integers(-12, 12))
+_NUMBERS = st.one_of(_DECIMALS, st.integers(-10**9, 10**9), st.fractions(max_denominator=10**6), st.booleans())
 
 
 @settings(max_examples=2000, deadline=None)
-@given(a=_DECIMALS, b=_DECIMALS.filter(lambda d: d != 0))
-def test_a_quotient_of_decimals_is_what_the_fraction_gives(a, b):
+@given(a=_NUMBERS, b=_NUMBERS.filter(lambda d: d != 0))
+def test_a_quotient_is_what_the_fraction_gives(a, b):
     with localcontext() as ctx:
         ctx.prec = PRECISION
         got, want = exact.div(a, b), exact.normal(Fraction(a) / Fraction(b))

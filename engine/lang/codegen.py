@@ -59,7 +59,7 @@ _HELPERS = {  # helper name in generated code -> support function
     "_tier": support.tier, "_limit": support.limit, "_member": support.member, "_compute": support.computed,
     "_round": support.round_to, "_Fallback": support.Fallback, "_U": support.UNSET, "_D": Decimal,
     "_Fraction": Fraction, "_date": _dt.date, "_sum": sum, "_setlet": support.setlet,
-    "_rv": support.rv, "_tlet": support.tlet, "_tcomputed": support.tcomputed, "_tcomprehension": support.tcomprehension,
+    "_tlet": support.tlet, "_tcomputed": support.tcomputed, "_tcomprehension": support.tcomprehension,
 }
 
 
@@ -273,7 +273,7 @@ class Module:
             else:
                 code = _method(_attr(code, "data"), "get", key)
             nullable = origin not in ("child", "flag")
-        return _call("_rv", _load("tr"), self.node(node), code) if self.traced else code
+        return _method(_load("tr"), "value", self.node(node), code) if self.traced else code
 
     def _e_Unary(self, node: X.Unary, frame):
         if node.op == "not":

@@ -23,9 +23,10 @@ PRECISION = 50
 
 
 def _terminates(denominator: int) -> bool:
-    for p in (2, 5):
-        while denominator % p == 0:
-            denominator //= p
+    """Whether 1/denominator (a positive whole number) is a finite decimal: no prime factor but 2 and 5."""
+    denominator >>= (denominator & -denominator).bit_length() - 1  # every factor 2 at once
+    while denominator % 5 == 0:
+        denominator //= 5
     return denominator == 1
 
 
@@ -56,11 +57,15 @@ def mul(a: Number, b: Number) -> Number:
     return a * b
 
 
+_RATIO = {Decimal: Decimal.as_integer_ratio, int: lambda v: (v, 1), Fraction: lambda f: (f.numerator, f.denominator)}
+
+
 def div(a: Number, b: Number) -> Number:
     """``a / b`` exactly (``b`` is not zero): what :func:`normal` makes of the fraction ``a / b``."""
-    if a.__class__ is Decimal and b.__class__ is Decimal:  # the usual case, in integers (a Fraction made from a
-        na, da = a.as_integer_ratio()  # Decimal costs several times more)
-        nb, db = b.as_integer_ratio()
+    ratio_a, ratio_b = _RATIO.get(a.__class__), _RATIO.get(b.__class__)
+    if ratio_a is not None and ratio_b is not None:  # worked out in integers: a Fraction made from a Decimal costs
+        na, da = ratio_a(a)  # several times more
+        nb, db = ratio_b(b)
         n, d = na * db, da * nb
         if d < 0:
             n, d = -n, -d

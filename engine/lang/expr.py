@@ -300,6 +300,9 @@ _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, "
 
 def format_value(value: Any) -> str:
     """A value as it reads in an expression or a trace."""
+    write = _FORMATS.get(value.__class__)
+    if write is not None:
+        return write(value)
     if value is None:
         return "null"
     if value is True:
@@ -307,10 +310,7 @@ def format_value(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, Decimal):
-        text = format(value, "f")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text or "0"
+        return _decimal_text(value)
     if isinstance(value, Fraction):
         return show_fraction(value)
     if isinstance(value, str):
@@ -320,6 +320,19 @@ def format_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+#: The common kinds of value, looked up by class before the general rules of :func:`format_value` (a trace prints
+#: hundreds of thousands of them); each gives what those rules give.
+_FORMATS = {bool: lambda v: "true" if v else "false", Decimal: _decimal_text, str: lambda v: f'"{v}"', int: str,
+            type(None): lambda v: "null"}
 
 
 def unparse(node: Node, values: Optional[dict] = None, parent_prec: int = 0) -> str:
@@ -422,7 +435,7 @@ def substitute(node: Node, values: dict) -> str:
         if len(entry[1]) > 1_000:
             entry[1].clear()
         pieces = entry[1][holes] = _pieces(node, holes)
-    return "".join(piece if type(piece) is str else format_value(values[piece]) for piece in pieces)
+    return "".join([piece if piece.__class__ is str else format_value(values[piece]) for piece in pieces])
 
 
 def walk(node: Node):

@@ -238,12 +238,6 @@ def round_to(value, quantum: Decimal, mode: str) -> Decimal:
 
 # --- the traced variant: what the reference evaluation reports, told to the tracer passed in ----------------------
 
-def rv(tracer, node, value):
-    """A name read: told to the tracer, as the reference evaluation tells it."""
-    tracer.value(node, value)
-    return value
-
-
 def tlet(env: dict, tracer, key: str, fn, let_ast, node):
     """A let read while tracing: worked out once per item (what it read captured apart) and told again to every
     trace that reads it."""

@@ -74,8 +74,8 @@ _EMPTY = Capture((), ())
 class Tracer(Protocol):
     enabled: bool
 
-    def value(self, node: Any, value: Any) -> None:
-        """An expression node evaluated to ``value``."""
+    def value(self, node: Any, value: Any) -> Any:
+        """An expression node evaluated to ``value``; returns ``value`` (generated code reads a name through it)."""
 
     def param(self, use: Any) -> None:
         """A parameter consulted (a ParamUse), or a computed value built on (a Derived)."""
@@ -98,8 +98,8 @@ class NullTracer:
     __slots__ = ()
     enabled = False
 
-    def value(self, node, value) -> None:
-        pass
+    def value(self, node, value):
+        return value
 
     def param(self, use) -> None:
         pass
@@ -128,9 +128,10 @@ class Recorder:
         self._seen: Optional[list] = []
         self._params: list = []
 
-    def value(self, node, value) -> None:
+    def value(self, node, value):
         if self._seen is not None:
             self._seen.append((node, value))
+        return value
 
     def param(self, use) -> None:
         self._params.append(use)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Optional, Tuple
 
@@ -80,7 +81,7 @@ class ParamUse:
     unconfirmed: bool
     origin: str = ""  # the policy file the value came from
 
-    @property
+    @cached_property
     def identity(self) -> tuple:
         """What makes two uses the same in a trace: the parameter, its key, and the value and date it was read on."""
         return (self.name, self.key, self.since, self.at)

@@ -17,6 +17,7 @@ _FALLBACK = {"✓": "√", "✗": "×", "→": "->", "−": "-", "≥": ">=", "�
 
 
 _MONEY = decimal.Context(prec=80)
+_CENT = Decimal("0.01")
 
 
 def money(amount: Optional[Decimal], grouped: bool = False) -> Optional[str]:
@@ -27,7 +28,7 @@ def money(amount: Optional[Decimal], grouped: bool = False) -> Optional[str]:
     machine-facing JSON and CSV the plain form."""
     if amount is None:
         return None
-    exact = amount.quantize(Decimal("0.01"), context=_MONEY)
+    exact = amount.quantize(_CENT, context=_MONEY)
     return format(exact, ",f") if grouped else format(exact, "f")
 
 
