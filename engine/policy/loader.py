@@ -9,7 +9,8 @@ import datetime as _dt
 import difflib
 import hashlib
 from decimal import Decimal
-from typing import Dict, List, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .. import schemas
 
@@ -22,7 +23,7 @@ from .history import build_settings as build_ledger_settings
 from ..facts.model import ANY, BOOL, NUMBER, SUBJECT_SCOPE, record_kinds
 from .labels import label_problems
 from .parameters import Parameter, ParameterValue
-from .model import Clause, ExclusivityGroup, FactsCheck, Policy, Route, Status, Vocabulary
+from .model import Clause, ComputedValue, ExclusivityGroup, FactsCheck, Policy, Route, Status, Vocabulary
 from ..problems import WARNING, InvalidInput, Problem
 from .overlay import read_policy_document
 from ..source import Document
@@ -281,28 +282,69 @@ def _conditions(compiler: Compiler, items, pointer: str, scope) -> list:
     return out
 
 
-def build_policy(doc: Document, files=None):
-    """(Policy or None, problems) for a parsed (and, for a fork, merged) policy document."""
-    files = tuple(files or ((doc.path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest()),))
-    problems = schema_problems(doc, schemas.load("policy"), "policy")
-    if problems:
-        return None, problems
-    b = _Builder(doc)
-    data = doc.data
-    kinds = record_kinds(schemas.load("facts"))
-    clauses = b.clauses()
-    vocabs, by_field = b.vocabularies(kinds)
-    sets = b.sets(vocabs)
-    parameters = b.parameters(kinds, by_field, clauses)
+@dataclass
+class _Build:
+    """What the stages of :func:`build_policy` share, each filling in its part (as OPA's compiler passes its state
+    from stage to stage): the document, the problems found so far, and what each stage built."""
 
-    rules_raw = data["rules"]
-    ids: Dict[str, int] = {}
-    producers: Dict[Tuple[str, str], List[str]] = {}
-    for i, r in enumerate(rules_raw):
+    doc: Document
+    files: Tuple[Tuple[str, str], ...]
+    problems: List[Problem] = dataclasses.field(default_factory=list)
+    stopped: bool = False  # a stage found what the stages after it cannot work on
+    b: Any = None  # the _Builder that files the problems of the checks
+    kinds: Any = None  # the facts' record kinds and fields
+    clauses: Dict[str, Clause] = dataclasses.field(default_factory=dict)
+    vocabs: Dict[str, Vocabulary] = dataclasses.field(default_factory=dict)
+    by_field: Dict[Tuple[str, str], Vocabulary] = dataclasses.field(default_factory=dict)
+    sets: Dict[str, frozenset] = dataclasses.field(default_factory=dict)
+    parameters: Dict[str, Parameter] = dataclasses.field(default_factory=dict)
+    ids: Dict[str, int] = dataclasses.field(default_factory=dict)  # rule id -> its index in the file
+    producers: Dict[Tuple[str, str], List[str]] = dataclasses.field(default_factory=dict)  # (kind, flag) -> rules
+    computed: Dict[str, Dict[str, dict]] = dataclasses.field(default_factory=dict)  # kind -> name -> definition
+    compiler: Any = None
+    statuses: List[Status] = dataclasses.field(default_factory=list)
+    parts: List[dict] = dataclasses.field(default_factory=list)  # each rule compiled, in file order
+    groups: List[ExclusivityGroup] = dataclasses.field(default_factory=list)
+    facts_checks: List[FactsCheck] = dataclasses.field(default_factory=list)
+    ledger: Any = None
+    strata: Dict[str, int] = dataclasses.field(default_factory=dict)
+    rules: Tuple[CompiledRule, ...] = ()
+    origins: Dict[str, str] = dataclasses.field(default_factory=dict)
+    policy: Optional[Policy] = None
+
+    @property
+    def data(self) -> dict:
+        return self.doc.data
+
+    @property
+    def rules_raw(self) -> List[dict]:
+        return self.data["rules"]
+
+
+def _schema(st: _Build) -> None:
+    """The file against the policy schema: nothing else is checked on a file of the wrong shape."""
+    st.problems = schema_problems(st.doc, schemas.load("policy"), "policy")
+    st.stopped = bool(st.problems)
+
+
+def _pieces(st: _Build) -> None:
+    """The clauses, vocabularies, sets and parameters, each checked against the facts' fields and each other."""
+    st.b = _Builder(st.doc)
+    st.kinds = record_kinds(schemas.load("facts"))
+    st.clauses = st.b.clauses()
+    st.vocabs, st.by_field = st.b.vocabularies(st.kinds)
+    st.sets = st.b.sets(st.vocabs)
+    st.parameters = st.b.parameters(st.kinds, st.by_field, st.clauses)
+
+
+def _rule_index(st: _Build) -> None:
+    """Each rule's id, clause and fund, and who asserts which derived fact; every clause of kind rules cited."""
+    b, clauses, data = st.b, st.clauses, st.data
+    for i, r in enumerate(st.rules_raw):
         pointer = f"/rules/{i}"
-        if r["id"] in ids:
+        if r["id"] in st.ids:
             b.error("policy.duplicate_id", f"rule {r['id']!r} is defined twice", pointer + "/id")
-        ids.setdefault(r["id"], i)
+        st.ids.setdefault(r["id"], i)
         if r["clause"] not in clauses:
             b._unknown("clause", r["clause"], clauses, pointer + "/clause")
         elif clauses[r["clause"]].kind == "guidance":
@@ -311,39 +353,47 @@ def build_policy(doc: Document, files=None):
         if r.get("fund") is not None and r["fund"] not in data["funds"]:
             b._unknown("fund", r["fund"], data["funds"], pointer + "/fund")
         if r.get("asserts"):
-            producers.setdefault((r["subject"], r["asserts"]), []).append(r["id"])
-    ruled = {r["clause"] for r in rules_raw}
+            st.producers.setdefault((r["subject"], r["asserts"]), []).append(r["id"])
+    ruled = {r["clause"] for r in st.rules_raw}
     for c in clauses.values():
         if c.kind == "rules" and c.id not in ruled:
             b.error("policy.clause_without_rules", f"clause {c.id} is kind rules but no rule cites it", c.pointer,
                     "add its rules, or make it kind: guidance")
 
-    computed = {}
-    for kind, defs in (data.get("computed") or {}).items():
-        computed[kind] = {}
+
+def _computed(st: _Build) -> None:
+    """The computed values, compiled (a name of the facts may not be shadowed); the compiler the rules use."""
+    for kind, defs in (st.data.get("computed") or {}).items():
+        st.computed[kind] = {}
         for name, d in defs.items():
             pointer = f"/computed/{kind}/{name}/expr"
-            if name in kinds[kind]:
-                b.error("policy.shadowed_name", f"{kind}.{name} is already a field of the facts", f"/computed/{kind}/{name}")
+            if name in st.kinds[kind]:
+                st.b.error("policy.shadowed_name", f"{kind}.{name} is already a field of the facts",
+                           f"/computed/{kind}/{name}")
                 continue
-            computed[kind][name] = {"expr": d["expr"], "pointer": pointer, "label": d.get("label")}
-
-    compiler = Compiler(doc, kinds, parameters, sets, computed, producers,
-                        field_codes={key: vocab.codes for key, vocab in by_field.items()})
-    for kind, defs in computed.items():
+            st.computed[kind][name] = {"expr": d["expr"], "pointer": pointer, "label": d.get("label")}
+    st.compiler = Compiler(st.doc, st.kinds, st.parameters, st.sets, st.computed, st.producers,
+                           field_codes={key: vocab.codes for key, vocab in st.by_field.items()})
+    for kind, defs in st.computed.items():
         for name in defs:
-            compiler.computed_fn(kind, name)
+            st.compiler.computed_fn(kind, name)
 
-    statuses = _statuses(b, data, ids, rules_raw, kinds)
-    opened = {(s.subject, s.flag): s for s in statuses}
-    compiled_parts = []
-    for i, r in enumerate(rules_raw):
-        compiled_parts.append(_compile_rule(compiler, b, r, i, producers, opened))
-    problems = b.problems + compiler.problems
 
-    # exclusivity groups
-    groups = []
-    for i, g in enumerate(data.get("exclusivity") or ()):
+def _statuses_stage(st: _Build) -> None:
+    """The statuses a workshop holds over time, checked against the rules that grant and end them."""
+    st.statuses = _statuses(st.b, st.data, st.ids, st.rules_raw, st.kinds)
+
+
+def _rules(st: _Build) -> None:
+    """Every rule compiled: requirements, conditions, lets, per-item loop, amount."""
+    opened = {(s.subject, s.flag): s for s in st.statuses}
+    st.parts = [_compile_rule(st.compiler, st.b, r, i, st.producers, opened) for i, r in enumerate(st.rules_raw)]
+
+
+def _exclusivity(st: _Build) -> None:
+    """The exclusivity groups, checked against their members."""
+    b, ids, rules_raw, compiler = st.b, st.ids, st.rules_raw, st.compiler
+    for i, g in enumerate(st.data.get("exclusivity") or ()):
         pointer = f"/exclusivity/{i}"
         for j, member in enumerate(g["members"]):
             if member not in ids:
@@ -351,8 +401,8 @@ def build_policy(doc: Document, files=None):
             elif rules_raw[ids[member]]["decides"] != "granted":
                 b.error("policy.exclusivity_member", f"rule {member!r} grants no money, so it cannot be in an exclusivity group",
                         f"{pointer}/members/{j}")
-        if g["clause"] not in clauses:
-            b._unknown("clause", g["clause"], clauses, pointer + "/clause")
+        if g["clause"] not in st.clauses:
+            b._unknown("clause", g["clause"], st.clauses, pointer + "/clause")
         if g["scope"] == "worker":
             for j, member in enumerate(g["members"]):
                 if member in ids and rules_raw[ids[member]]["subject"] != "worker":
@@ -372,52 +422,114 @@ def build_policy(doc: Document, files=None):
                     "paid as top-ups (listed first) and the payments it excludes", pointer + "/strategy")
         elif g.get("paid_before") and g["strategy"] != "top_up":
             b.error("policy.exclusivity_strategy", "paid_before is read only by strategy top_up", pointer + "/paid_before")
-        groups.append(ExclusivityGroup(g["id"], g["clause"], g["scope"], tuple(g["members"]), g["strategy"],
-                                       g.get("reading"), tuple(paid_before)))
-    facts_checks = _facts_checks(b, compiler, data)
-    ledger = build_ledger_settings(data.get("ledger"), compiler, b.error, rules_raw, ids, clauses)
-    problems = b.problems + compiler.problems
+        st.groups.append(ExclusivityGroup(g["id"], g["clause"], g["scope"], tuple(g["members"]), g["strategy"],
+                                          g.get("reading"), tuple(paid_before)))
 
-    if any(p.severity != WARNING for p in problems):
-        return None, problems
-    for name in parameters:
-        if name not in compiler.used_parameters:
-            problems.append(Problem("policy.unused_parameter", f"parameter {name!r} is not used by any rule or computed value",
-                                    f"/parameters/{name}", doc.locate(f"/parameters/{name}"), WARNING,
-                                    "remove it, or retire it in a fork"))
-    problems.extend(label_problems(doc, compiled_parts, compiler, parameters, data))
-    for part in compiled_parts:
+
+def _checks_and_ledger(st: _Build) -> None:
+    """The facts checks and the ledger section."""
+    st.facts_checks = _facts_checks(st.b, st.compiler, st.data)
+    st.ledger = build_ledger_settings(st.data.get("ledger"), st.compiler, st.b.error, st.rules_raw, st.ids, st.clauses)
+
+
+def _errors(st: _Build) -> None:
+    """Stop here if anything so far is an error: what follows works on a policy that holds together."""
+    st.problems = st.b.problems + st.compiler.problems
+    st.stopped = any(p.severity != WARNING for p in st.problems)
+
+
+def _warnings(st: _Build) -> None:
+    """What is allowed but probably wrong: an unused parameter, a label that misquotes, a rule that never fires."""
+    doc = st.doc
+    for name in st.parameters:
+        if name not in st.compiler.used_parameters:
+            st.problems.append(Problem("policy.unused_parameter", f"parameter {name!r} is not used by any rule or "
+                                       "computed value", f"/parameters/{name}", doc.locate(f"/parameters/{name}"),
+                                       WARNING, "remove it, or retire it in a fork"))
+    st.problems.extend(label_problems(doc, st.parts, st.compiler, st.parameters, st.data))
+    for part in st.parts:
         contradiction = never_fires([c.expr.ast for c in part["when"]])
         if contradiction:
             pointer = f"{part['pointer']}/when"
-            problems.append(Problem("policy.never_fires", f"rule {part['id']!r} can never fire: {contradiction}",
-                                    pointer, doc.locate(pointer), WARNING))
+            st.problems.append(Problem("policy.never_fires", f"rule {part['id']!r} can never fire: {contradiction}",
+                                       pointer, doc.locate(pointer), WARNING))
 
-    strata, cycle = stratify([{"id": part["id"], "reads": part["reads"]} for part in compiled_parts], producers)
+
+def _strata(st: _Build) -> None:
+    """The order the rules run in: a rule after the rules whose facts it reads (a cycle is an error)."""
+    st.strata, cycle = stratify([{"id": part["id"], "reads": part["reads"]} for part in st.parts], st.producers)
     if cycle:
-        i = ids[cycle[0]]
-        problems.append(Problem("policy.cycle", "rules depend on each other's facts in a cycle: " + " -> ".join(cycle),
-                                f"/rules/{i}", doc.locate(f"/rules/{i}")))
-        return None, problems
-    settings = data.get("settings") or {}
-    rounding = settings.get("rounding") or {"quantum": "0.01", "mode": "ROUND_HALF_UP"}
-    codegen = CodegenInfo(compiler.name_steps, sets, parameters, compiler.computed_asts,
+        i = st.ids[cycle[0]]
+        st.problems.append(Problem("policy.cycle", "rules depend on each other's facts in a cycle: " + " -> ".join(cycle),
+                                   f"/rules/{i}", st.doc.locate(f"/rules/{i}")))
+        st.stopped = True
+
+
+def _generate(st: _Build) -> None:
+    """Each rule compiled to Python (:mod:`subsidy_rules.lang.codegen`), in agenda order: stratum, then file order."""
+    rounding = _rounding(st.data)
+    st.origins = {name: st.doc.locate(p.pointer).file for name, p in st.parameters.items()}
+    compiler = st.compiler
+    codegen = CodegenInfo(compiler.name_steps, st.sets, st.parameters, compiler.computed_asts,
                           {key: (fn, compiler.computed_shown.get(key)) for key, fn in compiler.computed_fns.items()},
-                          {name: doc.locate(p.pointer).file for name, p in parameters.items()})
-    rules = tuple(sorted((_with_code(CompiledRule(stratum=strata[part["id"]], **part), codegen, rounding)
-                          for part in compiled_parts), key=lambda r: (r.stratum, r.index)))
-    policy = Policy(
+                          st.origins)
+    st.rules = tuple(sorted((_with_code(CompiledRule(stratum=st.strata[part["id"]], **part), codegen, rounding)
+                             for part in st.parts), key=lambda r: (r.stratum, r.index)))
+
+
+def _assemble(st: _Build) -> None:
+    """The policy, from what the stages built."""
+    data, files = st.data, st.files
+    settings = data.get("settings") or {}
+    rounding = _rounding(data)
+    st.policy = Policy(
         id=data["policy"]["id"], title=data["policy"]["title"], document=data["policy"].get("document", ""),
-        path=doc.path, sha256=files[0][1] if len(files) == 1 else hashlib.sha256(
+        path=st.doc.path, sha256=files[0][1] if len(files) == 1 else hashlib.sha256(
             "\n".join(sha for _, sha in files).encode("ascii")).hexdigest(),
-        clauses=clauses, vocabularies=vocabs, field_codes=by_field,
-        funds={k: v["label"] for k, v in data["funds"].items()}, parameters=parameters, sets=sets,
-        rules=rules, exclusivity=tuple(groups), quantum=Decimal(rounding["quantum"]), rounding=rounding["mode"],
+        clauses=st.clauses, vocabularies=st.vocabs, field_codes=st.by_field,
+        funds={k: v["label"] for k, v in data["funds"].items()}, parameters=st.parameters, sets=st.sets,
+        rules=st.rules, exclusivity=tuple(st.groups), quantum=Decimal(rounding["quantum"]), rounding=rounding["mode"],
         firing_limit=settings.get("firing_limit", 100000), labels=dict(settings.get("labels") or {}),
-        sources=files, ledger=ledger, statuses=tuple(statuses), facts_checks=tuple(facts_checks),
+        sources=files, ledger=st.ledger, statuses=tuple(st.statuses), facts_checks=tuple(st.facts_checks),
         in_force=_date(data["policy"].get("in_force")),
+        computed=tuple(ComputedValue(f"{kind}.{name}", " ".join(str(d["expr"]).split()), d.get("label"), d.get("clause"))
+                       for kind, defs in (data.get("computed") or {}).items() for name, d in (defs or {}).items()),
+        origins=st.origins,
     )
-    return policy, problems
+
+
+def _rounding(data: dict) -> dict:
+    return (data.get("settings") or {}).get("rounding") or {"quantum": "0.01", "mode": "ROUND_HALF_UP"}
+
+
+#: The stages of building a policy, in order, each named for what it builds or checks. A stage that finds what the
+#: later ones cannot work on stops the build; every problem found up to there is reported at once.
+STAGES: Tuple[Tuple[str, Callable[[_Build], None]], ...] = (
+    ("schema", _schema),
+    ("pieces", _pieces),
+    ("rule_index", _rule_index),
+    ("computed", _computed),
+    ("statuses", _statuses_stage),
+    ("rules", _rules),
+    ("exclusivity", _exclusivity),
+    ("checks_and_ledger", _checks_and_ledger),
+    ("errors", _errors),
+    ("warnings", _warnings),
+    ("strata", _strata),
+    ("generate", _generate),
+    ("assemble", _assemble),
+)
+
+
+def build_policy(doc: Document, files=None):
+    """(Policy or None, problems) for a parsed (and, for a fork, merged) policy document: the :data:`STAGES` run in
+    order over one shared state, until one stops the build."""
+    st = _Build(doc, tuple(files or ((doc.path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest()),)))
+    for _name, stage in STAGES:
+        stage(st)
+        if st.stopped:
+            return None, st.problems
+    return st.policy, st.problems
 
 
 def _with_code(rule: CompiledRule, codegen: CodegenInfo, rounding: dict) -> CompiledRule:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
 from typing import Dict, Optional, Tuple
@@ -82,6 +82,16 @@ class FactsCheck:
 
 
 @dataclass(frozen=True)
+class ComputedValue:
+    """A computed value as the policy defines it (``computed:``): its formula as written, label and clause."""
+
+    name: str  # kind.field, e.g. worker.retirement_date
+    formula: str
+    label: Optional[str] = None
+    clause: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class Policy:
     """A policy ready to evaluate. Build it with :func:`subsidy_rules.load_policy`."""
 
@@ -107,6 +117,8 @@ class Policy:
     statuses: Tuple[Status, ...] = ()
     facts_checks: Tuple[FactsCheck, ...] = ()
     in_force: Optional[_dt.date] = None  # the first day the measures apply
+    computed: Tuple[ComputedValue, ...] = ()  # in file order
+    origins: Dict[str, str] = field(default_factory=dict)  # parameter -> the policy file its values come from
 
     def status_of_rule(self, rule_id: str) -> Optional[Tuple[Status, Optional[Route]]]:
         """The status a rule grants (with its route) or ends (route None), if any: asked for every activation, so

@@ -328,12 +328,20 @@ def dictionary(policy, end: _dt.date) -> dict:
                 file_formula(r.each.limit.text)
     statuses = {s.id: {"label": label(s.label), "subject": s.subject, "flag": s.flag,
                        "routes": {route.route: route.rule for route in s.routes}} for s in policy.statuses}
-    computed, origins = _from_the_policy_file(policy, label)
+    computed = {}
+    for c in policy.computed:
+        entry = {"formula": c.formula}
+        shown = label(c.label)
+        if shown:
+            entry["label"] = shown
+        if c.clause:
+            entry["clause"] = c.clause
+        computed[c.name] = entry
     parameters = {}
     for name, p in policy.parameters.items():
         parameters[name] = {
             "label": p.label, "unit": p.unit, "clause": p.clause, "type": "table" if p.table else p.type,
-            "keyed_by": p.keyed_by, "origin": origins.get(name),
+            "keyed_by": p.keyed_by, "origin": policy.origins.get(name),
             "values": [{"from": _date(v.since), "until": _date(v.until), "value": value(v.value), "source": v.source,
                         "unconfirmed": v.unconfirmed} for v in p.values]}
     groups = {}
@@ -344,39 +352,3 @@ def dictionary(policy, end: _dt.date) -> dict:
         groups[g.id] = entry
     return {"clauses": clauses, "rules": rules, "statuses": statuses, "conditions": conditions, "formulas": formulas,
             "computed": computed, "parameters": parameters, "exclusivity": groups}
-
-
-_FILES: Dict[tuple, tuple] = {}
-
-
-def _from_the_policy_file(policy, label):
-    """The computed values' formulas and labels, and the file each parameter comes from, which the loaded policy
-    does not keep: read again from its files (once per policy), which must be the ones it was built from."""
-    from ..policy.overlay import read_policy_document
-    from ..problems import InvalidInput, Location, Problem
-
-    key = (policy.path, policy.sources)
-    hit = _FILES.get(key)
-    if hit is None:
-        doc, files = read_policy_document(policy.path)
-        if tuple(files) != tuple(policy.sources):
-            raise InvalidInput([Problem("policy.changed", "the policy file changed while the run was being written; "
-                                        "run it again", "", Location(policy.path))])
-        raw = {}
-        for kind, defs in (doc.data.get("computed") or {}).items():
-            for name, d in (defs or {}).items():
-                raw[f"{kind}.{name}"] = (" ".join(str(d["expr"]).split()), d.get("label"), d.get("clause"))
-        origins = {name: doc.locate(p.pointer).file for name, p in policy.parameters.items()}
-        hit = (raw, origins)
-        _FILES[key] = hit
-    raw, origins = hit
-    computed = {}
-    for name, (formula, text, clause) in raw.items():
-        entry = {"formula": formula}
-        shown = label(text)
-        if shown:
-            entry["label"] = shown
-        if clause:
-            entry["clause"] = clause
-        computed[name] = entry
-    return computed, origins
