@@ -21,6 +21,9 @@ def _lines(path: str):
 
 
 def _source_line(path: str, n: int) -> str:
+    from ..facts.reading import STDIN_NAME, stdin_line
+    if path == STDIN_NAME:
+        return stdin_line(n)
     lines = _lines(path)
     return lines[n - 1] if 0 < n <= len(lines) else ""
 
@@ -91,7 +94,20 @@ _OUTPUT = _OutputFile()
 _OUTPUT_FILE = _OutputFile(dash=False)
 
 
+def _stdin_facts(facts_path) -> bool:
+    """Whether FACTS is ``-``, standard input: YAML or JSON text; a roster (a workbook, a folder of CSV files) is read
+    from its path only, so a workbook piped in is a usage error (exit 2)."""
+    if facts_path != "-":
+        return False
+    from ..facts.reading import stdin_is_workbook
+    if stdin_is_workbook():
+        raise click.UsageError("FACTS - reads YAML or JSON facts from standard input; a roster (a workbook or a "
+                               "folder of CSV files) is read from its path: give the file name instead of -")
+    return True
+
+
 def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, quiet: bool = False):
+    _stdin_facts(facts_path)
     try:
         policy = subsidy_rules.load_policy(policy_path)
     except subsidy_rules.InvalidInput as exc:
@@ -112,11 +128,25 @@ _PATH = click.Path(dir_okay=False)
 #: -q: nothing on standard error but problems (no progress bar, no 'wrote FILE', no summary of pending decisions).
 _QUIET = click.option("-q", "--quiet", is_flag=True,
                       help="Nothing on standard error but problems: no progress bar, no 'wrote FILE', no summary.")
-#: A facts argument: a file, or a folder of CSV files.
-_FACTS = click.Path()
+#: A facts argument: a file, a folder of CSV files, or - for YAML or JSON on standard input.
+_FACTS = click.Path(allow_dash=True)
 #: --encoding, for a CSV folder (or a YAML file) that is not UTF-8.
 _ENCODING = click.option("--encoding", metavar="NAME",
                          help="The encoding of CSV (or YAML) facts that are not UTF-8, e.g. gb18030.")
+
+
+def _why_not(default: bool):
+    """--why-not/--granted-only, one name and one meaning on evaluate and explain (only the default differs)."""
+    return click.option("--why-not/--granted-only", "why_not", default=default, show_default=True,
+                        help="--why-not: also every rule that did not fire (outcome denied), with the first condition "
+                             "that failed; --granted-only: only the decisions made.")
+
+
+def _ledger_option(what: str):
+    """--ledger URL, the payout ledger, the same on every command that takes one (``what``: what it does there)."""
+    return click.option("--ledger", "ledger_url", metavar="URL",
+                        help="The payout ledger (sqlite:///ledger.db, a plain path, or postgresql://…; made by "
+                             f"subsidy ledger init): {what}")
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import click
 
 import subsidy_rules
 from ..runtime.backends import NAMES as ENGINE_NAMES
-from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only
+from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only, _stdin_facts, _why_not, _ledger_option
 
 
 @click.command()
@@ -19,7 +19,7 @@ from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _Q
 @click.option("--format", "fmt", type=click.Choice(["json", "text", "csv", "xlsx", "html"]), default="json", show_default=True,
               help="json: the decisions document, with traces; text: a table per workshop with totals by fund and clause; "
                    "csv: one row per decision; xlsx: a payout workbook (needs -o); html: a printable audit report.")
-@click.option("--why-not", is_flag=True, help="Also report, for every rule that did not fire, the first condition that failed (outcome denied).")
+@_why_not(False)
 @click.option("--trace", "trace_as", type=click.Choice(["data", "lines"]), default="data", show_default=True,
               help="How the JSON writes each decision's trace: data (objects that refer to the policy's clauses, rules, "
                    "conditions and parameter values by id, whose texts the document's dictionary holds once) or lines "
@@ -34,9 +34,8 @@ from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _Q
                    "is the same as with one.")
 @_QUIET
 @click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output (-o - is standard output).")
-@click.option("--ledger", "ledger_url", metavar="URL",
-              help="Fill every worker's and workshop's history from this payout ledger (sqlite:///ledger.db, a plain "
-                   "path, or postgresql://…); a history the facts state differently is an error.")
+@_ledger_option("every worker's and workshop's history comes from it; a history the facts state differently is an "
+                "error.")
 @click.option("--record", is_flag=True, help="Also record this run in the ledger, in one transaction (needs --ledger). "
                                             "Recording the same run again changes nothing.")
 @click.option("--supersede", is_flag=True, help="With --record: replace the recorded run(s) of these workshops and "
@@ -72,6 +71,9 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
         raise click.UsageError("--supersede needs --record and --reason \"why the recorded run is replaced\"")
     if reason and not supersede:
         raise click.UsageError("--reason goes with --supersede")
+    if facts == "-" and jobs > 1:
+        raise click.UsageError("--jobs N has N processes each read its own part of a facts file; standard input is "
+                               "read once, by one: save the facts to a .json file, or leave out --jobs")
     if ledger_url:
         if jobs > 1:
             raise click.UsageError("--jobs does not combine with --ledger (a ledger run reads and records in one process)")
@@ -261,7 +263,7 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
 @click.argument("facts", type=_FACTS)
 @_ENCODING
 @click.option("--policy", type=_PATH, help="The policy file, if not at the path the decisions file records.")
-@click.option("--ledger", "ledger_url", metavar="URL", help="The ledger the run took its history from (evaluate --ledger).")
+@_ledger_option("the one the run took its history from (evaluate --ledger).")
 def verify(decisions, facts, encoding, policy, ledger_url):
     """Re-run a decisions file and confirm every decision is identical.
 
@@ -276,6 +278,7 @@ def verify(decisions, facts, encoding, policy, ledger_url):
       subsidy verify decisions.json examples/facts_2022.yaml
     """
     from ..tools.verify import verify as run_verify
+    _stdin_facts(facts)
     with _ledger(ledger_url) if ledger_url else nullcontext() as led:
         try:
             result = run_verify(decisions, facts, policy, led, encoding=encoding)
@@ -294,16 +297,15 @@ def verify(decisions, facts, encoding, policy, ledger_url):
 @click.option("--workshop", required=True, help="The workshop id to explain.")
 @click.option("--worker", help="Only this worker's decisions.")
 @click.option("--loan", help="Only this loan's decisions.")
-@click.option("--all/--granted-only", "show_all", default=True, show_default=True,
-              help="Include rules that did not fire, with the first condition that failed.")
+@_why_not(True)
+@click.option("--all", "all_alias", is_flag=True, hidden=True, help="The old spelling of --why-not (still read).")
 @click.option("--raw", is_flag=True, help="The trace in the engine's syntax (expressions, codes, rule ids), for developers.")
-@click.option("--ledger", "ledger_url", metavar="URL",
-              help="The ledger the month was recorded with (evaluate --ledger): its history fills the facts, so the "
-                   "decisions explained are the ones recorded.")
+@_ledger_option("the one the month was recorded with (evaluate --ledger): its history fills the facts, so the "
+                "decisions explained are the ones recorded.")
 @click.option("--width", type=click.IntRange(0), metavar="COLUMNS",
               help="Wrap lines to this many columns (default: the terminal's width; 0: never wrap, e.g. for a file "
                    "another program reads).")
-def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw, ledger_url, width):
+def explain(policy, facts, encoding, workshop, worker, loan, why_not, all_alias, raw, ledger_url, width):
     """Print the trace behind each decision about one workshop (or one of its workers or loans):
     the clause and its text, each condition with the values it saw, each parameter with its
     value and the date it took effect, the derived facts it built on, and the arithmetic.
@@ -313,6 +315,11 @@ def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw, ledg
       subsidy explain policy.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
       subsidy explain policy.yaml examples/county/2022-08.yaml --workshop WS-L01 --ledger ledger.db
     """
+    if all_alias:  # the spelling before --why-not was one name on evaluate and explain
+        click.echo("note: --all is spelled --why-not now (as on evaluate); --all still works", err=True)
+        if not why_not:
+            raise click.UsageError("--all (--why-not) and --granted-only say opposite things: give one")
+    show_all = why_not
     loaded, facts_loaded = _load(policy, facts, encoding=encoding)
     index = _workshop_index(facts_loaded, workshop, facts)
     ws = facts_loaded.workshops[index]
