@@ -54,6 +54,32 @@ def _write(text: str, output, quiet: bool = False) -> None:
         click.echo(text, nl=False)
 
 
+def _write_csv(text: str, output, quiet: bool = False, bom: bool = True) -> None:
+    """CSV ``text`` as UTF-8 bytes to the file ``output`` or to standard output, with a byte-order mark first (which
+    Excel needs to open UTF-8 as UTF-8) unless ``bom`` is false (--no-bom)."""
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+    _write_bytes(data, output, quiet)
+
+
+def _write_bytes(data: bytes, output, quiet: bool = False) -> None:
+    """``data`` to the file ``output`` (saying so unless ``quiet``), or, as they are, to standard output."""
+    try:
+        if output:
+            with open(output, "wb") as fh:
+                fh.write(data)
+        else:
+            out = getattr(sys.stdout, "buffer", None)
+            if out is None:
+                raise click.UsageError("standard output takes no bytes here: give -o FILE")
+            sys.stdout.flush()
+            out.write(data)
+            out.flush()
+    except OSError as exc:
+        _unwritable(output or "standard output", exc)
+    if output:
+        _wrote(output, quiet)
+
+
 def _wrote(output, quiet: bool = False, what: str = "") -> None:
     """'wrote FILE' on a line of its own on standard error (after any progress bar has finished), unless ``quiet``."""
     if not quiet:
@@ -125,6 +151,32 @@ def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, q
 
 
 _PATH = click.Path(dir_okay=False)
+#: --no-bom: CSV without the byte-order mark Excel needs (for a tool that does not expect one).
+_NO_BOM = click.option("--no-bom", is_flag=True,
+                       help="CSV without the UTF-8 byte-order mark (written by default, so Excel reads the file as UTF-8).")
+#: What each --format means, the same on every command: (choice, what it is) for the help text.
+_FORMATS = {
+    "json": "json: for other programs (codes, exact numbers)",
+    "text": "text: for people, in the policy's language",
+    "csv": "csv: a table for a spreadsheet (UTF-8 with a byte-order mark unless --no-bom)",
+    "xlsx": "xlsx: an Excel workbook (needs -o FILE, or -o - for a pipe)",
+    "html": "html: a printable report (self-contained)",
+    "yaml": "yaml: facts as YAML",
+}
+
+
+def _format_option(choices, default=None, **what):
+    """--format, with the same choices spelled the same and meaning the same on every command (``what``: a command's
+    own words for a choice)."""
+    parts = [f"{c}: {what[c]}" if c in what else _FORMATS[c] for c in choices]
+    return click.option("--format", "fmt", type=click.Choice(list(choices)), default=default,
+                        show_default=default is not None, help="; ".join(parts) + ".")
+
+
+#: -o/--output, the same on every command that writes a file: a file, or - for standard output.
+def _output_option(what: str = "Write here instead of standard output (-o - is standard output).", **kw):
+    return click.option("-o", "--output", type=kw.pop("type", _OUTPUT), metavar=kw.pop("metavar", "FILE"), help=what, **kw)
+
 #: -q: nothing on standard error but problems (no progress bar, no 'wrote FILE', no summary of pending decisions).
 _QUIET = click.option("-q", "--quiet", is_flag=True,
                       help="Nothing on standard error but problems: no progress bar, no 'wrote FILE', no summary.")

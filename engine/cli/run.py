@@ -9,16 +9,21 @@ import click
 
 import subsidy_rules
 from ..runtime.backends import NAMES as ENGINE_NAMES
-from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only, _stdin_facts, _why_not, _ledger_option
+from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only, _stdin_facts, _why_not, _ledger_option, \
+    _format_option, _output_option, _NO_BOM, _write_bytes, _write_csv
 
 
 @click.command()
 @click.argument("policy", type=_PATH)
 @click.argument("facts", type=_FACTS)
 @_ENCODING
-@click.option("--format", "fmt", type=click.Choice(["json", "text", "csv", "xlsx", "html"]), default="json", show_default=True,
-              help="json: the decisions document, with traces; text: a table per workshop with totals by fund and clause; "
-                   "csv: one row per decision; xlsx: a payout workbook (needs -o); html: a printable audit report.")
+@_format_option(("json", "text", "csv", "xlsx", "html"), "json",
+                json="the decisions document, with traces (for other programs)",
+                text="a table per workshop with totals by fund and clause, in the policy's language",
+                csv="one row per decision, codes as they are (UTF-8 with a byte-order mark unless --no-bom)",
+                xlsx="the payout workbook a finance office files (needs -o FILE, or -o - for a pipe)",
+                html="the printable audit report")
+@_NO_BOM
 @_why_not(False)
 @click.option("--trace", "trace_as", type=click.Choice(["data", "lines"]), default="data", show_default=True,
               help="How the JSON writes each decision's trace: data (objects that refer to the policy's clauses, rules, "
@@ -33,7 +38,7 @@ from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _Q
                    "and deciding its own batches of workshops; the output "
                    "is the same as with one.")
 @_QUIET
-@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output (-o - is standard output).")
+@_output_option()
 @_ledger_option("every worker's and workshop's history comes from it; a history the facts state differently is an "
                 "error.")
 @click.option("--record", is_flag=True, help="Also record this run in the ledger, in one transaction (needs --ledger). "
@@ -44,7 +49,7 @@ from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _Q
 @click.option("--strict", is_flag=True, help="Exit 1 if any decision is pending (a parameter has no value yet on a "
                                              "date it is needed); without it the run succeeds and says so on "
                                              "standard error.")
-def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
+def evaluate(policy, facts, encoding, fmt, no_bom, why_not, trace_as, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
              supersede, reason, strict):
     """Decide every workshop in FACTS under POLICY.
 
@@ -86,7 +91,7 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
             _fail(exc)
         streamed = _stream(loaded, facts, backend, why_not, trace, jobs, quiet, output)
         if streamed is not None:
-            _report_pending(streamed, strict, quiet)
+            _report_pending(streamed, loaded, strict, quiet)
             return
         # the stream stopped on a problem: the thorough path below reports it with its location
     elif jobs > 1:
@@ -110,25 +115,17 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
     except ImportError as exc:
         raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
     if fmt == "xlsx":
+        import io
         from ..views.exports import workbook
-        try:
-            if output:
-                workbook(run).save(output)
-            else:  # -o -: the workbook's bytes to standard output, for a pipe
-                import io
-                buffer = io.BytesIO()
-                workbook(run).save(buffer)
-                out = getattr(sys.stdout, "buffer", None)
-                if out is None:
-                    raise click.UsageError("standard output takes no bytes here: give -o payouts.xlsx")
-                sys.stdout.flush()
-                out.write(buffer.getvalue())
-                out.flush()
-        except OSError as exc:
-            _unwritable(output or "standard output", exc)
-        if output:
-            _wrote(output, quiet)
-        _report_pending(run.totals, strict, quiet)
+        buffer = io.BytesIO()
+        workbook(run).save(buffer)
+        _write_bytes(buffer.getvalue(), output, quiet)
+        _report_pending(run.totals, loaded, strict, quiet)
+        return
+    if fmt == "csv":
+        from ..views.exports import to_csv
+        _write_csv(to_csv(run), output, quiet, bom=not no_bom)
+        _report_pending(run.totals, loaded, strict, quiet)
         return
     if fmt == "json":
         from ..views.document import document_text
@@ -136,9 +133,6 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
         if ledger_info:
             doc["ledger"] = ledger_info
         text = document_text(doc)
-    elif fmt == "csv":
-        from ..views.exports import to_csv
-        text = to_csv(run)
     elif fmt == "html":
         from ..views.html import html_report
         text = html_report(run, workshop, subsidy_rules.__version__, why_not=why_not)
@@ -148,16 +142,21 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
         if not output:  # a console whose encoding lacks ✓ gets √ (a file is UTF-8)
             text = encodable(text, getattr(sys.stdout, "encoding", None))
     _write(text, output, quiet)
-    _report_pending(run.totals, strict, quiet)
+    _report_pending(run.totals, loaded, strict, quiet)
 
 
-def _report_pending(totals, strict: bool, quiet: bool = False) -> None:
-    """Say on standard error what could not be decided yet (not with -q); with --strict, that fails the run."""
+def _report_pending(totals, policy, strict: bool, quiet: bool = False) -> None:
+    """Say on standard error, in the policy's language, what could not be decided yet (not with -q); with --strict,
+    that fails the run."""
+    from ..views.formats import encodable
+    from ..views.reasons import Words
     from ..views.text import pending_lines
-    for line in pending_lines(totals) if not (quiet and not strict) else ():
-        click.echo(line, err=True)
+    lines = pending_lines(totals, policy) if not (quiet and not strict) else []
     if strict and totals.counts.get("pending"):
-        click.echo("pending decisions fail the run (--strict)", err=True)
+        lines.append(Words(policy)("pending.strict"))
+    for line in lines:
+        click.echo(encodable(line, getattr(sys.stderr, "encoding", None)), err=True)
+    if strict and totals.counts.get("pending"):
         sys.exit(1)
 
 
@@ -170,7 +169,7 @@ def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet, s
         info = {"url": ledger.display, "history": "each history field from the ledger's entries before the period"}
         run, held = evaluate_with_ledger(ledger, policy, facts, **options)
         if record and strict and run.totals.counts.get("pending"):
-            _report_pending(run.totals, False)
+            _report_pending(run.totals, policy, False)
             click.echo("nothing recorded: pending decisions fail the run (--strict)", err=True)
             sys.exit(1)
         if record:

@@ -203,7 +203,11 @@ def source_of(pointer: str) -> str:
     """Where a stated fact was read from, as a trace cites it: its JSON pointer in the facts file (which the
     decisions document names), the same whether the file was read whole or streamed, and whatever path it was
     given by, so the same facts always give the same decisions."""
-    return f"the facts at {pointer}"
+    return FACTS_SOURCE + pointer
+
+
+#: How a stated grant's source begins (then its JSON pointer); the views for people render it in the policy's words.
+FACTS_SOURCE = "the facts at "
 
 
 def note_sources(policy: Policy, ws: dict, pointer: str, where) -> None:
