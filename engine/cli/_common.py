@@ -132,6 +132,19 @@ def _stdin_facts(facts_path) -> bool:
     return True
 
 
+def _interactive() -> bool:
+    """Whether a person watches standard error (a terminal): only then is a progress bar drawn."""
+    return sys.stderr.isatty()
+
+
+def _bar(length: int, label: str, quiet: bool = False):
+    """A progress bar on standard error for a long path, or None: with -q, when standard error is not a terminal, or
+    for nothing to do. Used as a context manager; 'wrote FILE' is said after it has finished, on a line of its own."""
+    if quiet or length <= 0 or not _interactive():
+        return None
+    return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
 def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, quiet: bool = False):
     _stdin_facts(facts_path)
     try:
@@ -141,9 +154,10 @@ def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, q
         _fail(swapped(policy_path, facts_path, click.get_current_context().info_name) or exc, fmt)
     try:
         from ..facts.workbook import is_roster, roster_size
-        size = roster_size(facts_path, policy) if is_roster(facts_path) and not quiet and sys.stderr.isatty() else 0
-        if size:
-            with click.progressbar(length=size, label="reading", file=sys.stderr) as bar:
+        bar = _bar(roster_size(facts_path, policy), "reading", quiet) if is_roster(facts_path) and not quiet \
+            and _interactive() else None
+        if bar is not None:
+            with bar:
                 return policy, subsidy_rules.load_facts(facts_path, policy, encoding, bar.update)
         return policy, subsidy_rules.load_facts(facts_path, policy, encoding)
     except subsidy_rules.InvalidInput as exc:

@@ -10,7 +10,7 @@ import click
 import subsidy_rules
 from ..runtime.backends import NAMES as ENGINE_NAMES
 from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only, _stdin_facts, _why_not, _ledger_option, \
-    _format_option, _output_option, _NO_BOM, _write_bytes, _write_csv
+    _format_option, _output_option, _NO_BOM, _write_bytes, _write_csv, _bar
 
 
 @click.command()
@@ -109,7 +109,7 @@ def evaluate(policy, facts, encoding, fmt, no_bom, why_not, trace_as, no_trace, 
             run, ledger_info = _ledger_run(ledger_url, loaded, facts_loaded, options, record, supersede, reason, quiet,
                                            strict)
         else:
-            run = subsidy_rules.evaluate(loaded, facts_loaded, **options)
+            run = _decide(loaded, facts_loaded, options, quiet)
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)
     except ImportError as exc:
@@ -143,6 +143,29 @@ def evaluate(policy, facts, encoding, fmt, no_bom, why_not, trace_as, no_trace, 
             text = encodable(text, getattr(sys.stdout, "encoding", None))
     _write(text, output, quiet)
     _report_pending(run.totals, loaded, strict, quiet)
+
+
+def _decide(policy, facts, options, quiet: bool):
+    """Evaluate in memory; on a terminal (not with -q), a workshop at a time under a progress bar, as the streamed
+    path shows one. The workshops are decided apart either way, so the run is the same."""
+    import dataclasses
+
+    from ..runtime.decisions import Totals
+    bar = _bar(len(facts.workshops), "deciding", quiet)
+    if bar is None:
+        return subsidy_rules.evaluate(policy, facts, **options)
+    parts, problems = [], []
+    with bar:
+        for index in range(len(facts.workshops)):
+            try:
+                parts.append(subsidy_rules.evaluate(policy, _only(facts, index), **options))
+            except subsidy_rules.InvalidInput as exc:
+                problems.extend(exc.problems)
+            bar.update(1)
+    if problems:
+        raise subsidy_rules.InvalidInput(problems)
+    decisions = tuple(d for part in parts for d in part.decisions)
+    return dataclasses.replace(parts[0], facts=facts, decisions=decisions, totals=Totals.of(decisions))
 
 
 def _report_pending(totals, policy, strict: bool, quiet: bool = False) -> None:
@@ -212,8 +235,7 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
         return json_header(policy, header.sha256, facts, header.period_start, header.period_end, backend, why_not,
                            trace, ran_at)
 
-    show = not quiet and sys.stderr.isatty()
-    bar = click.progressbar(length=os.path.getsize(facts), label="deciding", file=sys.stderr) if show else None
+    bar = _bar(os.path.getsize(facts), "deciding", quiet)
     target = None
     try:  # written to a file beside the output (or a temporary one for standard output), kept only when complete
         folder = os.path.dirname(os.path.abspath(output)) if output else None
