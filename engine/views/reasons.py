@@ -480,7 +480,7 @@ def reason_lines(events: Sequence[object], policy: "Policy", main_file: Optional
             lines.append(w("trace.total", parts=" + ".join(money(p, grouped=True) or "" for p in e.parts),
                            total=money(e.total, grouped=True)))
         elif isinstance(e, T.NotReached):
-            if not _explained(events):
+            if not _explained(events) and not paid_by:  # paid elsewhere: the line below says where, in its words
                 lines.append(_not_reached(w, events, e))
         elif isinstance(e, T.Exclusive):
             key = "trace.exclusive_won" if e.won else "trace.exclusive_lost"
