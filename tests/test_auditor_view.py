@@ -70,7 +70,8 @@ def test_verify_refuses_other_facts(tmp_path, write):
 def test_csv_has_a_row_per_decision_and_sums_to_the_json_total():
     doc = _json("--why-not")
     result = run("evaluate", POLICY, EXAMPLE, "--why-not", "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert result.output.startswith("\ufeff")  # the byte-order mark Excel needs to read UTF-8 (--no-bom: none)
+    rows = list(csv.DictReader(io.StringIO(result.output[1:])))
     assert len(rows) == len(doc["decisions"])
     assert [r["decision_id"] for r in rows] == [d["id"] for d in doc["decisions"]]
     granted = sum(Decimal(r["amount"]) for r in rows if r["outcome"] == "granted")

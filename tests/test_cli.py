@@ -221,7 +221,7 @@ def test_dash_o_writes_to_standard_output_and_quiet_says_nothing_else():
     assert to_file.stderr == ""  # no 'wrote', no summary of the pending decisions
     assert to_file.stdout == run("evaluate", POLICY, str(COUNTY / "2026-11.yaml"), "--format", "text").stdout
     loud = run("evaluate", POLICY, str(COUNTY / "2026-11.yaml"), "--format", "text")
-    assert "pending" in loud.stderr
+    assert "5 项决定待定" in loud.stderr  # the pending summary, in the policy's words
 
 
 def test_a_workbook_can_go_down_a_pipe_with_dash_o(tmp_path):

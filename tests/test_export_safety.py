@@ -152,7 +152,7 @@ def hostile(write):
 def test_csv_neutralises_formula_text_and_leaves_amounts_numbers(hostile, tmp_path):
     result, out = _evaluate(hostile, tmp_path, "csv", "csv")
     assert result.exit_code == 0, result.output
-    text = out.read_text(encoding="utf-8")
+    text = out.read_text(encoding="utf-8-sig")  # UTF-8 with the byte-order mark Excel needs
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     ws1 = [r for r in rows if r["workshop"] == "WS-1"]
     assert ws1 and all(r["city"] == "'=1+1" and r["county"] == "'@SUM(A1)" for r in ws1)

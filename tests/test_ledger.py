@@ -5,6 +5,7 @@ from the ledger, and compared with the independent reference reading fed a histo
 """
 import datetime as dt
 import json
+import re
 import os
 import signal
 import subprocess
@@ -420,13 +421,15 @@ def test_the_readme_county_month_runs_as_written(tmp_path, monkeypatch):
     assert "intact: 3 runs" in outputs[3]
     # every recording and the report print the ledger's head: the same one, as nothing was recorded in between
     head = [line for line in outputs[2].splitlines() if line.startswith("ledger head of sqlite:///ledger.db: run 3,")]
-    assert len(head) == 1 and head[0] in outputs[3] and head[0].split(": ", 1)[1] in outputs[4]
+    assert len(head) == 1 and head[0] in outputs[3]
+    runs, entries, digest = re.fullmatch(r".*: run (\d+), entry (\d+), hash (\w+)", head[0]).groups()
+    assert f"批次 {runs}，条目 {entries}，哈希 {digest}" in outputs[4]  # the report says it in the policy's words
     # July: 30 x 200 + the 50,000 award + E-01's 640 = 56,640; August: 33 x 200, 3 trainings x 1,000, E-01 and
     # two hires x 640 (E-01's months 29 and 30 of 36) = 11,520. August's 3 hires (3 x 1,500) are suppressed:
     # the award paid in July keeps the workshop on the award side of 3.5 (A = 50,000 > 0), and T - A - H =
     # 50,000 - 50,000 - 0 = 0 leaves no award to top up (semantics note 5.2, revised 2026-11-28; before:
     # the hires were paid and the total was 72,660.00)
-    assert "granted 68,160.00" in outputs[4] and "3.5  50,000.00" in outputs[4]
+    assert "已发放 68,160.00 元" in outputs[4] and re.search(r"^  3\.5 \S.*  50,000\.00$", outputs[4], re.M)
 
 
 def test_one_workshop_of_a_facts_file_reads_its_own_stated_history(ledger_url):

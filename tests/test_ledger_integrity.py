@@ -405,7 +405,7 @@ def test_recording_and_report_print_the_head(tmp_path, ledger_url):
     digest = heads[0].rsplit("hash ", 1)[1]
     assert len(digest) == 64
     report = subsidy("ledger", "report", ledger_url, "--policy", POLICY)
-    assert report.exit_code == 0 and "head: run 1, entry" in report.output and digest in report.output
+    assert report.exit_code == 0 and "链头：批次 1，条目" in report.output and digest in report.output
     doc = json.loads(subsidy("ledger", "report", ledger_url, "--policy", POLICY, "--format", "json").stdout)
     assert doc["head"]["hash"] == digest and doc["head"]["run"] == 1
     assert digest in subsidy("ledger", "report", ledger_url, "--policy", POLICY, "--format", "csv").stdout

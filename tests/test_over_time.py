@@ -171,8 +171,8 @@ def test_a_2023_month_is_pending_recorded_as_pending_and_decided_once_the_value_
                    certification={"on": "2022-07-01", "route": "general"})
     result = subsidy("evaluate", POLICY, facts, "--ledger", ledger_url, "--record", "-o", facts + ".json")
     assert result.exit_code == 0, result.output
-    assert "5 decisions pending" in result.output
-    assert "provincial_average_annual_wage on 2022-03-01" in result.output
+    assert "5 项决定待定" in result.output  # on standard error, in the policy's words: the parameter by its label
+    assert "全省在岗职工年平均工资（按统计年度）（2022-03-01，5 项决定需要）" in result.output
     doc = json.load(open(facts + ".json", encoding="utf-8"))
     pending = [d for d in doc["decisions"] if d["outcome"] == "pending"]
     assert len(pending) == 5 and all(d["amount"] is None for d in pending)
@@ -180,7 +180,7 @@ def test_a_2023_month_is_pending_recorded_as_pending_and_decided_once_the_value_
     assert doc["totals"]["by_clause"] == {"3.3": "1000.00"}  # pending counts in no total
     assert subsidy("evaluate", POLICY, facts, "--strict", "--no-trace").exit_code == 1
     report = subsidy("ledger", "report", ledger_url, "--policy", POLICY)
-    assert "pending" in report.output and "waits for provincial_average_annual_wage" in report.output
+    assert "待定（缺参数值）" in report.output and "待补充 全省在岗职工年平均工资（按统计年度）（2022-03-01）" in report.output
 
     # the office adds the 2022 figure (here an illustrative one) and supersedes the month: now it is decided
     fork = tmp_path / "with_2022.yaml"

@@ -139,7 +139,7 @@ def test_a_clerk_takes_the_county_month_from_upload_to_a_recorded_verified_month
     after = amount(page.inner_text("#ledger-total"))
     report = ledger_report(office)
     assert after == report["granted"] and after != before
-    assert page.is_visible("#intact") and f"run {runs_before + 1}," in page.inner_text("#head")
+    assert page.is_visible("#intact") and f"{words('ledger.run')} {runs_before + 1} ·" in page.inner_text("#head")
     assert len(office.runs()) == runs_before + 1
     shoot(page, "ledger")
 

@@ -41,7 +41,7 @@ def main():
       subsidy ledger carry-in ledger.db policy.yaml examples/county/2022-07.yaml --reason "paper records"
       subsidy evaluate policy.yaml examples/county/2022-07.yaml --ledger ledger.db --record --format text
       subsidy evaluate policy.yaml examples/county/2022-08.yaml --ledger ledger.db --record --format text
-      subsidy ledger report ledger.db --policy policy.yaml
+      subsidy ledger report ledger.db policy.yaml
 
     Exit codes: 0 done; 1 the policy or facts have problems (each printed with
     file:line:col, sorted); 2 the command line is wrong. A decision that waits

@@ -21,6 +21,9 @@ def _lines(path: str):
 
 
 def _source_line(path: str, n: int) -> str:
+    from ..facts.reading import STDIN_NAME, stdin_line
+    if path == STDIN_NAME:
+        return stdin_line(n)
     lines = _lines(path)
     return lines[n - 1] if 0 < n <= len(lines) else ""
 
@@ -49,6 +52,32 @@ def _write(text: str, output, quiet: bool = False) -> None:
         _wrote(output, quiet)
     else:
         click.echo(text, nl=False)
+
+
+def _write_csv(text: str, output, quiet: bool = False, bom: bool = True) -> None:
+    """CSV ``text`` as UTF-8 bytes to the file ``output`` or to standard output, with a byte-order mark first (which
+    Excel needs to open UTF-8 as UTF-8) unless ``bom`` is false (--no-bom)."""
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+    _write_bytes(data, output, quiet)
+
+
+def _write_bytes(data: bytes, output, quiet: bool = False) -> None:
+    """``data`` to the file ``output`` (saying so unless ``quiet``), or, as they are, to standard output."""
+    try:
+        if output:
+            with open(output, "wb") as fh:
+                fh.write(data)
+        else:
+            out = getattr(sys.stdout, "buffer", None)
+            if out is None:
+                raise click.UsageError("standard output takes no bytes here: give -o FILE")
+            sys.stdout.flush()
+            out.write(data)
+            out.flush()
+    except OSError as exc:
+        _unwritable(output or "standard output", exc)
+    if output:
+        _wrote(output, quiet)
 
 
 def _wrote(output, quiet: bool = False, what: str = "") -> None:
@@ -91,7 +120,33 @@ _OUTPUT = _OutputFile()
 _OUTPUT_FILE = _OutputFile(dash=False)
 
 
+def _stdin_facts(facts_path) -> bool:
+    """Whether FACTS is ``-``, standard input: YAML or JSON text; a roster (a workbook, a folder of CSV files) is read
+    from its path only, so a workbook piped in is a usage error (exit 2)."""
+    if facts_path != "-":
+        return False
+    from ..facts.reading import stdin_is_workbook
+    if stdin_is_workbook():
+        raise click.UsageError("FACTS - reads YAML or JSON facts from standard input; a roster (a workbook or a "
+                               "folder of CSV files) is read from its path: give the file name instead of -")
+    return True
+
+
+def _interactive() -> bool:
+    """Whether a person watches standard error (a terminal): only then is a progress bar drawn."""
+    return sys.stderr.isatty()
+
+
+def _bar(length: int, label: str, quiet: bool = False):
+    """A progress bar on standard error for a long path, or None: with -q, when standard error is not a terminal, or
+    for nothing to do. Used as a context manager; 'wrote FILE' is said after it has finished, on a line of its own."""
+    if quiet or length <= 0 or not _interactive():
+        return None
+    return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
 def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, quiet: bool = False):
+    _stdin_facts(facts_path)
     try:
         policy = subsidy_rules.load_policy(policy_path)
     except subsidy_rules.InvalidInput as exc:
@@ -99,9 +154,10 @@ def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, q
         _fail(swapped(policy_path, facts_path, click.get_current_context().info_name) or exc, fmt)
     try:
         from ..facts.workbook import is_roster, roster_size
-        size = roster_size(facts_path, policy) if is_roster(facts_path) and not quiet and sys.stderr.isatty() else 0
-        if size:
-            with click.progressbar(length=size, label="reading", file=sys.stderr) as bar:
+        bar = _bar(roster_size(facts_path, policy), "reading", quiet) if is_roster(facts_path) and not quiet \
+            and _interactive() else None
+        if bar is not None:
+            with bar:
                 return policy, subsidy_rules.load_facts(facts_path, policy, encoding, bar.update)
         return policy, subsidy_rules.load_facts(facts_path, policy, encoding)
     except subsidy_rules.InvalidInput as exc:
@@ -109,14 +165,54 @@ def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, q
 
 
 _PATH = click.Path(dir_okay=False)
+#: --no-bom: CSV without the byte-order mark Excel needs (for a tool that does not expect one).
+_NO_BOM = click.option("--no-bom", is_flag=True,
+                       help="CSV without the UTF-8 byte-order mark (written by default, so Excel reads the file as UTF-8).")
+#: What each --format means, the same on every command: (choice, what it is) for the help text.
+_FORMATS = {
+    "json": "json: for other programs (codes, exact numbers)",
+    "text": "text: for people, in the policy's language",
+    "csv": "csv: a table for a spreadsheet (UTF-8 with a byte-order mark unless --no-bom)",
+    "xlsx": "xlsx: an Excel workbook (needs -o FILE, or -o - for a pipe)",
+    "html": "html: a printable report (self-contained)",
+    "yaml": "yaml: facts as YAML",
+}
+
+
+def _format_option(choices, default=None, **what):
+    """--format, with the same choices spelled the same and meaning the same on every command (``what``: a command's
+    own words for a choice)."""
+    parts = [f"{c}: {what[c]}" if c in what else _FORMATS[c] for c in choices]
+    return click.option("--format", "fmt", type=click.Choice(list(choices)), default=default,
+                        show_default=default is not None, help="; ".join(parts) + ".")
+
+
+#: -o/--output, the same on every command that writes a file: a file, or - for standard output.
+def _output_option(what: str = "Write here instead of standard output (-o - is standard output).", **kw):
+    return click.option("-o", "--output", type=kw.pop("type", _OUTPUT), metavar=kw.pop("metavar", "FILE"), help=what, **kw)
+
 #: -q: nothing on standard error but problems (no progress bar, no 'wrote FILE', no summary of pending decisions).
 _QUIET = click.option("-q", "--quiet", is_flag=True,
                       help="Nothing on standard error but problems: no progress bar, no 'wrote FILE', no summary.")
-#: A facts argument: a file, or a folder of CSV files.
-_FACTS = click.Path()
+#: A facts argument: a file, a folder of CSV files, or - for YAML or JSON on standard input.
+_FACTS = click.Path(allow_dash=True)
 #: --encoding, for a CSV folder (or a YAML file) that is not UTF-8.
 _ENCODING = click.option("--encoding", metavar="NAME",
                          help="The encoding of CSV (or YAML) facts that are not UTF-8, e.g. gb18030.")
+
+
+def _why_not(default: bool):
+    """--why-not/--granted-only, one name and one meaning on evaluate and explain (only the default differs)."""
+    return click.option("--why-not/--granted-only", "why_not", default=default, show_default=True,
+                        help="--why-not: also every rule that did not fire (outcome denied), with the first condition "
+                             "that failed; --granted-only: only the decisions made.")
+
+
+def _ledger_option(what: str):
+    """--ledger URL, the payout ledger, the same on every command that takes one (``what``: what it does there)."""
+    return click.option("--ledger", "ledger_url", metavar="URL",
+                        help="The payout ledger (sqlite:///ledger.db, a plain path, or postgresql://…; made by "
+                             f"subsidy ledger init): {what}")
 
 
 @contextmanager

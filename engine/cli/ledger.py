@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 import click
 
 import subsidy_rules
-from ._common import _OUTPUT_FILE, _to_stdout, _fail, _write, _OUTPUT, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _date_option
+from ._common import _OUTPUT_FILE, _to_stdout, _fail, _write, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, \
+    _date_option, _format_option, _output_option, _NO_BOM, _QUIET, _write_csv
 
 if TYPE_CHECKING:
     from ..ledger import Ledger
@@ -226,39 +227,56 @@ def ledger_runs(url: str) -> None:
 
 @ledger.command(name="report")
 @click.argument("url")
-@click.option("--policy", "policy_path", type=_PATH, required=True, help="The policy file (for its targets and labels).")
-@click.option("--from", "start", help="Only entries whose period starts on or after this date (YYYY-MM-DD).")
-@click.option("--to", "end", help="Only entries whose period ends on or before this date (YYYY-MM-DD).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
-@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output (-o - is standard output).")
-def ledger_report(url: str, policy_path: str, start: Optional[str], end: Optional[str], fmt: str,
-                  output: Optional[str]) -> None:
+@click.argument("policy", type=_PATH, required=False)
+@click.option("--policy", "policy_option", type=_PATH, hidden=True, help="The old spelling of the POLICY argument.")
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="Only entries whose period starts on or after this date.")
+@click.option("--to", "end", metavar="YYYY-MM-DD", help="Only entries whose period ends on or before this date.")
+@_format_option(("text", "json", "csv"), "text", csv="one row per total, target and pending decision (UTF-8 with a "
+                                                      "byte-order mark unless --no-bom)")
+@_NO_BOM
+@_output_option()
+@_QUIET
+def ledger_report(url: str, policy: Optional[str], policy_option: Optional[str], start: Optional[str],
+                  end: Optional[str], fmt: str, no_bom: bool, output: Optional[str], quiet: bool) -> None:
     """Totals paid by fund, clause, city and county, and progress against the policy's targets.
 
-    Amounts are granted entries net of reversals. A target counts what the
-    latest recorded run of each workshop in the range tallied. The ledger is
-    verified first (a ledger that does not verify is reported, exit 1, and no
-    totals are made from it); the report states the head it was made from.
+    POLICY gives the targets and the words (as the POLICY of every other
+    command). Amounts are granted entries net of reversals. A target counts
+    what the latest recorded run of each workshop in the range tallied. The
+    ledger is verified first (a ledger that does not verify is reported, exit
+    1, and no totals are made from it); the report states the head it was
+    made from (with -o or a format for programs, also on standard error).
 
     \b
     Example:
-      subsidy ledger report ledger.db --policy policy.yaml --from 2023-01-01 --to 2023-12-31
+      subsidy ledger report ledger.db policy.yaml --from 2023-01-01 --to 2023-12-31
     """
     from ..ledger import build_report
-    from ..ledger.report import to_csv, to_dict, to_text
+    from ..ledger.report import to_csv, to_dict
+    from ..views.formats import encodable
+    from ..views.ledger_text import ledger_text
+    if policy and policy_option and policy != policy_option:
+        raise click.UsageError("give the policy once: as POLICY (--policy is its old spelling)")
+    policy = policy or policy_option
+    if not policy:
+        raise click.UsageError("missing the POLICY argument: subsidy ledger report URL POLICY")
     first, last = _date_option(start), _date_option(end)
     try:
-        loaded = subsidy_rules.load_policy(policy_path)
+        loaded = subsidy_rules.load_policy(policy)
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)
     with _ledger(url) as led:
         report = build_report(led, loaded, first, last)
-    if fmt == "json":
-        text = json.dumps(to_dict(report), ensure_ascii=False, indent=2) + "\n"
-    elif fmt == "csv":
-        text = to_csv(report)
+    output = _to_stdout(output)
+    if fmt == "csv":
+        _write_csv(to_csv(report), output, quiet, bom=not no_bom)
     else:
-        text = to_text(report, loaded) + "\n"
-    _write(text, _to_stdout(output))
-    if output or fmt != "text":
+        if fmt == "json":
+            text = json.dumps(to_dict(report), ensure_ascii=False, indent=2) + "\n"
+        else:
+            text = ledger_text(report, loaded) + "\n"
+            if not output:  # a console whose encoding lacks a character gets its fallback (a file is UTF-8)
+                text = encodable(text, getattr(sys.stdout, "encoding", None))
+        _write(text, output, quiet)
+    if (output or fmt != "text") and not quiet:
         click.echo(_head_line(led, report.head), err=True)

@@ -9,7 +9,8 @@ from decimal import Decimal
 import click
 
 import subsidy_rules
-from ._common import _source_line, _fail, _PATH
+from ._common import _source_line, _fail, _PATH, _FACTS, _ENCODING, _QUIET, _format_option, _output_option, \
+    _stdin_facts, _to_stdout, _write
 
 
 def _show_code(loaded, rule_id: str) -> None:
@@ -25,8 +26,7 @@ def _show_code(loaded, rule_id: str) -> None:
 
 @click.command()
 @click.argument("policy", type=_PATH)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for tools.")
+@_format_option(("text", "json"), "text")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--show-code", "show_code", metavar="RULE",
               help="Print the Python the rule RULE was compiled to (and the computed values it reads).")
@@ -66,9 +66,14 @@ def validate(policy, fmt, strict, show_code):
 @click.command()
 @click.argument("old", type=_PATH)
 @click.argument("new", type=_PATH)
-@click.option("--facts", type=_PATH, help="Also evaluate these facts under both policies and show the payout impact.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def diff(old, new, facts, fmt):
+@click.option("--facts", type=_FACTS, metavar="FACTS",
+              help="Also evaluate these facts (as FACTS of evaluate: a file, a roster, or - for standard input) under "
+                   "both policies and show the payout impact.")
+@_ENCODING
+@_format_option(("text", "json"), "text")
+@_output_option()
+@_QUIET
+def diff(old, new, facts, encoding, fmt, output, quiet):
     """What changed from OLD to NEW: parameters (values and dates), rules, clauses, funds, sets.
 
     With --facts, the payout impact: totals by fund and by clause before and
@@ -85,10 +90,14 @@ def diff(old, new, facts, fmt):
         changes = policy_changes(before_policy, after_policy)
         impact = None
         if facts:
-            impact = payout_impact(subsidy_rules.evaluate(before_policy, subsidy_rules.load_facts(facts, before_policy), trace=False),
-                                   subsidy_rules.evaluate(after_policy, subsidy_rules.load_facts(facts, after_policy), trace=False))
+            _stdin_facts(facts)
+            impact = payout_impact(
+                subsidy_rules.evaluate(before_policy, subsidy_rules.load_facts(facts, before_policy, encoding), trace=False),
+                subsidy_rules.evaluate(after_policy, subsidy_rules.load_facts(facts, after_policy, encoding), trace=False))
     except subsidy_rules.InvalidInput as exc:
         _fail(exc, fmt)
+    lines = []
+    echo = lines.append
     if fmt == "json":
         doc = {"old": {"path": old, "sha256": before_policy.sha256}, "new": {"path": new, "sha256": after_policy.sha256},
                "changes": [{"kind": c.kind, "id": c.id, "change": c.change, "details": list(c.details)} for c in changes]}
@@ -99,34 +108,37 @@ def diff(old, new, facts, fmt):
                 "after": subsidy_rules.views.document.totals_dict(impact.after.totals),
                 "subjects": [{"workshop": w, "worker": k, "loan": l, "before": money(a), "after": money(b),
                               "change": money(b - a)} for w, k, l, a, b in impact.subjects]}
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        _write("\n".join(lines) + "\n", _to_stdout(output), quiet)
         return
-    click.echo(f"Changes from {old} to {new}: {len(changes) or 'none'}")
+    echo(f"Changes from {old} to {new}: {len(changes) or 'none'}")
     for c in changes:
-        click.echo(f"  {c.kind} {c.id} {c.change}")
+        echo(f"  {c.kind} {c.id} {c.change}")
         for detail in c.details:
-            click.echo(f"      {detail}")
+            echo(f"      {detail}")
     if impact is None:
+        _write("\n".join(lines) + "\n", _to_stdout(output), quiet)
         return
-    click.echo(f"\nPayout impact on {facts}:")
+    echo(f"\nPayout impact on {facts}:")
     for title, attr, word in (("by fund", "by_funding_source", after_policy.label), ("by clause", "by_clause", str)):
         a, b = getattr(impact.before.totals, attr), getattr(impact.after.totals, attr)
         rows = [[title, "before", "after", "change"]]
         for key in sorted(set(a) | set(b)):
             x, y = a.get(key, Decimal("0.00")), b.get(key, Decimal("0.00"))
-            rows.append([f"{key} {word(key)}" if word is not str else key, money(x), money(y), _signed(y - x)])
-        click.echo("\n".join("  " + line for line in subsidy_rules.views.formats.table(rows, right={1, 2, 3})))
+            rows.append([f"{key} {word(key)}" if word is not str else key, money(x, grouped=True), money(y, grouped=True), _signed(y - x)])
+        echo("\n".join("  " + line for line in subsidy_rules.views.formats.table(rows, right={1, 2, 3})))
     ta, tb = impact.before.totals.granted, impact.after.totals.granted
-    click.echo(f"  total granted: {money(ta)} → {money(tb)} ({_signed(tb - ta)})")
-    click.echo(f"  workshops, workers and loans whose payout changes: {len(impact.subjects)}")
+    echo(f"  total granted: {money(ta, grouped=True)} → {money(tb, grouped=True)} ({_signed(tb - ta)})")
+    echo(f"  workshops, workers and loans whose payout changes: {len(impact.subjects)}")
     for w, k, l, a, b in impact.subjects:
         who = f"worker {k}" if k else f"loan {l}" if l else "workshop"
-        click.echo(f"    {w} {who}: {money(a)} → {money(b)} ({_signed(b - a)})")
+        echo(f"    {w} {who}: {money(a, grouped=True)} → {money(b, grouped=True)} ({_signed(b - a)})")
+    _write("\n".join(lines) + "\n", _to_stdout(output), quiet)
 
 
 def _signed(amount) -> str:
     from ..views.formats import money
-    return ("+" if amount > 0 else "") + money(amount)
+    return ("+" if amount > 0 else "") + money(amount, grouped=True)
 
 
 @click.command(name="test")

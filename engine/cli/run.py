@@ -9,17 +9,22 @@ import click
 
 import subsidy_rules
 from ..runtime.backends import NAMES as ENGINE_NAMES
-from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only
+from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only, _stdin_facts, _why_not, _ledger_option, \
+    _format_option, _output_option, _NO_BOM, _write_bytes, _write_csv, _bar
 
 
 @click.command()
 @click.argument("policy", type=_PATH)
 @click.argument("facts", type=_FACTS)
 @_ENCODING
-@click.option("--format", "fmt", type=click.Choice(["json", "text", "csv", "xlsx", "html"]), default="json", show_default=True,
-              help="json: the decisions document, with traces; text: a table per workshop with totals by fund and clause; "
-                   "csv: one row per decision; xlsx: a payout workbook (needs -o); html: a printable audit report.")
-@click.option("--why-not", is_flag=True, help="Also report, for every rule that did not fire, the first condition that failed (outcome denied).")
+@_format_option(("json", "text", "csv", "xlsx", "html"), "json",
+                json="the decisions document, with traces (for other programs)",
+                text="a table per workshop with totals by fund and clause, in the policy's language",
+                csv="one row per decision, codes as they are (UTF-8 with a byte-order mark unless --no-bom)",
+                xlsx="the payout workbook a finance office files (needs -o FILE, or -o - for a pipe)",
+                html="the printable audit report")
+@_NO_BOM
+@_why_not(False)
 @click.option("--trace", "trace_as", type=click.Choice(["data", "lines"]), default="data", show_default=True,
               help="How the JSON writes each decision's trace: data (objects that refer to the policy's clauses, rules, "
                    "conditions and parameter values by id, whose texts the document's dictionary holds once) or lines "
@@ -33,10 +38,9 @@ from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _Q
                    "and deciding its own batches of workshops; the output "
                    "is the same as with one.")
 @_QUIET
-@click.option("-o", "--output", type=_OUTPUT, help="Write here instead of standard output (-o - is standard output).")
-@click.option("--ledger", "ledger_url", metavar="URL",
-              help="Fill every worker's and workshop's history from this payout ledger (sqlite:///ledger.db, a plain "
-                   "path, or postgresql://…); a history the facts state differently is an error.")
+@_output_option()
+@_ledger_option("every worker's and workshop's history comes from it; a history the facts state differently is an "
+                "error.")
 @click.option("--record", is_flag=True, help="Also record this run in the ledger, in one transaction (needs --ledger). "
                                             "Recording the same run again changes nothing.")
 @click.option("--supersede", is_flag=True, help="With --record: replace the recorded run(s) of these workshops and "
@@ -45,7 +49,7 @@ from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _OUTPUT, _Q
 @click.option("--strict", is_flag=True, help="Exit 1 if any decision is pending (a parameter has no value yet on a "
                                              "date it is needed); without it the run succeeds and says so on "
                                              "standard error.")
-def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
+def evaluate(policy, facts, encoding, fmt, no_bom, why_not, trace_as, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
              supersede, reason, strict):
     """Decide every workshop in FACTS under POLICY.
 
@@ -72,6 +76,9 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
         raise click.UsageError("--supersede needs --record and --reason \"why the recorded run is replaced\"")
     if reason and not supersede:
         raise click.UsageError("--reason goes with --supersede")
+    if facts == "-" and jobs > 1:
+        raise click.UsageError("--jobs N has N processes each read its own part of a facts file; standard input is "
+                               "read once, by one: save the facts to a .json file, or leave out --jobs")
     if ledger_url:
         if jobs > 1:
             raise click.UsageError("--jobs does not combine with --ledger (a ledger run reads and records in one process)")
@@ -84,7 +91,7 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
             _fail(exc)
         streamed = _stream(loaded, facts, backend, why_not, trace, jobs, quiet, output)
         if streamed is not None:
-            _report_pending(streamed, strict, quiet)
+            _report_pending(streamed, loaded, strict, quiet)
             return
         # the stream stopped on a problem: the thorough path below reports it with its location
     elif jobs > 1:
@@ -102,31 +109,23 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
             run, ledger_info = _ledger_run(ledger_url, loaded, facts_loaded, options, record, supersede, reason, quiet,
                                            strict)
         else:
-            run = subsidy_rules.evaluate(loaded, facts_loaded, **options)
+            run = _decide(loaded, facts_loaded, options, quiet)
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)
     except ImportError as exc:
         raise click.UsageError(f"--engine {backend} is not available here: {exc}") from None
     if fmt == "xlsx":
+        import io
         from ..views.exports import workbook
-        try:
-            if output:
-                workbook(run).save(output)
-            else:  # -o -: the workbook's bytes to standard output, for a pipe
-                import io
-                buffer = io.BytesIO()
-                workbook(run).save(buffer)
-                out = getattr(sys.stdout, "buffer", None)
-                if out is None:
-                    raise click.UsageError("standard output takes no bytes here: give -o payouts.xlsx")
-                sys.stdout.flush()
-                out.write(buffer.getvalue())
-                out.flush()
-        except OSError as exc:
-            _unwritable(output or "standard output", exc)
-        if output:
-            _wrote(output, quiet)
-        _report_pending(run.totals, strict, quiet)
+        buffer = io.BytesIO()
+        workbook(run).save(buffer)
+        _write_bytes(buffer.getvalue(), output, quiet)
+        _report_pending(run.totals, loaded, strict, quiet)
+        return
+    if fmt == "csv":
+        from ..views.exports import to_csv
+        _write_csv(to_csv(run), output, quiet, bom=not no_bom)
+        _report_pending(run.totals, loaded, strict, quiet)
         return
     if fmt == "json":
         from ..views.document import document_text
@@ -134,9 +133,6 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
         if ledger_info:
             doc["ledger"] = ledger_info
         text = document_text(doc)
-    elif fmt == "csv":
-        from ..views.exports import to_csv
-        text = to_csv(run)
     elif fmt == "html":
         from ..views.html import html_report
         text = html_report(run, workshop, subsidy_rules.__version__, why_not=why_not)
@@ -146,16 +142,44 @@ def evaluate(policy, facts, encoding, fmt, why_not, trace_as, no_trace, backend,
         if not output:  # a console whose encoding lacks ✓ gets √ (a file is UTF-8)
             text = encodable(text, getattr(sys.stdout, "encoding", None))
     _write(text, output, quiet)
-    _report_pending(run.totals, strict, quiet)
+    _report_pending(run.totals, loaded, strict, quiet)
 
 
-def _report_pending(totals, strict: bool, quiet: bool = False) -> None:
-    """Say on standard error what could not be decided yet (not with -q); with --strict, that fails the run."""
+def _decide(policy, facts, options, quiet: bool):
+    """Evaluate in memory; on a terminal (not with -q), a workshop at a time under a progress bar, as the streamed
+    path shows one. The workshops are decided apart either way, so the run is the same."""
+    import dataclasses
+
+    from ..runtime.decisions import Totals
+    bar = _bar(len(facts.workshops), "deciding", quiet)
+    if bar is None:
+        return subsidy_rules.evaluate(policy, facts, **options)
+    parts, problems = [], []
+    with bar:
+        for index in range(len(facts.workshops)):
+            try:
+                parts.append(subsidy_rules.evaluate(policy, _only(facts, index), **options))
+            except subsidy_rules.InvalidInput as exc:
+                problems.extend(exc.problems)
+            bar.update(1)
+    if problems:
+        raise subsidy_rules.InvalidInput(problems)
+    decisions = tuple(d for part in parts for d in part.decisions)
+    return dataclasses.replace(parts[0], facts=facts, decisions=decisions, totals=Totals.of(decisions))
+
+
+def _report_pending(totals, policy, strict: bool, quiet: bool = False) -> None:
+    """Say on standard error, in the policy's language, what could not be decided yet (not with -q); with --strict,
+    that fails the run."""
+    from ..views.formats import encodable
+    from ..views.reasons import Words
     from ..views.text import pending_lines
-    for line in pending_lines(totals) if not (quiet and not strict) else ():
-        click.echo(line, err=True)
+    lines = pending_lines(totals, policy) if not (quiet and not strict) else []
     if strict and totals.counts.get("pending"):
-        click.echo("pending decisions fail the run (--strict)", err=True)
+        lines.append(Words(policy)("pending.strict"))
+    for line in lines:
+        click.echo(encodable(line, getattr(sys.stderr, "encoding", None)), err=True)
+    if strict and totals.counts.get("pending"):
         sys.exit(1)
 
 
@@ -168,7 +192,7 @@ def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet, s
         info = {"url": ledger.display, "history": "each history field from the ledger's entries before the period"}
         run, held = evaluate_with_ledger(ledger, policy, facts, **options)
         if record and strict and run.totals.counts.get("pending"):
-            _report_pending(run.totals, False)
+            _report_pending(run.totals, policy, False)
             click.echo("nothing recorded: pending decisions fail the run (--strict)", err=True)
             sys.exit(1)
         if record:
@@ -211,8 +235,7 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
         return json_header(policy, header.sha256, facts, header.period_start, header.period_end, backend, why_not,
                            trace, ran_at)
 
-    show = not quiet and sys.stderr.isatty()
-    bar = click.progressbar(length=os.path.getsize(facts), label="deciding", file=sys.stderr) if show else None
+    bar = _bar(os.path.getsize(facts), "deciding", quiet)
     target = None
     try:  # written to a file beside the output (or a temporary one for standard output), kept only when complete
         folder = os.path.dirname(os.path.abspath(output)) if output else None
@@ -261,7 +284,7 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
 @click.argument("facts", type=_FACTS)
 @_ENCODING
 @click.option("--policy", type=_PATH, help="The policy file, if not at the path the decisions file records.")
-@click.option("--ledger", "ledger_url", metavar="URL", help="The ledger the run took its history from (evaluate --ledger).")
+@_ledger_option("the one the run took its history from (evaluate --ledger).")
 def verify(decisions, facts, encoding, policy, ledger_url):
     """Re-run a decisions file and confirm every decision is identical.
 
@@ -276,6 +299,7 @@ def verify(decisions, facts, encoding, policy, ledger_url):
       subsidy verify decisions.json examples/facts_2022.yaml
     """
     from ..tools.verify import verify as run_verify
+    _stdin_facts(facts)
     with _ledger(ledger_url) if ledger_url else nullcontext() as led:
         try:
             result = run_verify(decisions, facts, policy, led, encoding=encoding)
@@ -294,16 +318,15 @@ def verify(decisions, facts, encoding, policy, ledger_url):
 @click.option("--workshop", required=True, help="The workshop id to explain.")
 @click.option("--worker", help="Only this worker's decisions.")
 @click.option("--loan", help="Only this loan's decisions.")
-@click.option("--all/--granted-only", "show_all", default=True, show_default=True,
-              help="Include rules that did not fire, with the first condition that failed.")
+@_why_not(True)
+@click.option("--all", "all_alias", is_flag=True, hidden=True, help="The old spelling of --why-not (still read).")
 @click.option("--raw", is_flag=True, help="The trace in the engine's syntax (expressions, codes, rule ids), for developers.")
-@click.option("--ledger", "ledger_url", metavar="URL",
-              help="The ledger the month was recorded with (evaluate --ledger): its history fills the facts, so the "
-                   "decisions explained are the ones recorded.")
+@_ledger_option("the one the month was recorded with (evaluate --ledger): its history fills the facts, so the "
+                "decisions explained are the ones recorded.")
 @click.option("--width", type=click.IntRange(0), metavar="COLUMNS",
               help="Wrap lines to this many columns (default: the terminal's width; 0: never wrap, e.g. for a file "
                    "another program reads).")
-def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw, ledger_url, width):
+def explain(policy, facts, encoding, workshop, worker, loan, why_not, all_alias, raw, ledger_url, width):
     """Print the trace behind each decision about one workshop (or one of its workers or loans):
     the clause and its text, each condition with the values it saw, each parameter with its
     value and the date it took effect, the derived facts it built on, and the arithmetic.
@@ -313,6 +336,11 @@ def explain(policy, facts, encoding, workshop, worker, loan, show_all, raw, ledg
       subsidy explain policy.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
       subsidy explain policy.yaml examples/county/2022-08.yaml --workshop WS-L01 --ledger ledger.db
     """
+    if all_alias:  # the spelling before --why-not was one name on evaluate and explain
+        click.echo("note: --all is spelled --why-not now (as on evaluate); --all still works", err=True)
+        if not why_not:
+            raise click.UsageError("--all (--why-not) and --granted-only say opposite things: give one")
+    show_all = why_not
     loaded, facts_loaded = _load(policy, facts, encoding=encoding)
     index = _workshop_index(facts_loaded, workshop, facts)
     ws = facts_loaded.workshops[index]

@@ -7,15 +7,14 @@ import sys
 import click
 
 import subsidy_rules
-from ._common import _fail, _PATH
+from ._common import _fail, _PATH, _ledger_option
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @click.command()
 @click.argument("policy", type=_PATH)
-@click.option("--ledger", "ledger_url", metavar="URL", help="The payout ledger (as for evaluate --ledger): history "
-              "comes from it, and clerks record into it.")
+@_ledger_option("history comes from it, and clerks record into it.")
 @click.option("--users", "users_path", type=_PATH, metavar="FILE",
               help="The users file (subsidy users add). Without it the server is read-only: anyone who reaches it "
                    "may read and evaluate, nobody may record.")

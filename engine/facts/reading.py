@@ -48,6 +48,8 @@ def load_facts(path: "str | os.PathLike[str]", policy: Policy, encoding: Optiona
     called with the rows read)."""
     from .workbook import is_roster
     path = os.fspath(path)
+    if path == STDIN:
+        return _load_stdin(policy, encoding)
     if is_roster(path):
         from .roster import load_roster
         return load_roster(path, policy, encoding, progress)
@@ -55,6 +57,78 @@ def load_facts(path: "str | os.PathLike[str]", policy: Policy, encoding: Optiona
     lang = language(policy)  # the policy's people read its language; the codes stay as they are
     try:
         doc = read_file(path, encoding=encoding)
+    except InvalidInput as exc:
+        raise InvalidInput(localize(exc.problems, lang)) from None
+    try:
+        return check_facts(doc, policy)
+    except InvalidInput as exc:
+        from .hints import enrich
+        raise InvalidInput(localize(enrich(exc.problems, doc.data, lang, lambda p: doc.line(p.location.line)), lang)) from None
+
+
+#: The facts argument that stands for standard input, and the name problems read from it are located by.
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+_WORKBOOK_MAGIC = b"PK\x03\x04"
+_stdin_read: list = []  # [(the stream, its bytes)]: standard input is read once, whoever asks again
+
+
+def stdin_bytes(limit: Optional[int] = None) -> bytes:
+    """The bytes of standard input, read once (at most ``limit`` + 1 of them: more is refused by the caller); a
+    second call, e.g. for the second policy of ``diff --facts -``, gets the same bytes."""
+    import sys
+    from ..limits import LIMITS
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    if _stdin_read and _stdin_read[0][0] is stream:
+        return _stdin_read[0][1]
+    raw = stream.read((limit or LIMITS.max_file_bytes) + 1)
+    if isinstance(raw, str):  # a text stream with no bytes under it
+        raw = raw.encode("utf-8")
+    _stdin_read[:] = [(stream, raw)]
+    return raw
+
+
+def stdin_is_workbook() -> bool:
+    """Whether standard input holds a workbook (a zip archive), which is read from a file only."""
+    return stdin_bytes().startswith(_WORKBOOK_MAGIC)
+
+
+def stdin_line(n: int) -> str:
+    """Line ``n`` of the facts read from standard input (for a problem's caret), or ""."""
+    if not _stdin_read:
+        return ""
+    lines = _stdin_read[0][1].decode("utf-8-sig", errors="replace").splitlines()
+    return lines[n - 1] if 0 < n <= len(lines) else ""
+
+
+def _load_stdin(policy: Policy, encoding: Optional[str]) -> Facts:
+    """Facts from standard input: JSON when its first character is ``{``, else YAML; problems located as
+    ``<stdin>:line:col``. A workbook or a folder of CSV files is read from its path only."""
+    from ..limits import LIMITS
+    from ..locale import language, localize
+    from ..problems import Location
+    from ..source import encoding_problem, read_json_fast, read_text
+    lang = language(policy)
+    raw = stdin_bytes()
+    where = Location(STDIN_NAME)
+    try:
+        if raw.startswith(_WORKBOOK_MAGIC):
+            raise InvalidInput([Problem("file.roster_on_stdin", "a workbook is read from its file, not from standard "
+                                        "input", "", where)])
+        if len(raw) > LIMITS.max_file_bytes:
+            raise InvalidInput([Problem("input.too_large", f"standard input has more than {LIMITS.max_file_bytes:,} "
+                                        "bytes", "", where)])
+        try:
+            text = raw.decode(encoding) if encoding else raw.decode("utf-8-sig")
+        except LookupError as exc:
+            raise InvalidInput([Problem("file.encoding", f"cannot read standard input as {encoding}: {exc}", "",
+                                        where)]) from None
+        except UnicodeDecodeError as exc:
+            if encoding:
+                raise InvalidInput([Problem("file.encoding", f"cannot read standard input as {encoding}: {exc}", "",
+                                            where)]) from None
+            raise InvalidInput([encoding_problem(STDIN_NAME, raw, exc)]) from None
+        doc = read_json_fast(STDIN_NAME, text) if text.lstrip().startswith("{") else read_text(STDIN_NAME, text)
     except InvalidInput as exc:
         raise InvalidInput(localize(exc.problems, lang)) from None
     try:
@@ -129,7 +203,11 @@ def source_of(pointer: str) -> str:
     """Where a stated fact was read from, as a trace cites it: its JSON pointer in the facts file (which the
     decisions document names), the same whether the file was read whole or streamed, and whatever path it was
     given by, so the same facts always give the same decisions."""
-    return f"the facts at {pointer}"
+    return FACTS_SOURCE + pointer
+
+
+#: How a stated grant's source begins (then its JSON pointer); the views for people render it in the policy's words.
+FACTS_SOURCE = "the facts at "
 
 
 def note_sources(policy: Policy, ws: dict, pointer: str, where) -> None:

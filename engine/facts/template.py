@@ -265,9 +265,10 @@ def _csv_text(value, column: Column) -> str:
     return str(value)
 
 
-def template(policy: Policy, path: str, fmt: str = "xlsx") -> None:
-    """Write the roster template of ``policy`` to ``path`` (a workbook, or a folder for ``fmt`` csv)."""
+def template(policy: Policy, path: str, fmt: str = "xlsx", bom: bool = True) -> None:
+    """Write the roster template of ``policy`` to ``path`` (a workbook, or a folder for ``fmt`` csv: UTF-8 with a
+    byte-order mark unless not ``bom``)."""
     if fmt == "csv":
-        write_csv_folder(path, policy)
+        write_csv_folder(path, policy, encoding="utf-8-sig" if bom else "utf-8")
     else:
         write_workbook(path, policy)

@@ -98,6 +98,27 @@ DEFAULTS = {
     "trace.outcome": "{outcome}{amount}{fund}",
     "trace.suppressed": "not paid: {amount} (the other side of {group} is paid)",
     "trace.yuan": "{amount}",
+    "trace.source_facts": "the facts at {pointer}",
+    "trace.source_run": "the ledger's run {run}, period {start}..{end}",
+    "pending.count": "{count} decisions pending: the policy has no value yet for",
+    "pending.parameter": "  {parameter} on {date} (needed by {count} of them)",
+    "pending.advice": "add each value to the policy with its source, then evaluate again (with a ledger: --record "
+                      "--supersede)",
+    "pending.strict": "pending decisions fail the run (--strict)",
+    "ledger.title": "ledger {ledger}, policy {policy}, {span}",
+    "ledger.periods": "periods within {start} .. {end}",
+    "ledger.all_periods": "all periods",
+    "ledger.head": "head: run {runs}, entry {entries}, hash {hash} (verified)",
+    "ledger.entries": "{entries} entries ({reversals} reversals); granted {granted}",
+    "ledger.by_city": "totals by city",
+    "ledger.by_county": "totals by county",
+    "ledger.pending": "{count} decisions {pending}: add the values they wait for to the policy, then evaluate "
+                      "the period again with --record --supersede",
+    "ledger.pending_line": "{start}..{end} {workshop} {subject}: {clause} {rule} waits for {waits}",
+    "ledger.waits": "{parameter} on {date}",
+    "ledger.targets": "targets",
+    "ledger.target": "{clause} {label}: {counted} of {target}{by} ({share}%)",
+    "ledger.by": " by {date}",
 }
 
 _FIELD_PLACEHOLDER = re.compile(r"\{([a-zA-Z0-9_]+)\}")
@@ -415,7 +436,7 @@ def reason_lines(events: Sequence[object], policy: "Policy", main_file: Optional
                 line += w("trace.required_only", routes=w("list.sep").join(_route(w, status, r) for r in e.routes))
             lines.append(f"{MARK[e.holds]} {line}")
         elif isinstance(e, T.Held):
-            lines.append(w("trace.held", status=e.status, since=e.since.isoformat(), source=e.source,
+            lines.append(w("trace.held", status=e.status, since=e.since.isoformat(), source=held_source(w, e.source),
                            route=_route(w, _status_by_label(policy, e.status), e.route)))
             if e.ended_on is not None:
                 lines.append("  " + w("trace.held_end", on=e.ended_on.isoformat()))
@@ -459,7 +480,7 @@ def reason_lines(events: Sequence[object], policy: "Policy", main_file: Optional
             lines.append(w("trace.total", parts=" + ".join(money(p, grouped=True) or "" for p in e.parts),
                            total=money(e.total, grouped=True)))
         elif isinstance(e, T.NotReached):
-            if not _explained(events):
+            if not _explained(events) and not paid_by:  # paid elsewhere: the line below says where, in its words
                 lines.append(_not_reached(w, events, e))
         elif isinstance(e, T.Exclusive):
             key = "trace.exclusive_won" if e.won else "trace.exclusive_lost"
@@ -477,6 +498,22 @@ def reason_lines(events: Sequence[object], policy: "Policy", main_file: Optional
         for p in used.values():
             lines.append("  " + parameter_line(w, p, main_file))
     return lines
+
+
+_LEDGER_SOURCE = re.compile(r"the ledger's run (?P<run>\d+), period (?P<start>\S+)\.\.(?P<end>\S+)")
+
+
+def held_source(w: Words, source: str) -> str:
+    """Where a status held from before was read from, in the policy's words: the facts (at a JSON pointer) or a run
+    of the ledger. The trace event carries it as the engine's sentence (the JSON's ``source``, kept as it is for
+    tools); a form not known here is shown as it is."""
+    from ..facts.reading import FACTS_SOURCE
+    if source.startswith(FACTS_SOURCE):
+        return w("trace.source_facts", pointer=source[len(FACTS_SOURCE):])
+    found = _LEDGER_SOURCE.fullmatch(source)
+    if found:
+        return w("trace.source_run", **found.groupdict())
+    return source
 
 
 def condition_text(w: Words, c: T.Condition) -> str:

@@ -15,6 +15,7 @@ from .reasons import Words, standing, why_not_line
 if TYPE_CHECKING:
     from ..runtime.decisions import Totals
     from ..runtime.evaluate import Evaluation
+    from ..policy.model import Policy
 
 
 def to_text(evaluation: "Evaluation", why_not: Optional[bool] = None) -> str:
@@ -85,15 +86,21 @@ def to_text(evaluation: "Evaluation", why_not: Optional[bool] = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def pending_lines(totals: "Totals") -> List[str]:
-    """What a run could not decide yet, for standard error: how many decisions wait, and for which values."""
+def pending_lines(totals: "Totals", policy: "Policy") -> List[str]:
+    """What a run could not decide yet, for standard error, in the policy's language: how many decisions wait, and
+    for which parameter values (by their labels)."""
     count = totals.counts.get("pending", 0)
     if not count:
         return []
-    lines = [f"{count} decision{'s' * (count != 1)} pending: the policy has no value yet for"]
+    w = Words(policy)
+    lines = [w("pending.count", count=count)]
     for (name, day, key), n in totals.waiting.items():
-        keyed = f"[{key}]" if key is not None else ""
-        lines.append(f"  parameter {name}{keyed} on {day.isoformat()} (needed by {n} of them)")
-    lines.append("add each value to the policy with its source, then evaluate again (with a ledger: --record "
-                 "--supersede)")
+        parameter = policy.parameters.get(name)
+        label = parameter.label if parameter is not None else name
+        if key is not None:
+            codes = w.codes(parameter.keyed_by) if parameter is not None and parameter.keyed_by else None
+            label += w("trace.key", key=codes.get(key, key) if codes else key)
+        lines.append(w("pending.parameter", parameter=label, date=day.isoformat(), count=n))
+    lines.append(w("pending.advice"))
     return lines
+

@@ -1,0 +1,250 @@
+"""One CLI grammar (issue 15, item 5): FACTS - is standard input wherever a command takes facts; --why-not is one
+option; --format, -o, -q, --ledger URL and POLICY read the same on every command; CSV for Excel has a byte-order
+mark unless --no-bom; progress on a terminal on every long path; the summaries people read in the policy's words."""
+import hashlib
+import io
+import json
+import re
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from subsidy_rules.cli import main
+from conftest import EXAMPLE, POLICY, ROOT
+
+COUNTY = ROOT / "examples" / "county"
+FORK = str(ROOT / "policies" / "examples" / "neighbour_province.yaml")
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(main, [str(a) for a in args], input=input)
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result
+
+
+def _bytes(path):
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _decisions(text):
+    doc = json.loads(text)
+    return doc["decisions"], doc["totals"]
+
+
+# --- FACTS - -------------------------------------------------------------------------------------------------------
+
+def test_facts_from_standard_input_decide_as_the_file_does_and_record_the_bytes_hash():
+    raw = _bytes(EXAMPLE)
+    piped = run("evaluate", POLICY, "-", input=raw)
+    assert piped.exit_code == 0, piped.output
+    from_file = run("evaluate", POLICY, EXAMPLE)
+    assert _decisions(piped.stdout) == _decisions(from_file.stdout)
+    doc = json.loads(piped.stdout)
+    assert doc["facts_sha256"] == hashlib.sha256(raw).hexdigest() == json.loads(from_file.stdout)["facts_sha256"]
+    assert doc["run"]["facts"] == "<stdin>"
+
+
+def test_json_facts_from_standard_input(tmp_path):
+    as_json = tmp_path / "facts.json"
+    assert run("facts", "convert", EXAMPLE, "-o", as_json).exit_code == 0
+    piped = run("evaluate", POLICY, "-", "--format", "text", input=_bytes(as_json))
+    assert piped.exit_code == 0, piped.output
+    assert piped.stdout == run("evaluate", POLICY, EXAMPLE, "--format", "text").stdout
+
+
+def test_problems_in_standard_input_are_located_there():
+    bad = b"period: {start: 2022-07-01, end: 2022-07-31}\nworkshops:\n  - id: WS-1\n    headcount: many\n"
+    result = run("evaluate", POLICY, "-", input=bad)
+    assert result.exit_code == 1
+    assert re.search(r"^<stdin>:4:16: error\[", result.stderr, re.M), result.stderr
+    assert "headcount: many" in result.stderr  # the line itself, with its caret
+
+
+def test_a_workbook_or_jobs_on_standard_input_is_a_usage_error(tmp_path):
+    book = tmp_path / "roster.xlsx"
+    assert run("facts", "convert", EXAMPLE, "-o", book, "--policy", POLICY).exit_code == 0
+    refused = run("evaluate", POLICY, "-", input=_bytes(book))
+    assert refused.exit_code == 2 and "roster" in refused.stderr and "standard input" in refused.stderr
+    jobs = run("evaluate", POLICY, "-", "--jobs", "2", input=_bytes(EXAMPLE))
+    assert jobs.exit_code == 2 and "--jobs" in jobs.stderr and "standard input" in jobs.stderr
+
+
+def test_explain_verify_and_diff_take_facts_from_standard_input(tmp_path):
+    raw = _bytes(EXAMPLE)
+    args = ("explain", POLICY, "{}", "--workshop", "WS-001", "--worker", "W-0001", "--width", "0")
+    piped = run(*[a.replace("{}", "-") for a in args], input=raw)
+    assert piped.exit_code == 0 and piped.stdout == run(*[a.replace("{}", EXAMPLE) for a in args]).stdout
+    decisions = tmp_path / "decisions.json"
+    assert run("evaluate", POLICY, EXAMPLE, "-o", decisions).exit_code == 0
+    verified = run("verify", decisions, "-", input=raw)
+    assert verified.exit_code == 0 and "verified" in verified.stdout
+    changed = run("verify", decisions, "-", input=raw.replace(b"WS-001", b"WS-0X1"))
+    assert changed.exit_code == 1 and "verify.facts_changed" in changed.stderr
+    diff = run("diff", POLICY, FORK, "--facts", "-", input=raw)
+    assert diff.exit_code == 0
+    assert diff.stdout == run("diff", POLICY, FORK, "--facts", EXAMPLE).stdout.replace(f"on {EXAMPLE}:", "on -:")
+
+
+def test_carry_in_from_standard_input(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert run("ledger", "init", url).exit_code == 0
+    done = run("ledger", "carry-in", url, POLICY, "-", "--reason", "paper records", input=_bytes(EXAMPLE))
+    assert done.exit_code == 0 and "carried in" in done.stdout
+    runs = run("ledger", "runs", url).stdout
+    assert "<stdin>" in runs
+
+
+# --- --why-not -----------------------------------------------------------------------------------------------------
+
+def test_why_not_is_one_option_on_evaluate_and_explain():
+    base = ("explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--width", "0")
+    default = run(*base).stdout
+    assert run(*base, "--why-not").stdout == default
+    granted_only = run(*base, "--granted-only").stdout
+    assert granted_only != default and len(granted_only) < len(default)
+    old = run(*base, "--all")  # the old spelling still works, and says so
+    assert old.exit_code == 0 and old.stdout == default and "--why-not" in old.stderr
+    assert "--all" not in run("explain", "--help").stdout and "--why-not / --granted-only" in run("explain", "--help").stdout
+    assert run(*base, "--all", "--granted-only").exit_code == 2
+    ev = json.loads(run("evaluate", POLICY, EXAMPLE, "--why-not", "--no-trace").stdout)["decisions"]
+    plain = json.loads(run("evaluate", POLICY, EXAMPLE, "--granted-only", "--no-trace").stdout)["decisions"]
+    assert any(d["outcome"] == "denied" for d in ev) and not any(d["outcome"] == "denied" for d in plain)
+    assert plain == json.loads(run("evaluate", POLICY, EXAMPLE, "--no-trace").stdout)["decisions"]
+
+
+# --- the same options mean the same on every command ---------------------------------------------------------------
+
+def _commands(group=main, prefix=()):
+    import click
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, prefix + (name,))
+        else:
+            yield prefix + (name,), command
+
+
+def test_format_output_and_ledger_read_the_same_on_every_command():
+    shared = {"json": "json: ", "text": "text: ", "csv": "csv: "}
+    seen = set()
+    for path, command in _commands():
+        for param in command.params:
+            if "--format" in getattr(param, "opts", ()):
+                choices = list(param.type.choices)
+                for choice in choices:  # each choice explained in the help, by its name
+                    assert f"{choice}: " in param.help, (path, choice)
+                if "csv" in choices and path != ("facts", "convert"):  # for Excel: a byte-order mark unless --no-bom
+                    # (facts convert writes a roster's CSV folder with its mark always: engine/facts/convert.py)
+                    assert any("--no-bom" in p.opts for p in command.params), path
+                seen.update(c for c in choices if c in shared)
+            if "--output" in getattr(param, "opts", ()):
+                assert param.opts == ["-o", "--output"], path
+            if "--ledger" in getattr(param, "opts", ()):
+                assert param.metavar == "URL" and param.help.startswith("The payout ledger ("), path
+            if param.name == "policy" and param.param_type_name == "argument":
+                assert param.human_readable_name == "POLICY", path
+    assert seen == set(shared)
+    # the policy is an argument wherever it is required, the ledger report too (--policy, its old spelling, hidden)
+    report = dict(_commands())[("ledger", "report")]
+    assert [p.name for p in report.params if p.param_type_name == "argument"] == ["url", "policy"]
+
+
+def test_ledger_report_policy_argument_quiet_and_csv(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert run("ledger", "init", url).exit_code == 0
+    assert run("evaluate", POLICY, COUNTY / "2022-08.yaml", "--ledger", url, "--record", "-q").exit_code in (0, 1)
+    text = run("ledger", "report", url, POLICY)
+    assert text.exit_code == 0 and text.stdout == run("ledger", "report", url, "--policy", POLICY).stdout
+    assert run("ledger", "report", url).exit_code == 2  # no policy
+    assert not re.search(r"\b(entries|granted|by fund|targets|head:)\b", text.stdout), text.stdout  # the policy's words
+    out = tmp_path / "report.csv"
+    quiet = run("ledger", "report", url, POLICY, "--format", "csv", "-o", out, "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert _bytes(out).startswith(b"\xef\xbb\xbftable,key")
+    loud = run("ledger", "report", url, POLICY, "--format", "csv", "-o", out, "--no-bom")
+    assert _bytes(out).startswith(b"table,key") and f"wrote {out}" in loud.stderr and "ledger head of" in loud.stderr
+    assert run("ledger", "report", url, POLICY, "--format", "json", "-o", "-").stdout.startswith("{")
+
+
+def test_csv_has_a_byte_order_mark_unless_no_bom(tmp_path):
+    with_bom = run("evaluate", POLICY, EXAMPLE, "--format", "csv", "-o", tmp_path / "a.csv")
+    assert with_bom.exit_code == 0 and _bytes(tmp_path / "a.csv").startswith(b"\xef\xbb\xbfworkshop,")
+    assert run("evaluate", POLICY, EXAMPLE, "--format", "csv", "--no-bom").stdout_bytes.startswith(b"workshop,")
+    assert run("evaluate", POLICY, EXAMPLE, "--format", "csv").stdout_bytes.startswith(b"\xef\xbb\xbfworkshop,")
+    assert run("template", POLICY, "-o", tmp_path / "bom", "--format", "csv").exit_code == 0
+    assert run("template", POLICY, "-o", tmp_path / "plain", "--format", "csv", "--no-bom").exit_code == 0
+    names = sorted(p.name for p in (tmp_path / "bom").iterdir())
+    assert names and names == sorted(p.name for p in (tmp_path / "plain").iterdir())
+    for name in names:
+        bom, plain = _bytes(tmp_path / "bom" / name), _bytes(tmp_path / "plain" / name)
+        assert bom == b"\xef\xbb\xbf" + plain and not plain.startswith(b"\xef\xbb\xbf")
+
+
+def test_template_and_convert_write_to_standard_output(tmp_path):
+    book = run("template", POLICY, "-o", "-")
+    assert book.exit_code == 0 and book.stderr == ""
+    sheets = openpyxl.load_workbook(io.BytesIO(book.stdout_bytes)).sheetnames
+    assert run("template", POLICY, "-o", tmp_path / "t.xlsx", "-q").stderr == ""
+    assert sheets == openpyxl.load_workbook(tmp_path / "t.xlsx").sheetnames
+    assert run("template", POLICY, "-o", "-", "--format", "csv").exit_code == 2
+    piped = run("facts", "convert", EXAMPLE, "-o", "-", "--format", "json")
+    written = run("facts", "convert", EXAMPLE, "-o", tmp_path / "f.json")
+    assert piped.exit_code == 0 and json.loads(piped.stdout) == json.loads((tmp_path / "f.json").read_text("utf-8"))
+    assert f"wrote {tmp_path / 'f.json'}" in written.stderr
+    assert run("facts", "convert", EXAMPLE, "-o", "-").exit_code == 2  # which format, on standard output?
+
+
+def test_diff_writes_to_a_file_like_every_command(tmp_path):
+    out = tmp_path / "diff.txt"
+    done = run("diff", POLICY, FORK, "--facts", EXAMPLE, "-o", out)
+    assert done.exit_code == 0 and done.stdout == "" and f"wrote {out}" in done.stderr
+    assert out.read_text("utf-8") == run("diff", POLICY, FORK, "--facts", EXAMPLE).stdout
+    assert "1,500.00 →" in out.read_text("utf-8")  # amounts as people read them, from the one money formatter
+    assert run("diff", POLICY, FORK, "-o", out, "-q").stderr == ""
+
+
+# --- progress on a terminal ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["text", "html", "csv"])
+def test_the_in_memory_path_shows_progress_on_a_terminal(monkeypatch, fmt):
+    quiet_run = run("evaluate", POLICY, EXAMPLE, "--format", fmt, "-q")
+    monkeypatch.setattr("subsidy_rules.cli._common._interactive", lambda: True)
+    shown = run("evaluate", POLICY, EXAMPLE, "--format", fmt)
+    assert shown.exit_code == 0 and "deciding" in shown.stderr
+    strip = (lambda t: re.sub(r"[0-9T:+-]{20,}", "", t)) if fmt == "html" else (lambda t: t)  # its run time
+    assert strip(shown.stdout) == strip(quiet_run.stdout)  # decided a workshop at a time: the same run
+    assert "deciding" not in run("evaluate", POLICY, EXAMPLE, "--format", fmt, "-q").stderr
+
+
+def test_no_progress_when_standard_error_is_not_a_terminal():
+    assert "deciding" not in run("evaluate", POLICY, EXAMPLE, "--format", "text").stderr
+
+
+# --- the words people read -----------------------------------------------------------------------------------------
+
+def test_the_pending_summary_and_a_held_status_read_in_the_policy_words():
+    month = COUNTY / "2026-11.yaml"
+    result = run("evaluate", POLICY, month, "--format", "text")
+    assert result.exit_code == 0
+    assert not re.search(r"[A-Za-z]{4,}", result.stderr.replace("--record", "").replace("--supersede", "")), result.stderr
+    assert "全省在岗职工年平均工资" in result.stderr  # the parameter by its label, not its id
+    explained = run("explain", POLICY, month, "--workshop", "WS-L01", "--width", "0").stdout
+    assert "数据文件 /workshops/0/certification" in explained and "the facts at" not in explained
+    # the JSON keeps the engine's own words for tools
+    doc = json.loads(run("evaluate", POLICY, month, "--no-trace").stdout)
+    held = [d for d in doc["decisions"] if d.get("basis") == "held"]
+    assert held and held[0]["source"] == "the facts at /workshops/0/certification"
+
+
+def test_a_fork_brings_its_own_words_for_the_ledger_report(tmp_path):
+    fork = tmp_path / "fork.yaml"
+    text = (ROOT / "policies" / "shanxi_2022.yaml").read_text(encoding="utf-8")
+    assert "    ledger.by_city: 按市合计\n" in text
+    fork.write_text(text.replace("    ledger.by_city: 按市合计\n", "    ledger.by_city: CITY TOTALS\n"), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert run("ledger", "init", url).exit_code == 0
+    report = run("ledger", "report", url, fork)
+    assert report.exit_code == 0, report.output
+    assert "CITY TOTALS" in report.stdout and "按县合计" in report.stdout and "按市合计" not in report.stdout
