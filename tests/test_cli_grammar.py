@@ -248,3 +248,18 @@ def test_a_fork_brings_its_own_words_for_the_ledger_report(tmp_path):
     report = run("ledger", "report", url, fork)
     assert report.exit_code == 0, report.output
     assert "CITY TOTALS" in report.stdout and "按县合计" in report.stdout and "按市合计" not in report.stdout
+
+
+def test_a_grant_barred_by_a_status_already_held_says_so_in_the_policy_words():
+    """A route not tried because the title is held from before reads as held (not as granted by another route),
+    from the structured reason the engine records; the JSON carries the code and what it names."""
+    month = COUNTY / "2026-11.yaml"
+    explained = run("explain", POLICY, month, "--workshop", "WS-L01", "--width", "0", "--why-not").stdout
+    block = explained.split("劳动密集型企业申请认定为帮扶车间")[1].split("== ")[0]
+    assert "本期不再重新认定" in block and "已由其他途径取得" not in block
+    doc = json.loads(run("evaluate", POLICY, month, "--why-not", "-q").stdout)
+    barred = next(d for d in doc["decisions"]
+                  if d["workshop"] == "WS-L01" and d["rule"] == "certification_labour_intensive")
+    [entry] = [e for e in barred["trace"] if e["event"] == "not_reached"]
+    assert entry["code"] == "held"
+    assert entry["details"]["since"] == "2022-07-01" and entry["details"]["route"] == "general"

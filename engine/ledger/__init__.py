@@ -187,7 +187,8 @@ def _once_across_workshops(run: Evaluation, policy: Policy, facts: Facts, settin
             continue  # the rule does not read the history: the recording refuses the second payment
         events = (tuple(decisions[now].events) if now is not None else
                   tuple(e for e in first.events if isinstance(e, T.RuleApplied)))
-        denied = Decision(shop, worker, None, rule, first.clause, "denied", None, None, events + (T.NotReached(reason),),
+        denied = Decision(shop, worker, None, rule, first.clause, "denied", None, None,
+                          events + (T.NotReached(reason, "paid_elsewhere"),),
                           reason=reason, order=first.order, details=(("paid_by", paid_by),))
         if now is None:
             decisions.append(denied)

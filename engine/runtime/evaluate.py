@@ -141,10 +141,12 @@ def _not_activated(policy: Policy, rule, subject) -> Decision:
         shown = [f"{e.fact} by route {' or '.join(e.routes)} ({e.fact.split('.')[0]} {e.holder_id} holds it by route "
                  f"{e.route})" for e in unmet]
         reason = f"{rule.clause} {rule.label} not {rule.decides}: requires {', '.join(shown)}"
+        code = "requires_route"
     else:
         shown = [f"{e.fact} ({e.fact.split('.')[0]} {e.holder_id})" for e in unmet]
         reason = f"{rule.clause} {rule.label} not {rule.decides}: requires {', '.join(shown)}, which no rule asserted"
-    events.append(T.NotReached(reason))
+        code = "requires"
+    events.append(T.NotReached(reason, code, tuple(("fact", e.fact) for e in unmet)))
     return Decision(ws, worker, loan, rule.id, rule.clause, "denied", None, None, tuple(events), reason=reason,
                     order=(subject.position, rule.index))
 

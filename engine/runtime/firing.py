@@ -291,7 +291,7 @@ def _traced(rule: CompiledRule, subject: Record, policy: Policy, generated: bool
             events.append(T.Total(tuple(parts), amount))
         if not counted_ids:
             reason = f"{rule.clause} {rule.label}: no item of {each.source.text} qualified"
-            events.append(T.NotReached(reason))
+            events.append(T.NotReached(reason, "no_item"))
             return Result(rule, subject, False, None, tuple(events), reason)
         counted_items = tuple(counted_ids)
     elif rule.amount is not None:
@@ -300,7 +300,7 @@ def _traced(rule: CompiledRule, subject: Record, policy: Policy, generated: bool
         events.append(arithmetic)
     if rule.amount is not None and amount <= 0:
         reason = f"{rule.clause} {rule.label}: the amount comes to {amount}, so nothing is granted"
-        events.append(T.NotReached(reason))
+        events.append(T.NotReached(reason, "nothing", (("amount", amount),)))
         return Result(rule, subject, False, amount, tuple(events), reason)
     events.append(T.Outcome(rule.decides, amount, rule.fund))
     return Result(rule, subject, True, amount, tuple(events), None, counted_items)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 from functools import partial
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from . import trace as T
 from ..facts.model import Record
@@ -71,7 +71,17 @@ def _holder(subject: Record, kind: str) -> Record:
     return subject if subject.kind == kind else subject.workshop()
 
 
-def gate(policy: Policy, rule, subject: Record) -> Optional[str]:
+@dataclass(frozen=True)
+class Bar:
+    """Why a status bars a rule for a subject: a :data:`~subsidy_rules.runtime.trace.NOT_REACHED` code, what it
+    names (status, dates, route) and the engine's own line."""
+
+    code: str
+    reason: str
+    details: Tuple[Tuple[str, Any], ...] = ()
+
+
+def gate(policy: Policy, rule, subject: Record) -> Optional[Bar]:
     """Why ``rule`` must not be applied to ``subject`` because of a status, or None if it may be."""
     found = policy.status_of_rule(rule.id)
     if found is None:
@@ -79,26 +89,31 @@ def gate(policy: Policy, rule, subject: Record) -> Optional[str]:
     status, route = found
     held = standing(status, _holder(subject, status.subject))
     label = subject.ctx.label(status.label)
+    named: Tuple[Tuple[str, Any], ...] = (("status", status.id),)
     if route is None:  # a rule that ends the status
         if held.state == "held":
             return None
         if held.state == "ended":
-            return f"{rule.clause} {rule.label}: {label} already ended on {held.ended_on.isoformat()}"
-        return (f"{rule.clause} {rule.label}: applies only to a {status.subject} holding {label} from before "
-                "this period")
+            return Bar("ended", f"{rule.clause} {rule.label}: {label} already ended on {held.ended_on.isoformat()}",
+                       named + (("on", held.ended_on),))
+        return Bar("not_held", f"{rule.clause} {rule.label}: applies only to a {status.subject} holding {label} from "
+                   "before this period", named)
     if held.state == "held":
-        return (f"{rule.clause} {rule.label}: {label} is held since {held.since.isoformat()} by route "
-                f"{held.route} ({held.source}); it is not tested again")
+        return Bar("held", f"{rule.clause} {rule.label}: {label} is held since {held.since.isoformat()} by route "
+                   f"{held.route} ({held.source}); it is not tested again",
+                   named + (("since", held.since), ("route", held.route), ("source", held.source)))
     if held.state == "ended" and status.after_end == "stated":
-        return (f"{rule.clause} {rule.label}: {label} ended on {held.ended_on.isoformat()} ({held.end_source}); "
-                "only a grant stated after that date restores it")
+        return Bar("ended_stated", f"{rule.clause} {rule.label}: {label} ended on {held.ended_on.isoformat()} "
+                   f"({held.end_source}); only a grant stated after that date restores it",
+                   named + (("on", held.ended_on), ("source", held.end_source)))
     from .firing import verdicts
     for earlier in status.routes:
         if earlier is route:
             break
         other = policy.rule(earlier.rule)
         if all(verdicts(other, subject)):
-            return f"{rule.clause} {rule.label}: granted by route {earlier.route} ({other.clause} {other.label}) instead"
+            return Bar("other_route", f"{rule.clause} {rule.label}: granted by route {earlier.route} ({other.clause} "
+                       f"{other.label}) instead", named + (("route", earlier.route), ("rule", other.id)))
     return None
 
 

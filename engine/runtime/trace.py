@@ -237,14 +237,33 @@ class Total(_Event):
         self.total = total
 
 
+#: Why a rule decided nothing (``NotReached.code``): each case a view words in the policy's language.
+NOT_REACHED = {
+    "no_item": "no item of a per-item rule qualified",
+    "nothing": "the amount comes to nothing",
+    "requires": "a derived fact it requires was not asserted",
+    "requires_route": "a status it requires is held, but by a route that does not open it",
+    "held": "the status it grants is held from before the period: not tested again",
+    "ended": "the status it ends has already ended",
+    "ended_stated": "the status it grants ended; only a grant stated after that date restores it",
+    "not_held": "it ends a status the subject does not hold from before the period",
+    "other_route": "the status it grants is granted by an earlier route",
+    "paid_elsewhere": "a once-per-person payment already made elsewhere",
+}
+
+
 class NotReached(_Event):
-    """Why a rule decided nothing: a requirement unmet, no item counted, or an amount of zero."""
+    """Why a rule decided nothing: ``code`` (one of :data:`NOT_REACHED`), what the case names (``details``: pairs
+    of a name and a value, such as a date or a route), and the engine's own line (``reason``, for developers)."""
 
-    __slots__ = ('reason',)
-    _fields = ('reason',)
+    __slots__ = ('reason', 'code', 'details')
+    _fields = ('reason', 'code', 'details')
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, code: str, details: Tuple[Tuple[str, Any], ...] = ()):
+        assert code in NOT_REACHED, code
         self.reason = reason
+        self.code = code
+        self.details = details
 
 
 class Exclusive(_Event):

@@ -78,6 +78,8 @@ DEFAULTS = {
                          "(entry {entry}); it is paid once per person",
     "trace.paid_by_this_run": "already granted in this run, by workshop {workshop}; it is paid once per person",
     "trace.nothing": "the amount comes to nothing",
+    "trace.ended": "{status} already ended on {on}",
+    "trace.ended_stated": "{status} ended on {on}; only a grant stated after that date restores it",
     "trace.parameters": "values used:",
     "trace.parameter": "{label}{key}: {value}, in force from {since}{until}; source: {source}",
     "trace.parameter_no_start": "{label}{key}: {value}, in force before any later value; source: {source}",
@@ -692,8 +694,44 @@ def _explained(events: Iterable[object]) -> bool:
 
 
 def _not_reached(w: Words, events: Iterable[object], e: T.NotReached) -> str:
-    """Why a rule decided nothing, when no failed condition says it: no item qualified, a status-ending rule for a
-    subject holding no status, an amount of nothing; else the engine's words."""
+    """Why a rule decided nothing, when no failed condition says it, in the policy's words for the event's ``code``
+    (an event written before codes were kept is read from the trace around it)."""
+    code = getattr(e, "code", None)
+    if code is not None:
+        said = _said_for(w, code, dict(e.details))
+        if said is not None:
+            return said
+    return _guessed(w, events, e)
+
+
+def _said_for(w: Words, code: str, details: dict) -> Optional[str]:
+    status = next((s for s in w.policy.statuses if s.id == details.get("status")), None)
+    label = status.label if status is not None else details.get("status", "")
+    if code == "no_item":
+        return w("trace.no_item")
+    if code == "nothing":
+        return w("trace.nothing")
+    if code == "not_held":
+        return w("trace.not_held", status=label)
+    if code == "other_route":
+        return w("trace.other_route", status=label)
+    if code == "held":
+        return w("trace.held", status=label, since=_day(details.get("since")), route=_route(w, status, details.get("route", "")),
+                 source=held_source(w, details.get("source", "")))
+    if code == "ended":
+        return w("trace.ended", status=label, on=_day(details.get("on")))
+    if code == "ended_stated":
+        return w("trace.ended_stated", status=label, on=_day(details.get("on")))
+    if code in ("requires", "requires_route", "paid_elsewhere"):
+        return None  # the failed requirement, or where it was paid, is shown by its own line
+    return None
+
+
+def _day(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
+
+
+def _guessed(w: Words, events: Iterable[object], e: T.NotReached) -> str:
     applied = next((x for x in events if isinstance(x, T.RuleApplied)), None)
     try:
         rule = w.policy.rule(applied.rule) if applied is not None else None

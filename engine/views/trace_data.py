@@ -238,7 +238,10 @@ def _total(e, shown: set) -> dict:
 
 
 def _not_reached(e, shown: set) -> dict:
-    return {"event": "not_reached", "reason": e.reason}
+    out = {"event": "not_reached", "code": e.code, "reason": e.reason}
+    if e.details:
+        out["details"] = {name: value(v) for name, v in e.details}
+    return out
 
 
 def _exclusive(e, shown: set) -> dict:

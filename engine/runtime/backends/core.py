@@ -27,15 +27,15 @@ class FiringLimitExceeded(InputFault):
         self.limit, self.workshop = limit, workshop
 
 
-def not_applied(rule, subject, policy, reason: str) -> Result:
-    """The result of a rule a status bars for this subject (held, ended, or granted by another route); its trace is
-    built only if it becomes a decision."""
-    return Result(rule, subject, False, None, (), reason, trace=partial(_barred, rule, subject, policy, reason))
+def not_applied(rule, subject, policy, bar) -> Result:
+    """The result of a rule a status bars for this subject (a :class:`~subsidy_rules.runtime.status.Bar`: held,
+    ended, or granted by another route); its trace is built only if it becomes a decision."""
+    return Result(rule, subject, False, None, (), bar.reason, trace=partial(_barred, rule, subject, policy, bar))
 
 
-def _barred(rule, subject, policy, reason: str) -> Result:
-    events = tuple(opening_events(rule, subject, policy)) + (T.NotReached(reason),)
-    return Result(rule, subject, False, None, events, reason)
+def _barred(rule, subject, policy, bar) -> Result:
+    events = tuple(opening_events(rule, subject, policy)) + (T.NotReached(bar.reason, bar.code, bar.details),)
+    return Result(rule, subject, False, None, events, bar.reason)
 
 
 class CoreBackend:
