@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ..problems import InvalidInput, Location
+
+if TYPE_CHECKING:
+    from yaml.error import Mark
 
 
 @dataclass(frozen=True)
@@ -19,16 +22,19 @@ class Document:
 
     def locate(self, pointer: str) -> Location:
         """The location of ``pointer``, or of its nearest located ancestor."""
+        positions: Dict[str, Location]
         if self.positions is None:  # read fast without positions; find them now that someone asks
             try:
                 from .yaml_text import read_text
-                positions = read_text(self.path, self.text).positions
+                positions = read_text(self.path, self.text).positions or {}  # read_text always locates
             except InvalidInput as exc:  # still located, unless YAML cannot read it at all (a \\u escape it refuses)
                 positions = exc.positions or {}
             object.__setattr__(self, "positions", positions)
+        else:
+            positions = self.positions
         p = pointer
         while True:
-            loc = self.positions.get(p)
+            loc = positions.get(p)
             if loc is not None:
                 return loc
             if not p:
@@ -42,7 +48,7 @@ class Document:
         return lines[n - 1] if 0 < n <= len(lines) else ""
 
 
-def mark_location(path: str, mark) -> Location:
+def mark_location(path: str, mark: Optional[Mark]) -> Location:
     if mark is None:
         return Location(path, 0, 0)
     return Location(path, mark.line + 1, mark.column + 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
+from typing import Any, Dict, Iterable, List, NoReturn, Optional, Tuple
 
 from ..limits import LIMITS, Limits
 from ..problems import InputFault, InvalidInput, Location, Problem
@@ -17,8 +18,8 @@ class DuplicateKey(InputFault):
     """A JSON object names one key twice."""
 
 
-def _no_duplicates(pairs):
-    out = {}
+def _no_duplicates(pairs: Iterable[Tuple[str, Any]]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
             raise DuplicateKey(key)
@@ -26,7 +27,7 @@ def _no_duplicates(pairs):
     return out
 
 
-def _no_constant(name):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(name)
 
 
@@ -35,7 +36,7 @@ def json_decoder() -> json.JSONDecoder:
     return json.JSONDecoder(parse_float=Decimal, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
 
 
-def parse_json(text: str):
+def parse_json(text: str) -> Any:
     """A whole JSON text, by :func:`json_decoder`."""
     return json_decoder().decode(text)
 
@@ -68,7 +69,7 @@ def read_json_fast(path: str, text: str, limits: Limits = LIMITS) -> Document:
     return doc
 
 
-def _json_hint(text: str, pos: int):
+def _json_hint(text: str, pos: int) -> Optional[str]:
     """What a person probably meant, for the JSON slips YAML would have taken."""
     if text[pos:pos + 1] in FULL_WIDTH_SYNTAX:
         from ..locale import say
@@ -84,7 +85,7 @@ def _json_hint(text: str, pos: int):
     return None
 
 
-def _located_duplicates(path: str, text: str) -> list:
+def _located_duplicates(path: str, text: str) -> List[Problem]:
     try:
         read_text(path, text)
     except InvalidInput as exc:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import List, Optional, Tuple
 
 from ..limits import LIMITS, Limits
 from ..problems import pointer_join
 
 
-def scalar_problem(value, limits: Limits = LIMITS):
+def scalar_problem(value: object, limits: Limits = LIMITS) -> Optional[Tuple[str, str]]:
     """(code, message) if a scalar read from a file crosses a limit, else None."""
     if isinstance(value, str):
         if len(value) > limits.max_text_chars:
@@ -27,22 +28,22 @@ def scalar_problem(value, limits: Limits = LIMITS):
     if isinstance(value, Decimal):
         if not value.is_finite():
             return "input.number", f"{value} is not a number"
-        sign, digits, exponent = value.as_tuple()
-        if len(digits) > limits.max_number_digits:
-            return "input.number_too_long", f"a number of {len(digits)} digits (at most {limits.max_number_digits})"
+        _sign, figures, exponent = value.as_tuple()
+        if len(figures) > limits.max_number_digits:
+            return "input.number_too_long", f"a number of {len(figures)} digits (at most {limits.max_number_digits})"
         if value != 0 and value.adjusted() > limits.max_number_exponent:
             return "input.number_too_large", f"{value:.6g} is larger than 1e{limits.max_number_exponent}"
-        if exponent < -limits.max_number_digits:
+        if isinstance(exponent, int) and exponent < -limits.max_number_digits:  # an int: the value is finite
             return "input.number_too_long", f"a number with more than {limits.max_number_digits} decimals"
     return None
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def value_problems(data, path: str, limits: Limits) -> list:
+def value_problems(data: object, path: str, limits: Limits) -> List[Tuple[str, str, str]]:
     """Every value of parsed JSON that crosses a limit (depth, numbers, text), as (code, message, pointer)."""
-    out = []
-    stack = [(data, "", 0)]
+    out: List[Tuple[str, str, str]] = []
+    stack: List[Tuple[object, str, int]] = [(data, "", 0)]
     while stack:
         value, pointer, depth = stack.pop()
         if isinstance(value, dict):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Set, Tuple, Type, Union
 
 import yaml
 from yaml.composer import Composer
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.error import Mark
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import BaseResolver
@@ -50,7 +51,7 @@ _Resolver.add_implicit_resolver(
 
 
 class _Composer(Reader, Scanner, Parser, Composer, _Resolver):
-    def __init__(self, stream):
+    def __init__(self, stream: str) -> None:
         Reader.__init__(self, stream)
         Scanner.__init__(self)
         Parser.__init__(self)
@@ -59,17 +60,20 @@ class _Composer(Reader, Scanner, Parser, Composer, _Resolver):
 
 
 try:  # libyaml's C parser composes the same node tree (with marks) many times faster
-    from yaml.cyaml import CParser as _CParser
+    # the stubs import CParser into yaml.cyaml from yaml._yaml without exporting it; at run time it is the same class
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
 
     class _FastComposer(_CParser, _Resolver):
-        def __init__(self, stream):
+        def __init__(self, stream: str) -> None:
             _CParser.__init__(self, stream)
             _Resolver.__init__(self)
+
+    _COMPOSER: Union[Type[_FastComposer], Type[_Composer]] = _FastComposer
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _FastComposer = None
+    _COMPOSER = _Composer
 
 
-def _alias_problems(root, path: str) -> list:
+def _alias_problems(root: Node, path: str) -> List[Problem]:
     """Refuse documents whose aliases are too many, or expand to too much (an "alias bomb")."""
     distinct, shared = _count_nodes(root)
     if not shared:
@@ -84,9 +88,10 @@ def _alias_problems(root, path: str) -> list:
     return []
 
 
-def _count_nodes(root):
+def _count_nodes(root: Node) -> Tuple[int, int]:
     """(distinct nodes, times a node is reached again): each re-reach is an alias."""
-    seen, shared, stack = set(), 0, [root]
+    seen: Set[int] = set()
+    shared, stack = 0, [root]
     while stack:
         node = stack.pop()
         if id(node) in seen:
@@ -101,10 +106,10 @@ def _count_nodes(root):
     return len(seen), shared
 
 
-def _too_deep_node(root, limit: int):
+def _too_deep_node(root: Node, limit: int) -> Optional[Node]:
     """The first node nested deeper than ``limit``, or None (walked without recursion)."""
     stack = [(root, 0)]
-    seen = set()
+    seen: Set[int] = set()
     while stack:
         node, depth = stack.pop()
         if depth > limit:
@@ -122,7 +127,7 @@ def _too_deep_node(root, limit: int):
 def read_text(path: str, text: str) -> Document:
     """Parse YAML (or JSON, its subset) text; raise InvalidInput on any problem."""
     try:
-        loader = (_FastComposer or _Composer)(text)
+        loader = _COMPOSER(text)
         try:
             root = loader.get_single_node()
         finally:
@@ -157,7 +162,7 @@ FULL_WIDTH_SYNTAX = {"\uff1a": ":", "\uff0c": ",", "\uff5b": "{", "\uff5d": "}",
                      "\uff02": '"', "\u201c": '"', "\u201d": '"', "\uff07": "'", "\u2018": "'", "\u2019": "'"}
 
 
-def _full_width_near(path: str, text: str, mark):
+def _full_width_near(path: str, text: str, mark: Optional[Mark]) -> Tuple[Optional[Location], Optional[str]]:
     """The place of a full-width colon, comma or bracket on the line of a syntax error or the two before it (where
     a parser that met it stops later), and a hint naming it; (None, None) if there is none."""
     if mark is None:
@@ -178,7 +183,7 @@ def _in_quotes(line: str, col: int) -> bool:
     return before.count('"') % 2 == 1 or before.count("'") % 2 == 1
 
 
-def _expanded_size(node, memo: dict, limit: int) -> int:
+def _expanded_size(node: Node, memo: Dict[int, int], limit: int) -> int:
     key = id(node)
     if key in memo:
         return memo[key]
@@ -201,7 +206,7 @@ def _expanded_size(node, memo: dict, limit: int) -> int:
     return memo[key]
 
 
-def _scalar(node: ScalarNode, pointer: str, path: str, problems: list) -> Any:
+def _scalar(node: ScalarNode, pointer: str, path: str, problems: List[Problem]) -> Any:
     tag, text = node.tag, node.value
     if tag == _STR:
         if len(text) > LIMITS.max_text_chars:
@@ -240,7 +245,7 @@ def _scalar(node: ScalarNode, pointer: str, path: str, problems: list) -> Any:
     return None
 
 
-def _build(node, pointer: str, path: str, positions: Dict[str, Location], problems: list) -> Any:
+def _build(node: Node, pointer: str, path: str, positions: Dict[str, Location], problems: List[Problem]) -> Any:
     positions.setdefault(pointer, mark_location(path, node.start_mark))
     if node.tag not in _ALLOWED_TAGS:
         problems.append(Problem("yaml.tag", f"tag {node.tag!r} is not allowed: a policy or facts file holds data only",
