@@ -66,7 +66,7 @@ def _authorised(request: Request) -> None:
 async def _body_file(request: Request, allowed) -> tuple:
     """The request's file, stored in the data folder: (path, the name to show). The name is the ``name`` query
     parameter or the uploaded file's name; the extension comes from it or from the content type."""
-    from .pages import safe_name
+    from .uploads import safe_name
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=5)
@@ -110,7 +110,7 @@ def _handle(fn):
 
 
 async def _facts(request: Request):
-    from .pages import FACTS_EXTENSIONS
+    from .uploads import FACTS_EXTENSIONS
     state = request.app.state
     path, name = await _body_file(request, FACTS_EXTENSIONS)
     try:
@@ -217,9 +217,9 @@ async def validate(request: Request):
       200: {description: "{policy, sha256, problems: [warnings]}"}
       422: {description: "{problems: [...]}: the policy has errors"}
     """
-    from .pages import POLICY_EXTENSIONS, _draft_parent
+    from .uploads import POLICY_EXTENSIONS, draft_parent
     path, name = await _body_file(request, POLICY_EXTENSIONS)
-    problem = _draft_parent(path, request.app.state.policy)
+    problem = draft_parent(path, request.app.state.policy)
     if problem is not None:
         raise ApiError(422, [problem], {path: name})
     try:

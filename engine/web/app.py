@@ -23,7 +23,7 @@ from starlette.templating import Jinja2Templates
 import subsidy_rules
 from ..views.exports import visible
 from ..views.formats import money
-from . import api, pages
+from . import access, api, pages
 from .config import WebConfig, prepare_data
 from .jobs import Jobs
 from .security import BodyLimit, SecurityHeaders
@@ -84,7 +84,7 @@ def create_app(config: WebConfig) -> Starlette:
             Middleware(SessionMiddleware, secret_key=secret, session_cookie="subsidy_session", same_site="strict",
                        https_only=config.https_only, max_age=12 * 60 * 60),
         ],
-        exception_handlers=pages.exception_handlers(),
+        exception_handlers=access.exception_handlers(),
     )
     app.state.config = config
     app.state.policy = policy
