@@ -12,14 +12,23 @@ import copy
 import datetime as _dt
 import re
 from decimal import Decimal
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, cast
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Tuple, cast
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
 from .limits import LIMITS
 from .problems import Problem, pointer_join
-from .source import Document
+from .problems import Location
+
+
+class Located(Protocol):
+    """What a schema check reads: the data, and where a pointer inside it stands (a :class:`~.source.Document`, or one
+    value of a file read a value at a time)."""
+
+    data: Any
+
+    def locate(self, pointer: str) -> Location: ...
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _FORMATS = FormatChecker(formats=())
@@ -142,7 +151,7 @@ def _leaf_errors(error: jsonschema.ValidationError) -> Iterable[jsonschema.Valid
     yield error
 
 
-def schema_problems(doc: Document, schema: dict, domain: str, instance: Any = None) -> List[Problem]:
+def schema_problems(doc: Located, schema: dict, domain: str, instance: Any = None) -> List[Problem]:
     """Every schema violation in ``doc`` as a located problem with code ``<domain>.<kind>``."""
     data = doc.data if instance is None else instance
     problems = []

@@ -15,7 +15,7 @@ from ..validation import fast_valid
 from ..views.document import totals_dict
 from ..views.trace_data import dictionary
 from ._decisions_reader import DecisionsReader, locate_in
-from .decisions_file import Located, Member, Members, decisions_after, needs_ledger, schema_parts
+from .decisions_file import Located, Member, Members, ProblemAt, decisions_after, needs_ledger, schema_parts
 from .rerun import Fresh
 
 _COMPARED = ("workshop", "worker", "loan", "rule", "clause", "outcome", "amount", "funding_source", "route", "basis",
@@ -43,7 +43,7 @@ class _Window:
         if self.matched_set is not None:
             self.matched_set.add(number)
 
-    def was_matched(self, did) -> bool:
+    def was_matched(self, did: object) -> bool:
         number = _id_number(did)
         if number is None:
             return False
@@ -73,7 +73,7 @@ class _Window:
         did, (n, text) = next(iter(self.pending.items()))
         return did, n, text
 
-    def find(self, did, workshop) -> Optional[Tuple[int, str]]:
+    def find(self, did: str, workshop: object) -> Optional[Tuple[int, str]]:
         while did not in self.pending and not self.done:
             if len(self.pending) >= _WINDOW or (self.pending and workshop in self.shops.values()):
                 break
@@ -127,7 +127,8 @@ def _items(reader: DecisionsReader, window: _Window) -> Iterator[Optional[Tuple[
             return
 
 
-def compare(path: str, members: Members, fresh: Fresh, mode, problem) -> Tuple[int, Tuple[Problem, ...]]:
+def compare(path: str, members: Members, fresh: Fresh, mode: Optional[str], problem: ProblemAt
+            ) -> Tuple[int, Tuple[Problem, ...]]:
     """The file's decisions against the run made again, as they come: how many the file holds, and every difference."""
     parts = schema_parts()
     decision_schema = parts[f"decision:{mode}"]
@@ -151,7 +152,7 @@ def compare(path: str, members: Members, fresh: Fresh, mode, problem) -> Tuple[i
                 if not isinstance(recorded, dict):
                     continue
 
-            def here(key, code, message):
+            def here(key: str, code: str, message: str) -> Problem:
                 return Problem(code, message, f"{pointer}/{key}", locate_in(text, at, f"/{key}"))
 
             did = recorded.get("id")
@@ -200,7 +201,7 @@ def compare(path: str, members: Members, fresh: Fresh, mode, problem) -> Tuple[i
     return count, tuple(problems)
 
 
-def _dictionary_problems(members: Members, expected: dict, problem) -> List[Problem]:
+def _dictionary_problems(members: Members, expected: dict, problem: ProblemAt) -> List[Problem]:
     """Each entry of the recorded dictionary that is not the policy's: the traces refer to these texts."""
     recorded = members.get("dictionary")
     if not isinstance(recorded, dict):
@@ -229,7 +230,7 @@ def _about(d: dict) -> str:
     return f"{d['workshop']} {subject}, clause {d['clause']} {d['rule']}"
 
 
-def _id_number(did) -> Optional[int]:
+def _id_number(did: object) -> Optional[int]:
     try:
         return int(did[:16], 16) if isinstance(did, str) and did else None
     except ValueError:

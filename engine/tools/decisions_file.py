@@ -4,18 +4,21 @@ is checked against, and the shape of a file whose header is already wrong."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .. import schemas
 from ..problems import Location, Problem
 from ..validation import fast_valid, schema_problems
 from ._decisions_reader import DecisionsReader, locate_in
 
+#: A problem at a pointer of the decisions file: (code, message, pointer) -> the problem, located
+ProblemAt = Callable[[str, str, str], Problem]
+
 
 class Member:
     __slots__ = ("value", "text", "at", "key_at")
 
-    def __init__(self, value, text, at, key_at):
+    def __init__(self, value: Any, text: str, at: Location, key_at: Location):
         self.value, self.text, self.at, self.key_at = value, text, at, key_at
 
 
@@ -27,7 +30,7 @@ class Members:
         self.found: Dict[str, Member] = {}
         self.decisions_at: Optional[Location] = None
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         member = self.found.get(key)
         return default if member is None else member.value
 
@@ -54,7 +57,7 @@ class Located:
     """One value of the file, for :func:`subsidy_rules.validation.schema_problems`: its data, and where a pointer
     inside it stands."""
 
-    def __init__(self, data, text: str, at: Location, prefix: str, key_at: Optional[Location] = None):
+    def __init__(self, data: Any, text: str, at: Location, prefix: str, key_at: Optional[Location] = None):
         self.data, self.text, self.at, self.prefix, self.key_at = data, text, at, prefix, key_at
 
     def locate(self, pointer: str) -> Location:
@@ -108,7 +111,7 @@ def trace_mode(run_info: dict) -> Optional[str]:
     return trace if trace in ("data", "lines") else None
 
 
-def needs_ledger(members: Members, problem) -> Problem:
+def needs_ledger(members: Members, problem: ProblemAt) -> Problem:
     ledger = members.get("ledger")
     url = ledger.get("url") if isinstance(ledger, dict) else None
     return problem("verify.needs_ledger", f"this run took its history from the ledger {url}; verify it with --ledger URL",
@@ -131,7 +134,7 @@ def count_decisions(path: str) -> int:
         return sum(1 for _ in reader.items())
 
 
-def shape_only(path: str, parts: dict, mode) -> List[Problem]:
+def shape_only(path: str, parts: dict, mode: Optional[str]) -> List[Problem]:
     """Every shape problem of the decisions and totals of a file whose header is already wrong."""
     out: List[Problem] = []
     with DecisionsReader(path) as reader:

@@ -4,22 +4,29 @@ that took its history from a ledger, in memory."""
 from __future__ import annotations
 
 import re
-from typing import Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from ..facts.reading import load_facts
 from ..runtime.decisions import Totals, period_key
 from ..source import json_decoder
 from ..views.document import decision_dict, decision_text
 
+if TYPE_CHECKING:
+    from ..facts.reading import Facts
+    from ..ledger import Ledger
+    from ..policy.model import Policy
+    from ..runtime.stream import StreamHeader
+
 
 class Fresh:
     """The run made again: its facts' sha256, and its decisions a workshop at a time as (id, text) pairs."""
 
-    def __init__(self, policy, facts_path: str, ledger, options: dict, encoding: Optional[str] = None):
+    def __init__(self, policy: Policy, facts_path: str, ledger: Optional[Ledger], options: Dict[str, Any],
+                 encoding: Optional[str] = None):
         self.policy, self.facts_path, self.ledger, self.options = policy, facts_path, ledger, options
         self.encoding = encoding
-        self.header = None
-        self.facts = None
+        self.header: Optional[StreamHeader] = None
+        self.facts: Optional[Facts] = None
         self.totals: Optional[Totals] = None
         if ledger is None and facts_path.endswith(".json"):
             from ..runtime.stream import StreamStopped, check_period, open_json
@@ -31,7 +38,8 @@ class Fresh:
                 pass
         if self.header is None:
             self.facts = load_facts(facts_path, policy, self.encoding)
-        source = self.header or self.facts
+        source: Union[StreamHeader, Facts, None] = self.header or self.facts
+        assert source is not None  # the facts are read whenever the stream's header is not
         self.sha256 = source.sha256
         self.period_end = source.period_end
         self.period = period_key(source.period_start, source.period_end)
@@ -47,12 +55,13 @@ class Fresh:
         if self.header is not None:
             from ..runtime.stream import decide_stream, read_workshops
             totals = Totals.of(())
-            for chunk in decide_stream(policy, self.header, read_workshops(self.facts_path), jobs=1, **options):
-                totals = totals.merge(chunk.totals)
-                yield [(id_of(text), text) for text in chunk.decisions]
+            for part in decide_stream(policy, self.header, read_workshops(self.facts_path), jobs=1, **options):
+                totals = totals.merge(part.totals)
+                yield [(id_of(text), text) for text in part.decisions]
             self.totals = totals
             return
         evaluation = dict(options, trace=bool(options["trace"]))
+        assert self.facts is not None  # read when the run is not streamed
         if self.ledger is not None:
             from ..ledger import evaluate_with_ledger
             run, _ = evaluate_with_ledger(self.ledger, policy, self.facts, **evaluation)

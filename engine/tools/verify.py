@@ -20,7 +20,7 @@ again in memory, and compared the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from ..policy.loader import load_policy
 from ..problems import InvalidInput, Problem
@@ -28,6 +28,9 @@ from ._decisions_reader import DecisionsReader, ReadProblem
 from .comparison import compare
 from .decisions_file import Header, Member, Members, count_decisions, needs_ledger, schema_parts, shape_only, trace_mode
 from .rerun import Fresh
+
+if TYPE_CHECKING:
+    from ..ledger import Ledger
 
 _HEADER = ("policy", "facts_sha256", "run", "engine")  # what a re-run needs before the decisions
 
@@ -42,7 +45,7 @@ class Verification:
         return not self.problems
 
 
-def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = None, ledger=None,
+def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = None, ledger: Optional[Ledger] = None,
            encoding: Optional[str] = None) -> Verification:
     """Re-run ``decisions_path``; a run whose history came from a ledger is re-run with ``ledger`` (an open
     :class:`subsidy_rules.ledger.Ledger`), whose history before the run's period is what the run was decided on."""
@@ -52,13 +55,14 @@ def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = No
         raise InvalidInput([Problem(exc.code, exc.message, "", exc.location)]) from None
 
 
-def _verify(decisions_path, facts_path, policy_path, ledger, encoding=None) -> Verification:
+def _verify(decisions_path: str, facts_path: str, policy_path: Optional[str], ledger: Optional[Ledger],
+            encoding: Optional[str] = None) -> Verification:
     members = Members(decisions_path)
 
-    def problem(code, message, pointer):
+    def problem(code: str, message: str, pointer: str) -> Problem:
         return Problem(code, message, pointer, members.locate(pointer))
 
-    def not_a_decisions_file():
+    def not_a_decisions_file() -> InvalidInput:
         return InvalidInput([problem("verify.shape", "not a decisions file written by `subsidy evaluate --format json`", "")])
 
     with DecisionsReader(decisions_path) as reader:
