@@ -18,17 +18,18 @@ import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
 from .limits import LIMITS
-from .problems import Problem, pointer_join
-from .problems import Location
+from .problems import Location, Problem, pointer_join
 
 
 class Located(Protocol):
     """What a schema check reads: the data, and where a pointer inside it stands (a :class:`~.source.Document`, or one
     value of a file read a value at a time)."""
 
-    data: Any
+    @property
+    def data(self) -> Any: ...
 
     def locate(self, pointer: str) -> Location: ...
+
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _FORMATS = FormatChecker(formats=())

@@ -36,7 +36,7 @@ class CellValues:
                 **values: object) -> None:
         self.problems.append(Problem(code, say(key, self.lang, **values), pointer, loc, hint=hint))
 
-    def value(self, column: Column, value, row: Row, index: int):
+    def value(self, column: Column, value: object, row: Row, index: int) -> object:
         """A cell's value as the facts document holds it; BLANK for an empty cell. What cannot be read without
         guessing is kept as the text typed, for the checks to refuse with a hint."""
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -102,7 +102,7 @@ class CellValues:
             return _text(value) if not isinstance(value, float) else Decimal(repr(value))
         return value
 
-    def code(self, column: Column, text: str, row: Row, index: int):
+    def code(self, column: Column, text: str, row: Row, index: int) -> str:
         """The code a cell names, by its code or its label; a cell naming neither is reported here, where the
         schema's checks of other cells do not hide it, and kept as typed."""
         vocab = column.vocab
@@ -121,14 +121,14 @@ class CellValues:
 
 
 class _Blank:
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<blank>"
 
 
 BLANK = _Blank()
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

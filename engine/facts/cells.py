@@ -3,7 +3,7 @@ character), worked out only when a problem asks for it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ..problems import Location
 from .layout import Column
@@ -80,18 +80,20 @@ class Row:
         return self.location()
 
 
-class Positions(dict):
+class Positions(Dict[str, Location]):
     """Where each value of a roster's document stands: a pointer into a row is located at its cell when asked."""
 
-    def __init__(self, known):
+    def __init__(self, known: Dict[str, Location]):
         super().__init__(known)
         self.rows: Dict[str, Row] = {}
 
-    def get(self, pointer, default=None):
+    # one signature, not dict.get's overloads: a pointer's location, or ``default``
+    def get(self, pointer: str, default: Optional[Location] = None) -> Optional[Location]:  # type: ignore[override]
         hit = dict.get(self, pointer)
         if hit is not None:
             return hit
-        head, tail = pointer, []
+        head = pointer
+        tail: List[str] = []
         while head:
             row = self.rows.get(head)
             if row is not None:

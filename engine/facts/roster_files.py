@@ -9,7 +9,7 @@ import os
 import re
 import zipfile
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Set, Tuple
 
 from ..locale import say
 from ..policy.model import Policy
@@ -71,7 +71,7 @@ def xlsx_tables(path: str, handles: list) -> Tuple[List[Table], list]:
 
 def _sheets_with_formulas(path: str) -> set:
     """The titles of the sheets holding a formula (read from the file's XML without building it)."""
-    found = set()
+    found: Set[str] = set()
     with zipfile.ZipFile(path) as archive:
         names = {n for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")}
         formula_parts = set()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 from ..locale import language, say
 from ..policy.model import Policy
@@ -24,6 +24,10 @@ from .cell_values import BLANK, CellValues
 from .cells import CellLocation, Positions, Row, SheetCells, column_letter
 from .layout import CHILD_LIST, COMMENT, INSTRUCTIONS, VOCABULARIES, Column, Sheet, by_title, instructions_title, sheets
 from .roster_files import Table, csv_tables, is_roster, is_workbook, roster_sha256, roster_size, xlsx_tables
+
+_T = TypeVar("_T")
+_Cells = Tuple[int, tuple]  # a row: its number and its cells' values
+_Link = Tuple[Optional[str], object, CellLocation]  # a link cell: the parent kind, the id it names, where
 
 # where callers import them from: the reading of a roster, and what it is read from
 __all__ = ["CellLocation", "is_roster", "is_workbook", "read_roster", "roster_sha256", "roster_size"]
@@ -42,7 +46,8 @@ class _Reader:
         self.refused: set = set()  # ids of workers whose rows name no workshop of the roster
         self.cells = CellValues(policy, self.problems)
 
-    def problem(self, code: str, key: str, loc: Location, pointer: str = "", hint: Optional[str] = None, **values):
+    def problem(self, code: str, key: str, loc: Location, pointer: str = "", hint: Optional[str] = None,
+                **values: object) -> None:
         self.problems.append(Problem(code, say(key, self.lang, **values), pointer, loc, hint=hint))
 
     def read(self, tables: List[Table]) -> dict:
@@ -63,8 +68,8 @@ class _Reader:
                 continue
             found[sheet.key] = (sheet, table)
         data: dict = {}
-        shops: Dict[str, Tuple[dict, str]] = {}
-        people: Dict[Tuple[str, str], Tuple[dict, str]] = {}
+        shops: Dict[object, Tuple[dict, str]] = {}  # by the id a row names: the record and its pointer
+        people: Dict[Tuple[object, object], Tuple[dict, str]] = {}
         for sheet in self.layout:
             if sheet.key not in found:
                 if sheet.key == "period":
@@ -103,7 +108,8 @@ class _Reader:
                          sheet=found["period"][0].title)
         return data
 
-    def _parent(self, sheet: Sheet, links, shops, people, record):
+    def _parent(self, sheet: Sheet, links: List[_Link], shops: Dict[object, Tuple[dict, str]],
+                people: Dict[Tuple[object, object], Tuple[dict, str]], record: dict) -> Optional[Tuple[dict, str]]:
         """The workshop (or worker) a row names, or None with a problem at the cell that names it."""
         ids = dict((kind, value) for kind, value, _ in links)
         cells = dict((kind, loc) for kind, _, loc in links)
@@ -117,7 +123,7 @@ class _Reader:
         if shop_id not in shops:
             if sheet.kind == "worker":
                 self.refused.add(record.get("id"))
-            near = difflib.get_close_matches(str(shop_id), list(shops), n=1)
+            near = difflib.get_close_matches(str(shop_id), [s for s in shops if isinstance(s, str)], n=1)
             self.problem("roster.unknown_link", "roster.unknown_workshop", cells["workshop"], value=shop_id,
                          sheet=self.titles["workshops"].title,
                          hint=say("hint.did_you_mean", self.lang, name=near[0]) if near else None)
@@ -128,14 +134,15 @@ class _Reader:
         if key not in people and ids.get("worker") in self.refused:
             return None  # its worker's row was refused, with a problem at the cell that named the workshop
         if key not in people:
-            near = difflib.get_close_matches(str(ids.get("worker")), [w for s, w in people if s == shop_id], n=1)
+            named = [w for s, w in people if s == shop_id and isinstance(w, str)]
+            near = difflib.get_close_matches(str(ids.get("worker")), named, n=1)
             self.problem("roster.unknown_link", "roster.unknown_worker", cells["worker"], value=ids.get("worker"),
                          workshop=shop_id, sheet=self.titles["workers"].title,
                          hint=say("hint.did_you_mean", self.lang, name=near[0]) if near else None)
             return None
         return people[key]
 
-    def _records(self, sheet: Sheet, table: Table):
+    def _records(self, sheet: Sheet, table: Table) -> Iterator[Tuple[List[_Link], dict, Row]]:
         """(links, record, cell of each field) for each data row of a sheet."""
         columns, start = self._header(sheet, table, table.rows, table.formulas)
         if columns is None or any(c.kind == "link" and c not in columns.values() for c in sheet.columns):
@@ -158,7 +165,7 @@ class _Reader:
                 continue
             record: dict = {}
             row = Row(layout, number)
-            links = []
+            links: List[_Link] = []
             for index, column in columns.items():
                 value = values[index] if index < len(values) else None
                 formula = formula_row[index] if index < len(formula_row) else None
@@ -173,7 +180,8 @@ class _Reader:
                     _put(record, column.path, parsed)
             yield links, record, row
 
-    def _header(self, sheet: Sheet, table: Table, rows, formulas):
+    def _header(self, sheet: Sheet, table: Table, rows: Iterator[_Cells], formulas: Optional[Iterator[_Cells]]
+                ) -> Tuple[Optional[Dict[int, Column]], int]:
         """Which column holds which field, from the header (labels, or codes, or a code row under the labels), and
         the first row of data."""
         head = next(rows, None)
@@ -182,7 +190,7 @@ class _Reader:
         if head is None:
             return None, 0
         number, labels = head
-        known = {}
+        known: Dict[str, Column] = {}
         for column in sheet.columns:
             known.setdefault(column.code, column)
             known.setdefault(column.label, column)
@@ -209,16 +217,16 @@ class _Reader:
                 continue
             loc = CellLocation(table.file, header_row, index + 1, table.title, f"{column_letter(index + 1)}{header_row}",
                                name)
-            column = (sheet.column(name) if second is not None else known.get(name))
-            if column is None:
+            mapped = (sheet.column(name) if second is not None else known.get(name))
+            if mapped is None:
                 near = difflib.get_close_matches(name, list(known), n=1)
                 self.problem("roster.unknown_column", "roster.unknown_column", loc, column=name, sheet=table.title,
                              hint=say("hint.did_you_mean", self.lang, name=near[0]) if near else None)
                 continue
-            if column in columns.values():
+            if mapped in columns.values():
                 self.problem("roster.duplicate_column", "roster.duplicate_column", loc, column=name)
                 continue
-            columns[index] = column
+            columns[index] = mapped
         for column in sheet.columns:
             if column.required and column not in columns.values() and (column.kind == "link" or not column.path[:-1]):
                 self.problem("roster.missing_column", "roster.missing_column",
@@ -232,12 +240,12 @@ def _blank(table: Table) -> bool:
     return not any(v is not None and str(v).strip() for _, row in table.rows for v in row)
 
 
-def _chain(first, rest):
+def _chain(first: _T, rest: Iterable[_T]) -> Iterator[_T]:
     yield first
     yield from rest
 
 
-def _put(record: dict, path: Tuple[str, ...], value) -> None:
+def _put(record: dict, path: Tuple[str, ...], value: object) -> None:
     for part in path[:-1]:
         record = record.setdefault(part, {})
     record[path[-1]] = value
