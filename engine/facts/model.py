@@ -9,11 +9,15 @@ runtime value a compiled expression reads.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
 
 from ..lang.tracing import NULL as NO_TRACE, Capture
 from ..lang.types import ANY, BOOL, DATE, NUMBER, STRING, Field, T, list_of, record  # noqa: F401 (the language's types)
 from ..validation import nullable
+
+if TYPE_CHECKING:
+    from ..lang.expr import Node
+    from ..lang.tracing import Tracer
 
 
 #: The subject kinds rules are written for, and the names their expressions can read.
@@ -104,10 +108,11 @@ class Record:
         self.flags: Dict[str, bool] = {}
         self.asserted_by: Dict[str, Tuple[Tuple[str, str], ...]] = {}  # flag -> ((rule id, clause), ...)
         self.routes: Dict[str, str] = {}  # status flag -> the route it is held by
-        self.cache: Dict[str, Tuple[Any, tuple]] = {}  # computed values with what they built on, for traces
+        self.cache: Dict[str, Tuple[Any, Capture]] = {}  # computed values with what they built on, for traces
         self.values: Dict[str, Any] = {}  # computed values worked out with no trace kept
         self.pointer = pointer
-        self.ctx = None
+        # the evaluation's, set by it before any rule reads the record
+        self.ctx: EvalContext = None  # type: ignore[assignment]
         self.position = position
         self._env: Optional[dict] = None
 
@@ -136,10 +141,11 @@ class Record:
     def workshop(self) -> "Record":
         node = self
         while node.kind != "workshop":
-            node = node.parent
+            node = node.parent  # type: ignore[assignment]  # a worker, loan or month always has its workshop above
         return node
 
-    def computed(self, name: str, fn, definition: Optional["ComputedDef"] = None, tracer=None) -> Any:
+    def computed(self, name: str, fn: Callable[[dict, Tracer], Any], definition: Optional["ComputedDef"] = None,
+                 tracer: Optional[Tracer] = None) -> Any:
         """The computed value ``name`` of this record (``fn(env, tracer)``), worked out once. For a ``tracer`` that
         records, what it built on (parameters, and a :class:`Derived` record of its own formula with the values it
         saw) is captured once and reported again to the tracer each time the value is read."""
@@ -158,11 +164,13 @@ class Record:
             used = tuple(captured.params)
             if definition is not None:
                 values: Dict[int, Any] = {}
-                for node, seen_value in captured.seen:
+                # opened with values kept (a definition is traced on its own line): seen is a list
+                for node, seen_value in captured.seen:  # type: ignore[union-attr]
                     values.setdefault(id(node), seen_value)
                 used += (Derived(f"{self.kind}.{name}", self.ctx.label(definition.label), definition.text,
                                  Substituted(definition.ast, values), value),)
-            hit = (value, Capture(None, used))
+            # Capture's params are only read (replayed): the tuple is kept as it is
+            hit = (value, Capture(None, used))  # type: ignore[arg-type]
             self.cache[name] = hit
             self.values.setdefault(name, value)
         tracer.replay(hit[1])  # what it built on, told again to each trace that reads it
@@ -177,8 +185,9 @@ class Substituted:
 
     __slots__ = ("ast", "values", "_text")
 
-    def __init__(self, ast, values: Dict[int, Any]):
-        self.ast, self.values, self._text = ast, values, None
+    def __init__(self, ast: Node, values: Dict[int, Any]):
+        self.ast, self.values = ast, values
+        self._text: Optional[str] = None
 
     def __str__(self) -> str:
         if self._text is None:
@@ -201,7 +210,7 @@ class Derived:
 
     __slots__ = ("name", "label", "formula", "_substituted", "value")
 
-    def __init__(self, name: str, label: Optional[str], formula: str, substituted, value: Any):
+    def __init__(self, name: str, label: Optional[str], formula: str, substituted: Union[str, Substituted], value: Any):
         self.name = name  # e.g. worker.retirement_date
         self.label = label
         self.formula = formula
@@ -215,7 +224,7 @@ class Derived:
             text = self._substituted = str(text)
         return text
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Derived) and (self.name, self.label, self.formula, self.substituted, self.value) == (
             other.name, other.label, other.formula, other.substituted, other.value)
 
