@@ -2,9 +2,10 @@
 record (a refusal says why, with its status), and problems shown as the command line prints them."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterable, List, Optional
 from urllib.parse import urlencode
 
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -12,6 +13,10 @@ from starlette.responses import RedirectResponse, Response
 import subsidy_rules
 from ..problems import InputFault, Problem
 from .security import csrf_ok, csrf_token, session_user
+from .users import User
+
+if TYPE_CHECKING:
+    from ..runtime.evaluate import Evaluation
 
 
 class Refused(InputFault):
@@ -38,7 +43,7 @@ def word(request: Request, key: str) -> str:
     return request.app.state.word(key)
 
 
-def viewer(request: Request):
+def viewer(request: Request) -> Optional[User]:
     """The signed-in user (any role), or None on a server without users; LoginFirst when one is needed."""
     if request.app.state.users is None:
         return None
@@ -48,7 +53,7 @@ def viewer(request: Request):
     return user
 
 
-def uploader(request: Request):
+def uploader(request: Request) -> Optional[User]:
     """Who may upload facts or a draft: anyone on a server without users, else a clerk or an administrator."""
     user = viewer(request)
     if user is not None and not user.may("clerk"):
@@ -56,7 +61,7 @@ def uploader(request: Request):
     return user
 
 
-def recorder(request: Request, run=None):
+def recorder(request: Request, run: Optional[Evaluation] = None) -> User:
     """Who may record ``run``: a clerk of every county it holds a workshop of, or an administrator; never on a
     server without users (read-only) or without a ledger."""
     if not request.app.state.config.ledger:
@@ -64,6 +69,7 @@ def recorder(request: Request, run=None):
     if request.app.state.users is None:
         raise Refused(403, word(request, "read_only"))
     user = viewer(request)
+    assert user is not None  # a server with users: viewer gives the user, or asks to log in first
     if not user.may("clerk"):
         raise Refused(403, word(request, "refused.role"))
     if run is not None:
@@ -72,7 +78,8 @@ def recorder(request: Request, run=None):
                 raise Refused(403, f"{word(request, 'refused.county')} {ws['id']}: {ws.get('county') or '-'}")
     return user
 
-async def checked_form(request: Request):
+
+async def checked_form(request: Request) -> FormData:
     """The form of a POST, refused (403) unless it carries the session's CSRF token."""
     form = await request.form(max_files=2, max_fields=20)
     if not csrf_ok(request, form):
@@ -80,15 +87,15 @@ async def checked_form(request: Request):
     return form
 
 
-def exception_handlers():
-    async def refused(request: Request, exc: Refused):
+def exception_handlers() -> Dict[Any, Callable[[Request, Any], Awaitable[Response]]]:
+    async def refused(request: Request, exc: Refused) -> Response:
         return render(request, "message.html", {"title": word(request, "refused"), "message": exc.message,
                                                 "problems": shown_problems(exc.problems)}, exc.status)
 
-    async def login_first(request: Request, exc: LoginFirst):
+    async def login_first(request: Request, exc: LoginFirst) -> Response:
         return RedirectResponse(f"/login?{urlencode({'next': request.url.path})}", 303)
 
-    async def http_error(request: Request, exc: HTTPException):
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/"):
             from starlette.responses import JSONResponse
             return JSONResponse({"problems": [{"severity": "error", "code": f"http.{exc.status_code}",
@@ -100,7 +107,7 @@ def exception_handlers():
     return {Refused: refused, LoginFirst: login_first, HTTPException: http_error}
 
 
-def shown_problems(problems, names: Optional[Dict[str, str]] = None) -> List[dict]:
+def shown_problems(problems: Iterable[Problem], names: Optional[Dict[str, str]] = None) -> List[dict]:
     """Problems as the CLI prints them (code, file:line:col, message, the source line and a caret), with each
     stored upload named as the person named it."""
     names = names or {}

@@ -8,7 +8,7 @@ import io
 import json
 import os
 from decimal import Decimal
-from typing import Dict
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 from urllib.parse import quote
 
 import anyio
@@ -27,10 +27,15 @@ from .policy_view import policy_view, rule_label
 from .uploads import FACTS_EXTENSIONS, POLICY_EXTENSIONS, draft_parent, save_upload
 from .security import csrf_token
 
+if TYPE_CHECKING:
+    from ..runtime.decisions import Decision
+    from ..runtime.evaluate import Evaluation
+    from ..tools.diff import Change, Impact
+
 
 # --- login ------------------------------------------------------------------------------------------------------
 
-async def login(request: Request):
+async def login(request: Request) -> Response:
     nxt = request.query_params.get("next", "/")
     if request.method == "GET":
         return render(request, "login.html", {"next": nxt})
@@ -47,19 +52,19 @@ async def login(request: Request):
     return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/", 303)
 
 
-async def logout(request: Request):
+async def logout(request: Request) -> Response:
     await checked_form(request)
     request.session.clear()
     return RedirectResponse("/login", 303)
 
 
-async def home(request: Request):
+async def home(request: Request) -> Response:
     return RedirectResponse("/policy", 303)
 
 
 # --- the policy -------------------------------------------------------------------------------------------------------
 
-async def policy_page(request: Request):
+async def policy_page(request: Request) -> Response:
     viewer(request)
     policy = request.app.state.policy
     view = await anyio.to_thread.run_sync(policy_view, policy)
@@ -68,7 +73,7 @@ async def policy_page(request: Request):
 
 # --- evaluate -------------------------------------------------------------------------------------------------------
 
-async def evaluate_page(request: Request):
+async def evaluate_page(request: Request) -> Response:
     user = viewer(request)
     state = request.app.state
     if request.method == "POST":
@@ -77,7 +82,7 @@ async def evaluate_page(request: Request):
         path, name, size = await save_upload(request, form.get("facts"), FACTS_EXTENSIONS)
         job = state.jobs.add(name, path, user.name if user else None, size)
 
-        async def run():
+        async def run() -> None:
             await anyio.to_thread.run_sync(state.jobs.run, job, state.policy, limiter=state.limiter)
 
         return RedirectResponse(f"/evaluations/{job.id}", 303, background=BackgroundTask(run))
@@ -92,7 +97,7 @@ def _job(request: Request) -> J.Job:
     return job
 
 
-def summary(run) -> dict:
+def summary(run: Evaluation) -> dict:
     policy, facts = run.policy, run.facts
     period = period_key(facts.period_start, facts.period_end)
     zero = Decimal("0.00")
@@ -118,7 +123,7 @@ def summary(run) -> dict:
             "waiting": [{"parameter": k[0], "date": str(k[1]), "key": k[2], "count": n} for k, n in run.totals.waiting.items()]}
 
 
-async def evaluation_page(request: Request):
+async def evaluation_page(request: Request) -> Response:
     viewer(request)
     job = _job(request)
     # the job's state read once: the worker thread may finish while the page is made, and a page that says
@@ -133,7 +138,7 @@ async def evaluation_page(request: Request):
     return render(request, "evaluation.html", context, 422 if state == J.FAILED else 200)
 
 
-def _decision(job: J.Job, wanted: str):
+def _decision(job: J.Job, wanted: str) -> Decision:
     run = job.run
     period = period_key(run.facts.period_start, run.facts.period_end)
     for d in run.decisions:
@@ -148,7 +153,7 @@ def _done(job: J.Job) -> J.Job:
     return job
 
 
-async def decision_page(request: Request):
+async def decision_page(request: Request) -> Response:
     viewer(request)
     job = _done(_job(request))
     d = _decision(job, request.query_params.get("id", ""))
@@ -159,7 +164,7 @@ async def decision_page(request: Request):
                                              "rule_label": rule_label(run.policy, d.rule, run.facts.period_end)})
 
 
-async def subject_page(request: Request):
+async def subject_page(request: Request) -> Response:
     """Every rule for one worker, loan or workshop, with why each did not apply (why-not)."""
     viewer(request)
     job = _done(_job(request))
@@ -173,7 +178,7 @@ async def subject_page(request: Request):
     one = dataclasses.replace(facts, workshops=(facts.workshops[index],), pointers=(facts.pointers[index],))
     config = request.app.state.config
 
-    def decide():
+    def decide() -> Evaluation:
         return J.evaluate_facts(config, run.policy, one, why_not=True)[0]
 
     try:
@@ -192,19 +197,20 @@ async def subject_page(request: Request):
                                             "rows": rows, "explain": text})
 
 
-async def download(request: Request):
+async def download(request: Request) -> Response:
     viewer(request)
     job = _done(_job(request))
     run = job.run
     kind = request.path_params["kind"]
     stem = os.path.splitext(job.name)[0]
+    body: Union[str, bytes]
     if kind == "decisions.json":
         doc = subsidy_rules.to_json(run)
         body, media = json.dumps(doc, ensure_ascii=False, indent=2).replace(job.path, job.name) + "\n", "application/json"
     elif kind == "payouts.xlsx":
         from ..views.exports import workbook
 
-        def save():
+        def save() -> bytes:
             buffer = io.BytesIO()
             workbook(run).save(buffer)
             return buffer.getvalue()
@@ -224,7 +230,7 @@ async def download(request: Request):
 
 # --- the ledger -------------------------------------------------------------------------------------------------------
 
-async def record_page(request: Request):
+async def record_page(request: Request) -> Response:
     job = _done(_job(request))
     state = request.app.state
     recorder(request, job.run)
@@ -254,15 +260,15 @@ async def record_page(request: Request):
     return render(request, "recorded.html", {"job": job, "done": done})
 
 
-async def ledger_page(request: Request):
+async def ledger_page(request: Request) -> Response:
     viewer(request)
     state = request.app.state
     url = state.config.ledger
     if not url:
         return render(request, "message.html", {"title": word(request, "nav.ledger"), "message": word(request, "no_ledger")})
 
-    def gather():
-        out = {"runs": ledger_ops.runs(url)}
+    def gather() -> Dict[str, object]:
+        out: Dict[str, object] = {"runs": ledger_ops.runs(url)}
         out["verification"], out["display"] = ledger_ops.verify(url)
         try:
             out["report"] = ledger_ops.report(url, state.policy)
@@ -283,7 +289,7 @@ async def ledger_page(request: Request):
 
 # --- a draft -------------------------------------------------------------------------------------------------------
 
-async def draft_page(request: Request):
+async def draft_page(request: Request) -> Response:
     user = viewer(request)
     state = request.app.state
     done = [j for j in state.jobs.all() if j.state == J.DONE]
@@ -302,7 +308,7 @@ async def draft_page(request: Request):
         return render(request, "draft.html", context, 422)
     job = state.jobs.get(str(form.get("job") or ""))
 
-    def compare():
+    def compare() -> Tuple[List[Change], Optional[Impact]]:
         from ..tools.diff import payout_impact, policy_changes
         draft = subsidy_rules.load_policy(path)
         changes = policy_changes(served, draft)
@@ -325,7 +331,7 @@ async def draft_page(request: Request):
     return render(request, "draft.html", context)
 
 
-def routes():
+def routes() -> List[Route]:
     return [
         Route("/", home),
         Route("/login", login, methods=["GET", "POST"]),

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 import subsidy_rules
 
+if TYPE_CHECKING:
+    import datetime as _dt
 
-def policy_view(policy, day=None) -> dict:
+    from ..policy.model import Policy
+    from ..policy.parameters import Parameter
+
+
+def policy_view(policy: Policy, day: Optional[_dt.date] = None) -> dict:
     """The policy as the page shows it; labels that quote a parameter are filled with its value on ``day`` (today)."""
     import datetime as dt
 
@@ -18,10 +24,10 @@ def policy_view(policy, day=None) -> dict:
     from ..tools.diff import policy_changes
     day = day or dt.date.today()
 
-    def fill(text):
+    def fill(text: Optional[str]) -> Optional[str]:
         return fill_label(text, policy.parameters, day) if text else text
 
-    def values(p):
+    def values(p: Parameter) -> List[dict]:
         out = []
         for v in p.values:
             value = v.value if not p.table else dict((format_value(k), a) for k, a in v.value)
@@ -65,7 +71,7 @@ def policy_view(policy, day=None) -> dict:
     return {"clauses": clauses, "other_parameters": params_by_clause.get(None, []), "fork": fork}
 
 
-def rule_label(policy, rule_id: str, day) -> str:
+def rule_label(policy: Policy, rule_id: str, day: _dt.date) -> str:
     """A rule's label, its placeholders filled with the parameters' values on ``day`` (the period's end)."""
     from ..policy.labels import fill_label
     return fill_label(policy.rule(rule_id).label, policy.parameters, day)

@@ -6,7 +6,7 @@ import os
 import re
 import secrets
 import shutil
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -14,19 +14,24 @@ from starlette.requests import Request
 from ..problems import Location, Problem
 from .access import Refused, word
 
+if TYPE_CHECKING:
+    from ..policy.model import Policy
+
 FACTS_EXTENSIONS = (".yaml", ".yml", ".json", ".xlsx")
 POLICY_EXTENSIONS = (".yaml", ".yml")
 
 _SAFE = re.compile(r"[^\w.\- ]", re.UNICODE)
 
 
-def safe_name(name: str, allowed) -> Optional[str]:
+def safe_name(name: str, allowed: Sequence[str]) -> Optional[str]:
     """An uploaded file's own name, reduced to a plain file name with an allowed extension (never a path)."""
     base = _SAFE.sub("_", os.path.basename((name or "").replace("\\", "/"))).strip(" .")[-120:]
     ext = os.path.splitext(base)[1].lower()
     return base if base and ext in allowed else None
 
-async def save_upload(request: Request, upload, allowed, folder: Optional[str] = None) -> tuple:
+
+async def save_upload(request: Request, upload: object, allowed: Sequence[str], folder: Optional[str] = None
+                      ) -> Tuple[str, str, int]:
     """Store an uploaded file under the data folder's uploads, in a folder of its own: (path, name, size)."""
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise Refused(400, word(request, "evaluate.upload"))
@@ -49,7 +54,7 @@ async def save_upload(request: Request, upload, allowed, folder: Optional[str] =
     return path, name, size
 
 
-def draft_parent(path: str, served) -> Optional[Problem]:
+def draft_parent(path: str, served: Policy) -> Optional[Problem]:
     """A draft that ``extends`` a parent may name only the served policy, by its file name: a copy of it is put
     beside the draft (nothing outside the data folder is read on an upload's say-so)."""
     import yaml
