@@ -8,15 +8,14 @@ runtime value a compiled expression reads.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
 
-from ..lang.tracing import NULL as NO_TRACE, Capture
+from ..lang.tracing import NULL as NO_TRACE, Capture, ShowsValues, Substituted
 from ..lang.types import ANY, BOOL, DATE, NUMBER, STRING, Field, T, list_of, record  # noqa: F401 (the language's types)
 from ..validation import nullable
 
 if TYPE_CHECKING:
-    from ..lang.expr import Node
     from ..lang.tracing import Tracer
 
 
@@ -163,12 +162,8 @@ class Record:
                 captured = tracer.close()
             used = tuple(captured.params)
             if definition is not None:
-                values: Dict[int, Any] = {}
-                # opened with values kept (a definition is traced on its own line): seen is a list
-                for node, seen_value in captured.seen:  # type: ignore[union-attr]
-                    values.setdefault(id(node), seen_value)
                 used += (Derived(f"{self.kind}.{name}", self.ctx.label(definition.label), definition.text,
-                                 Substituted(definition.ast, values), value),)
+                                 Substituted(definition.ast, captured), value),)
             # Capture's params are only read (replayed): the tuple is kept as it is
             hit = (value, Capture(None, used))  # type: ignore[arg-type]
             self.cache[name] = hit
@@ -180,22 +175,6 @@ class Record:
 _UNSET = object()
 
 
-class Substituted:
-    """An expression printed with the values it saw (``unparse``), worked out only when a view asks for it."""
-
-    __slots__ = ("ast", "values", "_text")
-
-    def __init__(self, ast: Node, values: Dict[int, Any]):
-        self.ast, self.values = ast, values
-        self._text: Optional[str] = None
-
-    def __str__(self) -> str:
-        if self._text is None:
-            from ..lang.expr import substitute
-            self._text = substitute(self.ast, self.values)
-        return self._text
-
-
 @dataclass(frozen=True)
 class ComputedDef:
     """A computed value of the policy as its trace shows it."""
@@ -205,7 +184,7 @@ class ComputedDef:
     label: Optional[str]
 
 
-class Derived:
+class Derived(ShowsValues):
     """A trace record: a computed value a decision built on, with its formula and the values it saw."""
 
     __slots__ = ("name", "label", "formula", "_substituted", "value")
@@ -218,11 +197,9 @@ class Derived:
         self.value = value
 
     @property
-    def substituted(self) -> str:
-        text = self._substituted
-        if not isinstance(text, str):
-            text = self._substituted = str(text)
-        return text
+    def identity(self) -> tuple:
+        """What makes two uses the same in a trace: the computed value's name (a record works it out once)."""
+        return (self.name,)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Derived) and (self.name, self.label, self.formula, self.substituted, self.value) == (
@@ -244,10 +221,15 @@ class EvalContext:
     tracing: bool = True
     parameters: Optional[dict] = None  # the policy's parameters, for labels that quote them
     every_trace: bool = False  # every result becomes a decision (--why-not): each rule is evaluated traced at once
+    _labels: Dict[Tuple[str, int], str] = field(default_factory=dict, repr=False, compare=False)  # filled once each
 
     def label(self, text: Optional[str]) -> Optional[str]:
         """A label with the parameters it quotes filled in, as in force at the period end."""
         if not text or "{" not in text or self.parameters is None:
             return text
-        from ..policy.labels import fill_label
-        return fill_label(text, self.parameters, self.period.data["end"])
+        key = (text, id(self.parameters))  # the parameters this context holds, so their id is not reused meanwhile
+        filled = self._labels.get(key)
+        if filled is None:
+            from ..policy.labels import fill_label
+            filled = self._labels[key] = fill_label(text, self.parameters, self.period.data["end"])
+        return filled

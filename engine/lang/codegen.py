@@ -162,8 +162,8 @@ class Module:
         return self._bind("N", "_nodes", key, lambda: node, key)
 
     def reference(self, kind: str, field: str) -> ast.expr:
-        """The reference closure of a computed value (and how its trace shows it), for the traced variant."""
-        return self._bind("R_", "_references", f"{kind}.{field}", lambda: self.info.references[(kind, field)],
+        """The traced variant of a computed value (and how its trace shows it), for the traced variant."""
+        return self._bind("R_", "_references", f"{kind}.{field}", lambda: self.info.computed_traced(kind, field),
                           f"{kind}_{field}")
 
     def computed_fn(self, kind: str, field: str) -> ast.expr:
@@ -428,6 +428,7 @@ class CodegenInfo:
         self.traced_parameters = {name: support.TracedParameter(p, (origins or {}).get(name, ""))
                                   for name, p in parameters.items()}
         self._computed: Dict[Tuple[str, str], Callable] = {}
+        self._traced: Dict[Tuple[str, str], Tuple[Callable, Any]] = {}
         self.computed_modules: Dict[Tuple[str, str], ast.Module] = {}
         self.computed_reads: Dict[Tuple[str, str], Tuple[Tuple[str, str], ...]] = {}
 
@@ -441,6 +442,20 @@ class CodegenInfo:
                 out[key] = self.computed_modules[key]
                 todo.extend(self.computed_reads[key])
         return tuple((f"{kind}.{field}", tree) for (kind, field), tree in out.items())
+
+    def computed_traced(self, kind: str, field: str) -> Tuple[Callable, Any]:
+        """(``fn(env, tr)``, how its trace shows it): a computed value's traced variant, generated once. What it
+        cannot decide (a null, a fraction, a missing parameter) makes the rule's traced evaluation start again with
+        the reference closures, as the rule's own traced variants do."""
+        key = (kind, field)
+        made = self._traced.get(key)
+        if made is None:
+            module = Module(self, traced=True)
+            name = _name("traced_computed_", f"{kind}_{field}", len(self._traced))
+            function = _traced_function(module, _frame(kind), self.computed_asts[key], name)
+            _tree, fn = _finish(module, [function], name)
+            made = self._traced[key] = (fn, self.references[key][1])
+        return made
 
     def computed_fast(self, kind: str, field: str) -> Callable:
         key = (kind, field)
@@ -619,16 +634,7 @@ def _traced_functions(rule, info: CodegenInfo):
 
     def add(node: X.Node, label: str) -> str:
         name = f"{label}_{len(functions)}"
-        reads = {n.parts[0] for n in X.walk(node) if isinstance(n, X.Name)}
-        if any(isinstance(n, X.Call) and n.func == "in_period" for n in X.walk(node)):
-            reads.add("period")
-        body: List[ast.stmt] = [ast.Assign(targets=[_store(frame.records[r])],
-                                           value=_subscript(_load("env"), _const(r)))
-                                for r in sorted(reads) if r in frame.records and r not in let_asts]
-        body.append(ast.Return(value=module.expr(node, frame)))
-        functions.append(ast.FunctionDef(name=name, args=ast.arguments(
-            posonlyargs=[], args=[ast.arg(arg="env"), ast.arg(arg="tr")], vararg=None, kwonlyargs=[], kw_defaults=[],
-            kwarg=None, defaults=[]), body=body, decorator_list=[], returns=None, **_NO_TYPE_PARAMS))
+        functions.append(_traced_function(module, frame, node, name, let_asts))
         names.append(name)
         return name
 
@@ -647,6 +653,19 @@ def _traced_functions(rule, info: CodegenInfo):
     tree, made = _finish(module, functions, *names)
     made = made if isinstance(made, tuple) else (made,)
     return dict(zip(keys, made[len(rule.lets):])), tree
+
+
+def _traced_function(module: Module, frame: Frame, node: X.Node, name: str, lets=()) -> ast.FunctionDef:
+    """``def name(env, tr)``: the traced variant of ``node``, its records read from ``env`` (a record's names)."""
+    reads = {n.parts[0] for n in X.walk(node) if isinstance(n, X.Name)}
+    if any(isinstance(n, X.Call) and n.func == "in_period" for n in X.walk(node)):
+        reads.add("period")
+    body: List[ast.stmt] = [ast.Assign(targets=[_store(frame.records[r])], value=_subscript(_load("env"), _const(r)))
+                            for r in sorted(reads) if r in frame.records and r not in lets]
+    body.append(ast.Return(value=module.expr(node, frame)))
+    return ast.FunctionDef(name=name, args=ast.arguments(
+        posonlyargs=[], args=[ast.arg(arg="env"), ast.arg(arg="tr")], vararg=None, kwonlyargs=[], kw_defaults=[],
+        kwarg=None, defaults=[]), body=body, decorator_list=[], returns=None, **_NO_TYPE_PARAMS)
 
 
 def _subscript_store(name: str, slot: int) -> ast.Subscript:

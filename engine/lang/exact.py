@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from math import gcd
 from typing import Union
 
 Number = Union[int, Decimal, Fraction]
@@ -56,7 +57,21 @@ def mul(a: Number, b: Number) -> Number:
 
 
 def div(a: Number, b: Number) -> Number:
-    """``a / b`` exactly (``b`` is not zero)."""
+    """``a / b`` exactly (``b`` is not zero): what :func:`normal` makes of the fraction ``a / b``."""
+    if a.__class__ is Decimal and b.__class__ is Decimal:  # the usual case, in integers (a Fraction made from a
+        na, da = a.as_integer_ratio()  # Decimal costs several times more)
+        nb, db = b.as_integer_ratio()
+        n, d = na * db, da * nb
+        if d < 0:
+            n, d = -n, -d
+        common = gcd(n, d)
+        if common != 1:
+            n, d = n // common, d // common
+        if d == 1:
+            return Decimal(n)
+        if _terminates(d):
+            return Decimal(n) / Decimal(d)
+        return Fraction(n, d)
     return normal(Fraction(a) / Fraction(b))
 
 

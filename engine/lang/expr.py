@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Dict, Optional, Tuple
@@ -98,8 +99,9 @@ class Literal(Node):
 class Name(Node):
     parts: Tuple[str, ...]
 
-    @property
+    @cached_property
     def dotted(self) -> str:
+        """The name as written (``worker.contract_months``): kept once made, a trace asks for it thousands of times."""
         return ".".join(self.parts)
 
 

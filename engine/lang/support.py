@@ -280,30 +280,46 @@ def tcomprehension(tracer, node, count):
 
 
 class TracedParameter:
-    """A parameter read while tracing: its value, and the ParamUse the trace cites."""
+    """A parameter read while tracing: its value, and the ParamUse the trace cites (one per date and key: a trace
+    reads the same few values thousands of times)."""
 
-    __slots__ = ("name", "parameter", "origin")
+    __slots__ = ("name", "parameter", "origin", "_uses")
 
     def __init__(self, parameter: Parameter, origin: str):
         self.name, self.parameter, self.origin = parameter.name, parameter, origin
+        self._uses: dict = {}
 
     def read(self, tracer, node, day, key=UNSET, otherwise=None):
-        from ..policy.parameters import ParamUse
         if not isinstance(day, _dt.date):
             raise Fallback
         keytext = None if key is UNSET else key_text(key)
+        use = self._uses.get((day, keytext))
+        if use is None:
+            use = self._use(day, keytext)
+        if use is _NO_KEY:
+            if otherwise is None:
+                raise Fallback
+            return otherwise()
+        tracer.param(use)
+        tracer.value(node, use.value)
+        return use.value
+
+    def _use(self, day, keytext):
+        from ..policy.parameters import ParamUse
         try:
             pv = self.parameter.at(day)
         except ParameterMissing:
             raise Fallback from None
-        value = pv.value
-        if keytext is not None:
-            if keytext not in value:
-                if otherwise is None:
-                    raise Fallback
-                return otherwise()
-            value = value[keytext]
-        tracer.param(ParamUse(self.name, self.parameter.label, day, keytext, value, pv.since, pv.until, pv.source,
-                              pv.unconfirmed, self.origin))
-        tracer.value(node, value)
-        return value
+        if keytext is not None and keytext not in pv.value:
+            use = _NO_KEY
+        else:
+            value = pv.value if keytext is None else pv.value[keytext]
+            use = ParamUse(self.name, self.parameter.label, day, keytext, value, pv.since, pv.until, pv.source,
+                           pv.unconfirmed, self.origin)
+        if len(self._uses) > 100_000:
+            self._uses.clear()
+        self._uses[(day, keytext)] = use
+        return use
+
+
+_NO_KEY = object()  # the parameter has no value for the key asked for on that date

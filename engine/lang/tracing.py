@@ -12,17 +12,60 @@ The set of methods is closed, as OPA's ``topdown`` tracer is: ``enabled``, ``val
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Tuple
+
+from .expr import Comprehension, Name, substitute, unparse
 
 
 class Capture:
-    """What one expression (or a let, or a computed value) read: (node, value) pairs and parameter uses."""
+    """What one expression (or a let, or a computed value) read: (node, value) pairs and parameter uses, as told.
+    What a trace shows of them (each node's value, the names read, each use once) is worked out when first asked:
+    most captures are written as data, and some never are."""
 
-    __slots__ = ("seen", "params")
+    __slots__ = ("seen", "params", "_values", "_named", "_uses")
 
     def __init__(self, seen: Optional[list], params: list):
         self.seen = seen  # None: values are not kept here (inside a count or a sum)
-        self.params = params
+        self.params = params  # ParamUse and Derived records, repeats included
+        self._values: Optional[Dict[int, Any]] = None
+        self._named: Optional[Tuple[Tuple[str, Any], ...]] = None
+        self._uses: Optional[tuple] = None
+
+    def values(self) -> Dict[int, Any]:
+        """The value each node evaluated to, first seen first, keyed by the node's identity (hashing a tree node
+        would hash its subtree)."""
+        if self._values is None:
+            self._values = {id(node): value for node, value in reversed(self.seen or ())}
+        return self._values
+
+    def named(self) -> Tuple[Tuple[str, Any], ...]:
+        """(name or count as written, value) for each name and count read, once each, in the order read."""
+        if self._named is None:
+            out: Dict[str, Any] = {}
+            for node, value in self.seen or ():
+                cls = node.__class__
+                if cls is Name:
+                    text = node.dotted
+                elif cls is Comprehension:
+                    text = unparse(node)
+                else:
+                    continue
+                if text not in out:
+                    out[text] = value
+            self._named = tuple(out.items())
+        return self._named
+
+    def uses(self) -> tuple:
+        """Each parameter value and computed value it built on, once, in the order used."""
+        if self._uses is None:
+            out, keys = [], set()
+            for use in self.params:
+                key = use.identity
+                if key not in keys:
+                    keys.add(key)
+                    out.append(use)
+            self._uses = tuple(out)
+        return self._uses
 
 
 _EMPTY = Capture((), ())
@@ -113,3 +156,61 @@ class Recorder:
         captured = Capture(self._seen or [], self._params)
         self._seen, self._params = [], []
         return captured
+
+
+class Substituted:
+    """An expression printed with the values it saw (a :class:`Capture`'s, less the node ``without`` itself: a let
+    prints with its parts in place, not as its own value), worked out once, when a view first asks for it."""
+
+    __slots__ = ("ast", "capture", "without", "_text")
+
+    def __init__(self, ast, capture: Capture, without=None):
+        self.ast, self.capture, self.without, self._text = ast, capture, without, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            values = self.capture.values()
+            if self.without is not None and id(self.without) in values:
+                values = dict(values)
+                del values[id(self.without)]
+            self._text = substitute(self.ast, values)
+        return self._text
+
+
+class ShowsValues:
+    """A trace record that shows an expression with the values it saw: ``substituted``, kept as text or as a
+    :class:`Substituted` printed on first read."""
+
+    __slots__ = ()
+    _substituted: Any
+
+    @property
+    def substituted(self) -> str:
+        """The expression with the values it saw in place of the names and calls that gave them."""
+        text = self._substituted
+        if text.__class__ is not str:
+            text = self._substituted = str(text)
+        return text
+
+
+class Reads:
+    """A trace record of an expression's evaluation: the names it read and the parameter and computed values it
+    built on, from its :class:`Capture` (``_capture``) when a view asks."""
+
+    __slots__ = ()
+    _capture: Capture
+
+    @property
+    def seen(self) -> Tuple[Tuple[str, Any], ...]:
+        """(name as written, value) for each name and count read, once each."""
+        return self._capture.named()
+
+    @property
+    def params(self) -> tuple:
+        """Each parameter value (ParamUse) and computed value (Derived) it built on, once each."""
+        return self._capture.uses()
+
+    @property
+    def told(self) -> list:
+        """The same, repeats included, as they were told (for a view that lists each once per decision anyway)."""
+        return self._capture.params

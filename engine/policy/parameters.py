@@ -80,6 +80,11 @@ class ParamUse:
     unconfirmed: bool
     origin: str = ""  # the policy file the value came from
 
+    @property
+    def identity(self) -> tuple:
+        """What makes two uses the same in a trace: the parameter, its key, and the value and date it was read on."""
+        return (self.name, self.key, self.since, self.at)
+
     def in_force(self) -> str:
         if self.since is None:
             text = "in force before any later value (start not stated by the source)"

@@ -14,13 +14,12 @@ from decimal import Decimal
 from functools import partial
 from typing import Callable, List, Optional, Tuple
 
-from ..lang import expr as X
 from . import trace as T
 from ..lang.compiled import CompiledCondition, CompiledExpr, CompiledRule, EvalError, truth as _truth
 from ..lang.exact import round_to
 from ..lang.codegen import FAILED, FALLBACK, FIRED, NONE_COUNTED
-from ..lang.tracing import NULL, Recorder
-from ..facts.model import Derived, Record, Substituted
+from ..lang.tracing import NULL, Recorder, Substituted
+from ..facts.model import Record
 from ..policy.model import Policy
 from ..problems import EngineFault, InputFault
 
@@ -76,46 +75,6 @@ class RuleError(InputFault):
     def __init__(self, error: EvalError, rule: CompiledRule, subject: Record, where: CompiledExpr):
         super().__init__(error.message)
         self.error, self.rule, self.subject, self.where = error, rule, subject, where
-
-
-def _seen_pairs(seen: list) -> Tuple[Tuple[str, object], ...]:
-    out, shown = [], set()
-    for node, value in seen:
-        if isinstance(node, X.Name):
-            text = node.dotted
-        elif isinstance(node, X.Comprehension):
-            text = X.unparse(node)
-        else:
-            continue
-        if text not in shown:
-            shown.add(text)
-            out.append((text, value))
-    return tuple(out)
-
-
-def _values(seen: list) -> dict:
-    """What each node evaluated to, keyed by the node's identity (hashing a tree node would hash its subtree)."""
-    values = {}
-    for node, value in seen:
-        values.setdefault(id(node), value)
-    return values
-
-
-def _without(values: dict, node) -> dict:
-    """The seen values less ``node`` itself, so a formula prints with its parts substituted."""
-    inner = dict(values)
-    inner.pop(id(node), None)
-    return inner
-
-
-def _dedupe(params) -> tuple:
-    out, keys = [], set()
-    for p in params:
-        key = (p.name,) if isinstance(p, Derived) else (p.name, p.key, p.since, p.at)
-        if key not in keys:
-            keys.add(key)
-            out.append(p)
-    return tuple(out)
 
 
 # --- deciding, with no trace kept (the generated functions; the reference closures for verdicts they cannot give) --
@@ -233,19 +192,19 @@ class _Traced:
             holds = _truth(value, cond.expr.ast)
         except EvalError as exc:
             raise RuleError(exc, self.rule, self.subject, cond.expr) from None
-        return T.Condition(cond.text, self.subject.ctx.label(cond.label), holds,
-                           Substituted(cond.expr.ast, _values(captured.seen)), _seen_pairs(captured.seen),
-                           _dedupe(captured.params), cond.reading)
+        return T.Condition(cond.text, self.subject.ctx.label(cond.label), holds, Substituted(cond.expr.ast, captured),
+                           captured, cond.reading)
 
     def amount(self, env, policy: Policy) -> T.Arithmetic:
         rule = self.rule
         exact, captured = self.evaluate(rule.amount, env)
         rounded = round_to(exact, policy.quantum, policy.rounding)
-        values = _values(captured.seen)
-        lets = tuple(T.Let(name, let.text, Substituted(let.ast, _without(values, let.ast)), values.get(id(let.ast)))
-                     for name, let in rule.lets if id(let.ast) in values)
-        return T.Arithmetic(rule.amount.text, Substituted(rule.amount.ast, values), exact, rounded, lets,
-                            _dedupe(captured.params))
+        lets: Tuple[T.Let, ...] = ()
+        if rule.lets:
+            values = captured.values()
+            lets = tuple(T.Let(name, let.text, Substituted(let.ast, captured, let.ast), values[id(let.ast)])
+                         for name, let in rule.lets if id(let.ast) in values)
+        return T.Arithmetic(rule.amount.text, Substituted(rule.amount.ast, captured), exact, rounded, lets, captured)
 
 
 def traced(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
@@ -292,8 +251,7 @@ def _traced(rule: CompiledRule, subject: Record, policy: Policy, generated: bool
         if each.limit is not None:
             value, captured = run.evaluate(each.limit, env)
             limit = None if value is None else max(0, int(value))
-            events.append(T.Limit(each.limit.text, Substituted(each.limit.ast, _values(captured.seen)), limit,
-                                  _dedupe(captured.params)))
+            events.append(T.Limit(each.limit.text, Substituted(each.limit.ast, captured), limit, captured))
         items, _ = run.evaluate(each.source, env)
         parts: List[Decimal] = []
         counted_ids: List[str] = []

@@ -13,7 +13,7 @@ import datetime as _dt
 from decimal import Decimal
 from typing import Any, Optional, Tuple
 
-from ..policy.parameters import ParamUse
+from ..lang.tracing import Capture, Reads, ShowsValues
 
 
 class _Event:
@@ -144,37 +144,27 @@ class TopUp(_Event):
         self.reading = reading
 
 
-class Condition(_Event):
+class Condition(ShowsValues, Reads, _Event):
     """One condition: its text, whether it held, and the values it read."""
 
-    __slots__ = ('text', 'label', 'holds', '_substituted', 'seen', 'params', 'reading')
+    __slots__ = ('text', 'label', 'holds', '_substituted', '_capture', 'reading')
     _fields = ('text', 'label', 'holds', 'substituted', 'seen', 'params', 'reading')
 
     def __init__(self, text: str,
                  label: Optional[str],
                  holds: bool,
                  substituted: Any,
-                 seen: Tuple[Tuple[str, Any], ...],
-                 params: Tuple[ParamUse, ...],
+                 capture: Capture,
                  reading: Optional[str] = None):
         self.text = text
         self.label = label
         self.holds = holds
         self._substituted = substituted
-        self.seen = seen
-        self.params = params
+        self._capture = capture  # what it read: ``seen`` and ``params`` (each once) are worked out from it
         self.reading = reading
 
-    @property
-    def substituted(self) -> str:
-        """The expression with the values it saw, printed when first asked for."""
-        text = self._substituted
-        if not isinstance(text, str):
-            text = self._substituted = str(text)
-        return text
 
-
-class Let(_Event):
+class Let(ShowsValues, _Event):
     __slots__ = ('name', 'formula', '_substituted', 'value')
     _fields = ('name', 'formula', 'substituted', 'value')
 
@@ -184,19 +174,11 @@ class Let(_Event):
         self._substituted = substituted
         self.value = value
 
-    @property
-    def substituted(self) -> str:
-        """The expression with the values it saw, printed when first asked for."""
-        text = self._substituted
-        if not isinstance(text, str):
-            text = self._substituted = str(text)
-        return text
 
-
-class Arithmetic(_Event):
+class Arithmetic(ShowsValues, Reads, _Event):
     """How an amount was worked out: the formula, with values, exact and rounded."""
 
-    __slots__ = ('formula', '_substituted', 'exact', 'rounded', 'lets', 'params')
+    __slots__ = ('formula', '_substituted', 'exact', 'rounded', 'lets', '_capture')
     _fields = ('formula', 'substituted', 'exact', 'rounded', 'lets', 'params')
 
     def __init__(self, formula: str,
@@ -204,42 +186,26 @@ class Arithmetic(_Event):
                  exact: Decimal,
                  rounded: Decimal,
                  lets: Tuple[Let, ...],
-                 params: Tuple[ParamUse, ...]):
+                 capture: Capture):
         self.formula = formula
         self._substituted = substituted
         self.exact = exact
         self.rounded = rounded
         self.lets = lets
-        self.params = params
-
-    @property
-    def substituted(self) -> str:
-        """The expression with the values it saw, printed when first asked for."""
-        text = self._substituted
-        if not isinstance(text, str):
-            text = self._substituted = str(text)
-        return text
+        self._capture = capture
 
 
-class Limit(_Event):
+class Limit(ShowsValues, Reads, _Event):
     """A cap on how many items count (the subsidy window of a per-month rule)."""
 
-    __slots__ = ('text', '_substituted', 'value', 'params')
+    __slots__ = ('text', '_substituted', 'value', '_capture')
     _fields = ('text', 'substituted', 'value', 'params')
 
-    def __init__(self, text: str, substituted: Any, value: Optional[int], params: Tuple[ParamUse, ...]):
+    def __init__(self, text: str, substituted: Any, value: Optional[int], capture: Capture):
         self.text = text
         self._substituted = substituted
         self.value = value
-        self.params = params
-
-    @property
-    def substituted(self) -> str:
-        """The expression with the values it saw, printed when first asked for."""
-        text = self._substituted
-        if not isinstance(text, str):
-            text = self._substituted = str(text)
-        return text
+        self._capture = capture
 
 
 class Item(_Event):

@@ -129,26 +129,27 @@ def formula_id(text: str) -> str:
 
 def _uses(params, shown: set) -> List[dict]:
     out = []
-    for p in params or ():
-        if type(p) is Derived or isinstance(p, Derived):
-            key = (p.name,)
-            if key not in shown:
-                shown.add(key)
-                out.append({"computed": p.name, "substituted": p.substituted, "value": value(p.value)})
+    for p in params:
+        key = p.identity
+        if key in shown:
+            continue
+        shown.add(key)
+        if p.__class__ is Derived:
+            out.append({"computed": p.name, "substituted": p.substituted, "value": value(p.value)})
         else:
-            key = (p.name, p.key, p.since, p.at)
-            if key not in shown:
-                shown.add(key)
-                use = {"parameter": p.name, "on": _iso(p.at), "from": _date(p.since)}
-                if p.key is not None:
-                    use["key"] = p.key
-                out.append(use)
+            use = {"parameter": p.name, "on": _iso(p.at), "from": _date(p.since)}
+            if p.key is not None:
+                use["key"] = p.key
+            out.append(use)
     return out
 
 
-def _with_uses(out: dict, params, shown: set) -> dict:
-    if params:
-        uses = _uses(params, shown)
+def _with_uses(out: dict, event, shown: set) -> dict:
+    """``out`` with the parameter and computed values ``event`` used that its decision has not listed yet (from
+    what was told, repeats included: ``shown`` keeps each once across the decision)."""
+    told = event.told
+    if told:
+        uses = _uses(told, shown)
         if uses:
             out["uses"] = uses
     return out
@@ -158,7 +159,7 @@ def _condition(c, shown: set) -> dict:
     out = {"condition": condition_id(c.text, c.label, c.reading), "holds": c.holds, "substituted": c.substituted}
     if c.seen:
         out["values"] = {name: value(v) for name, v in c.seen}
-    return _with_uses(out, c.params, shown)
+    return _with_uses(out, c, shown)
 
 
 def _arithmetic(a, shown: set) -> dict:
@@ -167,7 +168,7 @@ def _arithmetic(a, shown: set) -> dict:
     if a.lets:
         out["lets"] = [{"name": let.name, "formula": formula_id(let.formula), "substituted": let.substituted,
                         "value": value(let.value)} for let in a.lets]
-    return _with_uses(out, a.params, shown)
+    return _with_uses(out, a, shown)
 
 
 def _rule(e, shown: set) -> dict:
@@ -210,7 +211,7 @@ def _condition_event(e, shown: set) -> dict:
 
 def _limit(e, shown: set) -> dict:
     out = {"event": "limit", "formula": formula_id(e.text), "substituted": e.substituted, "value": _count(e.value)}
-    return _with_uses(out, e.params, shown)
+    return _with_uses(out, e, shown)
 
 
 def _item(e, shown: set) -> dict:
