@@ -12,14 +12,24 @@ import copy
 import datetime as _dt
 import re
 from decimal import Decimal
-from typing import Any, Iterable, List
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Tuple, cast
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
 from .limits import LIMITS
-from .problems import Problem, pointer_join
-from .source import Document
+from .problems import Location, Problem, pointer_join
+
+
+class Located(Protocol):
+    """What a schema check reads: the data, and where a pointer inside it stands (a :class:`~.source.Document`, or one
+    value of a file read a value at a time)."""
+
+    @property
+    def data(self) -> Any: ...
+
+    def locate(self, pointer: str) -> Location: ...
+
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _FORMATS = FormatChecker(formats=())
@@ -70,7 +80,7 @@ def fast_valid(schema: dict, instance: Any) -> bool:
         return False
 
 
-def _calendar_date(value) -> bool:
+def _calendar_date(value: object) -> bool:
     try:
         return _is_date(value)
     except ValueError:
@@ -96,7 +106,7 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f"{_shown(error.instance)} {schema['x-error']}" if not isinstance(error.instance, (dict, list)) \
             else schema["x-error"]
     if error.validator == "enum":
-        return f"{_shown(error.instance)} is not one of {', '.join(map(_shown, error.validator_value))}"
+        return f"{_shown(error.instance)} is not one of {', '.join(map(_shown, cast(List[object], error.validator_value)))}"
     if error.validator == "type":
         wanted = error.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
@@ -104,7 +114,7 @@ def _message(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     """A value as the file writes it: null, true, false, numbers as written, text quoted."""
     if value is None:
         return "null"
@@ -115,7 +125,7 @@ def _shown(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _hint(error: jsonschema.ValidationError):
+def _hint(error: jsonschema.ValidationError) -> Optional[str]:
     instance = error.instance
     if isinstance(instance, dict) and any("(" in k or ")" in k or " " in k for k in instance):
         return ("a comma inside { } ends a flow mapping entry, so an expression with commas was cut in two; "
@@ -142,7 +152,7 @@ def _leaf_errors(error: jsonschema.ValidationError) -> Iterable[jsonschema.Valid
     yield error
 
 
-def schema_problems(doc: Document, schema: dict, domain: str, instance: Any = None) -> List[Problem]:
+def schema_problems(doc: Located, schema: dict, domain: str, instance: Any = None) -> List[Problem]:
     """Every schema violation in ``doc`` as a located problem with code ``<domain>.<kind>``."""
     data = doc.data if instance is None else instance
     problems = []
@@ -155,7 +165,8 @@ def schema_problems(doc: Document, schema: dict, domain: str, instance: Any = No
                     pointer = pointer_join(pointer, extra[0])
             if top.validator == "propertyNames" and isinstance(error.instance, str):
                 pointer = pointer_join(pointer, error.instance)
-            code = f"{domain}.{_CODES.get(error.validator, error.validator)}"
+            validator = str(error.validator)
+            code = f"{domain}.{_CODES.get(validator, validator)}"
             problems.append(Problem(code, _message(error), pointer, doc.locate(pointer), hint=_hint(error)))
     return problems
 
@@ -193,10 +204,13 @@ def apply_defaults_and_types(instance: Any, schema: dict, root: dict) -> Any:
     return _converter(schema, root)(instance)
 
 
-_CONVERTERS: dict = {}
+#: Converts one JSON value of a schema node (defaults filled, dates and decimals made)
+Converter = Callable[[object], object]
+
+_CONVERTERS: Dict[Tuple[int, int], Tuple[dict, Converter]] = {}
 
 
-def _converter(schema: dict, root: dict):
+def _converter(schema: dict, root: dict) -> Converter:
     """A function that converts instances of ``schema``, built once per schema node."""
     key = (id(schema), id(root))
     hit = _CONVERTERS.get(key)
@@ -205,13 +219,14 @@ def _converter(schema: dict, root: dict):
     node = _resolve(schema, root)
     props = node.get("properties")
     items = node.get("items")
+    other = _nullable(node)  # an optional value that may be written null: its other branch
     if props is not None:
         children = {name: (_Lazy(sub, root), _resolve(sub, root)) for name, sub in props.items()}
 
-        def convert(instance):
+        def convert(instance: object) -> object:
             if not isinstance(instance, dict):
                 return instance
-            out = {}
+            out: Dict[str, object] = {}
             for name, (child, resolved) in children.items():
                 if name in instance:
                     out[name] = child(instance[name])
@@ -224,29 +239,29 @@ def _converter(schema: dict, root: dict):
     elif items is not None:
         child = _Lazy(items, root)
 
-        def convert(instance):
+        def convert(instance: object) -> object:
             return [child(v) for v in instance] if isinstance(instance, list) else instance
-    elif _nullable(node) is not None:
-        inner = _Lazy(_nullable(node), root)
+    elif other is not None:
+        inner = _Lazy(other, root)
 
-        def convert(instance):
+        def convert(instance: object) -> object:
             return None if instance is None else inner(instance)
     elif node.get("format") == "date":
-        def convert(instance):
+        def convert(instance: object) -> object:
             return _dt.date.fromisoformat(instance) if isinstance(instance, str) else instance
     elif node.get("x-decimal"):
-        def convert(instance):
+        def convert(instance: object) -> object:
             if isinstance(instance, (int, str, Decimal)) and not isinstance(instance, bool):
                 return Decimal(str(instance))
             return instance
     else:
-        def convert(instance):
+        def convert(instance: object) -> object:
             return instance
     _CONVERTERS[key] = (schema, convert)
     return convert
 
 
-def nullable(node: dict):
+def nullable(node: dict) -> Optional[dict]:
     """The one other branch of ``anyOf: [{type: null}, X]`` (an optional value that may be written null), or None."""
     branches = node.get("anyOf") if isinstance(node, dict) else None
     if not branches or node.get("x-decimal"):
@@ -263,10 +278,11 @@ class _Lazy:
 
     __slots__ = ("schema", "root", "fn")
 
-    def __init__(self, schema, root):
-        self.schema, self.root, self.fn = schema, root, None
+    def __init__(self, schema: dict, root: dict) -> None:
+        self.schema, self.root = schema, root
+        self.fn: Optional[Converter] = None
 
-    def __call__(self, instance):
+    def __call__(self, instance: object) -> object:
         if self.fn is None:
             self.fn = _converter(self.schema, self.root)
         return self.fn(instance)

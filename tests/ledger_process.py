@@ -14,6 +14,7 @@ import sys
 import time
 
 
+from subsidy_rules.ledger import recording, refusals  # noqa: E402
 from subsidy_rules.ledger.store import Ledger  # noqa: E402
 
 
@@ -24,10 +25,10 @@ def main(argv):
         i = options.index("--pause")
         marker, seconds = options[i + 1], float(options[i + 2])
         until = options[options.index("--until") + 1] if "--until" in options else None
-        append = Ledger._append
+        append = recording._append
 
-        def paused(self, *a, **k):
-            result = append(self, *a, **k)
+        def paused(*a, **k):
+            result = append(*a, **k)
             with open(marker, "w") as fh:
                 fh.write(str(os.getpid()))
             if until is None:
@@ -38,7 +39,7 @@ def main(argv):
                     time.sleep(0.05)
                 time.sleep(2)
             return result
-        Ledger._append = paused
+        recording._append = paused
     if "--arrived" in options:
         arrived = options[options.index("--arrived") + 1]
         record = Ledger.record
@@ -49,7 +50,7 @@ def main(argv):
             return record(self, *a, **k)
         Ledger.record = arriving
     if "--no-python-check" in options:
-        Ledger._check_once = lambda self, *a, **k: None
+        refusals.check_once = lambda *a, **k: None
     import subsidy_rules.cli as cli
     cli.main(args, prog_name="subsidy")
 

@@ -249,7 +249,7 @@ def test_the_migrated_schema_is_the_one_the_code_reads(ledger_url):
     from alembic.runtime.migration import MigrationContext
 
     from subsidy_rules.ledger import open_ledger
-    from subsidy_rules.ledger.store import VERSION_TABLE
+    from subsidy_rules.ledger.schema import VERSION_TABLE
     from subsidy_rules.ledger.tables import metadata
     open_ledger(ledger_url).close()
     open_ledger(ledger_url).close()  # opening again migrates nothing

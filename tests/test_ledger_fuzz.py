@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, func, select
 
 import subsidy_rules
 from conftest import POLICY
-from subsidy_rules.ledger import evaluate_with_ledger, init_ledger, record_run
+from subsidy_rules.ledger import evaluate_with_ledger, init_ledger, record_run, recording
 from subsidy_rules.ledger.tables import entries, runs
 from subsidy_rules.problems import InvalidInput
 
@@ -76,13 +76,13 @@ class LedgerMachine(RuleBasedStateMachine):
         except InvalidInput:
             return
         if kill:  # the process dies inside the write transaction, after the entries went in
-            original = self.ledger._append
+            original = recording._append
 
             def dying(*args, **kwargs):
                 original(*args, **kwargs)
                 raise _Killed()
 
-            self.ledger._append = dying
+            recording._append = dying
         try:
             done = record_run(self.ledger, run, held, supersede=supersede, reason="correction" if supersede else "")
             if not done.already:
@@ -93,7 +93,7 @@ class LedgerMachine(RuleBasedStateMachine):
             pass
         finally:
             if kill:
-                del self.ledger._append
+                recording._append = original
 
     @rule(shop=st.sampled_from(["A", "B"]), month=st.sampled_from(MONTHS), variant=st.booleans())
     def record(self, shop, month, variant):

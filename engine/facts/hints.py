@@ -12,11 +12,14 @@ import difflib
 import datetime
 import re
 import unicodedata
-from typing import Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from .. import schemas
 from ..locale import say
-from ..problems import Problem
+from ..problems import Location, Problem
+
+#: The line of the file a problem stands on (for a hint that depends on how the value was written)
+SourceLine = Callable[[Problem], Optional[str]]
 
 _FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000\u3001\u3002]")
 _GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
@@ -25,7 +28,7 @@ _SLASH_MONTH = re.compile(r"^([0-9]{4})\s*[/.\-\u5e74]\s*([0-9]{1,2})\s*\u6708?$
 _DAY_FIRST = re.compile(r"^([0-9]{1,2})[/.]([0-9]{1,2})[/.]([0-9]{4})$")
 
 
-def value_at(data, pointer: str):
+def value_at(data: Any, pointer: str) -> Any:
     """The value at a JSON pointer of ``data`` (None if there is none)."""
     node = data
     for part in pointer.split("/")[1:]:
@@ -42,7 +45,7 @@ def value_at(data, pointer: str):
     return node
 
 
-def text_hint(value, lang: str, wants: str = "") -> Optional[str]:
+def text_hint(value: object, lang: str, wants: str = "") -> Optional[str]:
     """What to type instead of ``value`` (text as typed), or None. ``wants``: date, month, number or empty."""
     if not isinstance(value, str):
         return None
@@ -117,7 +120,7 @@ def _resolve(node: dict, root: dict) -> dict:
     return node
 
 
-def _unknown_field_hint(problem: Problem, data, lang: str, source_line) -> Optional[str]:
+def _unknown_field_hint(problem: Problem, data: Any, lang: str, source_line: Optional[SourceLine]) -> Optional[str]:
     parent_ptr, _, key = problem.pointer.rpartition("/")
     key = key.replace("~1", "/").replace("~0", "~")
     parent = value_at(data, parent_ptr)
@@ -143,13 +146,14 @@ def _unknown_field_hint(problem: Problem, data, lang: str, source_line) -> Optio
     return None
 
 
-def enrich(problems: Iterable[Problem], data, lang: str = "en", source_line=None) -> List[Problem]:
+def enrich(problems: Iterable[Problem], data: Any, lang: str = "en", source_line: Optional[SourceLine] = None
+           ) -> List[Problem]:
     """The problems with a hint for each slip found at its value, and one report per value for a date or number that
     fails two checks."""
     problems = list(problems)
     # a value that fails two checks (a date's pattern and its calendar) is reported once, by the sentence that says
     # how to write it
-    best = {}
+    best: Dict[Tuple[str, Location], Problem] = {}
     for p in problems:
         if p.code == "facts.invalid_value":
             key = (p.pointer, p.location)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from .. import schemas
 from ..policy.model import Policy, Vocabulary
@@ -96,7 +96,8 @@ def _ref_name(node: dict) -> str:
     return node.get("$ref", "").rsplit("/", 1)[-1]
 
 
-def _fields(props: dict, required: List[str], root: dict, prefix: Tuple[str, ...], must: bool):
+def _fields(props: dict, required: List[str], root: dict, prefix: Tuple[str, ...], must: bool
+            ) -> Iterator[Tuple[Tuple[str, ...], str, bool, object]]:
     for name, sub in props.items():
         if (prefix == () and name in ("workers", "loans", "months")):
             continue
@@ -138,7 +139,7 @@ def _label(policy: Policy, *keys: str, default: str) -> str:
     return default
 
 
-def by_title(layout) -> Dict[str, Sheet]:
+def by_title(layout: Iterable[Sheet]) -> Dict[str, Sheet]:
     """Each sheet by the names it may be found under: its title and its key."""
     found: Dict[str, Sheet] = {}
     for sheet in layout:

@@ -9,11 +9,14 @@ runtime value a compiled expression reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
 
 from ..lang.tracing import NULL as NO_TRACE, Capture, ShowsValues, Substituted
 from ..lang.types import ANY, BOOL, DATE, NUMBER, STRING, Field, T, list_of, record  # noqa: F401 (the language's types)
 from ..validation import nullable
+
+if TYPE_CHECKING:
+    from ..lang.tracing import Tracer
 
 
 #: The subject kinds rules are written for, and the names their expressions can read.
@@ -104,10 +107,11 @@ class Record:
         self.flags: Dict[str, bool] = {}
         self.asserted_by: Dict[str, Tuple[Tuple[str, str], ...]] = {}  # flag -> ((rule id, clause), ...)
         self.routes: Dict[str, str] = {}  # status flag -> the route it is held by
-        self.cache: Dict[str, Tuple[Any, tuple]] = {}  # computed values with what they built on, for traces
+        self.cache: Dict[str, Tuple[Any, Capture]] = {}  # computed values with what they built on, for traces
         self.values: Dict[str, Any] = {}  # computed values worked out with no trace kept
         self.pointer = pointer
-        self.ctx = None
+        # the evaluation's, set by it before any rule reads the record
+        self.ctx: EvalContext = None  # type: ignore[assignment]
         self.position = position
         self._env: Optional[dict] = None
 
@@ -136,10 +140,11 @@ class Record:
     def workshop(self) -> "Record":
         node = self
         while node.kind != "workshop":
-            node = node.parent
+            node = node.parent  # type: ignore[assignment]  # a worker, loan or month always has its workshop above
         return node
 
-    def computed(self, name: str, fn, definition: Optional["ComputedDef"] = None, tracer=None) -> Any:
+    def computed(self, name: str, fn: Callable[[dict, Tracer], Any], definition: Optional["ComputedDef"] = None,
+                 tracer: Optional[Tracer] = None) -> Any:
         """The computed value ``name`` of this record (``fn(env, tracer)``), worked out once. For a ``tracer`` that
         records, what it built on (parameters, and a :class:`Derived` record of its own formula with the values it
         saw) is captured once and reported again to the tracer each time the value is read."""
@@ -159,7 +164,8 @@ class Record:
             if definition is not None:
                 used += (Derived(f"{self.kind}.{name}", self.ctx.label(definition.label), definition.text,
                                  Substituted(definition.ast, captured), value),)
-            hit = (value, Capture(None, used))
+            # Capture's params are only read (replayed): the tuple is kept as it is
+            hit = (value, Capture(None, used))  # type: ignore[arg-type]
             self.cache[name] = hit
             self.values.setdefault(name, value)
         tracer.replay(hit[1])  # what it built on, told again to each trace that reads it
@@ -183,7 +189,7 @@ class Derived(ShowsValues):
 
     __slots__ = ("name", "label", "formula", "_substituted", "value")
 
-    def __init__(self, name: str, label: Optional[str], formula: str, substituted, value: Any):
+    def __init__(self, name: str, label: Optional[str], formula: str, substituted: Union[str, Substituted], value: Any):
         self.name = name  # e.g. worker.retirement_date
         self.label = label
         self.formula = formula
@@ -195,7 +201,7 @@ class Derived(ShowsValues):
         """What makes two uses the same in a trace: the computed value's name (a record works it out once)."""
         return (self.name,)
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Derived) and (self.name, self.label, self.formula, self.substituted, self.value) == (
             other.name, other.label, other.formula, other.substituted, other.value)
 

@@ -58,7 +58,7 @@ class FactsScan:
     def __enter__(self) -> "FactsScan":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- reading ------------------------------------------------------------------------------------------
@@ -79,7 +79,8 @@ class FactsScan:
     def _peek(self) -> bytes:
         """The next byte that is not white space (b"" at the end), not consumed."""
         while True:
-            self.pos = _SPACE.match(self.buf, self.pos).end()
+            # the pattern matches the empty string, so it always matches
+            self.pos = _SPACE.match(self.buf, self.pos).end()  # type: ignore[union-attr]
             if self.pos < len(self.buf):
                 return self.buf[self.pos:self.pos + 1]
             if not self._more():

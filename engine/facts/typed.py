@@ -44,6 +44,8 @@ from ..limits import LIMITS
 from ..problems import EngineFault, InputFault
 from ..source import scalar_problem
 
+_Bounds = Tuple[Optional[int], Optional[int]]  # a decimal's (minimum, maximum), each when the schema gives one
+
 _WHITE_SPACE = b" \t\r\n"
 _DOLLAR = re.compile(r"(?<!\\)\$")  # as fastjsonschema reads a pattern: $ is the end of the text, not of a line
 _INT64 = 2 ** 63 - 1
@@ -73,7 +75,9 @@ class _Shape:
 
     __slots__ = ("kind", "strict", "lax", "value", "nullable", "item", "unique", "obj", "number")
 
-    def __init__(self, kind, strict, lax, value, *, item=None, unique=False, obj=None, number=None):
+    # strict, lax and value are type expressions built at run time (for msgspec), which no static type describes
+    def __init__(self, kind: str, strict: Any, lax: Any, value: Any, *, item: Optional[_Shape] = None,
+                 unique: bool = False, obj: Optional[_Object] = None, number: Optional[_Bounds] = None) -> None:
         self.kind, self.strict, self.lax, self.value = kind, strict, lax, value
         self.nullable, self.item, self.unique, self.obj, self.number = False, item, unique, obj, number
 
@@ -139,13 +143,16 @@ class _Translator:
             unique = bool(node.get("uniqueItems", False))
             if unique and item.kind not in ("str", "int", "bool", "date"):
                 raise Untranslatable(f"{name}: uniqueItems of {item.kind}")
-            return _Shape("list", List[item.strict], List[item.lax], List[item.value], item=item, unique=unique)
+            # types built at run time from the schema's items, for msgspec
+            return _Shape("list", List[item.strict], List[item.lax], List[item.value],  # type: ignore[name-defined]
+                          item=item, unique=unique)
         if kind == "string":
             self.only(node, {"type", "pattern", "format", "minLength", "maxLength", "default"}, name)
             if node.get("format") == "date":
                 # checked as text of the schema's pattern (the years are checked after), read as a calendar date
                 # by msgspec, which takes exactly YYYY-MM-DD
-                text = Annotated[str, Meta(pattern=_anchored(node.get("pattern", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")))]
+                text: Any = Annotated[str, Meta(pattern=_anchored(node.get("pattern",
+                                                                     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")))]
                 return _Shape("date", text, text, _dt.date)
             if "format" in node:
                 raise Untranslatable(f"{name}: format {node['format']}")
@@ -197,8 +204,15 @@ class _Translator:
             raise Untranslatable(f"{name}: an object that takes any field")
         obj = _Object(name)
         required = set(node.get("required", ()))
-        strict, lax, value = [], [], []
-        dates, uniques, decimals, decimal_lists, value_children = [], [], [], [], []
+        # msgspec's field specs: (name, type) or (name, type, default)
+        strict: List[tuple] = []
+        lax: List[tuple] = []
+        value: List[tuple] = []
+        dates: List[Tuple[str, bool]] = []
+        uniques: List[str] = []
+        decimals: List[str] = []
+        decimal_lists: List[str] = []
+        value_children: List[Tuple[str, bool, _Object]] = []
         for prop, sub in node.get("properties", {}).items():
             shape = self.shape(sub, prop)
             resolved = self.resolve(sub)
@@ -215,13 +229,15 @@ class _Translator:
                     value.append((prop, Union[shape.value, msgspec.UnsetType], msgspec.UNSET))
             listed = shape.kind == "list"
             inner = shape.item if listed else shape
+            assert inner is not None  # a list's shape has its item's
             if inner.kind == "date":
                 dates.append((prop, listed))
             if listed and shape.unique:
                 uniques.append(prop)
             if inner.kind == "decimal":
                 (decimal_lists if listed else decimals).append(prop)
-            if inner.kind == "object" and (inner.obj.decimals or inner.obj.decimal_lists or inner.obj.value_children):
+            if inner.kind == "object" and inner.obj is not None and (
+                    inner.obj.decimals or inner.obj.decimal_lists or inner.obj.value_children):
                 value_children.append((prop, listed, inner.obj))
         obj.decimals, obj.decimal_lists, obj.value_children = tuple(decimals), tuple(decimal_lists), tuple(value_children)
         # gc=False: a struct of facts never refers back to itself; kw_only: the fields keep the schema's order
@@ -233,7 +249,7 @@ class _Translator:
         obj.value = msgspec.defstruct(f"Facts_{name}", value, **options)
         return obj
 
-    def default(self, default: Any, schema: dict, shape: _Shape):
+    def default(self, default: Any, schema: dict, shape: _Shape) -> Any:
         """The default of a value field: the schema's default as the thorough path converts it (a new copy each time)."""
         from ..validation import apply_defaults_and_types
 
@@ -261,7 +277,7 @@ class _Translator:
         const, needed = test["const"], tuple(then["required"])
         unset = self.msgspec.UNSET
 
-        def check(struct):
+        def check(struct: object) -> None:
             value = getattr(struct, prop)
             if value is not unset and type(value) is type(const) and value == const and \
                     any(getattr(struct, n) is unset for n in needed):
@@ -269,7 +285,8 @@ class _Translator:
         return check
 
 
-def _post_init(dates, uniques, condition, unset) -> Optional[Callable]:
+def _post_init(dates: Tuple[Tuple[str, bool], ...], uniques: Tuple[str, ...], condition: Optional[Callable],
+               unset: object) -> Optional[Callable]:
     """The checks no type expresses, run by msgspec on each checking struct it decodes (``__post_init__``; a
     ValueError becomes a ValidationError): dates within the years a date may name (the calendar is checked
     where the value struct reads them), items that must not repeat, an ``if``/``then``."""
@@ -277,7 +294,7 @@ def _post_init(dates, uniques, condition, unset) -> Optional[Callable]:
         return None
     first, last = LIMITS.first_year, LIMITS.last_year
 
-    def check(struct):
+    def check(struct: object) -> None:
         for name, listed in dates:
             value = getattr(struct, name)
             if value is unset or value is None:
@@ -294,7 +311,7 @@ def _post_init(dates, uniques, condition, unset) -> Optional[Callable]:
     return check
 
 
-def _exact(obj: _Object, struct, bounds: Dict[str, Tuple], unset) -> None:
+def _exact(obj: _Object, struct: object, bounds: Dict[str, _Bounds], unset: object) -> None:
     """Each decimal of a value struct (read with the lax types) within its range and the limits on numbers, exactly."""
     for name in obj.decimals:
         _exact_decimal(getattr(struct, name), bounds[name])
@@ -311,7 +328,7 @@ def _exact(obj: _Object, struct, bounds: Dict[str, Tuple], unset) -> None:
                 _exact(child, item, bounds, unset)
 
 
-def _exact_decimal(value, bounds) -> None:
+def _exact_decimal(value: object, bounds: _Bounds) -> None:
     if not isinstance(value, Decimal):  # absent (UNSET) or null
         return
     low, high = bounds
@@ -323,13 +340,14 @@ def _exact_decimal(value, bounds) -> None:
 class WorkshopReader:
     """Reads one workshop (or the period) of a JSON facts file from its bytes (see the module's description)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         import msgspec
 
         schema = schemas.load("facts")
         translator = _Translator(schema)
         workshop = translator.shape({"$ref": "#/$defs/workshop"}, "workshop").obj
         period = translator.shape(schema["properties"]["period"], "period").obj
+        assert workshop is not None and period is not None  # both are objects of the facts schema
         self._unset = msgspec.UNSET
         self._workshop, self._period = workshop, period
         self._bounds = _decimal_bounds(translator, schema)
@@ -369,7 +387,7 @@ class WorkshopReader:
             raise NotVouched(f"{type(exc).__name__}: {exc}") from None
         return self._builtins(value, builtin_types=self._kept)
 
-    def _no_repeated_keys(self, raw: bytes, checked) -> None:
+    def _no_repeated_keys(self, raw: bytes, checked: object) -> None:
         """NotVouched unless no key of the text is repeated or unknown (see the module's description)."""
         if b"\\" in raw:  # an escape: the standard library's strict decoder looks inside (rare, and slower)
             from ..source import DuplicateKey, parse_json
@@ -382,11 +400,11 @@ class WorkshopReader:
             raise NotVouched("a key is given twice or is not a field of the facts")
 
 
-def _decimal_bounds(translator: _Translator, schema: dict) -> Dict[str, Tuple]:
+def _decimal_bounds(translator: _Translator, schema: dict) -> Dict[str, _Bounds]:
     """The (minimum, maximum) of each decimal field, by field name (one range per name in the facts schema)."""
-    bounds: Dict[str, Tuple] = {}
+    bounds: Dict[str, _Bounds] = {}
 
-    def walk(node, name):
+    def walk(node: dict, name: str) -> None:
         node = translator.resolve(node)
         if node.get("x-decimal"):
             number = [b for b in node["anyOf"] if b.get("type") == "number"][0]

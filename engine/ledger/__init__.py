@@ -24,8 +24,10 @@ from ..policy.history import LedgerHistory, LedgerSettings, fill, fill_statuses
 from ..problems import InvalidInput, Location, Problem
 from .chain import Break
 from .report import LedgerReport, build as build_report
-from .store import (PAID_BY, Head, Held, Ledger, LedgerUnavailable, Payer, PreparedRun, RecordOutcome, Verification,
-                    flag_rules, normalise_url)
+from .database import normalise_url
+from .held import flag_rules
+from .model import PAID_BY, Head, Held, LedgerUnavailable, Payer, PreparedRun, RecordOutcome, Verification
+from .store import Ledger
 
 if TYPE_CHECKING:
     from ..facts.reading import Facts

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-    from .store import Verification
+    from .model import Verification
 
 FORMAT = "subsidy-ledger-checkpoint/1"
 _FIELDS = ("format", "ledger", "runs", "entries", "head", "entry_hash", "made_at", "tool_version", "public_key")

@@ -20,7 +20,8 @@ from ..runtime.decisions import NO_FUND, clause_key
 from ..problems import InvalidInput
 from ..views.formats import table
 from . import chain
-from .store import Head, Ledger
+from .model import Head
+from .store import Ledger
 from .tables import coverage, entries, tallies
 
 if TYPE_CHECKING:

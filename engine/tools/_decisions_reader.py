@@ -11,13 +11,20 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from typing import Any, Iterator, Tuple
+from typing import Any, Iterator, Optional, Tuple
 
 from ..limits import LIMITS
 from ..problems import InputFault, Location
 from ..source import DuplicateKey, json_decoder, value_problems
 
 _SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _after_space(text: str, pos: int) -> int:
+    """Where the white space at ``pos`` ends (the pattern matches the empty string: it always matches)."""
+    match = _SPACE.match(text, pos)
+    assert match is not None
+    return match.end()
 
 
 class ReadProblem(InputFault):
@@ -53,7 +60,7 @@ class DecisionsReader:
     def __enter__(self) -> "DecisionsReader":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- the buffer ------------------------------------------------------------------------------------------------
@@ -96,7 +103,7 @@ class DecisionsReader:
 
     def _next_char(self) -> str:
         while True:
-            self.pos = _SPACE.match(self.text, self.pos).end()
+            self.pos = _after_space(self.text, self.pos)
             if self.pos < len(self.text):
                 return self.text[self.pos]
             if not self._more():
@@ -147,7 +154,7 @@ class DecisionsReader:
                 raise ReadProblem(code, message, where)
             return value, self.text[start:end], where
 
-    def take(self, expected: str):
+    def take(self, expected: str) -> Optional[Location]:
         """If the next value is exactly the text ``expected`` (followed by a comma or the end of its list), read past
         it without decoding it and return where it starts; else None, and nothing is read."""
         self._next_char()
@@ -157,7 +164,7 @@ class DecisionsReader:
         if not self.text.startswith(expected, start):
             return None
         end = start + len(expected)
-        after = _SPACE.match(self.text, end).end()
+        after = _after_space(self.text, end)
         if after >= len(self.text) or self.text[after] not in ",]":
             return None
         where = self.location(start)
@@ -217,7 +224,7 @@ def locate_in(text: str, start: Location, pointer: str) -> Location:
     from ..source import read_text
 
     try:
-        positions = read_text(start.file, text).positions
+        positions = read_text(start.file, text).positions or {}  # read_text always locates
     except InvalidInput as exc:
         positions = exc.positions or {}
     p = pointer

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from typing import Optional
+from typing import TYPE_CHECKING, Awaitable, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import anyio
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
@@ -23,6 +24,14 @@ import subsidy_rules
 from ..problems import InputFault, Problem
 from . import jobs as J
 from .security import basic_user
+
+if TYPE_CHECKING:
+    from ..facts.reading import Facts
+    from ..policy.parameters import Parameter
+    from ..runtime.evaluate import Evaluation
+
+#: An endpoint of the API
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 SCHEMA = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "subsidy-rules", "version": subsidy_rules.__version__}})
 
@@ -34,11 +43,11 @@ _TYPES = {"application/json": ".json", "application/yaml": ".yaml", "application
 class ApiError(InputFault):
     """A request answered with problems and a 4xx status."""
 
-    def __init__(self, status: int, problems, names=None):
+    def __init__(self, status: int, problems: List[Problem], names: Optional[Dict[str, str]] = None):
         self.status, self.problems, self.names = status, problems, names or {}
 
 
-def _problem_dicts(problems, names) -> list:
+def _problem_dicts(problems: Iterable[Problem], names: Dict[str, str]) -> List[dict]:
     out = []
     for p in problems:
         d = p.to_dict()
@@ -48,7 +57,7 @@ def _problem_dicts(problems, names) -> list:
     return out
 
 
-def _rename(text: str, names) -> str:
+def _rename(text: str, names: Dict[str, str]) -> str:
     for stored, shown in names.items():
         text = text.replace(stored, shown)
     return text
@@ -63,15 +72,15 @@ def _authorised(request: Request) -> None:
         raise ApiError(401, [Problem("auth.required", "give the credentials of a user of this server (HTTP Basic)")])
 
 
-async def _body_file(request: Request, allowed) -> tuple:
+async def _body_file(request: Request, allowed: Sequence[str]) -> Tuple[str, str]:
     """The request's file, stored in the data folder: (path, the name to show). The name is the ``name`` query
     parameter or the uploaded file's name; the extension comes from it or from the content type."""
-    from .pages import safe_name
+    from .uploads import safe_name
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=5)
         upload = form.get("facts") or form.get("policy")
-        if upload is None or not hasattr(upload, "read"):
+        if not isinstance(upload, UploadFile):  # a file, not a text field
             raise _bad("request.no_file", "send the file as the multipart field `facts` (or `policy`)")
         data, given = await upload.read(), upload.filename or ""
     else:
@@ -96,8 +105,8 @@ def _flag(request: Request, key: str) -> bool:
     return request.query_params.get(key, "").lower() in ("1", "true", "yes")
 
 
-def _handle(fn):
-    async def endpoint(request: Request):
+def _handle(fn: Endpoint) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
         try:
             _authorised(request)
             return await fn(request)
@@ -109,8 +118,8 @@ def _handle(fn):
     return endpoint
 
 
-async def _facts(request: Request):
-    from .pages import FACTS_EXTENSIONS
+async def _facts(request: Request) -> Tuple[Facts, str, str]:
+    from .uploads import FACTS_EXTENSIONS
     state = request.app.state
     path, name = await _body_file(request, FACTS_EXTENSIONS)
     try:
@@ -120,7 +129,7 @@ async def _facts(request: Request):
     return facts, path, name
 
 
-async def _decide(request: Request, facts, why_not: bool, names):
+async def _decide(request: Request, facts: Facts, why_not: bool, names: Dict[str, str]) -> Evaluation:
     state = request.app.state
     try:
         return (await anyio.to_thread.run_sync(lambda: J.evaluate_facts(state.config, state.policy, facts, why_not),
@@ -132,7 +141,7 @@ async def _decide(request: Request, facts, why_not: bool, names):
 
 
 @_handle
-async def evaluate(request: Request):
+async def evaluate(request: Request) -> Response:
     """
     summary: Decide every workshop of a facts file (the decisions document, as `subsidy evaluate --format json`).
     parameters:
@@ -160,7 +169,7 @@ async def evaluate(request: Request):
     return JSONResponse(json.loads(_rename(json.dumps(doc, ensure_ascii=False), {path: name})))
 
 
-def _only(facts, workshop: Optional[str], name: str):
+def _only(facts: Facts, workshop: Optional[str], name: str) -> Facts:
     if not workshop:
         return facts
     import dataclasses
@@ -172,7 +181,7 @@ def _only(facts, workshop: Optional[str], name: str):
 
 
 @_handle
-async def explain(request: Request):
+async def explain(request: Request) -> Response:
     """
     summary: The trace behind each decision about one workshop, worker or loan (as `subsidy explain`), with every rule that did not fire.
     parameters:
@@ -207,7 +216,7 @@ async def explain(request: Request):
 
 
 @_handle
-async def validate(request: Request):
+async def validate(request: Request) -> Response:
     """
     summary: Check a policy file (as `subsidy validate --format json`); a draft may extend only the served policy, by its file name.
     requestBody:
@@ -217,9 +226,9 @@ async def validate(request: Request):
       200: {description: "{policy, sha256, problems: [warnings]}"}
       422: {description: "{problems: [...]}: the policy has errors"}
     """
-    from .pages import POLICY_EXTENSIONS, _draft_parent
+    from .uploads import POLICY_EXTENSIONS, draft_parent
     path, name = await _body_file(request, POLICY_EXTENSIONS)
-    problem = _draft_parent(path, request.app.state.policy)
+    problem = draft_parent(path, request.app.state.policy)
     if problem is not None:
         raise ApiError(422, [problem], {path: name})
     try:
@@ -231,7 +240,7 @@ async def validate(request: Request):
 
 
 @_handle
-async def policy(request: Request):
+async def policy(request: Request) -> Response:
     """
     summary: The served policy, as data - clauses, rules, parameters with their values over time and sources.
     responses:
@@ -240,7 +249,7 @@ async def policy(request: Request):
     from ..lang.expr import format_value
     p = request.app.state.policy
 
-    def values(param):
+    def values(param: Parameter) -> List[dict]:
         return [{"from": v.since.isoformat() if v.since else None, "until": v.until.isoformat() if v.until else None,
                  "value": format_value(v.value if not param.table else dict((format_value(k), a) for k, a in v.value)),
                  "source": v.source, "unconfirmed": v.unconfirmed} for v in param.values]
@@ -257,12 +266,12 @@ async def policy(request: Request):
     })
 
 
-async def openapi(request: Request):
+async def openapi(request: Request) -> Response:
     """The OpenAPI document, made from the endpoints' docstrings by Starlette's schema generator."""
     return JSONResponse(SCHEMA.get_schema(routes=request.app.routes))
 
 
-def routes():
+def routes() -> List[Route]:
     return [
         Route("/api/v1/evaluate", evaluate, methods=["POST"]),
         Route("/api/v1/explain", explain, methods=["POST"]),

@@ -7,6 +7,8 @@ policy's ``web.*`` labels), and an HTTP API under ``/api/v1`` with an OpenAPI do
 from __future__ import annotations
 
 import os
+from decimal import Decimal
+from typing import Optional
 
 import anyio
 from jinja2 import Environment, PackageLoader
@@ -15,15 +17,16 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import Scope
 
 import subsidy_rules
 from ..views.exports import visible
 from ..views.formats import money
-from . import api, pages
+from . import access, api, pages
 from .config import WebConfig, prepare_data
 from .jobs import Jobs
 from .security import BodyLimit, SecurityHeaders
@@ -31,14 +34,14 @@ from .users import Users
 from .words import DEFAULTS
 
 
-def _finalize(value):
+def _finalize(value: object) -> object:
     """Every printed value made visible (a control character as its escape), as the audit report does."""
     if isinstance(value, str) and not isinstance(value, Markup):
         return visible(value)
     return value
 
 
-def grouped(amount) -> str:
+def grouped(amount: Optional[Decimal]) -> str:
     """An amount with thousands separators and two decimals (the terminal's ledger report writes them so)."""
     text = money(amount)
     if text is None:
@@ -64,7 +67,7 @@ def create_app(config: WebConfig) -> Starlette:
                        version=subsidy_rules.__version__)
     templates = Jinja2Templates(env=env)
 
-    def refuse_large(scope):
+    def refuse_large(scope: Scope) -> Response:
         message = f"{word('refused.too_large')} {config.max_upload:,}"
         if scope["path"].startswith("/api/"):
             return JSONResponse({"problems": [{"severity": "error", "code": "input.too_large", "message": message,
@@ -84,7 +87,7 @@ def create_app(config: WebConfig) -> Starlette:
             Middleware(SessionMiddleware, secret_key=secret, session_cookie="subsidy_session", same_site="strict",
                        https_only=config.https_only, max_age=12 * 60 * 60),
         ],
-        exception_handlers=pages.exception_handlers(),
+        exception_handlers=access.exception_handlers(),
     )
     app.state.config = config
     app.state.policy = policy

@@ -12,11 +12,17 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import subsidy_rules
 from ..problems import Location, Problem
 from .config import WebConfig
+
+if TYPE_CHECKING:
+    from ..facts.reading import Facts
+    from ..ledger.model import Held, RecordOutcome
+    from ..policy.model import Policy
+    from ..runtime.evaluate import Evaluation
 
 KEEP = 200  # evaluations kept in memory; the oldest is forgotten first (its upload stays in the data folder)
 
@@ -34,10 +40,11 @@ class Job:
     state: str = QUEUED
     finished: Optional[float] = None
     workshops: int = 0
-    run: object = None  # the Evaluation
-    held: Optional[dict] = None  # the history it was decided on (with a ledger)
+    # the Evaluation, once the job is DONE (read only then)
+    run: Evaluation = None  # type: ignore[assignment]
+    held: Optional[Held] = None  # the history it was decided on (with a ledger)
     problems: List[Problem] = dataclasses.field(default_factory=list)
-    recorded: Optional[object] = None  # the RecordOutcome, once recorded from this server
+    recorded: Optional[RecordOutcome] = None  # once recorded from this server
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -71,7 +78,7 @@ class Jobs:
         with self._lock:
             return list(reversed(self._jobs.values()))
 
-    def run(self, job: Job, policy) -> None:
+    def run(self, job: Job, policy: Policy) -> None:
         """Decide the job's facts (called in a worker thread). Problems are kept with the job, never raised."""
         try:
             job.state = READING
@@ -90,7 +97,8 @@ class Jobs:
             job.finished = time.time()
 
 
-def evaluate_facts(config: WebConfig, policy, facts, why_not: bool = False):
+def evaluate_facts(config: WebConfig, policy: Policy, facts: Facts, why_not: bool = False
+                   ) -> Tuple[Evaluation, Optional[Held]]:
     """The evaluation of ``facts`` and the history it was decided on: from the ledger when the server has one (as
     ``subsidy evaluate --ledger`` does), else as the facts state it. A run to record is made without why-not (as
     the CLI records it); a worker's page asks again, with why-not, for that one workshop."""

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from sqlalchemy import select
 
 from ..ledger import build_report, open_ledger, record_run, settings_of
 from ..ledger.tables import coverage, runs as runs_table
+
+if TYPE_CHECKING:
+    import datetime as _dt
+
+    from ..ledger import LedgerReport, RecordOutcome, Verification
+    from ..policy.history import LedgerHistory
+    from ..policy.model import Policy
+    from ..runtime.evaluate import Evaluation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +34,8 @@ class Preview:
     workshops: Tuple[Tuple[str, Optional[str]], ...]  # (workshop, county)
 
 
-def preview(url: str, run, held) -> Preview:
+def preview(url: str, run: Evaluation, held: Optional[LedgerHistory]) -> Preview:
+    assert held is not None  # a server with a ledger decides every job on the ledger's history
     ledger = open_ledger(url)
     try:
         settings = settings_of(run.policy)
@@ -52,8 +61,10 @@ def preview(url: str, run, held) -> Preview:
         ledger.close()
 
 
-def record(url: str, run, held, supersede: bool, reason: str, version: str):
+def record(url: str, run: Evaluation, held: Optional[LedgerHistory], supersede: bool, reason: str, version: str
+           ) -> RecordOutcome:
     """Record ``run``; InvalidInput naming why not (another recording got there first, the months are recorded…)."""
+    assert held is not None  # a server with a ledger decides every job on the ledger's history
     ledger = open_ledger(url)
     try:
         return record_run(ledger, run, held, supersede=supersede, reason=reason, tool_version=version)
@@ -61,7 +72,7 @@ def record(url: str, run, held, supersede: bool, reason: str, version: str):
         ledger.close()
 
 
-def runs(url: str) -> list:
+def runs(url: str) -> List[Dict[str, Any]]:
     ledger = open_ledger(url)
     try:
         return ledger.runs()
@@ -69,7 +80,8 @@ def runs(url: str) -> list:
         ledger.close()
 
 
-def report(url: str, policy, start=None, end=None):
+def report(url: str, policy: Policy, start: Optional[_dt.date] = None, end: Optional[_dt.date] = None
+           ) -> LedgerReport:
     ledger = open_ledger(url)
     try:
         return build_report(ledger, policy, start, end)
@@ -77,7 +89,7 @@ def report(url: str, policy, start=None, end=None):
         ledger.close()
 
 
-def verify(url: str):
+def verify(url: str) -> Tuple[Verification, str]:
     ledger = open_ledger(url)
     try:
         return ledger.verify(), ledger.display

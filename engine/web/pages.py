@@ -7,185 +7,35 @@ import dataclasses
 import io
 import json
 import os
-import re
-import secrets
-import shutil
 from decimal import Decimal
-from typing import Dict, List, Optional
-from urllib.parse import quote, urlencode
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
+from urllib.parse import quote
 
 import anyio
 from starlette.background import BackgroundTask
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 import subsidy_rules
-from ..problems import InputFault, Location, Problem
 from ..runtime.decisions import decision_id, period_key
 from . import jobs as J
 from . import ledger_ops
-from .security import csrf_ok, csrf_token, session_user
+from .access import Refused, checked_form, recorder, render, shown_problems, uploader, viewer, word
+from .policy_view import policy_view, rule_label
+from .uploads import FACTS_EXTENSIONS, POLICY_EXTENSIONS, draft_parent, save_upload
+from .security import csrf_token
 
-FACTS_EXTENSIONS = (".yaml", ".yml", ".json", ".xlsx")
-POLICY_EXTENSIONS = (".yaml", ".yml")
-
-
-class Refused(InputFault):
-    """A page request refused, with its status and reason (and the problems behind it)."""
-
-    def __init__(self, status: int, message: str, problems: Optional[List[Problem]] = None):
-        super().__init__(message)
-        self.status, self.message, self.problems = status, message, problems or []
-
-
-class LoginFirst(InputFault):
-    """A page of a server with users asked for before logging in."""
-
-
-# --- rendering and access -----------------------------------------------------------------------------------------
-
-def render(request: Request, name: str, context: Optional[dict] = None, status: int = 200) -> Response:
-    state = request.app.state
-    ctx = {"user": session_user(request), "csrf": csrf_token(request), "read_only": state.users is None,
-           "has_ledger": bool(state.config.ledger), "path": request.url.path}
-    ctx.update(context or {})
-    return state.templates.TemplateResponse(request, name, ctx, status_code=status)
-
-
-def word(request: Request, key: str) -> str:
-    return request.app.state.word(key)
-
-
-def viewer(request: Request):
-    """The signed-in user (any role), or None on a server without users; LoginFirst when one is needed."""
-    if request.app.state.users is None:
-        return None
-    user = session_user(request)
-    if user is None:
-        raise LoginFirst()
-    return user
-
-
-def uploader(request: Request):
-    """Who may upload facts or a draft: anyone on a server without users, else a clerk or an administrator."""
-    user = viewer(request)
-    if user is not None and not user.may("clerk"):
-        raise Refused(403, word(request, "refused.role"))
-    return user
-
-
-def recorder(request: Request, run=None):
-    """Who may record ``run``: a clerk of every county it holds a workshop of, or an administrator; never on a
-    server without users (read-only) or without a ledger."""
-    if not request.app.state.config.ledger:
-        raise Refused(403, word(request, "no_ledger"))
-    if request.app.state.users is None:
-        raise Refused(403, word(request, "read_only"))
-    user = viewer(request)
-    if not user.may("clerk"):
-        raise Refused(403, word(request, "refused.role"))
-    if run is not None:
-        for ws in run.facts.workshops:
-            if not user.may_record_for(ws.get("county")):
-                raise Refused(403, f"{word(request, 'refused.county')} {ws['id']}: {ws.get('county') or '-'}")
-    return user
-
-
-async def checked_form(request: Request):
-    """The form of a POST, refused (403) unless it carries the session's CSRF token."""
-    form = await request.form(max_files=2, max_fields=20)
-    if not csrf_ok(request, form):
-        raise Refused(403, word(request, "refused.csrf"))
-    return form
-
-
-def exception_handlers():
-    async def refused(request: Request, exc: Refused):
-        return render(request, "message.html", {"title": word(request, "refused"), "message": exc.message,
-                                                "problems": shown_problems(exc.problems)}, exc.status)
-
-    async def login_first(request: Request, exc: LoginFirst):
-        return RedirectResponse(f"/login?{urlencode({'next': request.url.path})}", 303)
-
-    async def http_error(request: Request, exc: HTTPException):
-        if request.url.path.startswith("/api/"):
-            from starlette.responses import JSONResponse
-            return JSONResponse({"problems": [{"severity": "error", "code": f"http.{exc.status_code}",
-                                               "message": str(exc.detail), "pointer": "", "file": "", "line": 0,
-                                               "col": 0}]}, exc.status_code)
-        return render(request, "message.html", {"title": str(exc.status_code), "message": word(request, "not_found")
-                                                if exc.status_code == 404 else str(exc.detail)}, exc.status_code)
-
-    return {Refused: refused, LoginFirst: login_first, HTTPException: http_error}
-
-
-def shown_problems(problems, names: Optional[Dict[str, str]] = None) -> List[dict]:
-    """Problems as the CLI prints them (code, file:line:col, message, the source line and a caret), with each
-    stored upload named as the person named it."""
-    names = names or {}
-    out = []
-    for p in problems:
-        lines = subsidy_rules.problem_lines([p], _source_line)
-        text = "\n".join(lines)
-        for stored, shown in names.items():
-            text = text.replace(stored, shown)
-        out.append({"code": p.code, "severity": p.severity, "text": text, "pointer": p.pointer,
-                    "line": p.location.line, "col": p.location.col})
-    return out
-
-
-def _source_line(path: str, n: int) -> str:
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            for i, line in enumerate(fh, 1):
-                if i == n:
-                    return line.rstrip("\n")
-    except OSError:
-        pass
-    return ""
-
-
-# --- uploads ----------------------------------------------------------------------------------------------------
-
-_SAFE = re.compile(r"[^\w.\- ]", re.UNICODE)
-
-
-def safe_name(name: str, allowed) -> Optional[str]:
-    """An uploaded file's own name, reduced to a plain file name with an allowed extension (never a path)."""
-    base = _SAFE.sub("_", os.path.basename((name or "").replace("\\", "/"))).strip(" .")[-120:]
-    ext = os.path.splitext(base)[1].lower()
-    return base if base and ext in allowed else None
-
-
-async def save_upload(request: Request, upload, allowed, folder: Optional[str] = None) -> tuple:
-    """Store an uploaded file under the data folder's uploads, in a folder of its own: (path, name, size)."""
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise Refused(400, word(request, "evaluate.upload"))
-    name = safe_name(upload.filename, allowed)
-    if name is None:
-        raise Refused(400, f"{upload.filename}: {word(request, 'evaluate.formats')}",
-                      [Problem("file.format", f"{', '.join(allowed)}", "", Location(upload.filename))])
-    config = request.app.state.config
-    folder = folder or os.path.join(config.uploads, secrets.token_hex(12))
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    path = os.path.join(folder, name)
-    size = 0
-    with open(path, "wb") as out:
-        while True:
-            chunk = await upload.read(1 << 16)
-            if not chunk:
-                break
-            size += len(chunk)
-            out.write(chunk)
-    return path, name, size
+if TYPE_CHECKING:
+    from ..runtime.decisions import Decision
+    from ..runtime.evaluate import Evaluation
+    from ..tools.diff import Change, Impact
 
 
 # --- login ------------------------------------------------------------------------------------------------------
 
-async def login(request: Request):
+async def login(request: Request) -> Response:
     nxt = request.query_params.get("next", "/")
     if request.method == "GET":
         return render(request, "login.html", {"next": nxt})
@@ -202,90 +52,28 @@ async def login(request: Request):
     return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/", 303)
 
 
-async def logout(request: Request):
+async def logout(request: Request) -> Response:
     await checked_form(request)
     request.session.clear()
     return RedirectResponse("/login", 303)
 
 
-async def home(request: Request):
+async def home(request: Request) -> Response:
     return RedirectResponse("/policy", 303)
 
 
 # --- the policy -------------------------------------------------------------------------------------------------------
 
-async def policy_page(request: Request):
+async def policy_page(request: Request) -> Response:
     viewer(request)
     policy = request.app.state.policy
     view = await anyio.to_thread.run_sync(policy_view, policy)
     return render(request, "policy.html", view)
 
 
-def policy_view(policy, day=None) -> dict:
-    """The policy as the page shows it; labels that quote a parameter are filled with its value on ``day`` (today)."""
-    import datetime as dt
-
-    from ..lang.expr import format_value
-    from ..policy.labels import fill_label
-    from ..tools.diff import policy_changes
-    day = day or dt.date.today()
-
-    def fill(text):
-        return fill_label(text, policy.parameters, day) if text else text
-
-    def values(p):
-        out = []
-        for v in p.values:
-            value = v.value if not p.table else dict((format_value(k), a) for k, a in v.value)
-            out.append({"since": v.since.isoformat() if v.since else "", "until": v.until.isoformat() if v.until else "",
-                        "value": format_value(value), "source": v.source, "unconfirmed": v.unconfirmed})
-        return out
-
-    rules_by_clause: Dict[str, list] = {}
-    for r in sorted(policy.rules, key=lambda r: r.index):
-        rules_by_clause.setdefault(r.clause, []).append({
-            "id": r.id, "label": fill(r.label), "subject": policy.label(f"subject.{r.subject}", r.subject),
-            "decides": policy.label(r.decides, r.decides), "requires": [q.text for q in r.requires],
-            "conditions": [{"label": fill(c.label) or c.text, "text": c.text, "reading": c.reading} for c in r.when],
-            "each": None if not r.each else {"source": r.each.source.text,
-                                             "where": [{"label": fill(c.label) or c.text, "text": c.text, "reading": c.reading}
-                                                       for c in r.each.where]},
-            "amount": r.amount.text if r.amount else "", "fund": policy.label(r.fund) if r.fund else "",
-            "reading": r.reading, "note": r.note})
-    groups_by_clause: Dict[str, list] = {}
-    for g in policy.exclusivity:
-        groups_by_clause.setdefault(g.clause, []).append({
-            "id": g.id, "members": [fill(policy.rule(m).label) if m in {r.id for r in policy.rules} else m for m in g.members],
-            "strategy": g.strategy, "scope": g.scope, "reading": g.reading})
-    params_by_clause: Dict[Optional[str], list] = {}
-    for p in policy.parameters.values():
-        params_by_clause.setdefault(p.clause if p.clause in policy.clauses else None, []).append(
-            {"name": p.name, "label": p.label, "unit": p.unit, "keyed_by": p.keyed_by, "values": values(p)})
-    clauses = [{"id": c.id, "heading": c.heading, "text": c.text, "kind": c.kind,
-                "rules": rules_by_clause.get(c.id, []), "groups": groups_by_clause.get(c.id, []),
-                "parameters": params_by_clause.get(c.id, [])} for c in policy.clauses.values()]
-    fork = None
-    if len(policy.sources) > 1:
-        try:
-            paths = [path for path, _ in policy.sources]  # the root first, the policy itself last
-            own = paths.index(policy.path) if policy.path in paths else len(paths) - 1
-            parent = subsidy_rules.load_policy(paths[own - 1])
-            fork = {"parent": os.path.basename(parent.path),
-                    "changes": [dataclasses.asdict(c) for c in policy_changes(parent, policy)]}
-        except subsidy_rules.InvalidInput:
-            fork = None
-    return {"clauses": clauses, "other_parameters": params_by_clause.get(None, []), "fork": fork}
-
-
-def rule_label(policy, rule_id: str, day) -> str:
-    """A rule's label, its placeholders filled with the parameters' values on ``day`` (the period's end)."""
-    from ..policy.labels import fill_label
-    return fill_label(policy.rule(rule_id).label, policy.parameters, day)
-
-
 # --- evaluate -------------------------------------------------------------------------------------------------------
 
-async def evaluate_page(request: Request):
+async def evaluate_page(request: Request) -> Response:
     user = viewer(request)
     state = request.app.state
     if request.method == "POST":
@@ -294,7 +82,7 @@ async def evaluate_page(request: Request):
         path, name, size = await save_upload(request, form.get("facts"), FACTS_EXTENSIONS)
         job = state.jobs.add(name, path, user.name if user else None, size)
 
-        async def run():
+        async def run() -> None:
             await anyio.to_thread.run_sync(state.jobs.run, job, state.policy, limiter=state.limiter)
 
         return RedirectResponse(f"/evaluations/{job.id}", 303, background=BackgroundTask(run))
@@ -309,7 +97,7 @@ def _job(request: Request) -> J.Job:
     return job
 
 
-def summary(run) -> dict:
+def summary(run: Evaluation) -> dict:
     policy, facts = run.policy, run.facts
     period = period_key(facts.period_start, facts.period_end)
     zero = Decimal("0.00")
@@ -335,7 +123,7 @@ def summary(run) -> dict:
             "waiting": [{"parameter": k[0], "date": str(k[1]), "key": k[2], "count": n} for k, n in run.totals.waiting.items()]}
 
 
-async def evaluation_page(request: Request):
+async def evaluation_page(request: Request) -> Response:
     viewer(request)
     job = _job(request)
     # the job's state read once: the worker thread may finish while the page is made, and a page that says
@@ -350,7 +138,7 @@ async def evaluation_page(request: Request):
     return render(request, "evaluation.html", context, 422 if state == J.FAILED else 200)
 
 
-def _decision(job: J.Job, wanted: str):
+def _decision(job: J.Job, wanted: str) -> Decision:
     run = job.run
     period = period_key(run.facts.period_start, run.facts.period_end)
     for d in run.decisions:
@@ -365,7 +153,7 @@ def _done(job: J.Job) -> J.Job:
     return job
 
 
-async def decision_page(request: Request):
+async def decision_page(request: Request) -> Response:
     viewer(request)
     job = _done(_job(request))
     d = _decision(job, request.query_params.get("id", ""))
@@ -376,7 +164,7 @@ async def decision_page(request: Request):
                                              "rule_label": rule_label(run.policy, d.rule, run.facts.period_end)})
 
 
-async def subject_page(request: Request):
+async def subject_page(request: Request) -> Response:
     """Every rule for one worker, loan or workshop, with why each did not apply (why-not)."""
     viewer(request)
     job = _done(_job(request))
@@ -390,7 +178,7 @@ async def subject_page(request: Request):
     one = dataclasses.replace(facts, workshops=(facts.workshops[index],), pointers=(facts.pointers[index],))
     config = request.app.state.config
 
-    def decide():
+    def decide() -> Evaluation:
         return J.evaluate_facts(config, run.policy, one, why_not=True)[0]
 
     try:
@@ -409,19 +197,20 @@ async def subject_page(request: Request):
                                             "rows": rows, "explain": text})
 
 
-async def download(request: Request):
+async def download(request: Request) -> Response:
     viewer(request)
     job = _done(_job(request))
     run = job.run
     kind = request.path_params["kind"]
     stem = os.path.splitext(job.name)[0]
+    body: Union[str, bytes]
     if kind == "decisions.json":
         doc = subsidy_rules.to_json(run)
         body, media = json.dumps(doc, ensure_ascii=False, indent=2).replace(job.path, job.name) + "\n", "application/json"
     elif kind == "payouts.xlsx":
         from ..views.exports import workbook
 
-        def save():
+        def save() -> bytes:
             buffer = io.BytesIO()
             workbook(run).save(buffer)
             return buffer.getvalue()
@@ -441,7 +230,7 @@ async def download(request: Request):
 
 # --- the ledger -------------------------------------------------------------------------------------------------------
 
-async def record_page(request: Request):
+async def record_page(request: Request) -> Response:
     job = _done(_job(request))
     state = request.app.state
     recorder(request, job.run)
@@ -471,15 +260,15 @@ async def record_page(request: Request):
     return render(request, "recorded.html", {"job": job, "done": done})
 
 
-async def ledger_page(request: Request):
+async def ledger_page(request: Request) -> Response:
     viewer(request)
     state = request.app.state
     url = state.config.ledger
     if not url:
         return render(request, "message.html", {"title": word(request, "nav.ledger"), "message": word(request, "no_ledger")})
 
-    def gather():
-        out = {"runs": ledger_ops.runs(url)}
+    def gather() -> Dict[str, object]:
+        out: Dict[str, object] = {"runs": ledger_ops.runs(url)}
         out["verification"], out["display"] = ledger_ops.verify(url)
         try:
             out["report"] = ledger_ops.report(url, state.policy)
@@ -500,7 +289,7 @@ async def ledger_page(request: Request):
 
 # --- a draft -------------------------------------------------------------------------------------------------------
 
-async def draft_page(request: Request):
+async def draft_page(request: Request) -> Response:
     user = viewer(request)
     state = request.app.state
     done = [j for j in state.jobs.all() if j.state == J.DONE]
@@ -512,14 +301,14 @@ async def draft_page(request: Request):
     form = await checked_form(request)
     path, name, _ = await save_upload(request, form.get("draft"), POLICY_EXTENSIONS)
     served = state.policy
-    problem = _draft_parent(path, served)
+    problem = draft_parent(path, served)
     names = {path: name}
     if problem is not None:
         context["problems"] = shown_problems([problem], names)
         return render(request, "draft.html", context, 422)
     job = state.jobs.get(str(form.get("job") or ""))
 
-    def compare():
+    def compare() -> Tuple[List[Change], Optional[Impact]]:
         from ..tools.diff import payout_impact, policy_changes
         draft = subsidy_rules.load_policy(path)
         changes = policy_changes(served, draft)
@@ -542,26 +331,7 @@ async def draft_page(request: Request):
     return render(request, "draft.html", context)
 
 
-def _draft_parent(path: str, served) -> Optional[Problem]:
-    """A draft that ``extends`` a parent may name only the served policy, by its file name: a copy of it is put
-    beside the draft (nothing outside the data folder is read on an upload's say-so)."""
-    import yaml
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            head = yaml.safe_load(fh)
-    except Exception:  # the loader reports what is wrong with the file itself, with its location
-        return None
-    if not isinstance(head, dict) or "extends" not in head:
-        return None
-    base = os.path.basename(served.path)
-    if head["extends"] != base or len(served.sources) != 1:
-        return Problem("policy.extends", f"`extends: {head['extends']}`: a draft may extend only {base}", "/extends",
-                       Location(path))
-    shutil.copyfile(served.path, os.path.join(os.path.dirname(path), base))
-    return None
-
-
-def routes():
+def routes() -> List[Route]:
     return [
         Route("/", home),
         Route("/login", login, methods=["GET", "POST"]),

@@ -19,7 +19,9 @@ import hmac
 import secrets
 from typing import Callable, Optional
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..problems import InputFault
 from .users import User
@@ -34,10 +36,11 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def csrf_ok(request: Request, form) -> bool:
+def csrf_ok(request: Request, form: FormData) -> bool:
     sent = form.get(CSRF_FIELD)
-    token = request.session.get("csrf")
-    return bool(token) and isinstance(sent, str) and hmac.compare_digest(sent.encode(), token.encode())
+    token: Optional[str] = request.session.get("csrf")  # set by csrf_token
+    return token is not None and bool(token) and isinstance(sent, str) and hmac.compare_digest(sent.encode(),
+                                                                                             token.encode())
 
 
 def session_user(request: Request) -> Optional[User]:
@@ -67,10 +70,10 @@ class BodyLimit:
     """ASGI middleware: a request whose body is longer than ``limit`` bytes is answered by ``refuse(scope)`` (a
     413 response); its body is read and dropped (up to ``drain`` bytes) so the client sees the answer."""
 
-    def __init__(self, app, limit: int, refuse: Callable, drain: int = 256 * 1024 * 1024):
+    def __init__(self, app: ASGIApp, limit: int, refuse: Callable[[Scope], ASGIApp], drain: int = 256 * 1024 * 1024):
         self.app, self.limit, self.refuse, self.drain = app, limit, refuse, drain
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or ()).get(b"content-length")
@@ -80,7 +83,7 @@ class BodyLimit:
         seen = 0
         started = False
 
-        async def counted():
+        async def counted() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
@@ -89,7 +92,7 @@ class BodyLimit:
                     raise TooLarge()
             return message
 
-        async def watched(message):
+        async def watched(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -102,7 +105,7 @@ class BodyLimit:
             await self._drain(receive, self.drain)
             await self.refuse(scope)(scope, receive, send)
 
-    async def _drain(self, receive, most: int):
+    async def _drain(self, receive: Receive, most: int) -> None:
         read = 0
         while read <= min(most, self.drain):
             message = await receive()
@@ -122,14 +125,14 @@ _HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff
 class SecurityHeaders:
     """ASGI middleware: the headers above on every HTTP response."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
-        async def with_headers(message):
+        async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = dict(message)
                 message["headers"] = list(message.get("headers") or ()) + _HEADERS
