@@ -165,7 +165,7 @@ class Record:
                 used += (Derived(f"{self.kind}.{name}", self.ctx.label(definition.label), definition.text,
                                  Substituted(definition.ast, captured), value),)
             # Capture's params are only read (replayed): the tuple is kept as it is
-            hit = (value, Capture(None, used))  # type: ignore[arg-type]
+            hit = (value, Capture(None, used))
             self.cache[name] = hit
             self.values.setdefault(name, value)
         tracer.replay(hit[1])  # what it built on, told again to each trace that reads it

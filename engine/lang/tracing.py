@@ -12,7 +12,7 @@ The set of methods is closed, as OPA's ``topdown`` tracer is: ``enabled``, ``val
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from .expr import Comprehension, Name, substitute, unparse
 
@@ -24,7 +24,7 @@ class Capture:
 
     __slots__ = ("seen", "params", "_values", "_named", "_uses")
 
-    def __init__(self, seen: Optional[list], params: list):
+    def __init__(self, seen: Optional[list], params: Sequence[Any]):
         self.seen = seen  # None: values are not kept here (inside a count or a sum)
         self.params = params  # ParamUse and Derived records, repeats included
         self._values: Optional[Dict[int, Any]] = None
