@@ -134,14 +134,30 @@ def _uses(params, shown: set) -> List[dict]:
         if key in shown:
             continue
         shown.add(key)
-        if p.__class__ is Derived:
-            out.append({"computed": p.name, "substituted": p.substituted, "value": value(p.value)})
-        else:
-            use = {"parameter": p.name, "on": _iso(p.at), "from": _date(p.since)}
-            if p.key is not None:
-                use["key"] = p.key
-            out.append(use)
+        if p.__class__ is Derived:  # a record's own: written where its decisions first use it
+            out.append(_use(p))
+            continue
+        found = _USES.get(id(p))
+        if found is None or found[0] is not p:
+            if len(_USES) > 10_000:
+                _USES.clear()
+            found = _USES[id(p)] = (p, _use(p))
+        out.append(found[1])
     return out
+
+
+def _use(p) -> dict:
+    if p.__class__ is Derived:
+        return {"computed": p.name, "substituted": p.substituted, "value": value(p.value)}
+    use = {"parameter": p.name, "on": _iso(p.at), "from": _date(p.since)}
+    if p.key is not None:
+        use["key"] = p.key
+    return use
+
+
+#: Each parameter use written once: a parameter's use on a date is one object the engine hands to every trace that
+#: reads it (a run reads few dates), so its entry is made once and shared, never changed (the entry says whose).
+_USES: Dict[int, tuple] = {}
 
 
 def _with_uses(out: dict, event, shown: set) -> dict:
