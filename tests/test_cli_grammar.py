@@ -218,6 +218,21 @@ def test_the_in_memory_path_shows_progress_on_a_terminal(monkeypatch, fmt):
     assert "deciding" not in run("evaluate", POLICY, EXAMPLE, "--format", fmt, "-q").stderr
 
 
+def test_a_ledger_run_shows_progress_on_a_terminal_and_records_the_same(monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    month = COUNTY / "2022-07.yaml"
+    assert run("ledger", "init", url).exit_code == 0
+    assert run("ledger", "carry-in", url, POLICY, month, "--reason", "records to 2022-06").exit_code == 0
+    quiet_run = run("evaluate", POLICY, month, "--ledger", url, "-q", "--no-trace")
+    assert quiet_run.exit_code == 0 and "deciding" not in quiet_run.stderr
+    monkeypatch.setattr("subsidy_rules.cli._common._interactive", lambda: True)
+    shown = run("evaluate", POLICY, month, "--ledger", url, "--record", "--no-trace")
+    assert shown.exit_code == 0, shown.output
+    assert "deciding" in shown.stderr
+    first, recorded = json.loads(quiet_run.stdout), json.loads(shown.stdout)
+    assert recorded["totals"] == first["totals"]
+
+
 def test_no_progress_when_standard_error_is_not_a_terminal():
     assert "deciding" not in run("evaluate", POLICY, EXAMPLE, "--format", "text").stderr
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 import sys
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, TypedDict
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, TypedDict
 
 import click
 
@@ -164,28 +164,13 @@ def evaluate(policy: str, facts: str, encoding: Optional[str], fmt: str, no_bom:
 
 
 def _decide(policy: "Policy", facts: "Facts", options: _Options, quiet: bool) -> "Evaluation":
-    """Evaluate in memory; on a terminal (not with -q), a workshop at a time under a progress bar, as the streamed
-    path shows one. The workshops are decided apart either way, so the run is the same."""
-    import dataclasses
-
-    from ..problems import Problem
-    from ..runtime.decisions import Totals
+    """Evaluate in memory; on a terminal (not with -q), under a progress bar that moves as each workshop is
+    decided, as the streamed path shows one."""
     bar = _bar(len(facts.workshops), "deciding", quiet)
     if bar is None:
         return subsidy_rules.evaluate(policy, facts, **options)
-    parts: List[Evaluation] = []
-    problems: List[Problem] = []
     with bar:
-        for index in range(len(facts.workshops)):
-            try:
-                parts.append(subsidy_rules.evaluate(policy, _only(facts, index), **options))
-            except subsidy_rules.InvalidInput as exc:
-                problems.extend(exc.problems)
-            bar.update(1)
-    if problems:
-        raise subsidy_rules.InvalidInput(problems)
-    decisions = tuple(d for part in parts for d in part.decisions)
-    return dataclasses.replace(parts[0], facts=facts, decisions=decisions, totals=Totals.of(decisions))
+        return subsidy_rules.evaluate(policy, facts, progress=bar.update, **options)
 
 
 def _report_pending(totals: "Totals", policy: "Policy", strict: bool, quiet: bool = False) -> None:
@@ -211,7 +196,12 @@ def _ledger_run(url: str, policy: "Policy", facts: "Facts", options: _Options, r
     from ..views.formats import money
     with _ledger(url) as ledger:
         info: Dict[str, Any] = {"url": ledger.display, "history": "each history field from the ledger's entries before the period"}
-        run, held = evaluate_with_ledger(ledger, policy, facts, **options)
+        bar = _bar(len(facts.workshops), "deciding", quiet)
+        if bar is None:
+            run, held = evaluate_with_ledger(ledger, policy, facts, **options)
+        else:
+            with bar:
+                run, held = evaluate_with_ledger(ledger, policy, facts, progress=bar.update, **options)
         if record and strict and run.totals.counts.get("pending"):
             _report_pending(run.totals, policy, False)
             click.echo("nothing recorded: pending decisions fail the run (--strict)", err=True)

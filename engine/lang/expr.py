@@ -418,24 +418,52 @@ def _pieces(node: Node, holes: frozenset) -> Tuple[Any, ...]:
     return tuple(merged)
 
 
-_TEMPLATES: Dict[int, Tuple[Node, Dict[frozenset, Tuple[Any, ...]]]] = {}
+class _Template:
+    """How one tree prints with one set of nodes seen: its text pieces and holes, and the texts already printed,
+    by the values in the holes (with their kinds: 1, 1.0 and true are equal in Python but print apart)."""
+
+    __slots__ = ("pieces", "holes", "texts")
+
+    def __init__(self, pieces: Tuple[Any, ...]):
+        self.pieces = pieces
+        self.holes = tuple(p for p in pieces if p.__class__ is not str)
+        self.texts: Dict[tuple, str] = {}
+
+    def fill(self, values: dict) -> str:
+        seen = [values[h] for h in self.holes]
+        key = (*seen, *[v.__class__ for v in seen])
+        try:
+            text = self.texts.get(key)
+        except TypeError:  # a list among the values: printed each time
+            return self._print(values)
+        if text is None:
+            if len(self.texts) > 4_096:
+                self.texts.clear()
+            text = self.texts[key] = self._print(values)
+        return text
+
+    def _print(self, values: dict) -> str:
+        return "".join([piece if piece.__class__ is str else format_value(values[piece]) for piece in self.pieces])
+
+
+_TEMPLATES: Dict[int, Tuple[Node, Dict[frozenset, _Template]]] = {}
 
 
 def substitute(node: Node, values: dict) -> str:
-    """``unparse(node, values)``, from a template made once per tree and set of nodes seen: a trace prints the same
-    few formulas with different values thousands of times."""
+    """``unparse(node, values)``, from a template made once per tree and set of nodes seen, and a text printed once
+    per set of values: a trace prints the same few formulas with the same few values thousands of times."""
     entry = _TEMPLATES.get(id(node))
     if entry is None or entry[0] is not node:  # the id of a tree that is gone may be reused: the entry says whose
         if len(_TEMPLATES) > 10_000:
             _TEMPLATES.clear()
         entry = _TEMPLATES[id(node)] = (node, {})
     holes = frozenset(values)
-    pieces = entry[1].get(holes)
-    if pieces is None:
+    template = entry[1].get(holes)
+    if template is None:
         if len(entry[1]) > 1_000:
             entry[1].clear()
-        pieces = entry[1][holes] = _pieces(node, holes)
-    return "".join([piece if piece.__class__ is str else format_value(values[piece]) for piece in pieces])
+        template = entry[1][holes] = _Template(_pieces(node, holes))
+    return template.fill(values)
 
 
 def walk(node: Node):

@@ -97,7 +97,8 @@ def evaluate_with_ledger(ledger: Ledger, policy: Policy, facts: Facts, **options
         filled, _ = fill(facts, settings, held)
     statuses = ledger.statuses(policy, facts)
     filled = fill_statuses(filled, policy, statuses)
-    run = evaluate(policy, filled, tally=True, **options)
+    progress = options.pop("progress", None)  # the first pass moves the bar; a workshop decided again does not
+    run = evaluate(policy, filled, tally=True, progress=progress, **options)
     if not fields:
         return run, held
     return _once_across_workshops(run, policy, facts, settings, held, statuses, payers, fields, options)

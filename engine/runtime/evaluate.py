@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 from . import trace as T
 from .backends import get as get_backend
@@ -36,9 +36,10 @@ class Evaluation:
 
 
 def evaluate(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bool = False,
-             trace: bool = True, tally: bool = False) -> Evaluation:
+             trace: bool = True, tally: bool = False, progress: Optional[Callable[[int], None]] = None) -> Evaluation:
     """Decide every workshop of ``facts``; raise InvalidInput listing every evaluation problem. With ``tally``,
-    also count what the policy's targets count, as each workshop is decided."""
+    also count what the policy's targets count, as each workshop is decided; ``progress`` is called with 1 as each
+    workshop is done (a progress bar's ``update``)."""
     decisions: List[Decision] = []
     problems: List[Problem] = []
     tallies: Optional[list] = [] if tally else None
@@ -47,6 +48,8 @@ def evaluate(policy: Policy, facts: Facts, *, backend: str = "core", why_not: bo
             problems.append(outcome)
         else:
             decisions.extend(outcome)
+        if progress is not None:  # each workshop yields one outcome: its decisions, or its problem
+            progress(1)
     if problems:
         raise InvalidInput(problems)
     ran_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
