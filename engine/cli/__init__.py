@@ -19,7 +19,7 @@ from .serve import serve, users
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(subsidy_rules.__version__, prog_name="subsidy")
-def main():
+def main() -> None:
     """Evaluate a subsidy policy written as YAML rules against facts about
     workshops and workers; every decision cites its clause and shows its trace.
 

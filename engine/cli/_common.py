@@ -2,17 +2,33 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, NoReturn, Optional, Tuple, TypeVar
 
 import click
 
 import subsidy_rules
 
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from click._termui_impl import ProgressBar
+
+    from ..facts.reading import Facts
+    from ..ledger import Head, Ledger
+    from ..policy.model import Policy
+
+#: a command function, as click's decorators take and return it
+_F = TypeVar("_F", bound=Callable[..., Any])
+#: an -o value: a file name, or None for standard output
+_Output = Optional[str]
+
 
 @lru_cache(maxsize=16)
-def _lines(path: str):
+def _lines(path: str) -> List[str]:
     try:
         with open(path, encoding="utf-8-sig") as fh:
             return fh.read().splitlines()
@@ -28,7 +44,7 @@ def _source_line(path: str, n: int) -> str:
     return lines[n - 1] if 0 < n <= len(lines) else ""
 
 
-def _fail(exc: subsidy_rules.InvalidInput, fmt: str = "text") -> None:
+def _fail(exc: subsidy_rules.InvalidInput, fmt: str = "text") -> NoReturn:
     if fmt == "json":
         click.echo(json.dumps({"problems": [p.to_dict() for p in exc.problems]}, ensure_ascii=False, indent=2))
     else:
@@ -41,7 +57,7 @@ def _fail(exc: subsidy_rules.InvalidInput, fmt: str = "text") -> None:
     sys.exit(1)
 
 
-def _write(text: str, output, quiet: bool = False) -> None:
+def _write(text: str, output: _Output, quiet: bool = False) -> None:
     """``text`` to the file ``output`` (saying so on standard error unless ``quiet``), or to standard output."""
     if output:
         try:
@@ -54,14 +70,14 @@ def _write(text: str, output, quiet: bool = False) -> None:
         click.echo(text, nl=False)
 
 
-def _write_csv(text: str, output, quiet: bool = False, bom: bool = True) -> None:
+def _write_csv(text: str, output: _Output, quiet: bool = False, bom: bool = True) -> None:
     """CSV ``text`` as UTF-8 bytes to the file ``output`` or to standard output, with a byte-order mark first (which
     Excel needs to open UTF-8 as UTF-8) unless ``bom`` is false (--no-bom)."""
     data = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
     _write_bytes(data, output, quiet)
 
 
-def _write_bytes(data: bytes, output, quiet: bool = False) -> None:
+def _write_bytes(data: bytes, output: _Output, quiet: bool = False) -> None:
     """``data`` to the file ``output`` (saying so unless ``quiet``), or, as they are, to standard output."""
     try:
         if output:
@@ -80,18 +96,18 @@ def _write_bytes(data: bytes, output, quiet: bool = False) -> None:
         _wrote(output, quiet)
 
 
-def _wrote(output, quiet: bool = False, what: str = "") -> None:
+def _wrote(output: str, quiet: bool = False, what: str = "") -> None:
     """'wrote FILE' on a line of its own on standard error (after any progress bar has finished), unless ``quiet``."""
     if not quiet:
         click.echo(f"wrote {output}" + (f" ({what})" if what else ""), err=True)
 
 
-def _to_stdout(output):
+def _to_stdout(output: Optional[str]) -> _Output:
     """The -o value a command writes to: None for standard output (-o - or no -o), else the file."""
     return None if output in (None, "-") else output
 
 
-def _unwritable(output, exc: OSError) -> None:
+def _unwritable(output: str, exc: OSError) -> NoReturn:
     click.echo(f"{output}: error[file.unwritable] cannot write: {exc.strerror or exc}", err=True)
     sys.exit(1)
 
@@ -101,18 +117,18 @@ class _OutputFile(click.Path):
     beside it, as a finished run does, would destroy). ``-o -`` is standard output (the command gets ``-``: see
     :func:`_to_stdout`)."""
 
-    def __init__(self, dash: bool = True):
+    def __init__(self, dash: bool = True) -> None:
         super().__init__(dir_okay=False, writable=True, allow_dash=dash)
         self.dash = dash
 
-    def convert(self, value, param, ctx):
-        import os
+    def convert(self, value: "str | os.PathLike[str]", param: Optional[click.Parameter],
+                ctx: Optional[click.Context]) -> "str | bytes | os.PathLike[str]":
         if value == "-" and self.dash:
             return "-"
-        value = super().convert(value, param, ctx)
-        if os.path.exists(value) and not os.path.isfile(value):
-            self.fail(f"{value} is not a regular file", param, ctx)
-        return value
+        path = super().convert(value, param, ctx)
+        if os.path.exists(path) and not os.path.isfile(path):
+            self.fail(f"{path!s} is not a regular file", param, ctx)
+        return path
 
 
 _OUTPUT = _OutputFile()
@@ -120,7 +136,7 @@ _OUTPUT = _OutputFile()
 _OUTPUT_FILE = _OutputFile(dash=False)
 
 
-def _stdin_facts(facts_path) -> bool:
+def _stdin_facts(facts_path: str) -> bool:
     """Whether FACTS is ``-``, standard input: YAML or JSON text; a roster (a workbook, a folder of CSV files) is read
     from its path only, so a workbook piped in is a usage error (exit 2)."""
     if facts_path != "-":
@@ -137,7 +153,7 @@ def _interactive() -> bool:
     return sys.stderr.isatty()
 
 
-def _bar(length: int, label: str, quiet: bool = False):
+def _bar(length: int, label: str, quiet: bool = False) -> "Optional[ProgressBar[int]]":
     """A progress bar on standard error for a long path, or None: with -q, when standard error is not a terminal, or
     for nothing to do. Used as a context manager; 'wrote FILE' is said after it has finished, on a line of its own."""
     if quiet or length <= 0 or not _interactive():
@@ -145,7 +161,8 @@ def _bar(length: int, label: str, quiet: bool = False):
     return click.progressbar(length=length, label=label, file=sys.stderr)
 
 
-def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding=None, quiet: bool = False):
+def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding: Optional[str] = None,
+          quiet: bool = False) -> "Tuple[Policy, Facts]":
     _stdin_facts(facts_path)
     try:
         policy = subsidy_rules.load_policy(policy_path)
@@ -179,7 +196,7 @@ _FORMATS = {
 }
 
 
-def _format_option(choices, default=None, **what):
+def _format_option(choices: Tuple[str, ...], default: Optional[str] = None, **what: str) -> Callable[[_F], _F]:
     """--format, with the same choices spelled the same and meaning the same on every command (``what``: a command's
     own words for a choice)."""
     parts = [f"{c}: {what[c]}" if c in what else _FORMATS[c] for c in choices]
@@ -188,7 +205,8 @@ def _format_option(choices, default=None, **what):
 
 
 #: -o/--output, the same on every command that writes a file: a file, or - for standard output.
-def _output_option(what: str = "Write here instead of standard output (-o - is standard output).", **kw):
+def _output_option(what: str = "Write here instead of standard output (-o - is standard output).",
+                   **kw: Any) -> Callable[[_F], _F]:
     return click.option("-o", "--output", type=kw.pop("type", _OUTPUT), metavar=kw.pop("metavar", "FILE"), help=what, **kw)
 
 #: -q: nothing on standard error but problems (no progress bar, no 'wrote FILE', no summary of pending decisions).
@@ -201,14 +219,14 @@ _ENCODING = click.option("--encoding", metavar="NAME",
                          help="The encoding of CSV (or YAML) facts that are not UTF-8, e.g. gb18030.")
 
 
-def _why_not(default: bool):
+def _why_not(default: bool) -> Callable[[_F], _F]:
     """--why-not/--granted-only, one name and one meaning on evaluate and explain (only the default differs)."""
     return click.option("--why-not/--granted-only", "why_not", default=default, show_default=True,
                         help="--why-not: also every rule that did not fire (outcome denied), with the first condition "
                              "that failed; --granted-only: only the decisions made.")
 
 
-def _ledger_option(what: str):
+def _ledger_option(what: str) -> Callable[[_F], _F]:
     """--ledger URL, the payout ledger, the same on every command that takes one (``what``: what it does there)."""
     return click.option("--ledger", "ledger_url", metavar="URL",
                         help="The payout ledger (sqlite:///ledger.db, a plain path, or postgresql://…; made by "
@@ -216,13 +234,13 @@ def _ledger_option(what: str):
 
 
 @contextmanager
-def _ledger(url, open_with=None):
+def _ledger(url: str, open_with: "Optional[Callable[[str], Ledger]]" = None) -> "Iterator[Ledger]":
     """The ledger at ``url``, closed afterwards. A URL with no ledger there is refused (``ledger.missing``, exit 1):
     a ledger is created on purpose, by ``subsidy ledger init URL``, so a mistyped path never starts an empty ledger
     that pays everything again. A ledger that cannot be reached exits 1 with its reason; the problems of a policy,
     facts file, run or damaged ledger exit 1 listed, as everywhere."""
     from ..ledger import LedgerUnavailable, open_ledger
-    opened = None
+    opened: "Optional[Ledger]" = None
     try:
         opened = (open_with or open_ledger)(url)
         yield opened
@@ -236,12 +254,12 @@ def _ledger(url, open_with=None):
             opened.close()
 
 
-def _head_line(led, head) -> str:
+def _head_line(led: "Ledger", head: "Optional[Head]") -> str:
     """The ledger's head, to write down or compare with a signed checkpoint."""
     return f"ledger head of {led.display}: {head}"
 
 
-def _workshop_index(facts, workshop, path) -> int:
+def _workshop_index(facts: "Facts", workshop: str, path: str) -> int:
     ids = [ws["id"] for ws in facts.workshops]
     if workshop not in ids:
         more = ", …" if len(ids) > 20 else ""
@@ -250,12 +268,12 @@ def _workshop_index(facts, workshop, path) -> int:
     return ids.index(workshop)
 
 
-def _only(facts, index):
+def _only(facts: "Facts", index: int) -> "Facts":
     import dataclasses
     return dataclasses.replace(facts, workshops=(facts.workshops[index],), pointers=(facts.pointers[index],))
 
 
-def _date_option(value):
+def _date_option(value: Optional[str]) -> "Optional[dt.date]":
     import datetime as dt
     if value is None:
         return None

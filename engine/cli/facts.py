@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Callable, Optional
 
 import click
 
@@ -18,7 +19,7 @@ from ._common import _fail, _PATH, _ENCODING, _NO_BOM, _QUIET, _format_option, _
                                                                  "a byte-order mark unless --no-bom)")
 @_NO_BOM
 @_QUIET
-def template(policy, output, fmt, no_bom, quiet):
+def template(policy: str, output: str, fmt: str, no_bom: bool, quiet: bool) -> None:
     """Write the roster a county fills for POLICY: one sheet per kind of record (the period, workshops,
     workers, their months, loans), the policy's column names with the field codes beneath, required
     columns marked, drop-down lists of the policy's labels, date and number formats, an instructions
@@ -50,7 +51,7 @@ def template(policy, output, fmt, no_bom, quiet):
     _wrote(output, quiet)
 
 
-def _made_in_temp(write, suffix: str) -> bytes:
+def _made_in_temp(write: Callable[[str], object], suffix: str) -> bytes:
     """The bytes of a file ``write(path)`` makes (for -o -: a workbook to standard output)."""
     import tempfile
     with tempfile.TemporaryDirectory(prefix="subsidy-") as folder:
@@ -61,7 +62,7 @@ def _made_in_temp(write, suffix: str) -> bytes:
 
 
 @click.group()
-def facts():
+def facts() -> None:
     """Facts files: convert between a workbook, a folder of CSV files, YAML and JSON."""
 
 
@@ -78,7 +79,8 @@ def facts():
                 json="facts as JSON (default: from the output's extension; a folder is csv)")
 @_ENCODING
 @_QUIET
-def convert(source, output, policy, fmt, encoding, quiet):
+def convert(source: str, output: str, policy: Optional[str], fmt: Optional[str], encoding: Optional[str],
+            quiet: bool) -> None:
     """Convert the facts in SOURCE (a workbook, a folder of CSV files, YAML or JSON) to OUTPUT, losslessly:
     the facts are checked first (every problem is reported, nothing is written), and a round trip gives
     equal facts and equal decisions.

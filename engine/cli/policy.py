@@ -5,6 +5,7 @@ import difflib
 import json
 import sys
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import click
 
@@ -12,14 +13,18 @@ import subsidy_rules
 from ._common import _source_line, _fail, _PATH, _FACTS, _ENCODING, _QUIET, _format_option, _output_option, \
     _stdin_facts, _to_stdout, _write
 
+if TYPE_CHECKING:
+    from ..policy.model import Policy
 
-def _show_code(loaded, rule_id: str) -> None:
+
+def _show_code(loaded: "Policy", rule_id: str) -> None:
     ids = [r.id for r in loaded.rules]
     if rule_id not in ids:
         near = difflib.get_close_matches(rule_id, ids, n=1)
         raise click.UsageError(f"the policy has no rule {rule_id!r}" + (f"; did you mean {near[0]!r}?" if near else
                                                                        f"; its rules: {', '.join(ids)}"))
     rule = loaded.rule(rule_id)
+    assert rule.code is not None  # the loader compiles every rule of a loaded policy to Python
     click.echo(f"# rule {rule.id} (clause {rule.clause}) of {rule.origin}, compiled to Python")
     click.echo(rule.code.source(), nl=False)
 
@@ -30,7 +35,7 @@ def _show_code(loaded, rule_id: str) -> None:
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--show-code", "show_code", metavar="RULE",
               help="Print the Python the rule RULE was compiled to (and the computed values it reads).")
-def validate(policy, fmt, strict, show_code):
+def validate(policy: str, fmt: str, strict: bool, show_code: Optional[str]) -> None:
     """Check POLICY: YAML, schema, names, types, parameter dates, references.
 
     Prints every problem with its file:line:col, the line and a caret; exits 1
@@ -73,7 +78,8 @@ def validate(policy, fmt, strict, show_code):
 @_format_option(("text", "json"), "text")
 @_output_option()
 @_QUIET
-def diff(old, new, facts, encoding, fmt, output, quiet):
+def diff(old: str, new: str, facts: Optional[str], encoding: Optional[str], fmt: str, output: Optional[str],
+         quiet: bool) -> None:
     """What changed from OLD to NEW: parameters (values and dates), rules, clauses, funds, sets.
 
     With --facts, the payout impact: totals by fund and by clause before and
@@ -84,7 +90,8 @@ def diff(old, new, facts, encoding, fmt, output, quiet):
       subsidy diff policy.yaml my_draft.yaml --facts examples/facts_2022.yaml
     """
     from ..tools.diff import payout_impact, policy_changes
-    from ..views.formats import money
+    from ..views.document import totals_dict
+    from ..views.formats import money, table
     try:
         before_policy, after_policy = subsidy_rules.load_policy(old), subsidy_rules.load_policy(new)
         changes = policy_changes(before_policy, after_policy)
@@ -96,7 +103,7 @@ def diff(old, new, facts, encoding, fmt, output, quiet):
                 subsidy_rules.evaluate(after_policy, subsidy_rules.load_facts(facts, after_policy, encoding), trace=False))
     except subsidy_rules.InvalidInput as exc:
         _fail(exc, fmt)
-    lines = []
+    lines: List[str] = []
     echo = lines.append
     if fmt == "json":
         doc = {"old": {"path": old, "sha256": before_policy.sha256}, "new": {"path": new, "sha256": after_policy.sha256},
@@ -104,8 +111,8 @@ def diff(old, new, facts, encoding, fmt, output, quiet):
         if impact is not None:
             doc["impact"] = {
                 "facts": facts,
-                "before": subsidy_rules.views.document.totals_dict(impact.before.totals),
-                "after": subsidy_rules.views.document.totals_dict(impact.after.totals),
+                "before": totals_dict(impact.before.totals),
+                "after": totals_dict(impact.after.totals),
                 "subjects": [{"workshop": w, "worker": k, "loan": l, "before": money(a), "after": money(b),
                               "change": money(b - a)} for w, k, l, a, b in impact.subjects]}
         echo(json.dumps(doc, ensure_ascii=False, indent=2))
@@ -126,7 +133,7 @@ def diff(old, new, facts, encoding, fmt, output, quiet):
         for key in sorted(set(a) | set(b)):
             x, y = a.get(key, Decimal("0.00")), b.get(key, Decimal("0.00"))
             rows.append([f"{key} {word(key)}" if word is not str else key, money(x, grouped=True), money(y, grouped=True), _signed(y - x)])
-        echo("\n".join("  " + line for line in subsidy_rules.views.formats.table(rows, right={1, 2, 3})))
+        echo("\n".join("  " + line for line in table(rows, right={1, 2, 3})))
     ta, tb = impact.before.totals.granted, impact.after.totals.granted
     echo(f"  total granted: {money(ta, grouped=True)} → {money(tb, grouped=True)} ({_signed(tb - ta)})")
     echo(f"  workshops, workers and loans whose payout changes: {len(impact.subjects)}")
@@ -136,7 +143,7 @@ def diff(old, new, facts, encoding, fmt, output, quiet):
     _write("\n".join(lines) + "\n", _to_stdout(output), quiet)
 
 
-def _signed(amount) -> str:
+def _signed(amount: Decimal) -> str:
     from ..views.formats import money
     return ("+" if amount > 0 else "") + money(amount, grouped=True)
 
@@ -145,7 +152,7 @@ def _signed(amount) -> str:
 @click.argument("policy", type=_PATH)
 @click.argument("cases", type=_PATH, required=False)
 @click.option("-k", "select", help="Only cases whose name contains this text.")
-def test_cases(policy, cases, select):
+def test_cases(policy: str, cases: Optional[str], select: Optional[str]) -> None:
     """Run the policy's YAML cases (facts in, expected decisions out).
 
     CASES defaults to the file beside POLICY named *.tests.yaml. Prints one line

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 import sys
 from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, TypedDict
 
 import click
 
@@ -11,6 +12,22 @@ import subsidy_rules
 from ..runtime.backends import NAMES as ENGINE_NAMES
 from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only, _stdin_facts, _why_not, _ledger_option, \
     _format_option, _output_option, _NO_BOM, _write_bytes, _write_csv, _bar
+
+if TYPE_CHECKING:
+    from ..facts.reading import Facts
+    from ..policy.model import Policy
+    from ..runtime.decisions import Totals
+    from ..runtime.evaluate import Evaluation
+    from ..runtime.stream import StreamHeader
+    from ..views.document import TraceOption
+
+
+class _Options(TypedDict):
+    """How evaluate decides: the keyword arguments of :func:`subsidy_rules.evaluate` the command sets."""
+
+    backend: str
+    why_not: bool
+    trace: bool
 
 
 @click.command()
@@ -49,8 +66,9 @@ from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _QUIET, _lo
 @click.option("--strict", is_flag=True, help="Exit 1 if any decision is pending (a parameter has no value yet on a "
                                              "date it is needed); without it the run succeeds and says so on "
                                              "standard error.")
-def evaluate(policy, facts, encoding, fmt, no_bom, why_not, trace_as, no_trace, backend, workshop, jobs, quiet, output, ledger_url, record,
-             supersede, reason, strict):
+def evaluate(policy: str, facts: str, encoding: Optional[str], fmt: str, no_bom: bool, why_not: bool, trace_as: str,
+             no_trace: bool, backend: str, workshop: Optional[str], jobs: int, quiet: bool, output: Optional[str],
+             ledger_url: Optional[str], record: bool, supersede: bool, reason: Optional[str], strict: bool) -> None:
     """Decide every workshop in FACTS under POLICY.
 
     \b
@@ -69,7 +87,7 @@ def evaluate(policy, facts, encoding, fmt, no_bom, why_not, trace_as, no_trace, 
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a workbook: give the file with -o payouts.xlsx (or -o - for a pipe)")
     output = _to_stdout(output)
-    trace = False if no_trace else trace_as  # the JSON's traces: "data", "lines" or none
+    trace: TraceOption = False if no_trace else trace_as  # the JSON's traces: "data", "lines" or none
     if (record or supersede) and not ledger_url:
         raise click.UsageError("--record and --supersede need --ledger URL")
     if supersede and not (record and reason and reason.strip()):
@@ -101,9 +119,9 @@ def evaluate(policy, facts, encoding, fmt, no_bom, why_not, trace_as, no_trace, 
         facts_loaded = _only(facts_loaded, _workshop_index(facts_loaded, workshop, facts))
     # the report and the text view say why a workshop is not certified: decided with --why-not, they show the rules
     # that did not fire only when asked
-    options = dict(backend=backend, why_not=why_not or (fmt in ("html", "text") and not record),
+    options: _Options = dict(backend=backend, why_not=why_not or (fmt in ("html", "text") and not record),
                    trace=not no_trace or fmt == "html")
-    ledger_info = None
+    ledger_info: Optional[Dict[str, Any]] = None
     try:
         if ledger_url:
             run, ledger_info = _ledger_run(ledger_url, loaded, facts_loaded, options, record, supersede, reason, quiet,
@@ -145,7 +163,7 @@ def evaluate(policy, facts, encoding, fmt, no_bom, why_not, trace_as, no_trace, 
     _report_pending(run.totals, loaded, strict, quiet)
 
 
-def _decide(policy, facts, options, quiet: bool):
+def _decide(policy: "Policy", facts: "Facts", options: _Options, quiet: bool) -> "Evaluation":
     """Evaluate in memory; on a terminal (not with -q), under a progress bar that moves as each workshop is
     decided, as the streamed path shows one."""
     bar = _bar(len(facts.workshops), "deciding", quiet)
@@ -155,7 +173,7 @@ def _decide(policy, facts, options, quiet: bool):
         return subsidy_rules.evaluate(policy, facts, progress=bar.update, **options)
 
 
-def _report_pending(totals, policy, strict: bool, quiet: bool = False) -> None:
+def _report_pending(totals: "Totals", policy: "Policy", strict: bool, quiet: bool = False) -> None:
     """Say on standard error, in the policy's language, what could not be decided yet (not with -q); with --strict,
     that fails the run."""
     from ..views.formats import encodable
@@ -170,13 +188,14 @@ def _report_pending(totals, policy, strict: bool, quiet: bool = False) -> None:
         sys.exit(1)
 
 
-def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet, strict=False):
+def _ledger_run(url: str, policy: "Policy", facts: "Facts", options: _Options, record: bool, supersede: bool,
+                reason: Optional[str], quiet: bool, strict: bool = False) -> "Tuple[Evaluation, Dict[str, Any]]":
     """Evaluate with history from the ledger at ``url`` and, with ``record``, store the run (not with --strict while a
     decision is pending: nothing is recorded then)."""
     from ..ledger import evaluate_with_ledger, record_run
     from ..views.formats import money
     with _ledger(url) as ledger:
-        info = {"url": ledger.display, "history": "each history field from the ledger's entries before the period"}
+        info: Dict[str, Any] = {"url": ledger.display, "history": "each history field from the ledger's entries before the period"}
         bar = _bar(len(facts.workshops), "deciding", quiet)
         if bar is None:
             run, held = evaluate_with_ledger(ledger, policy, facts, **options)
@@ -197,6 +216,7 @@ def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet, s
                 reversed_ = f", reversing {done.reversals} earlier entries" if done.reversals else ""
                 click.echo(f"recorded run {done.seq} ({done.run_id[:12]}…) in {ledger.display}: {done.entries} entries"
                            f"{reversed_}, {money(done.granted)} granted", err=True)
+            assert done.head is not None  # record_run returns the ledger's head once the run is recorded
             click.echo(_head_line(ledger, done.head), err=True)
             for shop, month in done.later:
                 click.echo(f"note: workshop {shop} has runs recorded from {month} on, decided on the history this run "
@@ -206,7 +226,8 @@ def _ledger_run(url, policy, facts, options, record, supersede, reason, quiet, s
     return run, info
 
 
-def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
+def _stream(policy: "Policy", facts: str, backend: str, why_not: bool, trace: "TraceOption", jobs: int, quiet: bool,
+            output: Optional[str]) -> "Optional[Totals]":
     """Decide a JSON facts file workshop by workshop, writing as it goes. Its totals, or None if it met a problem."""
     import datetime as dt
     import os
@@ -223,7 +244,7 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
     gc.freeze()
     ran_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
-    def header_of(header):
+    def header_of(header: "StreamHeader") -> Dict[str, Any]:
         return json_header(policy, header.sha256, facts, header.period_start, header.period_end, backend, why_not,
                            trace, ran_at)
 
@@ -233,7 +254,10 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
         folder = os.path.dirname(os.path.abspath(output)) if output else None
         fd, target = tempfile.mkstemp(prefix=".decisions-", suffix=".json", dir=folder)
         try:
-            _, totals = write_document(policy, facts, fd, header_of, backend=backend, why_not=why_not, trace=trace,
+            # trace is "data", "lines" or False, which write_document passes on to decision_dict (a TraceOption); its
+            # own annotation says bool (runtime/stream.py's to correct)
+            _, totals = write_document(policy, facts, fd, header_of, backend=backend, why_not=why_not,
+                                       trace=trace,  # type: ignore[arg-type]
                                        jobs=jobs, progress=bar.update if bar else None, folder=folder)
         finally:
             os.close(fd)
@@ -277,7 +301,7 @@ def _stream(policy, facts, backend, why_not, trace, jobs, quiet, output):
 @_ENCODING
 @click.option("--policy", type=_PATH, help="The policy file, if not at the path the decisions file records.")
 @_ledger_option("the one the run took its history from (evaluate --ledger).")
-def verify(decisions, facts, encoding, policy, ledger_url):
+def verify(decisions: str, facts: str, encoding: Optional[str], policy: Optional[str], ledger_url: Optional[str]) -> None:
     """Re-run a decisions file and confirm every decision is identical.
 
     Checks that the policy files and FACTS are the ones the run recorded (by
@@ -318,7 +342,8 @@ def verify(decisions, facts, encoding, policy, ledger_url):
 @click.option("--width", type=click.IntRange(0), metavar="COLUMNS",
               help="Wrap lines to this many columns (default: the terminal's width; 0: never wrap, e.g. for a file "
                    "another program reads).")
-def explain(policy, facts, encoding, workshop, worker, loan, why_not, all_alias, raw, ledger_url, width):
+def explain(policy: str, facts: str, encoding: Optional[str], workshop: str, worker: Optional[str], loan: Optional[str],
+            why_not: bool, all_alias: bool, raw: bool, ledger_url: Optional[str], width: Optional[int]) -> None:
     """Print the trace behind each decision about one workshop (or one of its workers or loans):
     the clause and its text, each condition with the values it saw, each parameter with its
     value and the date it took effect, the derived facts it built on, and the arithmetic.
@@ -355,7 +380,7 @@ def explain(policy, facts, encoding, workshop, worker, loan, why_not, all_alias,
     click.echo(encodable(text, getattr(sys.stdout, "encoding", None)), nl=not text.endswith("\n"))
 
 
-def _columns(width):
+def _columns(width: Optional[int]) -> Optional[int]:
     """The width explain wraps to: the one asked for (0: none), else the terminal's."""
     if width is not None:
         return width or None

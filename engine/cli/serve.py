@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Optional, Tuple
 
 import click
 
@@ -27,7 +28,8 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--secure-cookies/--no-secure-cookies", default=None,
               help="Mark the session cookie Secure (send it over HTTPS only). Default: on unless the host is a "
                    "loopback address; behind a TLS proxy, keep it on.")
-def serve(policy, ledger_url, users_path, host, port, data_dir, max_upload, secure_cookies):
+def serve(policy: str, ledger_url: Optional[str], users_path: Optional[str], host: str, port: int, data_dir: str,
+          max_upload: int, secure_cookies: Optional[bool]) -> None:
     """Serve POLICY as a web application and an HTTP API.
 
     Pages (in the policy's language): the policy, evaluating an uploaded facts
@@ -81,7 +83,7 @@ def serve(policy, ledger_url, users_path, host, port, data_dir, max_upload, secu
 
 
 @click.group()
-def users():
+def users() -> None:
     """The users file of subsidy serve: names, Argon2 password hashes, roles and counties."""
 
 
@@ -93,7 +95,7 @@ def users():
 @click.option("--county", "counties", multiple=True, help="A county a clerk may record for (repeat for more).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line) instead of "
                                                      "asking for it.")
-def users_add(file, name, role, counties, password_stdin):
+def users_add(file: str, name: str, role: str, counties: Tuple[str, ...], password_stdin: bool) -> None:
     """Add NAME to the users FILE (created if missing, readable by its owner only), or replace its entry.
 
     \b

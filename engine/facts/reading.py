@@ -13,13 +13,13 @@ import os
 import difflib
 import hashlib
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, Optional, Protocol, Tuple
 
 from .. import schemas
 
 from ..lang.calendar import month_start as _parse_month, months_in
 from .model import EvalContext, Record
-from ..policy.model import Policy
+from ..policy.model import Policy, Vocabulary
 from ..problems import InvalidInput, Problem, pointer_join
 from ..runtime.status import SOURCE
 from ..source import Document, read_file
@@ -182,8 +182,14 @@ def _name_record(doc: Document, problem: Problem) -> Problem:
                    problem.severity, problem.hint)
 
 
+class ProblemAt(Protocol):
+    """Makes the problem ``code`` with ``message`` at ``pointer`` of the facts (located in the file the caller reads)."""
+
+    def __call__(self, code: str, message: str, pointer: str, /, hint: Optional[str] = None) -> Problem: ...
+
+
 def _contract_problems(doc: Document, data: dict, policy: Policy) -> Iterator[Problem]:
-    def problem(code, message, pointer, hint=None):
+    def problem(code: str, message: str, pointer: str, hint: Optional[str] = None) -> Problem:
         return Problem(code, message, pointer, doc.locate(pointer), hint=hint)
 
     period = data["period"]
@@ -210,7 +216,7 @@ def source_of(pointer: str) -> str:
 FACTS_SOURCE = "the facts at "
 
 
-def note_sources(policy: Policy, ws: dict, pointer: str, where) -> None:
+def note_sources(policy: Policy, ws: dict, pointer: str, where: Callable[[str], str]) -> None:
     """Note, on each grant or end of a status the workshop's facts state, where it was read from (for the trace)."""
     for status in policy.statuses:
         subjects = [(ws, pointer)] if status.subject == "workshop" else [
@@ -222,8 +228,8 @@ def note_sources(policy: Policy, ws: dict, pointer: str, where) -> None:
                     record[name] = dict(stated, **{SOURCE: where(f"{at}/{name}")})
 
 
-def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str], problem, start, end,
-                      shop: Optional[Record] = None) -> Iterator[Problem]:
+def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str], problem: ProblemAt, start: _dt.date,
+                      end: _dt.date, shop: Optional[Record] = None) -> Iterator[Problem]:
     """The facts contract for one workshop (after the schema): unique ids, codes, headcount, one entry a month,
     months within employment, statuses stated before the period, and the policy's own facts checks (on
     ``shop``, the workshop's record tree, if the caller has made it to decide on, so it is made once)."""
@@ -261,7 +267,8 @@ def workshop_problems(policy: Policy, ws: dict, wp: str, seen_ws: Dict[str, str]
         yield from _checks(policy, ws, wp, problem, start, end, shop)
 
 
-def _status_problems(policy: Policy, ws: dict, wp: str, problem, start, end) -> Iterator[Problem]:
+def _status_problems(policy: Policy, ws: dict, wp: str, problem: ProblemAt, start: _dt.date, end: _dt.date
+                     ) -> Iterator[Problem]:
     """A stated grant must be dated by the period end and name a route of the status; a stated end must come
     before the period (an end inside the period is a rule's decision, not a fact)."""
     for status in policy.statuses:
@@ -284,7 +291,8 @@ def _status_problems(policy: Policy, ws: dict, wp: str, problem, start, end) -> 
                           hint="an end inside the period is decided by the rules; state only one dated before it")
 
 
-def _checks(policy: Policy, ws: dict, wp: str, problem, start, end, shop: Optional[Record] = None) -> Iterator[Problem]:
+def _checks(policy: Policy, ws: dict, wp: str, problem: ProblemAt, start: _dt.date, end: _dt.date,
+            shop: Optional[Record] = None) -> Iterator[Problem]:
     """The policy's facts checks, each on every record of its subject kind."""
     from ..lang.compiler import EvalError, _truth
     if shop is None:
@@ -315,7 +323,7 @@ def month_start(text: str) -> _dt.date:
     return day
 
 
-def _unique(items, key: str, base: str, message: str) -> Iterator[Tuple[str, dict, str]]:
+def _unique(items: Iterable[dict], key: str, base: str, message: str) -> Iterator[Tuple[str, dict, str]]:
     """(pointer, item, message if its ``key`` repeats an earlier item's, else "") for each item."""
     first: Dict[str, str] = {}
     for j, item in enumerate(items):
@@ -326,9 +334,10 @@ def _unique(items, key: str, base: str, message: str) -> Iterator[Tuple[str, dic
         yield pointer, item, repeated
 
 
-def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iterator[Problem]:
+def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem: ProblemAt) -> Iterator[Problem]:
     for sub, name, vocab in _code_fields(policy, kind):
-        holder, base = item, pointer
+        holder: object = item
+        base = pointer
         if sub is not None:  # a field of a nested object: workshop.certification.route
             holder = item.get(sub)
             base = pointer_join(pointer, sub)
@@ -349,7 +358,7 @@ def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem) -> Iter
 _CODE_FIELDS: dict = {}  # id(policy) -> (policy, {kind: ((nested field or None, field, vocabulary), ...)})
 
 
-def _code_fields(policy: Policy, kind: str):
+def _code_fields(policy: Policy, kind: str) -> Tuple[Tuple[Optional[str], str, Vocabulary], ...]:
     """The fields of ``kind`` (and of objects nested in it) that hold codes of a vocabulary, worked out once a policy."""
     hit = _CODE_FIELDS.get(id(policy))
     if hit is None or hit[0] is not policy:
@@ -368,7 +377,7 @@ def build_records(facts: Facts, index: int, tracing: bool = True) -> Record:
     return records_for(facts.period_start, facts.period_end, facts.workshops[index], facts.pointers[index], tracing)
 
 
-def records_for(start, end, ws: dict, pointer: str, tracing: bool = True) -> Record:
+def records_for(start: _dt.date, end: _dt.date, ws: dict, pointer: str, tracing: bool = True) -> Record:
     """The record tree of one workshop for the period [start, end], in its own evaluation context."""
     period = Record("period", "period", {"start": start, "end": end}, None, "/period")
     ctx = EvalContext(period, tracing)

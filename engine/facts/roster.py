@@ -3,24 +3,28 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from ..locale import language, localize
 from ..policy.model import Policy
 from ..problems import InvalidInput, Problem, pointer_join
+from ..source import Document
 from .hints import enrich
 from .workbook import read_roster, roster_sha256
+
+if TYPE_CHECKING:
+    from .reading import Facts
 
 _MISSING = re.compile(r"missing required field '([^']+)'")
 
 
 def load_roster(path: str, policy: Policy, encoding: Optional[str] = None,
-                progress: Optional[Callable[[int], None]] = None):
+                progress: Optional[Callable[[int], None]] = None) -> "Facts":
     """The facts of the roster at ``path``, checked as a YAML or JSON file's are; InvalidInput with every problem,
     each at its sheet, row and column, in the policy's language."""
     from .reading import check_facts
     doc, problems = read_roster(path, policy, encoding, progress)
-    facts = None
+    facts: Optional[Facts] = None
     if isinstance(doc.data, dict) and "period" in doc.data:
         try:
             facts = check_facts(doc, policy)
@@ -31,10 +35,11 @@ def load_roster(path: str, policy: Policy, encoding: Optional[str] = None,
     lang = language(policy)
     if problems:
         raise InvalidInput(localize(enrich(problems, doc.data, lang), lang))
+    assert facts is not None  # no problem found: the facts were checked
     return dataclasses.replace(facts, sha256=roster_sha256(path))
 
 
-def _at_cell(doc, problem: Problem) -> Problem:
+def _at_cell(doc: Document, problem: Problem) -> Problem:
     """A missing field is reported at its (blank) cell, not at the start of the row."""
     match = _MISSING.search(problem.message)
     if match is None:

@@ -13,7 +13,7 @@ import datetime as _dt
 import io
 import os
 from decimal import Decimal
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from ..locale import language, say
 from ..policy.model import Policy
@@ -34,6 +34,7 @@ def _yes_no(policy: Policy) -> Tuple[str, str]:
 def describe(column: Column, policy: Policy, lang: str, titles: Dict[str, str]) -> str:
     """What to write in a column, in the policy's language."""
     if column.kind == "link":
+        assert column.parent is not None  # a link column names the kind of its parent
         return say("kind.link", lang, sheet=titles.get(column.parent, column.parent))
     if column.vocab is not None:
         codes = ", ".join(f"{label} ({code})" for code, label in column.vocab.codes.items())
@@ -44,9 +45,10 @@ def describe(column: Column, policy: Policy, lang: str, titles: Dict[str, str]) 
     return say(f"kind.{column.kind}", lang)
 
 
-def _example(column: Column, sheet: Sheet, policy: Policy, examples: Dict[str, str]):
+def _example(column: Column, sheet: Sheet, policy: Policy, examples: Dict[str, str]) -> Union[str, int, _dt.date]:
     start = policy.in_force or _dt.date(2000, 1, 1)
     if column.kind == "link":
+        assert column.parent is not None  # a link column names the kind of its parent
         return examples.get(column.parent, f"{column.parent[:2].upper()}-001")
     if column.kind == "id":
         return examples.setdefault(sheet.kind, f"{sheet.kind[:2].upper()}-001")
@@ -64,18 +66,19 @@ def _example(column: Column, sheet: Sheet, policy: Policy, examples: Dict[str, s
     return column.label
 
 
-def flatten(data: dict, layout) -> Dict[str, List[list]]:
+def flatten(data: dict, layout: Iterable[Sheet]) -> Dict[str, List[list]]:
     """The rows of each sheet for a facts document (values as the document holds them)."""
     out: Dict[str, List[list]] = {sheet.key: [] for sheet in layout}
     by_kind = {sheet.kind: sheet for sheet in layout}
 
-    def row(sheet: Sheet, record: dict, links: Dict[str, str]):
-        values = []
+    def row(sheet: Sheet, record: dict, links: Dict[str, str]) -> None:
+        values: List[object] = []
         for column in sheet.columns:
             if column.kind == "link":
+                assert column.parent is not None  # a link column names the kind of its parent
                 values.append(links.get(column.parent))
                 continue
-            node = record
+            node: object = record
             for part in column.path:
                 node = node.get(part) if isinstance(node, dict) else None
             values.append(node)
@@ -95,7 +98,7 @@ def flatten(data: dict, layout) -> Dict[str, List[list]]:
     return out
 
 
-def _cell(value, column: Column):
+def _cell(value: object, column: Column) -> object:
     """A document value as a cell holds it: dates as dates, amounts as numbers, lists joined by commas."""
     if value is None:
         return None
@@ -111,11 +114,12 @@ def _cell(value, column: Column):
     return value
 
 
-def _number(value):
+def _number(value: Union[str, Decimal]) -> Union[int, float, str]:
     """An amount as a cell number: an int when whole, else the float Excel stores (exact when its repr gives the same
     digits back); text when a float would change it."""
     number = Decimal(str(value))
-    if number == number.to_integral_value() and number.as_tuple().exponent >= 0:
+    exponent = number.as_tuple().exponent  # an int: the facts schema's decimals are finite (not 'n', 'N' or 'F')
+    if number == number.to_integral_value() and isinstance(exponent, int) and exponent >= 0:
         return int(number)
     as_float = float(number)
     return as_float if Decimal(repr(as_float)) == number else str(number)
@@ -128,12 +132,14 @@ def write_workbook(path: str, policy: Policy, rows: Optional[Dict[str, List[list
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
+    from openpyxl.worksheet.worksheet import Worksheet
 
     lang = language(policy)
     layout = sheets(policy)
     titles = {sheet.kind: sheet.title for sheet in layout}
     book = Workbook()
     guide = book.active
+    assert isinstance(guide, Worksheet)  # a new workbook's one sheet is a worksheet
     guide.title = instructions_title(policy)
     for line in say("template.instructions", lang).splitlines():
         guide.append([line])
@@ -205,8 +211,8 @@ def write_workbook(path: str, policy: Policy, rows: Optional[Dict[str, List[list
             ws.cell(row=3, column=len(sheet.columns) + 2, value=say("template.example", lang)).font = grey
         formats = [_FORMATS.get(c.kind) for c in sheet.columns]
         for r, values in enumerate((rows or {}).get(sheet.key, ()), 3):
-            for index, (value, column) in enumerate(zip(values, sheet.columns), 1):
-                value = _cell(value, column)
+            for index, (raw, column) in enumerate(zip(values, sheet.columns), 1):
+                value = _cell(raw, column)
                 if value is None:
                     continue
                 cell = ws.cell(row=r, column=index, value=value)
@@ -253,7 +259,7 @@ def write_csv_folder(path: str, policy: Policy, rows: Optional[Dict[str, List[li
         save(sheet.title, table)
 
 
-def _csv_text(value, column: Column) -> str:
+def _csv_text(value: object, column: Column) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -12,14 +12,17 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable, List, Optional
+from typing import TYPE_CHECKING, Iterable, List, Optional, Pattern, Tuple, overload
 
 import yaml
 
 from ..problems import Problem
 
+if TYPE_CHECKING:
+    from ..policy.model import Policy
 
-def language(policy) -> str:
+
+def language(policy: "Policy") -> str:
     """The catalog a policy's people read: ``zh`` for ``report.lang: zh-CN``, else ``en``."""
     lang = (getattr(policy, "labels", None) or {}).get("report.lang", "en")
     base = lang.split("-")[0].lower()
@@ -32,7 +35,7 @@ def catalog(lang: str) -> dict:
     return yaml.safe_load(text) or {}
 
 
-def say(key: str, lang: str = "en", **values) -> str:
+def say(key: str, lang: str = "en", **values: object) -> str:
     """The sentence ``key`` of the catalog of ``lang`` (English if that catalog lacks it), filled with ``values``."""
     template = catalog(lang).get("messages", {}).get(key)
     if template is None:
@@ -41,13 +44,19 @@ def say(key: str, lang: str = "en", **values) -> str:
 
 
 @lru_cache(maxsize=None)
-def _patterns(lang: str):
+def _patterns(lang: str) -> Tuple[Tuple[Optional[str], Pattern[str], str], ...]:
     out = []
     for entry in catalog(lang).get("patterns", ()):
         out.append((entry.get("code"), re.compile(entry["en"], re.S), entry["text"]))
     return tuple(out)
 
 
+@overload
+def translate(text: str, lang: str, code: Optional[str] = None) -> str: ...
+@overload
+def translate(text: None, lang: str, code: Optional[str] = None) -> None: ...
+@overload
+def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Optional[str]: ...
 def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Optional[str]:
     """``text`` in ``lang`` if the catalog knows the sentence (by its English form), else as it is."""
     if not text or lang == "en":
@@ -65,7 +74,7 @@ def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Opt
 _PREFIX = re.compile(r"^((?:(?:workshop|worker|month|loan) [^,:]+(?:, )?)+): ")
 
 
-def _record_prefix(text: str, lang: str):
+def _record_prefix(text: str, lang: str) -> Tuple[str, str]:
     """'workshop WS-1, worker W3: …' -> the records in ``lang`` and the rest of the sentence."""
     match = _PREFIX.match(text)
     if not match:

@@ -10,7 +10,7 @@ import difflib
 import hashlib
 from decimal import Decimal
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from .. import schemas
 
@@ -29,6 +29,17 @@ from .overlay import read_policy_document
 from ..source import Document
 from ..validation import schema_problems
 
+if TYPE_CHECKING:
+    from ..lang.compiled import CompiledExpr
+    from ..lang.compiler import _Scope
+    from ..lang.types import Field, T
+    from .history import LedgerSettings
+
+#: the facts' record kinds, each with its fields (:func:`subsidy_rules.facts.model.record_kinds`)
+_Kinds = Dict[str, Dict[str, "Field"]]
+#: a `when` or `where` list as the policy file writes it: each a text, or a mapping with test, label and reading
+_ConditionItems = Optional[Iterable[Union[str, Dict[str, Any]]]]
+
 
 def load_policy(path: str) -> Policy:
     """Read, check and compile the policy at ``path`` (and any file it extends); raise InvalidInput with every problem."""
@@ -44,11 +55,11 @@ def check_policy(path: str) -> Tuple[Policy, List[Problem]]:
     return policy, problems
 
 
-def _date(text):
+def _date(text: Optional[str]) -> Optional[_dt.date]:
     return _dt.date.fromisoformat(text) if text else None
 
 
-def _num(value):
+def _num(value: object) -> Optional[Decimal]:
     if isinstance(value, Decimal):
         return value
     try:
@@ -58,7 +69,7 @@ def _num(value):
     return number if number.is_finite() else None
 
 
-def _date_value(value):
+def _date_value(value: object) -> Optional[_dt.date]:
     try:
         return _dt.date.fromisoformat(str(value))
     except ValueError:
@@ -66,21 +77,21 @@ def _date_value(value):
 
 
 class _Builder:
-    def __init__(self, doc: Document):
+    def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.data = doc.data
         self.problems: List[Problem] = []
 
-    def error(self, code, message, pointer, hint=None, severity="error"):
+    def error(self, code: str, message: str, pointer: str, hint: Optional[str] = None, severity: str = "error") -> None:
         self.problems.append(Problem(code, message, pointer, self.doc.locate(pointer), severity, hint))
 
-    def warn(self, code, message, pointer, hint=None):
+    def warn(self, code: str, message: str, pointer: str, hint: Optional[str] = None) -> None:
         self.error(code, message, pointer, hint, WARNING)
 
     # --- pieces ----------------------------------------------------------------
 
     def clauses(self) -> Dict[str, Clause]:
-        out = {}
+        out: Dict[str, Clause] = {}
         for i, c in enumerate(self.data["clauses"]):
             pointer = f"/clauses/{i}"
             if c["id"] in out:
@@ -89,8 +100,9 @@ class _Builder:
             out[c["id"]] = Clause(c["id"], c.get("section", ""), c["heading"], c["kind"], c["text"], pointer)
         return out
 
-    def vocabularies(self, kinds) -> Tuple[Dict[str, Vocabulary], Dict[Tuple[str, str], Vocabulary]]:
-        vocabs, by_field = {}, {}
+    def vocabularies(self, kinds: _Kinds) -> Tuple[Dict[str, Vocabulary], Dict[Tuple[str, str], Vocabulary]]:
+        vocabs: Dict[str, Vocabulary] = {}
+        by_field: Dict[Tuple[str, str], Vocabulary] = {}
         for name, v in self.data["vocabularies"].items():
             vocab = Vocabulary(name, v.get("label", name), tuple(v["fields"]), dict(v["codes"]))
             vocabs[name] = vocab
@@ -105,8 +117,8 @@ class _Builder:
                     by_field[(kind, fld)] = vocab
         return vocabs, by_field
 
-    def sets(self, vocabs) -> Dict[str, frozenset]:
-        out = {}
+    def sets(self, vocabs: Dict[str, Vocabulary]) -> Dict[str, frozenset]:
+        out: Dict[str, frozenset] = {}
         for name, s in (self.data.get("sets") or {}).items():
             pointer = f"/sets/{name}"
             vocab = vocabs.get(s["vocabulary"])
@@ -119,13 +131,14 @@ class _Builder:
             out[name] = frozenset(s["members"])
         return out
 
-    def _unknown(self, what, name, known, pointer):
+    def _unknown(self, what: str, name: object, known: Iterable[object], pointer: str) -> None:
         near = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
         self.error(f"policy.unknown_{what.split()[0]}", f"unknown {what} {name!r}", pointer,
                    f"did you mean {near[0]!r}?" if near else None)
 
-    def parameters(self, kinds, by_field, clauses) -> Dict[str, Parameter]:
-        out = {}
+    def parameters(self, kinds: _Kinds, by_field: Dict[Tuple[str, str], Vocabulary], clauses: Dict[str, Clause]
+                   ) -> Dict[str, Parameter]:
+        out: Dict[str, Parameter] = {}
         for name, p in self.data["parameters"].items():
             pointer = f"/parameters/{name}"
             keyed_by = p.get("keyed_by")
@@ -138,8 +151,8 @@ class _Builder:
             convert = _date_value if p.get("type") == "date" else _num
             if p.get("clause") and p["clause"] not in clauses:
                 self._unknown("clause", p["clause"], clauses, pointer + "/clause")
-            values = []
-            previous = None
+            values: List[ParameterValue] = []
+            previous: Optional[ParameterValue] = None
             for j, v in enumerate(p["values"]):
                 vp = f"{pointer}/values/{j}"
                 since, until = _date(v.get("from")), _date(v.get("until"))
@@ -153,6 +166,7 @@ class _Builder:
                 if since and until and until < since:
                     self.error("policy.parameter_dates", f"`until` {until} is before `from` {since}", vp + "/until")
                 raw = v["value"]
+                value: object  # a number, a date, {key: either}, or a table ((threshold, amount), ...); None if unreadable
                 is_map = isinstance(raw, dict)
                 if p.get("table"):
                     if not is_map:
@@ -202,11 +216,11 @@ class _Builder:
         return out
 
 
-def never_fires(conditions) -> str:
+def never_fires(conditions: Iterable[X.Node]) -> str:
     """A reason the conjunction of ``conditions`` is false on constants alone, or ''."""
-    atoms = []
+    atoms: List[X.Node] = []
 
-    def collect(node):
+    def collect(node: X.Node) -> None:
         if isinstance(node, X.BoolOp) and node.op == "and":
             for o in node.operands:
                 collect(o)
@@ -215,7 +229,11 @@ def never_fires(conditions) -> str:
 
     for c in conditions:
         collect(c)
-    lows, highs, equal, unequal, truth = {}, {}, {}, {}, {}
+    lows: Dict[str, Tuple[Union[int, Decimal], bool]] = {}  # name -> (bound, strict)
+    highs: Dict[str, Tuple[Union[int, Decimal], bool]] = {}
+    equal: Dict[str, Set[object]] = {}
+    unequal: Dict[str, Set[object]] = {}
+    truth: Dict[str, Set[bool]] = {}
     flip = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
     for a in atoms:
         if isinstance(a, X.Name):
@@ -242,8 +260,8 @@ def never_fires(conditions) -> str:
                     best = highs.get(key)
                     if best is None or value < best[0] or (value == best[0] and op == "<"):
                         highs[key] = (value, op == "<")
-    for key, values in truth.items():
-        if len(values) > 1:
+    for key, truths in truth.items():
+        if len(truths) > 1:
             return f"{key} must be both true and false"
     for key, values in equal.items():
         if len(values) > 1:
@@ -257,14 +275,15 @@ def never_fires(conditions) -> str:
     return ""
 
 
-def _is_number(text) -> bool:
+def _is_number(text: object) -> bool:
     try:
         return Decimal(str(text)).is_finite()
     except ArithmeticError:
         return False
 
 
-def _condition_list(items, pointer):
+def _condition_list(items: _ConditionItems, pointer: str
+                    ) -> Iterator[Tuple[str, str, Optional[str], Optional[str]]]:
     for j, item in enumerate(items or ()):
         if isinstance(item, str):
             yield item, f"{pointer}/{j}", None, None
@@ -272,9 +291,9 @@ def _condition_list(items, pointer):
             yield item["test"], f"{pointer}/{j}/test", item.get("label"), item.get("reading")
 
 
-def _conditions(compiler: Compiler, items, pointer: str, scope) -> list:
+def _conditions(compiler: Compiler, items: _ConditionItems, pointer: str, scope: "_Scope") -> List[CompiledCondition]:
     """A `when` or `where` list compiled to conditions (each a true/false expression)."""
-    out = []
+    out: List[CompiledCondition] = []
     for text, cp, label, reading in _condition_list(items, pointer):
         compiled = compiler.compile(text, cp, scope, BOOL, "condition")
         if compiled is not None:
@@ -291,8 +310,9 @@ class _Build:
     files: Tuple[Tuple[str, str], ...]
     problems: List[Problem] = dataclasses.field(default_factory=list)
     stopped: bool = False  # a stage found what the stages after it cannot work on
-    b: Any = None  # the _Builder that files the problems of the checks
-    kinds: Any = None  # the facts' record kinds and fields
+    # the _Builder that files the problems of the checks (made by the stage pieces)
+    b: _Builder = dataclasses.field(init=False, repr=False)
+    kinds: _Kinds = dataclasses.field(default_factory=dict)  # the facts' record kinds and fields
     clauses: Dict[str, Clause] = dataclasses.field(default_factory=dict)
     vocabs: Dict[str, Vocabulary] = dataclasses.field(default_factory=dict)
     by_field: Dict[Tuple[str, str], Vocabulary] = dataclasses.field(default_factory=dict)
@@ -301,12 +321,12 @@ class _Build:
     ids: Dict[str, int] = dataclasses.field(default_factory=dict)  # rule id -> its index in the file
     producers: Dict[Tuple[str, str], List[str]] = dataclasses.field(default_factory=dict)  # (kind, flag) -> rules
     computed: Dict[str, Dict[str, dict]] = dataclasses.field(default_factory=dict)  # kind -> name -> definition
-    compiler: Any = None
+    compiler: Compiler = dataclasses.field(init=False, repr=False)  # made by the stage computed
     statuses: List[Status] = dataclasses.field(default_factory=list)
-    parts: List[dict] = dataclasses.field(default_factory=list)  # each rule compiled, in file order
+    parts: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # each rule compiled, in file order
     groups: List[ExclusivityGroup] = dataclasses.field(default_factory=list)
     facts_checks: List[FactsCheck] = dataclasses.field(default_factory=list)
-    ledger: Any = None
+    ledger: Optional[LedgerSettings] = None
     strata: Dict[str, int] = dataclasses.field(default_factory=dict)
     rules: Tuple[CompiledRule, ...] = ()
     origins: Dict[str, str] = dataclasses.field(default_factory=dict)
@@ -521,7 +541,8 @@ STAGES: Tuple[Tuple[str, Callable[[_Build], None]], ...] = (
 )
 
 
-def build_policy(doc: Document, files=None):
+def build_policy(doc: Document, files: Optional[Iterable[Tuple[str, str]]] = None
+                 ) -> Tuple[Optional[Policy], List[Problem]]:
     """(Policy or None, problems) for a parsed (and, for a fork, merged) policy document: the :data:`STAGES` run in
     order over one shared state, until one stops the build."""
     st = _Build(doc, tuple(files or ((doc.path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest()),)))
@@ -537,9 +558,9 @@ def _with_code(rule: CompiledRule, codegen: CodegenInfo, rounding: dict) -> Comp
     return dataclasses.replace(rule, code=generate_rule(rule, codegen, Decimal(rounding["quantum"]), rounding["mode"]))
 
 
-def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict], kinds) -> List[Status]:
+def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict], kinds: _Kinds) -> List[Status]:
     """The policy's `statuses:`, each checked against the rules and the facts it reads."""
-    out = []
+    out: List[Status] = []
     for i, raw in enumerate(data.get("statuses") or ()):
         pointer = f"/statuses/{i}"
         subject, flag = raw["subject"], raw["flag"]
@@ -552,7 +573,7 @@ def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict
             if not all(name in held for name in shape):
                 b.error("policy.status_field", f"the facts have no field {subject}.{field} with "
                         f"{' and '.join(shape)}", f"{pointer}/stated")
-        routes = []
+        routes: List[Route] = []
         vocab = next((v for v in data.get("vocabularies", {}).values()
                       if f"{subject}.{raw['stated']['granted']}.route" in v.get("fields", ())), None)
         for j, r in enumerate(raw["routes"]):
@@ -596,7 +617,7 @@ def _statuses(b: _Builder, data: dict, ids: Dict[str, int], rules_raw: List[dict
 
 
 def _facts_checks(b: _Builder, compiler: Compiler, data: dict) -> List[FactsCheck]:
-    out = []
+    out: List[FactsCheck] = []
     for i, raw in enumerate(data.get("facts_checks") or ()):
         pointer = f"/facts_checks/{i}"
         compiled = compiler.compile(raw["test"], pointer + "/test", compiler.scope_for(raw["subject"]), BOOL, "condition")
@@ -608,19 +629,21 @@ def _facts_checks(b: _Builder, compiler: Compiler, data: dict) -> List[FactsChec
     return out
 
 
-def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers, opened=None) -> dict:
+def _compile_rule(compiler: Compiler, b: _Builder, r: dict, i: int, producers: Dict[Tuple[str, str], List[str]],
+                  opened: Optional[Dict[Tuple[str, str], Status]] = None) -> Dict[str, Any]:
     with compiler.reading() as reads:
         part = _rule_parts(compiler, b, r, i, producers, opened, reads)
     part["reads"] = frozenset(reads)
     return part
 
 
-def _rule_parts(compiler: Compiler, b: _Builder, r: dict, i: int, producers, opened, reads: set) -> dict:
+def _rule_parts(compiler: Compiler, b: _Builder, r: dict, i: int, producers: Dict[Tuple[str, str], List[str]],
+                opened: Optional[Dict[Tuple[str, str], Status]], reads: set) -> Dict[str, Any]:
     pointer = f"/rules/{i}"
     subject = r["subject"]
     scope = compiler.scope_for(subject)
 
-    requires = []
+    requires: List[Requirement] = []
     for j, text in enumerate(r.get("requires") or ()):
         holder, flag = text.split(".", 1)
         rp = f"{pointer}/requires/{j}"
@@ -632,7 +655,7 @@ def _rule_parts(compiler: Compiler, b: _Builder, r: dict, i: int, producers, ope
             b.error("policy.requires", f"no rule asserts {text}", rp, f"did you mean {near[0]!r}?" if near else None)
         else:
             status = (opened or {}).get((holder, flag))
-            routes = None
+            routes: Optional[FrozenSet[str]] = None
             if status is not None:
                 open_to = frozenset(x.route for x in status.routes if x.opens is None or r["id"] in x.opens)
                 routes = None if len(open_to) == len(status.routes) else open_to
@@ -642,8 +665,8 @@ def _rule_parts(compiler: Compiler, b: _Builder, r: dict, i: int, producers, ope
         b.warn("policy.asserts", f"rule asserts {r['asserts']} though it decides {r['decides']}", pointer + "/asserts")
 
     each = r.get("each")
-    item_type = None
-    source = None
+    item_type: Optional[T] = None
+    source: Optional[CompiledExpr] = None
     if each:
         source = compiler.compile(each["in"], f"{pointer}/each/in", scope, what="`each: in`")
         if source is not None:
@@ -655,17 +678,19 @@ def _rule_parts(compiler: Compiler, b: _Builder, r: dict, i: int, producers, ope
     item_var = each["as"] if each else None
     if item_var and item_var in scope.names:
         b.error("policy.shadowed_name", f"`as: {item_var}` hides the name {item_var} of the rule's subject", f"{pointer}/each/as")
-    item_scope = scope.child(**({item_var: item_type or ANY} if each else {}))
+    item_scope = scope.child(**({each["as"]: item_type or ANY} if each else {}))
     item_scope.item_var = item_var
 
-    lets = []
+    lets: List[Tuple[str, CompiledExpr]] = []
     for name, text in (r.get("let") or {}).items():
         lp = f"{pointer}/let/{name}"
         if name in item_scope.names:
             b.error("policy.shadowed_name", f"let {name} hides a name already in use", lp)
             continue
         compiled = compiler.compile(text, lp, item_scope, what="let")
-        scope.lets[name] = compiled
+        # a let that did not compile is kept as None (a name that reads it gives None, not a second error): _Scope.lets
+        # is annotated without the None (lang/compiler.py's to correct)
+        scope.lets[name] = compiled  # type: ignore[assignment]
         if compiled is not None:
             uses = any(isinstance(n, X.Name) and (n.parts[0] == item_var or scope.let_uses_item.get(n.parts[0]))
                        for n in X.walk(compiled.ast))
@@ -680,7 +705,7 @@ def _rule_parts(compiler: Compiler, b: _Builder, r: dict, i: int, producers, ope
         if each.get("limit"):
             limit = compiler.compile(each["limit"], f"{pointer}/each/limit", scope, NUMBER, "limit")
         if source is not None:
-            compiled_each = CompiledEach(source, item_var, tuple(where), limit)
+            compiled_each = CompiledEach(source, each["as"], tuple(where), limit)
     amount = None
     if r.get("amount"):
         amount = compiler.compile(r["amount"], f"{pointer}/amount", item_scope if each else scope, NUMBER, "amount")

@@ -4,17 +4,21 @@ Pure functions over the trace events (:mod:`subsidy_rules.runtime.trace`); nothi
 """
 from __future__ import annotations
 
-from typing import Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Set, Tuple, Union
 
 from ..facts.model import Derived
 from ..lang.expr import format_value
+from ..policy.parameters import ParamUse
 from ..runtime import trace as T
 from ..runtime.decisions import Decision, decision_id, period_key
 from .formats import MARK, amount_text, money, outcome_label, subject_label, wrap
 from .reasons import Words, reason_lines
 
+if TYPE_CHECKING:
+    from ..runtime.evaluate import Evaluation
 
-def _param_line(p, main_file: Optional[str] = None) -> str:
+
+def _param_line(p: ParamUse, main_file: Optional[str] = None) -> str:
     key = f"[{p.key}]" if p.key is not None else ""
     flag = " (UNCONFIRMED value)" if p.unconfirmed else ""
     origin = f" [from {p.origin}]" if main_file and p.origin and p.origin != main_file else ""
@@ -29,7 +33,7 @@ def _derived_line(d: Derived) -> str:
     return f"computed {d.name}{label} = {d.formula}{shown} = {value}"
 
 
-def _seen(seen) -> str:
+def _seen(seen: Iterable[Tuple[str, Any]]) -> str:
     return ", ".join(f"{name} = {format_value(value)}" for name, value in seen)
 
 
@@ -54,21 +58,20 @@ def _arithmetic_lines(a: T.Arithmetic, indent: str = "") -> List[str]:
     return lines
 
 
-def trace_lines(events: Iterable, params: bool = True, main_file: Optional[str] = None) -> List[str]:
+def trace_lines(events: Iterable[object], params: bool = True, main_file: Optional[str] = None) -> List[str]:
     """The trace of one decision as lines an auditor reads, in the order things happened.
 
     With ``main_file``, a parameter that came from another file (the parent of a fork) says which.
     """
     lines: List[str] = []
-    shown_params = set()
+    shown_params: Set[tuple] = set()
 
-    def add_params(ps, indent=""):
+    def add_params(ps: Optional[Iterable[Union[ParamUse, Derived]]], indent: str = "") -> None:
         for p in ps or ():
-            derived = isinstance(p, Derived)
-            key = (p.name,) if derived else (p.name, p.key, p.since, p.at)
+            key = (p.name,) if isinstance(p, Derived) else (p.name, p.key, p.since, p.at)
             if params and key not in shown_params:
                 shown_params.add(key)
-                lines.append(indent + (_derived_line(p) if derived else _param_line(p, main_file)))
+                lines.append(indent + (_derived_line(p) if isinstance(p, Derived) else _param_line(p, main_file)))
 
     for e in events:
         if isinstance(e, T.RuleApplied):
@@ -113,6 +116,7 @@ def trace_lines(events: Iterable, params: bool = True, main_file: Optional[str] 
             elif e.beyond_limit:
                 lines.append(f"item {e.item}: not counted: its conditions hold, but it is beyond the limit")
             else:
+                assert e.reason is not None  # an item not counted, within the limit, has the condition that failed
                 lines.append(f"item {e.item}: not counted; " + _condition_line(e.reason, "where"))
         elif isinstance(e, T.Arithmetic):
             add_params(e.params)
@@ -161,7 +165,7 @@ def _top_up_lines(e: T.TopUp) -> List[str]:
     return lines
 
 
-def explain_text(evaluation, decisions: List[Decision], raw: bool = False, width: Optional[int] = None) -> str:
+def explain_text(evaluation: "Evaluation", decisions: List[Decision], raw: bool = False, width: Optional[int] = None) -> str:
     """Every decision about one subject, with its full trace, as an auditor reads it: in the policy's language
     (:mod:`subsidy_rules.views.reasons`), or with ``raw`` in the engine's syntax, for developers. ``width``: lines
     wrapped to so many columns, indentation kept."""
@@ -190,7 +194,7 @@ def explain_text(evaluation, decisions: List[Decision], raw: bool = False, width
     return "\n".join(wrap(out, width))
 
 
-def raw_explain_text(evaluation, decisions: List[Decision]) -> str:
+def raw_explain_text(evaluation: "Evaluation", decisions: List[Decision]) -> str:
     """Every decision about one subject, with its full trace in the engine's syntax (``explain --raw``)."""
     policy = evaluation.policy
     out = [f"policy {policy.id} ({policy.path}, sha256 {policy.sha256[:12]}…), "

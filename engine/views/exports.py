@@ -24,10 +24,22 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from ..runtime.decisions import decision_id, period_key
+from ..runtime.decisions import Decision, decision_id, period_key
 from .formats import money
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import Cell, MergedCell
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    from ..policy.model import Policy
+    from ..runtime.evaluate import Evaluation
+
+    #: a cell of a sheet, as openpyxl gives it (a cell under a merged range is a MergedCell)
+    _Cell = Union[Cell, MergedCell]
 
 CSV_COLUMNS = ("workshop", "city", "county", "worker", "loan", "clause", "rule", "outcome", "amount", "fund", "decision_id")
 MONEY_FORMAT = "#,##0.00"
@@ -45,12 +57,12 @@ _INVISIBLE = re.compile(
     + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(1, 17)) + "]")
 
 
-def _escape(match) -> str:
+def _escape(match: "re.Match[str]") -> str:
     code = ord(match.group())
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
-def visible(value) -> str:
+def visible(value: object) -> str:
     """The text of ``value`` with every character no export can carry written as its escape.
 
     The rule, the same in CSV, XLSX and HTML: a control character other than tab
@@ -91,15 +103,15 @@ def csv_line(fields: Sequence[Tuple[object, bool]]) -> str:
     return ",".join(out) + "\n"
 
 
-def _period(evaluation) -> str:
+def _period(evaluation: "Evaluation") -> str:
     return period_key(evaluation.facts.period_start, evaluation.facts.period_end)
 
 
-def _places(evaluation) -> Dict[str, dict]:
+def _places(evaluation: "Evaluation") -> Dict[str, dict]:
     return {ws["id"]: ws for ws in evaluation.facts.workshops}
 
 
-def to_csv(evaluation) -> str:
+def to_csv(evaluation: "Evaluation") -> str:
     """One row per decision, codes as they are: workshop, city, county, worker, clause, outcome, amount, fund, id.
 
     Every column is text (escaped as :func:`csv_line` says) but ``amount``, a number.
@@ -117,11 +129,11 @@ def to_csv(evaluation) -> str:
     return "".join(lines)
 
 
-def _col(policy, key: str, default: str) -> str:
+def _col(policy: "Policy", key: str, default: str) -> str:
     return policy.label(f"column.{key}", default)
 
 
-def text_cell(cell, value) -> None:
+def text_cell(cell: "_Cell", value: object) -> None:
     """Write ``value`` into an openpyxl cell as a string, never a formula.
 
     openpyxl's ``Cell._bind_value`` makes any string longer than one character
@@ -140,7 +152,7 @@ def text_cell(cell, value) -> None:
         cell.quotePrefix = True
 
 
-def money_cell(cell, amount: Optional[Decimal]) -> None:
+def money_cell(cell: "_Cell", amount: Optional[Decimal]) -> None:
     """Write an amount exactly: the decimal text of ``amount`` quantized to the fen, a number cell, '#,##0.00'.
 
     openpyxl writes a ``Decimal`` (or float) value through ``"%.16g"`` of its
@@ -161,7 +173,7 @@ class _Rows:
     province's workbook is quadratic.
     """
 
-    def __init__(self, sheet):
+    def __init__(self, sheet: "Worksheet") -> None:
         self.sheet, self.row = sheet, 0
 
     def append(self, values: Sequence, money_columns: Iterable[int] = ()) -> int:
@@ -200,7 +212,7 @@ def _version() -> str:
     return __version__
 
 
-def workbook(evaluation, version: Optional[str] = None):
+def workbook(evaluation: "Evaluation", version: Optional[str] = None) -> "Workbook":
     """An openpyxl Workbook a finance office files as it is.
 
     Sheets (named by the policy's ``sheet.*`` labels): the run (policy, document, period, the policy files'
@@ -215,6 +227,7 @@ def workbook(evaluation, version: Optional[str] = None):
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
+    from openpyxl.worksheet.worksheet import Worksheet
 
     policy = evaluation.policy
     facts = evaluation.facts
@@ -225,11 +238,13 @@ def workbook(evaluation, version: Optional[str] = None):
     total_label = policy.label("total", "total")
 
     book = Workbook()
-    sheets = {}
+    sheets: Dict[str, Worksheet] = {}
     for n, (key, default) in enumerate(SHEETS):
         title = _sheet_title(policy.label(key, default), default)
-        sheets[key] = book.active if n == 0 else book.create_sheet(title)
-        sheets[key].title = title
+        sheet = book.active if n == 0 else book.create_sheet(title)
+        assert isinstance(sheet, Worksheet)  # a new workbook's one sheet, and each sheet made, is a worksheet
+        sheets[key] = sheet
+        sheet.title = title
 
     # the run: what a filed copy must say about where its figures came from
     rows = _Rows(sheets["sheet.run"])
@@ -272,7 +287,7 @@ def workbook(evaluation, version: Optional[str] = None):
     rows.row += 1
     label, total = sheet.cell(row=rows.row, column=1), sheet.cell(row=rows.row, column=11)
     text_cell(label, total_label)
-    money_cell(total, sum((d.amount for d in granted), Decimal("0.00")))
+    money_cell(total, sum((d.amount for d in granted if d.amount is not None), Decimal("0.00")))  # every one has an amount
     label.font = total.font = bold
 
     count_label = _col(policy, "count", "decisions")
@@ -290,9 +305,9 @@ def workbook(evaluation, version: Optional[str] = None):
     rows.append([_col(policy, "clause", "clause"), _col(policy, "heading", "heading"), _col(policy, "amount", "amount"),
                  count_label])
     counted = _count(granted, lambda d: d.clause)
-    for clause, amount in evaluation.totals.by_clause.items():
-        heading = policy.clauses[clause].heading if clause in policy.clauses else ""
-        _counted_row(rows, [clause, heading], counted.get(clause, 0), amount)
+    for clause_id, amount in evaluation.totals.by_clause.items():
+        heading = policy.clauses[clause_id].heading if clause_id in policy.clauses else ""
+        _counted_row(rows, [clause_id, heading], counted.get(clause_id, 0), amount)
     _counted_row(rows, [total_label, ""], len(granted), evaluation.totals.granted, bold)
 
     # by county
@@ -359,14 +374,14 @@ def workbook(evaluation, version: Optional[str] = None):
     return book
 
 
-def _count(decisions, key) -> Dict[str, int]:
+def _count(decisions: Iterable[Decision], key: Callable[[Decision], str]) -> Dict[str, int]:
     out: Dict[str, int] = {}
     for d in decisions:
         out[key(d)] = out.get(key(d), 0) + 1
     return out
 
 
-def _counted_row(rows: "_Rows", texts: List, count: int, amount: Decimal, font=None) -> None:
+def _counted_row(rows: "_Rows", texts: List[object], count: int, amount: Decimal, font: "Optional[Font]" = None) -> None:
     """Texts, then an amount (exact, a number cell), then a count (a number cell)."""
     at = len(texts) + 1
     row = rows.append(texts + [amount], money_columns=(at,))
@@ -377,7 +392,7 @@ def _counted_row(rows: "_Rows", texts: List, count: int, amount: Decimal, font=N
             c.font = font
 
 
-def _detail(policy, d) -> str:
+def _detail(policy: "Policy", d: Decision) -> str:
     """What an item sheet says beside a decision: the months an alert was raised for, the value a pending decision
     waits for, the day a revocation takes effect."""
     if d.outcome == "pending":
@@ -395,7 +410,7 @@ def _detail(policy, d) -> str:
     return d.reason or ""
 
 
-def _fit(sheet) -> None:
+def _fit(sheet: "Worksheet") -> None:
     """Column widths from content: the widest cell (a Chinese character counts two), between 6 and 60."""
     from openpyxl.utils import get_column_letter
     from .formats import display_width
@@ -413,9 +428,12 @@ def _fit(sheet) -> None:
         sheet.column_dimensions[get_column_letter(column)].width = max(6, min(60, width + 2))
 
 
-def _print_setup(sheet) -> None:
+def _print_setup(sheet: "Worksheet") -> None:
     """A4 landscape, fitted to the page's width (as many pages down as it takes), the header row on every page,
     page numbers in the footer."""
+    # a worksheet openpyxl makes has its page set-up properties, header and footer (its stubs say they may be None)
+    assert sheet.sheet_properties.pageSetUpPr is not None and sheet.oddFooter is not None \
+        and sheet.oddHeader is not None
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.orientation = "landscape"
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
@@ -427,7 +445,7 @@ def _print_setup(sheet) -> None:
     sheet.oddHeader.center.text = "&A"
 
 
-def _widths(sheet, widths: List[int]) -> None:
+def _widths(sheet: "Worksheet", widths: List[int]) -> None:
     from openpyxl.utils import get_column_letter
     for i, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(i)].width = width

@@ -4,7 +4,7 @@ from __future__ import annotations
 import decimal
 import unicodedata
 from decimal import Decimal
-from typing import TYPE_CHECKING, Iterable, List, Optional
+from typing import TYPE_CHECKING, Iterable, List, Optional, overload
 
 if TYPE_CHECKING:
     from ..policy.model import Policy
@@ -20,6 +20,12 @@ _MONEY = decimal.Context(prec=80)
 _CENT = Decimal("0.01")
 
 
+@overload
+def money(amount: Decimal, grouped: bool = False) -> str: ...
+@overload
+def money(amount: None, grouped: bool = False) -> None: ...
+@overload
+def money(amount: Optional[Decimal], grouped: bool = False) -> Optional[str]: ...
 def money(amount: Optional[Decimal], grouped: bool = False) -> Optional[str]:
     """An amount as the spec writes it: a string with two decimals (or None). Exact whatever its size (the
     default decimal context would refuse to quantize an amount of more than 26 integer digits).

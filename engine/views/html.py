@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
@@ -33,8 +33,13 @@ from ..runtime.decisions import Decision, decision_id, period_key
 from .formats import amount_text, money, outcome_label
 from .reasons import Words, reason_lines, standing, why_not_line
 
+if TYPE_CHECKING:
+    from ..policy.model import Policy
+    from ..runtime.decisions import Totals
+    from ..runtime.evaluate import Evaluation
 
-def _finalize(value):
+
+def _finalize(value: object) -> object:
     """Each ``{{ … }}`` value before it is escaped: text made visible (see ``subsidy_rules.views.exports.visible``)."""
     if isinstance(value, str) and not isinstance(value, Markup):
         return visible(value)
@@ -92,13 +97,13 @@ class Shop:
 
 @dataclass
 class Model:
-    policy: object
+    policy: Policy
     period: Dict[str, str]
     facts_sha256: str
     engine: str
     version: str
     ran_at: str
-    totals: object
+    totals: Totals
     shops: List[Shop]
     by_fund: List[Tuple[str, str, int, str]]  # label, code, count, amount
     by_clause: List[Tuple[str, str, int, str]]  # clause, heading, count, amount
@@ -112,7 +117,7 @@ class Model:
 def _signature(d: Decision) -> tuple:
     """What makes two decisions identical for the report: rule, outcome, amount, fund, and which conditions and
     requirements held (not the values each subject's facts gave them)."""
-    marks = []
+    marks: List[tuple] = []
     for e in d.events:
         if isinstance(e, T.Condition):
             marks.append(("c", e.label or e.text, e.holds))
@@ -129,7 +134,7 @@ def _signature(d: Decision) -> tuple:
     return (d.rule, d.outcome, d.amount, d.fund, d.reason if d.outcome != "denied" else None, tuple(marks))
 
 
-def report_model(evaluation, workshop: Optional[str] = None, version: str = "", why_not: bool = False) -> Model:
+def report_model(evaluation: "Evaluation", workshop: Optional[str] = None, version: str = "", why_not: bool = False) -> Model:
     """Everything the report shows, computed once: the summary's totals and each workshop's grouped rows.
 
     ``workshop``: only that workshop, in full (one row per decision). ``why_not``: also list the rules that did
@@ -158,11 +163,12 @@ def report_model(evaluation, workshop: Optional[str] = None, version: str = "", 
         entry[0] += 1
         entry[1] += kind in ("certified", "held", "revoked")
         entry[2] += len(granted)
-        entry[3] += sum((d.amount for d in granted), Decimal("0.00"))
+        granted_total = sum((d.amount for d in granted if d.amount is not None), Decimal("0.00"))  # every one has one
+        entry[3] += granted_total
         if workshop and ws["id"] != workshop:
             continue
         shop = Shop(ws["id"], ws.get("name", ""), ws.get("city", ""), ws.get("county", ""), kind, status_text,
-                    sum((d.amount for d in granted), Decimal("0.00")), len(granted), decisions=len(decisions))
+                    granted_total, len(granted), decisions=len(decisions))
         groups: Dict[tuple, Row] = {}
         for d in decisions:
             if d.outcome == "denied" and not why_not and not full and not d.detail("paid_by"):
@@ -184,6 +190,7 @@ def report_model(evaluation, workshop: Optional[str] = None, version: str = "", 
         for row in groups.values():
             if row.amount is not None:
                 each = next(d.shown_amount for d in decisions if decision_id(policy.sha256, period, d) == row.subjects[0][1])
+                assert each is not None  # the row has the amount its first decision shows
                 row.total = money(each * row.count, grouped=True)
         # the workshop's own decisions first, then clause by clause (a rule's rows together), subjects in order
         order = {d.id_in(policy.sha256, period): n for n, d in enumerate(decisions)}
@@ -198,7 +205,7 @@ def report_model(evaluation, workshop: Optional[str] = None, version: str = "", 
     # the rules that did not fire are counted only when asked for (the report is decided with why-not, to explain
     # a workshop that is not certified)
     outcomes = [(policy.label(o), n) for o, n in sorted(totals.counts.items()) if why_not or o != "denied"]
-    pending = []
+    pending: List[Tuple[str, str, int]] = []
     for (name, day, key), n in totals.waiting.items():
         parameter = policy.parameters.get(name)
         label = parameter.label if parameter is not None else name
@@ -210,7 +217,7 @@ def report_model(evaluation, workshop: Optional[str] = None, version: str = "", 
                  pending, clauses, full)
 
 
-def _clause_order(clause: str):
+def _clause_order(clause: str) -> Tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in clause.split("."))
 
 
@@ -226,13 +233,13 @@ def report_css() -> str:
     return _ENV.get_template("report.css").render()
 
 
-def summary_html(evaluation, version: str = "", model: Optional[Model] = None) -> str:
+def summary_html(evaluation: "Evaluation", version: str = "", model: Optional[Model] = None) -> str:
     """The county summary as an HTML fragment: totals by fund, clause and county, and the index of workshops."""
     model = model or report_model(evaluation, version=version)
     return _ENV.get_template("_summary.html").render(**_context(model))
 
 
-def workshop_html(evaluation, workshop: str, full: bool = True, model: Optional[Model] = None) -> str:
+def workshop_html(evaluation: "Evaluation", workshop: str, full: bool = True, model: Optional[Model] = None) -> str:
     """One workshop's section as an HTML fragment (``full``: one row per decision, traces open)."""
     model = model or report_model(evaluation, workshop=workshop if full else None)
     shop = next((s for s in model.shops if s.id == workshop), None)
@@ -241,7 +248,7 @@ def workshop_html(evaluation, workshop: str, full: bool = True, model: Optional[
     return _ENV.get_template("_workshop.html").render(ws=shop, **_context(model))
 
 
-def html_report(evaluation, workshop: Optional[str] = None, version: str = "", why_not: bool = False) -> str:
+def html_report(evaluation: "Evaluation", workshop: Optional[str] = None, version: str = "", why_not: bool = False) -> str:
     """The self-contained report: the whole run (summary, index, every workshop), or one workshop in full."""
     model = report_model(evaluation, workshop, version, why_not)
     return _ENV.get_template("report.html").render(css=Markup(report_css()), **_context(model))

@@ -2,7 +2,7 @@
 from its labels (``ledger.*``, ``text.*``), amounts with thousands separators (the one money formatter)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, List, Tuple
+from typing import TYPE_CHECKING, Iterable, List, Optional, Tuple
 
 from .formats import money, table
 from .reasons import Words
@@ -61,7 +61,7 @@ def ledger_text(report: "LedgerReport", policy: "Policy") -> str:
     return "\n".join(out)
 
 
-def _parameter(policy: "Policy", w: Words, name: str, key) -> str:
+def _parameter(policy: "Policy", w: Words, name: str, key: Optional[str]) -> str:
     """A parameter by its label (and its key's label), as the trace names it."""
     parameter = policy.parameters.get(name)
     label = parameter.label if parameter is not None else name

@@ -1,13 +1,13 @@
 """Problems as lines for people: code, ``file:line:col``, message, and the source line around the column."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, List
+from typing import Callable, Iterable, List, Tuple
 
 from ..problems import Problem
 from .formats import display_width
 
 
-def _around(text: str, col: int, width: int = 60):
+def _around(text: str, col: int, width: int = 60) -> Tuple[str, int]:
     """A long source line cut to ``width`` characters either side of ``col``, and where ``col`` falls in it."""
     if len(text) <= 2 * width + 20:
         return text, col
