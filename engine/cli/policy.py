@@ -5,7 +5,7 @@ import difflib
 import json
 import sys
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import click
 
