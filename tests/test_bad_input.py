@@ -50,7 +50,19 @@ FACTS_CASES = {
     "unknown field": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("wage_area: 3", "wage_area: 3\n    wage_aera: 3"),
                       ["facts.unknown_field", "没有名为 wage_aera 的字段", "是否应为“wage_area”"]),
     "duplicate key in facts": (PERIOD + PERIOD, ["yaml.duplicate_key", ":2:1"]),
+    # a yearly rate typed as a percentage would pay a hundred times the interest: the policy's facts check refuses it
+    "annual rate as a percentage": (PERIOD + "workshops:\n" + GOOD_WORKSHOP + "    loans:\n      - {id: L-1, type: "
+                                    "startup_guarantee, principal: 100000, annual_rate: 3.85, start: 2022-08-01}\n",
+                                    ["facts.annual_rate_as_fraction", "贷款 L-1", "0.0385", ":10:"]),
 }
+
+
+def test_an_annual_rate_just_under_one_is_still_read():
+    """The check's boundary: a rate below 1 (however high) is a fraction and is decided."""
+    text = (PERIOD + "workshops:\n" + GOOD_WORKSHOP + "    loans:\n      - {id: L-1, type: startup_guarantee, "
+            "principal: 100000, annual_rate: 0.99, start: 2022-08-01}\n")
+    result = CliRunner().invoke(main, ["evaluate", POLICY, "-", "-q", "--no-trace"], input=text)
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize("name", sorted(FACTS_CASES))

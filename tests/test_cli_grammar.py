@@ -278,3 +278,13 @@ def test_a_grant_barred_by_a_status_already_held_says_so_in_the_policy_words():
     [entry] = [e for e in barred["trace"] if e["event"] == "not_reached"]
     assert entry["code"] == "held"
     assert entry["details"]["since"] == "2022-07-01" and entry["details"]["route"] == "general"
+
+
+def test_a_not_inside_or_is_said_and_a_whole_not_reads_by_its_value():
+    """`not public_site or share >= 60%` failed: the trace says 并非（…是）, not "public site: 是 or …", which would
+    read as true; a condition that is only `not x` still reads by x's value."""
+    explained = run("explain", POLICY, EXAMPLE, "--workshop", "WS-005", "--width", "0").stdout
+    [line] = [x for x in explained.splitlines() if "公共投入场地的车间吸纳比例不低于60%：" in x and "✗" in x][:1]
+    assert "并非（政府投资建设" in line and "是）" in line
+    whole = run("explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "W-0001", "--width", "0").stdout
+    assert "此前未领取一次性吸纳就业补助：此前已领取一次性吸纳就业补助 否" in whole

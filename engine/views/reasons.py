@@ -281,6 +281,8 @@ class _Speaker:
         f = _parse(formula)
         if f is None:
             return None
+        if isinstance(f, E.Unary) and f.op == "not" and isinstance(f.operand, E.Name):
+            return self.node(f.operand)  # the whole condition is `not x`: x's value says it ("paid before: no")
         return self.node(f)
 
     # a name: its label, value and unit
@@ -337,9 +339,7 @@ class _Speaker:
             inner = self.node(f.operand, field)
             if f.op == "-":
                 return "-" + inner
-            if isinstance(f.operand, E.Name):
-                return inner  # the value says it: "paid before: no"
-            return self.w.call("op.not", inner) or inner
+            return self.w.call("op.not", inner) or inner  # inside `or`/`and` the `not` is said: it changes the sense
         if isinstance(f, E.Binary):
             other = _field_of(f.left) or _field_of(f.right)
             if f.op in ("==", "!=") and isinstance(f.right, E.Literal) and f.right.value is None:
