@@ -428,7 +428,10 @@ def test_policy_and_facts_swapped_is_one_problem():
     assert result.exit_code == 1
     assert result.output.count("error[") == 1
     assert (f"error[input.swapped] {EXAMPLE} 是数据文件而不是政策文件，{POLICY} 才是政策文件：POLICY 和 FACTS 的顺序写反了; "
-            f"先写政策文件，再写数据文件：subsidy evaluate {POLICY} {EXAMPLE}") in result.output
+            f"先写政策文件，再写数据文件：在 subsidy evaluate 中把 {POLICY} 写在 {EXAMPLE} 之前") in result.output
+    # a subcommand is named whole (the hint used to say `subsidy carry-in`, which does not exist)
+    nested = run("ledger", "carry-in", "sqlite:///unused.db", EXAMPLE, POLICY, "--reason", "x")
+    assert nested.exit_code == 1 and "在 subsidy ledger carry-in 中把" in nested.output
 
 
 def test_a_long_json_line_is_cut_around_the_column(write):

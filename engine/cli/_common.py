@@ -168,7 +168,8 @@ def _load(policy_path: str, facts_path: str, fmt: str = "text", encoding: Option
         policy = subsidy_rules.load_policy(policy_path)
     except subsidy_rules.InvalidInput as exc:
         from ..facts.swapped import swapped
-        _fail(swapped(policy_path, facts_path, click.get_current_context().info_name) or exc, fmt)
+        command = " ".join(click.get_current_context().command_path.split()[1:])  # "ledger carry-in", not "carry-in"
+        _fail(swapped(policy_path, facts_path, command) or exc, fmt)
     try:
         from ..facts.workbook import is_roster, roster_size
         bar = _bar(roster_size(facts_path, policy), "reading", quiet) if is_roster(facts_path) and not quiet \
