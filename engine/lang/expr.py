@@ -437,7 +437,7 @@ class _Template:
         except TypeError:  # a list among the values: printed each time
             return self._print(values)
         if text is None:
-            if len(self.texts) > 4_096:
+            if len(self.texts) > 512:  # small, as every cache that lives as long as the run (support.ParameterLookup)
                 self.texts.clear()
             text = self.texts[key] = self._print(values)
         return text

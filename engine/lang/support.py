@@ -197,7 +197,9 @@ class ParameterLookup:
 
     __slots__ = ("parameter", "_by_day")
 
-    _LIMIT = 4096  # distinct dates remembered per parameter
+    # distinct dates remembered per parameter: a run asks for the same few (month starts); a cache that grows with
+    # every birth date is walked again by each full garbage collection, which cost a province run more than it saved
+    _LIMIT = 512
 
     def __init__(self, parameter: Parameter):
         self.parameter = parameter
@@ -310,7 +312,7 @@ class TracedParameter:
             value = pv.value if keytext is None else pv.value[keytext]
             use = ParamUse(self.name, self.parameter.label, day, keytext, value, pv.since, pv.until, pv.source,
                            pv.unconfirmed, self.origin)
-        if len(self._uses) > 100_000:
+        if len(self._uses) > 1_024:  # small: see ParameterLookup._LIMIT
             self._uses.clear()
         self._uses[(day, keytext)] = use
         return use

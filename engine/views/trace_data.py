@@ -68,7 +68,7 @@ def _iso(d: _dt.date) -> str:
     """A date as YYYY-MM-DD (the few dates of a run, each written once)."""
     text = _ISO.get(d)
     if text is None:
-        if len(_ISO) > 100_000:
+        if len(_ISO) > 4_096:  # small: a long-lived cache is walked by every full garbage collection
             _ISO.clear()
         text = _ISO[d] = d.isoformat()
     return text
@@ -139,7 +139,7 @@ def _uses(params, shown: set) -> List[dict]:
             continue
         found = _USES.get(id(p))
         if found is None or found[0] is not p:
-            if len(_USES) > 10_000:
+            if len(_USES) > 1_024:
                 _USES.clear()
             found = _USES[id(p)] = (p, _use(p))
         out.append(found[1])
