@@ -281,6 +281,24 @@ def test_every_slip_in_a_workbook_at_once_sorted(tmp_path):
     assert cells == sorted(cells)  # by row, then column
 
 
+def test_a_required_column_misspelt_is_said_once_not_on_every_row(tmp_path):
+    """Both header rows of 性别 misspelt: the column is unknown and the required one missing, said once each; the
+    rows' missing values of a column the sheet lacks are not listed again (a new user's roster gave 383 of them)."""
+    def edit(book):
+        book["劳动力"]["E1"] = "姓别"
+        book["劳动力"]["E2"] = "sexx"
+    result = run("evaluate", POLICY, _county_workbook(tmp_path, edit))
+    assert result.exit_code == 1
+    codes = sorted(line.split("error[")[1].split("]")[0] for line in result.output.splitlines() if "error[" in line)
+    assert codes == ["roster.missing_column", "roster.unknown_column"], result.output
+    # a blank cell of a column that is there is still named at its cell
+    def blank(book):
+        edit(book)
+        book["劳动力"]["F4"] = None
+    also = run("evaluate", POLICY, _county_workbook(tmp_path, blank))
+    assert "劳动力!F4" in also.output and "facts.missing" in also.output
+
+
 def test_amounts_with_separators_excel_dates_and_labels_are_read(tmp_path):
     def edit(book):
         book["月度收入与社保"]["D3"] = "2,600.00"
@@ -507,8 +525,8 @@ def test_a_workbook_row_is_read_into_the_document_a_yaml_file_gives(tmp_path):
     from subsidy_rules.facts.workbook import read_roster
     from subsidy_rules.source import read_file
     policy = subsidy_rules.load_policy(POLICY)
-    doc, problems = read_roster(str(ROOT / "examples" / "county" / "2022-07.xlsx"), policy)
-    assert problems == []
+    doc, problems, gaps = read_roster(str(ROOT / "examples" / "county" / "2022-07.xlsx"), policy)
+    assert problems == [] and gaps == frozenset()
     original = read_file(COUNTY).data
     assert _amounts(doc.data) == _amounts(original)
     cell = doc.locate("/workshops/0/workers/29/history/si_subsidy_months")

@@ -23,20 +23,29 @@ def load_roster(path: str, policy: Policy, encoding: Optional[str] = None,
     """The facts of the roster at ``path``, checked as a YAML or JSON file's are; InvalidInput with every problem,
     each at its sheet, row and column, in the policy's language."""
     from .reading import check_facts
-    doc, problems = read_roster(path, policy, encoding, progress)
+    doc, problems, gaps = read_roster(path, policy, encoding, progress)
     facts: Optional[Facts] = None
     if isinstance(doc.data, dict) and "period" in doc.data:
         try:
             facts = check_facts(doc, policy)
         except InvalidInput as exc:
-            # one message a slip: a cell the reader refused (a formula without a value) is not missing as well
+            # one message a slip: a cell the reader refused (a formula without a value) is not missing as well, nor
+            # is each row's value of a required column the sheet lacks (the missing column is said once)
             refused = {p.location for p in problems}
-            problems = problems + [p for p in (_at_cell(doc, p) for p in exc.problems) if p.location not in refused]
+            problems = problems + [p for p in (_at_cell(doc, p) for p in exc.problems)
+                                   if p.location not in refused and not _in_gap(p, gaps)]
     lang = language(policy)
     if problems:
         raise InvalidInput(localize(enrich(problems, doc.data, lang), lang))
     assert facts is not None  # no problem found: the facts were checked
     return dataclasses.replace(facts, sha256=roster_sha256(path))
+
+
+def _in_gap(problem: Problem, gaps) -> bool:
+    """A missing value in a column its sheet lacks altogether."""
+    match = _MISSING.search(problem.message)
+    sheet = getattr(problem.location, "sheet", None)
+    return match is not None and (sheet, match.group(1).rsplit("/", 1)[-1]) in gaps
 
 
 def _at_cell(doc: Document, problem: Problem) -> Problem:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
+from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, TypeVar
 
 from ..locale import language, say
 from ..policy.model import Policy
@@ -44,6 +44,7 @@ class _Reader:
         self.positions = Positions({"": Location(path)})
         self.progress = progress
         self.refused: set = set()  # ids of workers whose rows name no workshop of the roster
+        self.missing: Set[Tuple[str, str]] = set()  # (sheet title, field name) of each required column not there
         self.cells = CellValues(policy, self.problems)
 
     def problem(self, code: str, key: str, loc: Location, pointer: str = "", hint: Optional[str] = None,
@@ -232,6 +233,8 @@ class _Reader:
                 self.problem("roster.missing_column", "roster.missing_column",
                              CellLocation(table.file, header_row, 1, table.title, f"A{header_row}", ""),
                              column=column.label, field=column.code, sheet=table.title)
+                if column.path:
+                    self.missing.add((table.title, column.path[-1]))
         return columns, start
 
 
@@ -251,8 +254,17 @@ def _put(record: dict, path: Tuple[str, ...], value: object) -> None:
     record[path[-1]] = value
 
 
+class RosterRead(NamedTuple):
+    """A roster read: its facts document (values located at their cells), the problems of reading it, and the
+    required columns a sheet lacks, as (sheet title, field name): a row's missing value there is already said."""
+
+    doc: Document
+    problems: List[Problem]
+    missing_columns: FrozenSet[Tuple[str, str]] = frozenset()
+
+
 def read_roster(path: str, policy: Policy, encoding: Optional[str] = None,
-                progress: Optional[Callable[[int], None]] = None) -> Tuple[Document, List[Problem]]:
+                progress: Optional[Callable[[int], None]] = None) -> RosterRead:
     """The facts document of a roster (values located at their cells), and the problems of reading it."""
     if path.lower().endswith(".xls"):
         lang = language(policy)
@@ -268,10 +280,10 @@ def read_roster(path: str, policy: Policy, encoding: Optional[str] = None,
             raise InvalidInput([Problem("roster.format", "not a workbook (.xlsx) or a folder of CSV files", "",
                                         Location(path))])
         if problems:
-            return Document(path, "", {}, {"": Location(path)}), problems
+            return RosterRead(Document(path, "", {}, {"": Location(path)}), problems)
         reader = _Reader(path, policy, progress)
         data = reader.read(tables)
-        return Document(path, "", data, reader.positions), reader.problems
+        return RosterRead(Document(path, "", data, reader.positions), reader.problems, frozenset(reader.missing))
     finally:
         for handle in handles:
             handle.close()
