@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, FrozenSet, Optional, Tuple
 
 from ..locale import language, localize
 from ..policy.model import Policy
@@ -41,7 +41,7 @@ def load_roster(path: str, policy: Policy, encoding: Optional[str] = None,
     return dataclasses.replace(facts, sha256=roster_sha256(path))
 
 
-def _in_gap(problem: Problem, gaps) -> bool:
+def _in_gap(problem: Problem, gaps: FrozenSet[Tuple[str, str]]) -> bool:
     """A missing value in a column its sheet lacks altogether."""
     match = _MISSING.search(problem.message)
     sheet = getattr(problem.location, "sheet", None)
