@@ -59,6 +59,12 @@ def load_facts(path: "str | os.PathLike[str]", policy: Policy, encoding: Optiona
         doc = read_file(path, encoding=encoding)
     except InvalidInput as exc:
         raise InvalidInput(localize(exc.problems, lang)) from None
+    return _checked(doc, policy, lang)
+
+
+def _checked(doc: Document, policy: Policy, lang: str) -> Facts:
+    """``doc`` checked as facts for ``policy``; its problems with hints, in the policy's language."""
+    from ..locale import localize
     try:
         return check_facts(doc, policy)
     except InvalidInput as exc:
@@ -131,11 +137,7 @@ def _load_stdin(policy: Policy, encoding: Optional[str]) -> Facts:
         doc = read_json_fast(STDIN_NAME, text) if text.lstrip().startswith("{") else read_text(STDIN_NAME, text)
     except InvalidInput as exc:
         raise InvalidInput(localize(exc.problems, lang)) from None
-    try:
-        return check_facts(doc, policy)
-    except InvalidInput as exc:
-        from .hints import enrich
-        raise InvalidInput(localize(enrich(exc.problems, doc.data, lang, lambda p: doc.line(p.location.line)), lang)) from None
+    return _checked(doc, policy, lang)
 
 
 def check_facts(doc: Document, policy: Policy) -> Facts:
