@@ -310,7 +310,7 @@ def format_value(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, Decimal):
-        return _decimal_text(value)
+        return decimal_text(value)
     if isinstance(value, Fraction):
         return show_fraction(value)
     if isinstance(value, str):
@@ -322,7 +322,8 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def _decimal_text(value: Decimal) -> str:
+def decimal_text(value: Decimal) -> str:
+    """A decimal as the policy's language writes it: its exact digits, without trailing zeros or an exponent."""
     text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -331,7 +332,7 @@ def _decimal_text(value: Decimal) -> str:
 
 #: The common kinds of value, looked up by class before the general rules of :func:`format_value` (a trace prints
 #: hundreds of thousands of them); each gives what those rules give.
-_FORMATS = {bool: lambda v: "true" if v else "false", Decimal: _decimal_text, str: lambda v: f'"{v}"', int: str,
+_FORMATS = {bool: lambda v: "true" if v else "false", Decimal: decimal_text, str: lambda v: f'"{v}"', int: str,
             type(None): lambda v: "null"}
 
 

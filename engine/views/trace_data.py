@@ -28,6 +28,7 @@ from fractions import Fraction
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from ..facts.model import Derived
+from ..lang.expr import decimal_text
 from ..runtime import trace as T
 from .formats import money
 
@@ -44,17 +45,10 @@ def value(v: Any) -> Any:
     if isinstance(v, dict):
         return {str(k): value(x) for k, x in v.items()}
     if isinstance(v, Decimal):
-        return _decimal(v)
+        return decimal_text(v)
     if isinstance(v, _dt.date):
         return _iso(v)
     return str(v)
-
-
-def _decimal(v: Decimal) -> str:
-    text = format(v, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
 
 
 def _fraction(v: Fraction) -> str:
@@ -79,7 +73,7 @@ def _same(v):
 
 
 _VALUES: Dict[type, Callable[[Any], Any]] = {
-    type(None): _same, bool: _same, str: _same, Decimal: _decimal, int: str, Fraction: _fraction,
+    type(None): _same, bool: _same, str: _same, Decimal: decimal_text, int: str, Fraction: _fraction,
     _dt.date: _iso, list: lambda v: [value(x) for x in v], tuple: lambda v: [value(x) for x in v],
 }
 
