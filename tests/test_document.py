@@ -12,6 +12,7 @@ import subsidy_rules
 from subsidy_rules import schemas
 from subsidy_rules.cli import main
 from subsidy_rules.facts.model import Derived
+from subsidy_rules.lang import expr as E
 from subsidy_rules.runtime import trace as T
 from subsidy_rules.views import trace_data as TD
 from subsidy_rules.views.document import document_text
@@ -70,7 +71,8 @@ class _Check:
             if isinstance(p, Derived):
                 computed = self.dic["computed"][use["computed"]]
                 assert (p.name, p.formula, p.label) == (use["computed"], computed["formula"], computed.get("label"))
-                assert (use["substituted"], use["value"]) == (p.substituted, TD.value(p.value))
+                assert (use.get("values", {}), use["value"]) == (_read(p), TD.value(p.value))
+                assert _carries(p.formula, p)
                 continue
             parameter = self.dic["parameters"][use["parameter"]]
             assert (p.name, p.at.isoformat(), p.key) == (use["parameter"], use["on"], use.get("key"))
@@ -84,16 +86,19 @@ class _Check:
     def condition(self, c, entry):
         text = self.dic["conditions"][entry["condition"]]
         assert (c.text, c.label, c.reading) == (text["text"], text.get("label"), text.get("reading"))
-        assert (c.holds, c.substituted) == (entry["holds"], entry["substituted"])
-        assert entry.get("values", {}) == {name: TD.value(v) for name, v in c.seen}
+        assert (c.holds, _read(c)) == (entry["holds"], entry.get("values", {}))
+        assert _carries(text["text"], c)  # every value its text with values in place shows
         self.uses(c.params, entry.get("uses", []))
 
     def arithmetic(self, a, entry):
         assert self.dic["formulas"][entry["formula"]] == a.formula
-        assert (entry["substituted"], entry["exact"], entry["rounded"]) == (a.substituted, TD.value(a.exact), f"{a.rounded:.2f}")
+        assert (entry.get("values", {}), entry["exact"], entry["rounded"]) == (_read(a), TD.value(a.exact), f"{a.rounded:.2f}")
+        assert _carries(self.dic["formulas"][entry["formula"]], a)
         lets = entry.get("lets", [])
-        assert [(let.name, let.formula, let.substituted, TD.value(let.value)) for let in a.lets] == \
-            [(x["name"], self.dic["formulas"][x["formula"]], x["substituted"], x["value"]) for x in lets]
+        assert [(let.name, let.formula, _read(let), TD.value(let.value)) for let in a.lets] == \
+            [(x["name"], self.dic["formulas"][x["formula"]], x.get("values", {}), x["value"]) for x in lets]
+        for let, x in zip(a.lets, lets):
+            assert _carries(self.dic["formulas"][x["formula"]], let)
         self.uses(a.params, entry.get("uses", []))
 
     def group(self, e):
@@ -134,7 +139,8 @@ class _Check:
         self.condition(e, entry)
 
     def Limit(self, e, entry, d):
-        assert (self.dic["formulas"][entry["formula"]], e.substituted, e.value) == (e.text, entry["substituted"], entry["value"])
+        assert (self.dic["formulas"][entry["formula"]], _read(e), e.value) == (e.text, entry.get("values", {}), entry["value"])
+        assert _carries(e.text, e)
         self.uses(e.params, entry.get("uses", []))
 
     def Item(self, e, entry, d):
@@ -169,6 +175,28 @@ class _Check:
         assert (Decimal(entry["amount"]) if entry["amount"] is not None else None) == e.amount
 
 
+def _read(e) -> dict:
+    """What an event's expression read, as its trace data writes it."""
+    return {name: TD.value(v) for name, v in e.shown}
+
+
+def _shows(text: str, e) -> dict:
+    """Each value the event's expression printed with its values shows (a node of ``text``, the dictionary's, that
+    it substitutes), under the name it is written as: the trace data must carry every one."""
+    printed = e._substituted  # the Substituted the event's text is printed from
+    assert E.unparse(printed.ast) == E.unparse(E.parse(text))
+    values = printed.capture.values()
+    out = {E.written(n): values[id(n)] for n in E.walk(printed.ast)
+           if id(n) in values and n is not printed.without and not isinstance(n, E.Literal)}
+    assert out or E.unparse(printed.ast)  # printed with no values in place: nothing to show
+    return out
+
+
+def _carries(text: str, e) -> bool:
+    shows = {name: TD.value(v) for name, v in _shows(text, e).items()}
+    return shows.items() <= _read(e).items()
+
+
 def test_every_trace_entry_says_what_its_event_says_with_its_texts_read_from_the_dictionary(town):
     kinds = set()
     for policy_path, facts_path in ((POLICY, EXAMPLE), (FORK, EXAMPLE), (POLICY, town)):
@@ -197,7 +225,10 @@ def test_a_decision_lists_each_value_it_used_once_and_writes_numbers_as_exact_te
     uses = [u for e in top_up["trace"] for u in _all_uses(e)]
     assert len({json.dumps(u, sort_keys=True) for u in uses}) == len(uses)
     july = [e for e in top_up["trace"] if e["event"] == "item" and e["item"] == "2022-07"][0]
-    assert july["arithmetic"]["substituted"] == "815 - 700"
+    assert july["arithmetic"]["values"] == {"floor": "815", "month.income": "700"}  # as in its text: 815 - 700
+    assert july["arithmetic"]["lets"][0]["values"] == {
+        "month.start": "2022-07-01", 'param("minimum_wage_floor_ratio", month.start)': "0.5",
+        "workshop.wage_area": "3", 'param("minimum_monthly_wage", month.start, workshop.wage_area)': "1630"}
     assert (july["arithmetic"]["exact"], july["arithmetic"]["rounded"]) == ("115", "115.00")
     assert july["arithmetic"]["lets"][0]["value"] == "815"
     wage = doc["dictionary"]["parameters"]["minimum_monthly_wage"]

@@ -242,6 +242,9 @@ def _stream(policy: "Policy", facts: str, backend: str, why_not: bool, trace: "T
     # collector's way, which otherwise walks it again and again while each workshop's records come and go (about
     # 15 % of the run's time), and not copied page by page into forked workers as the collector touches it
     gc.freeze()
+    # and each workshop's records, results and trace events (tens of thousands of objects, gone once it is
+    # written) are not walked again and again by young-generation collections while it is decided
+    gc.set_threshold(50_000, 20, 100)
     ran_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
     def header_of(header: "StreamHeader") -> Dict[str, Any]:

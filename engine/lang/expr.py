@@ -467,6 +467,35 @@ def substitute(node: Node, values: dict) -> str:
     return template.fill(values)
 
 
+_WRITTEN: Dict[int, Tuple[Node, str]] = {}
+
+
+def written(node: Node) -> str:
+    """A node as the policy wrote it (a name's dotted path; a call or a count printed once per node): the key a
+    trace files the value it read under."""
+    if node.__class__ is Name:
+        return node.dotted  # type: ignore[attr-defined]
+    entry = _WRITTEN.get(id(node))
+    if entry is None or entry[0] is not node:  # the id of a tree that is gone may be reused: the entry says whose
+        if len(_WRITTEN) > 10_000:
+            _WRITTEN.clear()
+        entry = _WRITTEN[id(node)] = (node, unparse(node))
+    return entry[1]
+
+
+_WITHIN: Dict[int, Tuple[Node, frozenset]] = {}
+
+
+def within(tree: Node) -> frozenset:
+    """The identities of the nodes of ``tree``, worked out once per tree."""
+    entry = _WITHIN.get(id(tree))
+    if entry is None or entry[0] is not tree:
+        if len(_WITHIN) > 10_000:
+            _WITHIN.clear()
+        entry = _WITHIN[id(tree)] = (tree, frozenset(id(n) for n in walk(tree)))
+    return entry[1]
+
+
 def walk(node: Node):
     """Every node of the tree, parents first."""
     yield node

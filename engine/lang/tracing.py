@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
-from .expr import Comprehension, Name, substitute, unparse
+from .expr import Comprehension, Name, substitute, unparse, within, written
 
 
 class Capture:
@@ -54,6 +54,21 @@ class Capture:
                     out[text] = value
             self._named = tuple(out.items())
         return self._named
+
+    def shown(self, tree: Any, without: Any = None) -> Tuple[Tuple[str, Any], ...]:
+        """(node as written, value) for each name, count and parameter of ``tree`` it read (less the node
+        ``without``), once each, in the order read (the first value seen of each): the values ``tree`` printed with
+        its values shows, as data. A let or a computed value ``tree`` reads is shown by its name: what the let read
+        is its own."""
+        inside = within(tree)
+        out: Dict[str, Any] = {}
+        for node, value in self.seen or ():
+            if node is without or id(node) not in inside:
+                continue
+            text = written(node)
+            if text not in out:
+                out[text] = value
+        return tuple(out.items())
 
     def uses(self) -> tuple:
         """Each parameter value and computed value it built on, once, in the order used."""
@@ -177,6 +192,10 @@ class Substituted:
             self._text = substitute(self.ast, values)
         return self._text
 
+    def shown(self) -> Tuple[Tuple[str, Any], ...]:
+        """The values the text shows, as data (:meth:`Capture.shown`)."""
+        return self.capture.shown(self.ast, self.without)
+
 
 class ShowsValues:
     """A trace record that shows an expression with the values it saw: ``substituted``, kept as text or as a
@@ -189,9 +208,14 @@ class ShowsValues:
     def substituted(self) -> str:
         """The expression with the values it saw in place of the names and calls that gave them."""
         text = self._substituted
-        if text.__class__ is not str:
-            text = self._substituted = str(text)
-        return text
+        return text if text.__class__ is str else str(text)  # a Substituted prints once, and keeps what it read
+
+    @property
+    def shown(self) -> Tuple[Tuple[str, Any], ...]:
+        """(node as written, value) for each value the expression read: what ``substituted`` shows, as data (none
+        for a record that was given its text only)."""
+        text = self._substituted
+        return () if text.__class__ is str else text.shown()
 
 
 class Reads:

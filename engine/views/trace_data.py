@@ -142,7 +142,10 @@ def _uses(params, shown: set) -> List[dict]:
 
 def _use(p) -> dict:
     if p.__class__ is Derived:
-        return {"computed": p.name, "substituted": p.substituted, "value": value(p.value)}
+        out = {"computed": p.name}
+        _values(out, p)
+        out["value"] = value(p.value)
+        return out
     use = {"parameter": p.name, "on": _iso(p.at), "from": _date(p.since)}
     if p.key is not None:
         use["key"] = p.key
@@ -165,19 +168,32 @@ def _with_uses(out: dict, event, shown: set) -> dict:
     return out
 
 
+def _values(out: dict, e) -> dict:
+    """``out`` with the values the expression of ``e`` read, by the name (or count, or parameter call) as written:
+    with its text in the dictionary, what its text with the values in place (a view) is made of."""
+    seen = e.shown
+    if seen:
+        out["values"] = {name: value(v) for name, v in seen}
+    return out
+
+
 def _condition(c, shown: set) -> dict:
-    out = {"condition": condition_id(c.text, c.label, c.reading), "holds": c.holds, "substituted": c.substituted}
-    if c.seen:
-        out["values"] = {name: value(v) for name, v in c.seen}
+    out = _values({"condition": condition_id(c.text, c.label, c.reading), "holds": c.holds}, c)
     return _with_uses(out, c, shown)
 
 
+def _let(let) -> dict:
+    out = _values({"name": let.name, "formula": formula_id(let.formula)}, let)
+    out["value"] = value(let.value)
+    return out
+
+
 def _arithmetic(a, shown: set) -> dict:
-    out = {"formula": formula_id(a.formula), "substituted": a.substituted, "exact": value(a.exact),
-           "rounded": money(a.rounded)}
+    out = _values({"formula": formula_id(a.formula)}, a)
+    out["exact"] = value(a.exact)
+    out["rounded"] = money(a.rounded)
     if a.lets:
-        out["lets"] = [{"name": let.name, "formula": formula_id(let.formula), "substituted": let.substituted,
-                        "value": value(let.value)} for let in a.lets]
+        out["lets"] = [_let(let) for let in a.lets]
     return _with_uses(out, a, shown)
 
 
@@ -220,7 +236,8 @@ def _condition_event(e, shown: set) -> dict:
 
 
 def _limit(e, shown: set) -> dict:
-    out = {"event": "limit", "formula": formula_id(e.text), "substituted": e.substituted, "value": _count(e.value)}
+    out = _values({"event": "limit", "formula": formula_id(e.text)}, e)
+    out["value"] = _count(e.value)
     return _with_uses(out, e, shown)
 
 
