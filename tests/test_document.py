@@ -180,21 +180,23 @@ def _read(e) -> dict:
     return {name: TD.value(v) for name, v in e.shown}
 
 
-def _shows(text: str, e) -> dict:
-    """Each value the event's expression printed with its values shows (a node of ``text``, the dictionary's, that
-    it substitutes), under the name it is written as: the trace data must carry every one."""
+def _carries(text: str, e) -> bool:
+    """Every value the event's expression printed with its values shows (each node of ``text``, the dictionary's,
+    that it substitutes) is in its trace data: a name or a count in ``values``, under the name it is written as; a
+    parameter's value among the parameter values the expression used (which the data lists by parameter, date and
+    key, their values in the dictionary)."""
     printed = e._substituted  # the Substituted the event's text is printed from
     assert E.unparse(printed.ast) == E.unparse(E.parse(text))
-    values = printed.capture.values()
-    out = {E.written(n): values[id(n)] for n in E.walk(printed.ast)
-           if id(n) in values and n is not printed.without and not isinstance(n, E.Literal)}
-    assert out or E.unparse(printed.ast)  # printed with no values in place: nothing to show
-    return out
-
-
-def _carries(text: str, e) -> bool:
-    shows = {name: TD.value(v) for name, v in _shows(text, e).items()}
-    return shows.items() <= _read(e).items()
+    values, read = printed.capture.values(), _read(e)
+    used = [(u.name, TD.value(u.value)) for u in printed.capture.params if not isinstance(u, Derived)]
+    holes = [n for n in E.walk(printed.ast) if id(n) in values and n is not printed.without and not isinstance(n, E.Literal)]
+    assert holes or E.unparse(printed.ast) == e.substituted  # printed with no values in place: nothing to show
+    for n in holes:
+        if isinstance(n, E.Call):
+            assert n.func == "param" and (n.args[0].value, TD.value(values[id(n)])) in used, E.written(n)
+        else:
+            assert read[E.written(n)] == TD.value(values[id(n)]), E.written(n)
+    return True
 
 
 def test_every_trace_entry_says_what_its_event_says_with_its_texts_read_from_the_dictionary(town):
@@ -226,9 +228,9 @@ def test_a_decision_lists_each_value_it_used_once_and_writes_numbers_as_exact_te
     assert len({json.dumps(u, sort_keys=True) for u in uses}) == len(uses)
     july = [e for e in top_up["trace"] if e["event"] == "item" and e["item"] == "2022-07"][0]
     assert july["arithmetic"]["values"] == {"floor": "815", "month.income": "700"}  # as in its text: 815 - 700
-    assert july["arithmetic"]["lets"][0]["values"] == {
-        "month.start": "2022-07-01", 'param("minimum_wage_floor_ratio", month.start)': "0.5",
-        "workshop.wage_area": "3", 'param("minimum_monthly_wage", month.start, workshop.wage_area)': "1630"}
+    # floor = param("minimum_wage_floor_ratio", month.start) * param("minimum_monthly_wage", month.start,
+    # workshop.wage_area): the parameters by name, date and key in the uses, their values in the dictionary
+    assert july["arithmetic"]["lets"][0]["values"] == {"month.start": "2022-07-01", "workshop.wage_area": "3"}
     assert (july["arithmetic"]["exact"], july["arithmetic"]["rounded"]) == ("115", "115.00")
     assert july["arithmetic"]["lets"][0]["value"] == "815"
     wage = doc["dictionary"]["parameters"]["minimum_monthly_wage"]

@@ -483,16 +483,17 @@ def written(node: Node) -> str:
     return entry[1]
 
 
-_WITHIN: Dict[int, Tuple[Node, frozenset]] = {}
+_WITHIN: Dict[int, Tuple[Node, Dict[int, str]]] = {}
 
 
-def within(tree: Node) -> frozenset:
-    """The identities of the nodes of ``tree``, worked out once per tree."""
+def names_within(tree: Node) -> Dict[int, str]:
+    """Each name and count of ``tree`` as written (:func:`written`), by the node's identity: worked out once per
+    tree."""
     entry = _WITHIN.get(id(tree))
     if entry is None or entry[0] is not tree:
         if len(_WITHIN) > 10_000:
             _WITHIN.clear()
-        entry = _WITHIN[id(tree)] = (tree, frozenset(id(n) for n in walk(tree)))
+        entry = _WITHIN[id(tree)] = (tree, {id(n): written(n) for n in walk(tree) if isinstance(n, (Name, Comprehension))})
     return entry[1]
 
 

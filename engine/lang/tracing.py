@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
-from .expr import Comprehension, Name, substitute, unparse, within, written
+from .expr import Comprehension, Name, substitute, unparse, names_within
 
 
 class Capture:
@@ -56,17 +56,15 @@ class Capture:
         return self._named
 
     def shown(self, tree: Any, without: Any = None) -> Tuple[Tuple[str, Any], ...]:
-        """(node as written, value) for each name, count and parameter of ``tree`` it read (less the node
-        ``without``), once each, in the order read (the first value seen of each): the values ``tree`` printed with
-        its values shows, as data. A let or a computed value ``tree`` reads is shown by its name: what the let read
-        is its own."""
-        inside = within(tree)
+        """(name or count as written, value) for each name and count of ``tree`` it read (less the node ``without``),
+        once each, in the order read (the first value seen of each): with the parameter values it used
+        (:meth:`uses`), what ``tree`` printed with its values shows, as data. A let or a computed value ``tree``
+        reads is shown by its name: what the let read is its own."""
+        texts = names_within(tree)
         out: Dict[str, Any] = {}
         for node, value in self.seen or ():
-            if node is without or id(node) not in inside:
-                continue
-            text = written(node)
-            if text not in out:
+            text = texts.get(id(node))
+            if text is not None and text not in out and node is not without:
                 out[text] = value
         return tuple(out.items())
 
