@@ -226,6 +226,22 @@ def _ledger_run(url: str, policy: "Policy", facts: "Facts", options: _Options, r
     return run, info
 
 
+def _long_run(loaded: bool) -> None:
+    """Set the cyclic garbage collector for a run over a whole facts file (this process, and the workers it forks).
+
+    Each workshop's records, results and trace events (tens of thousands of objects, gone once it is written) are
+    not walked again and again by young-generation collections while it is decided (about a tenth of a traced run;
+    the run's peak memory grows by a few tens of MiB). Once the policy is ``loaded`` (its compiled rules, parameters,
+    labels, which live as long as the run), it is kept out of the collector's way, which otherwise walks it again at
+    every full collection (about 15 % of the run's time), and not copied page by page into forked workers as the
+    collector touches it."""
+    import gc
+
+    gc.set_threshold(100_000, 50, 100)
+    if loaded:
+        gc.freeze()
+
+
 def _stream(policy: "Policy", facts: str, backend: str, why_not: bool, trace: "TraceOption", jobs: int, quiet: bool,
             output: Optional[str]) -> "Optional[Totals]":
     """Decide a JSON facts file workshop by workshop, writing as it goes. Its totals, or None if it met a problem."""
@@ -236,15 +252,7 @@ def _stream(policy: "Policy", facts: str, backend: str, why_not: bool, trace: "T
     from ..views.document import json_header
     from ..runtime.stream import StreamStopped, write_document
 
-    import gc
-
-    # the loaded policy (its compiled rules, parameters, labels) lives as long as the run: kept out of the cyclic
-    # collector's way, which otherwise walks it again and again while each workshop's records come and go (about
-    # 15 % of the run's time), and not copied page by page into forked workers as the collector touches it
-    gc.freeze()
-    # and each workshop's records, results and trace events (tens of thousands of objects, gone once it is
-    # written) are not walked again and again by young-generation collections while it is decided
-    gc.set_threshold(50_000, 20, 100)
+    _long_run(loaded=True)
     ran_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
     def header_of(header: "StreamHeader") -> Dict[str, Any]:
@@ -319,6 +327,7 @@ def verify(decisions: str, facts: str, encoding: Optional[str], policy: Optional
     """
     from ..tools.verify import verify as run_verify
     _stdin_facts(facts)
+    _long_run(loaded=False)
     with _ledger(ledger_url) if ledger_url else nullcontext() as led:
         try:
             result = run_verify(decisions, facts, policy, led, encoding=encoding)

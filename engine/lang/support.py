@@ -15,7 +15,7 @@ from typing import Any, Dict
 
 from . import exact
 from .calendar import add_months as _add_months, add_years as _add_years, months_between as _months_between
-from ..policy.parameters import Parameter, ParameterMissing, tier as _tier
+from ..policy.parameters import Parameter, ParameterMissing, ParamUse, tier as _tier
 from ..problems import InputFault
 
 #: Marks a value not worked out yet (a let, a computed value).
@@ -301,7 +301,6 @@ class TracedParameter:
         return use.value
 
     def _use(self, day, keytext):
-        from ..policy.parameters import ParamUse
         try:
             pv = self.parameter.at(day)
         except ParameterMissing:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Optional, Tuple
 
@@ -66,25 +65,41 @@ def _span(value: ParameterValue) -> str:
     return f"{start} to {end}"
 
 
-@dataclass(frozen=True)
 class ParamUse:
-    """A trace record: a parameter consulted, with what it gave and why it was in force."""
+    """A trace record: a parameter consulted, with what it gave and why it was in force. Immutable by convention; a
+    slotted class, as the trace events are (a traced run builds one per parameter, date and key it reads)."""
 
-    name: str
-    label: str
-    at: _dt.date
-    key: Optional[str]
-    value: Any
-    since: Optional[_dt.date]
-    until: Optional[_dt.date]
-    source: str
-    unconfirmed: bool
-    origin: str = ""  # the policy file the value came from
+    __slots__ = ("name", "label", "at", "key", "value", "since", "until", "source", "unconfirmed", "origin",
+                 "identity")
+    _fields = ("name", "label", "at", "key", "value", "since", "until", "source", "unconfirmed", "origin")
 
-    @cached_property
-    def identity(self) -> tuple:
-        """What makes two uses the same in a trace: the parameter, its key, and the value and date it was read on."""
-        return (self.name, self.key, self.since, self.at)
+    def __init__(self, name: str, label: str, at: _dt.date, key: Optional[str], value: Any,
+                 since: Optional[_dt.date], until: Optional[_dt.date], source: str, unconfirmed: bool,
+                 origin: str = ""):
+        self.name = name
+        self.label = label
+        self.at = at
+        self.key = key
+        self.value = value
+        self.since = since
+        self.until = until
+        self.source = source
+        self.unconfirmed = unconfirmed
+        self.origin = origin  # the policy file the value came from
+        # what makes two uses the same in a trace: the parameter, its key, and the value and date it was read on
+        self.identity: Tuple[Any, ...] = (name, key, since, at)
+
+    def _astuple(self) -> tuple:
+        return tuple(getattr(self, f) for f in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is ParamUse and self._astuple() == other._astuple()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self.identity)
+
+    def __repr__(self) -> str:
+        return "ParamUse(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields) + ")"
 
     def in_force(self) -> str:
         if self.since is None:

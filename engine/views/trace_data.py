@@ -128,9 +128,6 @@ def _uses(params, shown: set) -> List[dict]:
         if key in shown:
             continue
         shown.add(key)
-        if p.__class__ is Derived:  # a record's own: written where its decisions first use it
-            out.append(_use(p))
-            continue
         found = _USES.get(id(p))
         if found is None or found[0] is not p:
             if len(_USES) > 1_024:
@@ -152,8 +149,9 @@ def _use(p) -> dict:
     return use
 
 
-#: Each parameter use written once: a parameter's use on a date is one object the engine hands to every trace that
-#: reads it (a run reads few dates), so its entry is made once and shared, never changed (the entry says whose).
+#: Each use written once: a parameter's use on a date is one object the engine hands to every trace that reads it
+#: (a run reads few dates), and a computed value one object per record, handed to each of its decisions that uses it;
+#: so its entry is made once and shared, never changed (the entry says whose).
 _USES: Dict[int, tuple] = {}
 
 
