@@ -88,6 +88,11 @@ def test_the_text_view_is_a_table_per_workshop_with_totals_by_fund():
     assert "一次性吸纳就业补助" in out and "one_time_hiring_subsidy" not in out and "granted" not in out
     assert "帮扶车间 WS-005 移民新村扶贫车间（忻州市 静乐县）：未认定：3.1 认定为就业帮扶车间：✗ 公共投入场地" in out
     assert not re.search(r"\s未享受\s", out)  # the rules that did not fire are listed with --why-not only
+    # a subsidy that lost to its exclusive partner (3.2 against WS-002's 3.5 award) pays nothing: no amount, no fund,
+    # and a line saying why, with the amounts compared
+    lost = re.search(r"劳动力 B-0001\s+3\.2\s+一次性吸纳就业补助\s+不重复享受\s+(\S+)\s+(\S+)\n", out)
+    assert lost and lost.groups() == ("-", "-"), out
+    assert "劳动力 B-0001 3.2 一次性吸纳就业补助：T = 50,000.00 ≥ H + N = 0.00 + 4,500.00 = 4,500.00" in out
 
 
 def test_why_not_gives_one_line_per_rule_that_did_not_fire():

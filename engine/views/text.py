@@ -50,14 +50,17 @@ def to_text(evaluation: "Evaluation", why_not: Optional[bool] = None) -> str:
         rows = [[policy.label(f"column.{key}", key) for key in ("subject", "clause", "rule", "outcome", "amount", "fund")]]
         total = Decimal("0.00")
         for d in shown:
-            fund = policy.label(d.fund) if d.fund else ("-" if d.shown_amount is None else policy.label(NO_FUND))
+            # what is paid, from which fund: a decision that lost to its exclusive partner pays nothing (its line below
+            # says why, with the amounts compared; the CSV and the workbook keep the amount it would have been)
+            paid = None if d.outcome == "suppressed" else d.shown_amount
+            fund = "-" if paid is None else policy.label(d.fund) if d.fund else policy.label(NO_FUND)
             rows.append([subject_label(d, policy), d.clause, policy.rule(d.rule).label, outcome_label(policy, d),
-                         money(d.shown_amount, grouped=True) or "-", fund])
+                         money(paid, grouped=True) or "-", fund])
             if d.outcome == "granted" and d.amount is not None:
                 total += d.amount
         out.extend("  " + line for line in table(rows, right={4}))
         for d in shown:
-            if d.outcome in ("denied", "pending"):
+            if d.outcome in ("denied", "pending", "suppressed"):
                 why = why_not_line(d, policy)
                 if why:
                     out.append("  " + w("text.why", subject=f"{subject_label(d, policy)} {d.clause} "
