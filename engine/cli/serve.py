@@ -8,12 +8,12 @@ from typing import Optional, Tuple
 import click
 
 import subsidy_rules
-from ._common import _fail, _PATH, _ledger_option
+from ._common import _Command, _Group, _fail, _PATH, _ledger_option
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-@click.command()
+@click.command(cls=_Command)
 @click.argument("policy", type=_PATH)
 @_ledger_option("history comes from it, and clerks record into it.")
 @click.option("--users", "users_path", type=_PATH, metavar="FILE",
@@ -82,7 +82,7 @@ def serve(policy: str, ledger_url: Optional[str], users_path: Optional[str], hos
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 
 
-@click.group()
+@click.group(cls=_Group)
 def users() -> None:
     """The users file of subsidy serve: names, Argon2 password hashes, roles and counties."""
 
