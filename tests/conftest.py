@@ -18,6 +18,17 @@ def policy():
     return subsidy_rules.load_policy(POLICY)
 
 
+@pytest.fixture(scope="session")
+def en_policy(tmp_path_factory):
+    """The bundled policy asking for English (``report.lang: en``): the command line's own lines are then in English,
+    the catalog's fallback; its labels stay the policy's."""
+    text = Path(POLICY).read_text(encoding="utf-8")
+    assert text.count("report.lang: zh-CN") == 1
+    path = tmp_path_factory.mktemp("en") / "policy_en.yaml"
+    path.write_text(text.replace("report.lang: zh-CN", "report.lang: en"), encoding="utf-8")
+    return str(path)
+
+
 @pytest.fixture
 def write(tmp_path):
     """Write text to a file in a temporary folder and return its path."""

@@ -199,6 +199,8 @@ class _OutputFile(click.Path):
                 ctx: Optional[click.Context]) -> "str | bytes | os.PathLike[str]":
         if self.dash and (value == "-" or _is_stdout(value)):
             return "-"
+        if _is_stdout(value):
+            self.fail(f"{os.fspath(value)} is standard output: give a file", param, ctx)
         path = super().convert(value, param, ctx)
         if os.path.exists(path) and not os.path.isfile(path):
             self.fail(f"{path!s} is not a regular file", param, ctx)

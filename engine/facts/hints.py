@@ -83,7 +83,7 @@ def text_hint(value: object, lang: str, wants: str = "") -> Optional[str]:
 
 
 def _amount(text: str) -> Optional[str]:
-    """The number an amount typed with separators or a unit stands for, as the reader takes it ('1,500元' -> '1500'),
+    """The number an amount typed with separators or a unit stands for, as the reader takes it ('2,600 yuan' -> '2600'),
     or None if ``text`` is not such an amount."""
     match = _AMOUNT.match(text.strip())
     if not match:
