@@ -94,7 +94,7 @@ def test_carry_in_from_standard_input(tmp_path, en_policy):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     assert run("ledger", "init", url).exit_code == 0
     done = run("ledger", "carry-in", url, POLICY, "-", "--reason", "paper records", input=_bytes(EXAMPLE))
-    assert done.exit_code == 0 and "已将 2 条历史记录作为第 1 次运行" in done.stdout
+    assert done.exit_code == 0 and "已将 2 个历史条目作为批次 1（" in done.stdout
     english = f"sqlite:///{tmp_path / 'english.db'}"
     assert run("ledger", "init", english).exit_code == 0
     done = run("ledger", "carry-in", english, en_policy, "-", "--reason", "paper records", input=_bytes(EXAMPLE))
@@ -327,21 +327,21 @@ def test_ledger_commands_with_no_policy_speak_lang_or_english(tmp_path, monkeypa
     made = run("ledger", "init", url)
     assert made.exit_code == 0 and made.stdout.startswith(f"created an empty ledger at {url}\nledger head of {url}: run 0")
     again = run("ledger", "init", url, "--lang", "zh-CN")
-    assert again.stdout.startswith(f"{url} 已有台账（0 次运行）：未新建\n台账 {url} 的链头：第 0 次运行，第 0 条记录")
+    assert again.stdout.startswith(f"{url} 已有台账（0 个批次）：未新建\n台账 {url} 的链头：批次 0，条目 0，哈希 ")
     assert run("ledger", "carry-in", url, POLICY, COUNTY / "2022-07.yaml", "--reason", "records", "-q").exit_code == 0
     assert run("ledger", "verify", url).stdout.startswith(f"{url}: intact: 1 run, every entry chained")
     monkeypatch.setenv("SUBSIDY_LANG", "zh_CN.UTF-8")
-    assert run("ledger", "verify", url).stdout.startswith(f"{url}：完好：1 次运行")
+    assert run("ledger", "verify", url).stdout.startswith(f"{url}：完整：1 个批次，每个条目都与前一条目相链接")
     assert run("ledger", "verify", url, "--lang", "en").stdout.startswith(f"{url}: intact: 1 run,")
     runs = run("ledger", "runs", url).stdout.splitlines()
-    assert runs[0].split()[:3] == ["运行", "编号", "类型"] and runs[1].split()[2] == "历史转入"
+    assert runs[0].split()[:3] == ["批次", "编号", "类别"] and runs[1].split()[2] == "历史转入"
     monkeypatch.setenv("SUBSIDY_LANG", "fr")  # a language with no catalog: English
     runs = run("ledger", "runs", url).stdout.splitlines()
     assert runs[0].split()[:3] == ["run", "id", "kind"] and runs[1].split()[2] == "carry-in"
     monkeypatch.delenv("SUBSIDY_LANG")
     assert run("ledger", "keygen", "--key", tmp_path / "office.key").exit_code == 0
     signed = run("ledger", "checkpoint", url, "--key", tmp_path / "office.key", "-o", tmp_path / "c.json", "--lang", "zh")
-    assert signed.exit_code == 0 and signed.stdout.startswith(f"已写入 {tmp_path / 'c.json'}：第 1 次运行")
+    assert signed.exit_code == 0 and signed.stdout.startswith(f"已写入 {tmp_path / 'c.json'}：批次 1，条目 ")
     checked = run("ledger", "verify", url, "--checkpoint", tmp_path / "c.json")
     assert f"matches the checkpoint {tmp_path / 'c.json'} of " in checked.stdout and "0 runs recorded since" in checked.stdout
     assert "note: " in checked.stderr and "signature was checked with the key it carries" in checked.stderr
@@ -353,7 +353,7 @@ def test_ledger_commands_with_no_policy_speak_lang_or_english(tmp_path, monkeypa
 def test_the_ledger_lines_of_a_run_are_in_the_policy_language(tmp_path, en_policy):
     """recorded, already recorded and the ledger's head, in Chinese for the bundled policy and in English for the same
     policy asking for English."""
-    for policy, said in ((POLICY, ("已记录为台账 ", " 的第 2 次运行（", "：未作任何改动", " 的链头：第 2 次运行，")),
+    for policy, said in ((POLICY, ("已记账，批次 2（", "本次测算已记账，批次 2（", "：未作任何改动", " 的链头：批次 2，条目 ")),
                          (en_policy, ("recorded run 2 (", " granted", "already recorded as run 2 (", "ledger head of "))):
         url = f"sqlite:///{tmp_path / (os.path.basename(policy) + '.db')}"
         assert run("ledger", "init", url).exit_code == 0

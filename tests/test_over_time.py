@@ -376,7 +376,7 @@ def test_strict_records_nothing_while_a_decision_is_pending(tmp_path, ledger_url
     facts = _facts(tmp_path, "2023-03", [_si_worker("P0", "2023-03")],
                    certification={"on": "2022-07-01", "route": "general"})
     result = subsidy("evaluate", POLICY, facts, "--ledger", ledger_url, "--record", "--strict", "-o", facts + ".json")
-    assert result.exit_code == 1 and "未记录：有待定的决定，本次运行失败（--strict）" in result.output
+    assert result.exit_code == 1 and "未记账：有待定决定，本次运行按 --strict 判为失败" in result.output
     assert len(subsidy("ledger", "runs", ledger_url).stdout.strip().splitlines()) == 1  # the header: no run
     assert subsidy("evaluate", POLICY, facts, "--ledger", ledger_url, "--record", "-o", facts + ".json").exit_code == 0
     assert len(subsidy("ledger", "runs", ledger_url).stdout.strip().splitlines()) == 2  # without --strict it records

@@ -200,7 +200,7 @@ def test_ledger_carry_in_takes_a_csv_folder(tmp_path):
     assert run("ledger", "init", url).exit_code == 0
     result = run("ledger", "carry-in", url, POLICY, folder, "--reason", "county records")
     assert result.exit_code == 0, result.output
-    assert "条历史记录作为第 1 次运行" in result.output
+    assert "个历史条目作为批次 1（" in result.output
 
 
 # --- slips, in a workbook, a CSV folder and YAML: one message each, at the cell, saying what to type ---------------
