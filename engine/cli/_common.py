@@ -422,8 +422,11 @@ def _ledger(url: str, open_with: "Optional[Callable[[str], Ledger]]" = None) -> 
             opened.close()
 
 
-def _head_line(led: "Ledger", head: "Head") -> str:
-    """The ledger's head, to write down or compare with a signed checkpoint, in the command's language."""
+def _head_line(led: "Ledger", head: "Optional[Head]") -> str:
+    """The ledger's head, to write down or compare with a signed checkpoint, in the command's language (none yet:
+    run 0, entry 0)."""
+    if head is None:
+        return _say("cli.head", ledger=led.display, runs=0, entries=0, chain="-")
     return _say("cli.head", ledger=led.display, runs=head.runs, entries=head.entries, chain=head.chain)
 
 
