@@ -112,7 +112,7 @@ def test_why_not_is_one_option_on_evaluate_and_explain():
     granted_only = run(*base, "--granted-only").stdout
     assert granted_only != default and len(granted_only) < len(default)
     old = run(*base, "--all")  # the old spelling still works, and says so
-    assert old.exit_code == 0 and old.stdout == default and "--why-not" in old.stderr
+    assert old.exit_code == 0 and old.stdout == default and "注意：--all 现写作 --why-not" in old.stderr  # policy's language
     assert "--all" not in run("explain", "--help").stdout and "--why-not / --granted-only" in run("explain", "--help").stdout
     assert run(*base, "--all", "--granted-only").exit_code == 2
     ev = json.loads(run("evaluate", POLICY, EXAMPLE, "--why-not", "--no-trace").stdout)["decisions"]
@@ -431,3 +431,15 @@ def test_dev_stdout_is_standard_output(tmp_path):
     book = run("template", POLICY, "-o", "/dev/stdout")
     assert book.exit_code == 0 and book.stdout_bytes.startswith(b"PK")
     assert run("ledger", "checkpoint", "x.db", "--key", "k", "-o", "/dev/stdout").exit_code == 2  # a file only
+
+
+def test_serve_says_where_it_serves_in_the_policy_language(tmp_path, monkeypatch, en_policy):
+    import uvicorn
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw["port"]))
+    zh = run("serve", POLICY, "--data", tmp_path / "zh", "--port", "8123")
+    assert zh.exit_code == 0 and served == [8123], zh.output
+    assert zh.stderr.startswith(f"正在提供 {POLICY}：http://127.0.0.1:8123/（数据目录 ") and "只读：未给出 --users" in zh.stderr
+    en = run("serve", en_policy, "--data", tmp_path / "en", "--port", "8124")
+    assert en.exit_code == 0 and en.stderr.startswith(f"serving {en_policy} at http://127.0.0.1:8124/ (data in ")
+    assert "read-only: no --users" in en.stderr
