@@ -147,7 +147,8 @@ def diff(old: str, new: str, facts: Optional[str], encoding: Optional[str], fmt:
     echo("  " + _say("cli.diff.subjects", n=len(impact.subjects)))
     for w, k, l, a, b in impact.subjects:
         who = _say("cli.diff.worker", id=k) if k else _say("cli.diff.loan", id=l) if l else _say("cli.diff.workshop")
-        echo(f"    {w} {who}: {money(a, grouped=True)} → {money(b, grouped=True)} ({_signed(b - a)})")
+        echo("    " + _say("cli.diff.subject", workshop=w, who=who, before=money(a, grouped=True),
+                             after=money(b, grouped=True), change=_signed(b - a)))
     _write("\n".join(lines) + "\n", _to_stdout(output), quiet)
 
 
