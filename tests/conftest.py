@@ -9,6 +9,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import subsidy_rules  # noqa: E402
 
+# the command line's language comes from the policy; where there is none, from --lang or SUBSIDY_LANG, else English:
+# the tests say which they mean, whatever the shell that runs them exports
+os.environ.pop("SUBSIDY_LANG", None)
+
 POLICY = str(ROOT / "policies" / "shanxi_2022.yaml")
 EXAMPLE = str(ROOT / "examples" / "facts_2022.yaml")
 
@@ -16,6 +20,17 @@ EXAMPLE = str(ROOT / "examples" / "facts_2022.yaml")
 @pytest.fixture(scope="session")
 def policy():
     return subsidy_rules.load_policy(POLICY)
+
+
+@pytest.fixture(scope="session")
+def en_policy(tmp_path_factory):
+    """The bundled policy asking for English (``report.lang: en``): the command line's own lines are then in English,
+    the catalog's fallback; its labels stay the policy's."""
+    text = Path(POLICY).read_text(encoding="utf-8")
+    assert text.count("report.lang: zh-CN") == 1
+    path = tmp_path_factory.mktemp("en") / "policy_en.yaml"
+    path.write_text(text.replace("report.lang: zh-CN", "report.lang: en"), encoding="utf-8")
+    return str(path)
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def test_verify_passes_on_an_untouched_file_and_names_an_edited_decision(tmp_pat
     path = tmp_path / "decisions.json"
     assert run("evaluate", POLICY, EXAMPLE, "--why-not", "-o", str(path)).exit_code == 0
     ok = run("verify", str(path), EXAMPLE)
-    assert ok.exit_code == 0 and "verified: all 2332 decisions" in ok.output, ok.output
+    assert ok.exit_code == 0 and "核验通过：" in ok.output and "中全部 2332 项决定重新测算后完全一致" in ok.output, ok.output
 
     doc = json.loads(path.read_text(encoding="utf-8"))
     target = next(d for d in doc["decisions"] if d["worker"] == "W-0002" and d["clause"] == "3.8")

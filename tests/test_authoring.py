@@ -151,8 +151,14 @@ def test_diff_reports_the_change_and_its_budget_impact(write):
     changed = write("policy.yaml", open(POLICY, encoding="utf-8").read().replace("value: 1500", "value: 1800"))
     result = run("diff", POLICY, changed, "--facts", EXAMPLE)
     assert result.exit_code == 0, result.output
-    assert "parameter one_time_hiring_subsidy changed" in result.output
+    assert "参数 one_time_hiring_subsidy 修改" in result.output  # in the new policy's language (report.lang zh-CN)
     assert "from 2022-06-27: 1500 → 1800" in result.output
+    assert "  发放金额有变化的车间、劳动力和贷款：38\n" in result.output
+    english = write("policy_en.yaml", open(changed, encoding="utf-8").read().replace("report.lang: zh-CN", "report.lang: en"))
+    said = run("diff", POLICY, english, "--facts", EXAMPLE).output
+    assert "parameter one_time_hiring_subsidy changed" in said and "from 2022-06-27: 1500 → 1800" in said
+    assert "  workshops, workers and loans whose payout changes: 38\n" in said
+    assert "    WS-001 worker W-0001: 6,573.26 → 6,873.26 (+300.00)\n" in said
     doc = json.loads(run("diff", POLICY, changed, "--facts", EXAMPLE, "--format", "json").stdout)
     assert doc["changes"] == [{"kind": "parameter", "id": "one_time_hiring_subsidy", "change": "changed",
                                "details": ["from 2022-06-27: 1500 → 1800"]}]

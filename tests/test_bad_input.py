@@ -115,7 +115,16 @@ def test_every_problem_is_reported_sorted(write):
     assert len(lines) == 2
     positions = [tuple(int(x) for x in line.split(":")[1:3]) for line in lines]
     assert positions == sorted(positions)
-    assert "2 errors" in result.output
+    assert result.output.splitlines()[-1] == "2 个错误"  # the count, in the policy's language
+
+
+def test_the_count_of_problems_is_in_the_language_the_policy_asks_for(write, en_policy):
+    text = PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("[poverty_alleviated]", "[poor]").replace("wage_area: 3", "wage_area: 9")
+    facts = write("facts.yaml", text)
+    english = run("evaluate", en_policy, facts)
+    assert english.exit_code == 1 and english.output.splitlines()[-1] == "2 errors"
+    one = run("evaluate", en_policy, write("one.yaml", PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("wage_area: 3", "wage_area: 9")))
+    assert one.exit_code == 1 and one.output.splitlines()[-1] == "1 error"
 
 
 def test_usage_errors_exit_2():

@@ -23,10 +23,14 @@ def evaluate_json(policy=POLICY, facts=EXAMPLE, *extra):
     return json.loads(result.stdout)
 
 
-def test_validate_accepts_the_shanxi_policy():
+def test_validate_accepts_the_shanxi_policy(en_policy):
     result = run("validate", POLICY)
     assert result.exit_code == 0, result.output
-    assert "policy shanxi_2022 is valid: 20 clauses, 13 rules" in result.output
+    assert "政策 shanxi_2022 有效：20 个条款，13 条规则" in result.output  # in the policy's language (report.lang zh-CN)
+    english = run("validate", en_policy)  # the same policy asking for English
+    assert english.exit_code == 0 and "policy shanxi_2022 is valid: 20 clauses, 13 rules" in english.output
+    quiet = run("validate", "-q", POLICY)
+    assert quiet.exit_code == 0 and quiet.output == ""  # -q: nothing but problems, and there are none
 
 
 def test_the_example_output_matches_the_decisions_schema_and_its_totals_add_up():
@@ -156,16 +160,40 @@ def test_raising_1500_to_1800_changes_payouts_with_no_code_touched(write):
     assert Decimal(after["totals"]["by_clause"]["3.2"]) - Decimal(before["totals"]["by_clause"]["3.2"]) == 300 * (1 + 34 + 2 + 1)
 
 
-def test_the_policy_test_command_runs_the_yaml_cases():
+def test_the_policy_test_command_runs_the_yaml_cases(en_policy):
     result = run("test", POLICY)
     assert result.exit_code == 0, result.output
-    assert re.search(r"^\d+ passed, 0 failed$", result.output, re.M)
+    assert re.search(r"^\d+ 个通过，0 个未通过$", result.output, re.M) and " 通过\n" in result.output
+    english = run("test", en_policy, POLICY[:-5] + ".tests.yaml")
+    assert english.exit_code == 0, english.output
+    assert re.search(r"^\d+ passed, 0 failed$", english.output, re.M) and " PASSED\n" in english.output
+    quiet = run("test", "-q", POLICY)
+    assert quiet.exit_code == 0 and quiet.output == ""
 
 
-def test_help_teaches():
+def test_help_teaches(monkeypatch, tmp_path):
+    """From the clone's folder the examples name the bundled policy, so they can be copied and run; elsewhere they
+    say policy.yaml."""
+    monkeypatch.chdir(ROOT)
     out = run("--help").output
-    assert "subsidy evaluate policy.yaml examples/facts_2022.yaml" in out and "policies/" in out
-    assert "Exit codes" in out
+    assert "subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml" in out and "policies/" in out
+    assert "Exit codes" in out and " policy.yaml" not in out
+    assert "subsidy evaluate policies/shanxi_2022.yaml examples/facts_2022.yaml" in run("evaluate", "--help").output
+    assert "subsidy ledger report ledger.db policies/shanxi_2022.yaml" in run("ledger", "report", "--help").output
+    monkeypatch.chdir(tmp_path)
+    assert "subsidy evaluate policy.yaml examples/facts_2022.yaml" in run("--help").output
+
+
+def test_the_help_examples_run_as_they_are(monkeypatch):
+    """Each example `subsidy --help` gives that needs nothing made first runs from the clone's folder."""
+    import shlex
+    monkeypatch.chdir(ROOT)
+    examples = [line.strip() for line in run("--help").output.splitlines()
+                if line.strip().startswith("subsidy ") and ("validate" in line or "examples/facts_2022" in line)]
+    assert len(examples) == 3
+    for line in examples:
+        result = run(*shlex.split(line)[1:])
+        assert result.exit_code == 0, (line, result.output)
 
 
 def test_the_engine_knows_no_particular_policy():

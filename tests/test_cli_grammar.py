@@ -4,6 +4,7 @@ mark unless --no-bom; progress on a terminal on every long path; the summaries p
 import hashlib
 import io
 import json
+import os
 import re
 
 import openpyxl
@@ -15,6 +16,7 @@ from conftest import EXAMPLE, POLICY, ROOT
 
 COUNTY = ROOT / "examples" / "county"
 FORK = str(ROOT / "policies" / "examples" / "neighbour_province.yaml")
+EXAMPLE_TEXT = open(EXAMPLE, encoding="utf-8").read()
 
 
 def run(*args, input=None):
@@ -80,19 +82,23 @@ def test_explain_verify_and_diff_take_facts_from_standard_input(tmp_path):
     decisions = tmp_path / "decisions.json"
     assert run("evaluate", POLICY, EXAMPLE, "-o", decisions).exit_code == 0
     verified = run("verify", decisions, "-", input=raw)
-    assert verified.exit_code == 0 and "verified" in verified.stdout
+    assert verified.exit_code == 0 and "核验通过" in verified.stdout  # in the language of the policy the run used
     changed = run("verify", decisions, "-", input=raw.replace(b"WS-001", b"WS-0X1"))
     assert changed.exit_code == 1 and "verify.facts_changed" in changed.stderr
     diff = run("diff", POLICY, FORK, "--facts", "-", input=raw)
     assert diff.exit_code == 0
-    assert diff.stdout == run("diff", POLICY, FORK, "--facts", EXAMPLE).stdout.replace(f"on {EXAMPLE}:", "on -:")
+    assert diff.stdout == run("diff", POLICY, FORK, "--facts", EXAMPLE).stdout.replace(f"对 {EXAMPLE} 发放", "对 - 发放")
 
 
-def test_carry_in_from_standard_input(tmp_path):
+def test_carry_in_from_standard_input(tmp_path, en_policy):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     assert run("ledger", "init", url).exit_code == 0
     done = run("ledger", "carry-in", url, POLICY, "-", "--reason", "paper records", input=_bytes(EXAMPLE))
-    assert done.exit_code == 0 and "carried in" in done.stdout
+    assert done.exit_code == 0 and "已将 2 个历史条目作为批次 1（" in done.stdout
+    english = f"sqlite:///{tmp_path / 'english.db'}"
+    assert run("ledger", "init", english).exit_code == 0
+    done = run("ledger", "carry-in", english, en_policy, "-", "--reason", "paper records", input=_bytes(EXAMPLE))
+    assert done.exit_code == 0 and "carried in 2 history entries as run 1" in done.stdout
     runs = run("ledger", "runs", url).stdout
     assert "<stdin>" in runs
 
@@ -106,7 +112,7 @@ def test_why_not_is_one_option_on_evaluate_and_explain():
     granted_only = run(*base, "--granted-only").stdout
     assert granted_only != default and len(granted_only) < len(default)
     old = run(*base, "--all")  # the old spelling still works, and says so
-    assert old.exit_code == 0 and old.stdout == default and "--why-not" in old.stderr
+    assert old.exit_code == 0 and old.stdout == default and "注意：--all 现写作 --why-not" in old.stderr  # policy's language
     assert "--all" not in run("explain", "--help").stdout and "--why-not / --granted-only" in run("explain", "--help").stdout
     assert run(*base, "--all", "--granted-only").exit_code == 2
     ev = json.loads(run("evaluate", POLICY, EXAMPLE, "--why-not", "--no-trace").stdout)["decisions"]
@@ -151,7 +157,7 @@ def test_format_output_and_ledger_read_the_same_on_every_command():
     assert [p.name for p in report.params if p.param_type_name == "argument"] == ["url", "policy"]
 
 
-def test_ledger_report_policy_argument_quiet_and_csv(tmp_path):
+def test_ledger_report_policy_argument_quiet_and_csv(tmp_path, en_policy):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     assert run("ledger", "init", url).exit_code == 0
     assert run("evaluate", POLICY, COUNTY / "2022-08.yaml", "--ledger", url, "--record", "-q").exit_code in (0, 1)
@@ -164,7 +170,9 @@ def test_ledger_report_policy_argument_quiet_and_csv(tmp_path):
     assert quiet.exit_code == 0 and quiet.stderr == ""
     assert _bytes(out).startswith(b"\xef\xbb\xbftable,key")
     loud = run("ledger", "report", url, POLICY, "--format", "csv", "-o", out, "--no-bom")
-    assert _bytes(out).startswith(b"table,key") and f"wrote {out}" in loud.stderr and "ledger head of" in loud.stderr
+    assert _bytes(out).startswith(b"table,key") and f"已写入 {out}\n" in loud.stderr and " 的链头：" in loud.stderr
+    english = run("ledger", "report", url, en_policy, "--format", "csv", "-o", out)
+    assert f"wrote {out}\n" in english.stderr and "ledger head of " in english.stderr
     assert run("ledger", "report", url, POLICY, "--format", "json", "-o", "-").stdout.startswith("{")
 
 
@@ -196,10 +204,12 @@ def test_template_and_convert_write_to_standard_output(tmp_path):
     assert run("facts", "convert", EXAMPLE, "-o", "-").exit_code == 2  # which format, on standard output?
 
 
-def test_diff_writes_to_a_file_like_every_command(tmp_path):
+def test_diff_writes_to_a_file_like_every_command(tmp_path, en_policy):
     out = tmp_path / "diff.txt"
     done = run("diff", POLICY, FORK, "--facts", EXAMPLE, "-o", out)
-    assert done.exit_code == 0 and done.stdout == "" and f"wrote {out}" in done.stderr
+    assert done.exit_code == 0 and done.stdout == "" and f"已写入 {out}\n" in done.stderr
+    english = run("diff", POLICY, en_policy, "-o", tmp_path / "en.txt")  # in the language of the new policy
+    assert english.exit_code == 0 and f"wrote {tmp_path / 'en.txt'}\n" in english.stderr
     assert out.read_text("utf-8") == run("diff", POLICY, FORK, "--facts", EXAMPLE).stdout
     assert "1,500.00 →" in out.read_text("utf-8")  # amounts as people read them, from the one money formatter
     assert run("diff", POLICY, FORK, "-o", out, "-q").stderr == ""
@@ -208,14 +218,15 @@ def test_diff_writes_to_a_file_like_every_command(tmp_path):
 # --- progress on a terminal ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", ["text", "html", "csv"])
-def test_the_in_memory_path_shows_progress_on_a_terminal(monkeypatch, fmt):
+def test_the_in_memory_path_shows_progress_on_a_terminal(monkeypatch, fmt, en_policy):
     quiet_run = run("evaluate", POLICY, EXAMPLE, "--format", fmt, "-q")
     monkeypatch.setattr("subsidy_rules.cli._common._interactive", lambda: True)
     shown = run("evaluate", POLICY, EXAMPLE, "--format", fmt)
-    assert shown.exit_code == 0 and "deciding" in shown.stderr
+    assert shown.exit_code == 0 and "测算中" in shown.stderr  # the bar's label, in the policy's language
     strip = (lambda t: re.sub(r"[0-9T:+-]{20,}", "", t)) if fmt == "html" else (lambda t: t)  # its run time
     assert strip(shown.stdout) == strip(quiet_run.stdout)  # decided a workshop at a time: the same run
-    assert "deciding" not in run("evaluate", POLICY, EXAMPLE, "--format", fmt, "-q").stderr
+    assert "测算中" not in run("evaluate", POLICY, EXAMPLE, "--format", fmt, "-q").stderr
+    assert "deciding" in run("evaluate", en_policy, EXAMPLE, "--format", fmt).stderr
 
 
 def test_a_ledger_run_shows_progress_on_a_terminal_and_records_the_same(monkeypatch, tmp_path):
@@ -224,17 +235,18 @@ def test_a_ledger_run_shows_progress_on_a_terminal_and_records_the_same(monkeypa
     assert run("ledger", "init", url).exit_code == 0
     assert run("ledger", "carry-in", url, POLICY, month, "--reason", "records to 2022-06").exit_code == 0
     quiet_run = run("evaluate", POLICY, month, "--ledger", url, "-q", "--no-trace")
-    assert quiet_run.exit_code == 0 and "deciding" not in quiet_run.stderr
+    assert quiet_run.exit_code == 0 and "测算中" not in quiet_run.stderr
     monkeypatch.setattr("subsidy_rules.cli._common._interactive", lambda: True)
     shown = run("evaluate", POLICY, month, "--ledger", url, "--record", "--no-trace")
     assert shown.exit_code == 0, shown.output
-    assert "deciding" in shown.stderr
+    assert "测算中" in shown.stderr
     first, recorded = json.loads(quiet_run.stdout), json.loads(shown.stdout)
     assert recorded["totals"] == first["totals"]
 
 
-def test_no_progress_when_standard_error_is_not_a_terminal():
-    assert "deciding" not in run("evaluate", POLICY, EXAMPLE, "--format", "text").stderr
+def test_no_progress_when_standard_error_is_not_a_terminal(en_policy):
+    assert "测算中" not in run("evaluate", POLICY, EXAMPLE, "--format", "text").stderr
+    assert "deciding" not in run("evaluate", en_policy, EXAMPLE, "--format", "text").stderr
 
 
 # --- the words people read -----------------------------------------------------------------------------------------
@@ -288,3 +300,146 @@ def test_a_not_inside_or_is_said_and_a_whole_not_reads_by_its_value():
     assert "并非（政府投资建设" in line and "是）" in line
     whole = run("explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "W-0001", "--width", "0").stdout
     assert "此前未领取一次性吸纳就业补助：此前已领取一次性吸纳就业补助 否" in whole
+
+
+# --- what a person reads on the command line: the policy's language, or English ------------------------------------
+
+@pytest.mark.parametrize("typed", ["１，５００元", "１５００", "１，５００", "1,500元", "1500元", "1,500"])
+def test_a_mistyped_amount_is_told_the_number_the_reader_accepts(tmp_path, typed):
+    """The hint for an amount typed with full-width digits, a separator or a unit says what to type, and what it says
+    is read: one suggestion, never one the reader then refuses."""
+    text = EXAMPLE_TEXT.replace("income: 700,", f"income: \"{typed}\",", 1)
+    facts = tmp_path / "facts.yaml"
+    facts.write_text(text, encoding="utf-8")
+    result = run("evaluate", POLICY, facts)
+    assert result.exit_code == 1
+    [line] = [x for x in result.stderr.splitlines() if "error[facts.invalid_value]" in x]
+    suggested = re.findall(r"(?:请用半角输入“([^”]+)”|请写成 (\S+))", line.split("; ", 1)[1])
+    assert [a or b for a, b in suggested] == ["1500"], line
+    facts.write_text(EXAMPLE_TEXT.replace("income: 700,", "income: 1500,", 1), encoding="utf-8")
+    assert run("evaluate", POLICY, facts).exit_code == 0
+
+
+def test_ledger_commands_with_no_policy_speak_lang_or_english(tmp_path, monkeypatch):
+    """ledger init, verify, runs and checkpoint have no policy: --lang, else SUBSIDY_LANG, else English."""
+    monkeypatch.delenv("SUBSIDY_LANG", raising=False)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    made = run("ledger", "init", url)
+    assert made.exit_code == 0 and made.stdout.startswith(f"created an empty ledger at {url}\nledger head of {url}: run 0")
+    again = run("ledger", "init", url, "--lang", "zh-CN")
+    assert again.stdout.startswith(f"{url} 已有台账（0 个批次）：未新建\n台账 {url} 的链头：批次 0，条目 0，哈希 ")
+    assert run("ledger", "carry-in", url, POLICY, COUNTY / "2022-07.yaml", "--reason", "records", "-q").exit_code == 0
+    assert run("ledger", "verify", url).stdout.startswith(f"{url}: intact: 1 run, every entry chained")
+    monkeypatch.setenv("SUBSIDY_LANG", "zh_CN.UTF-8")
+    assert run("ledger", "verify", url).stdout.startswith(f"{url}：完整：1 个批次，每个条目都与前一条目相链接")
+    assert run("ledger", "verify", url, "--lang", "en").stdout.startswith(f"{url}: intact: 1 run,")
+    runs = run("ledger", "runs", url).stdout.splitlines()
+    assert runs[0].split()[:3] == ["批次", "编号", "类别"] and runs[1].split()[2] == "历史转入"
+    monkeypatch.setenv("SUBSIDY_LANG", "fr")  # a language with no catalog: English
+    runs = run("ledger", "runs", url).stdout.splitlines()
+    assert runs[0].split()[:3] == ["run", "id", "kind"] and runs[1].split()[2] == "carry-in"
+    monkeypatch.delenv("SUBSIDY_LANG")
+    assert run("ledger", "keygen", "--key", tmp_path / "office.key").exit_code == 0
+    signed = run("ledger", "checkpoint", url, "--key", tmp_path / "office.key", "-o", tmp_path / "c.json", "--lang", "zh")
+    assert signed.exit_code == 0 and signed.stdout.startswith(f"已写入 {tmp_path / 'c.json'}：批次 1，条目 ")
+    checked = run("ledger", "verify", url, "--checkpoint", tmp_path / "c.json")
+    assert f"matches the checkpoint {tmp_path / 'c.json'} of " in checked.stdout and "0 runs recorded since" in checked.stdout
+    assert "note: " in checked.stderr and "signature was checked with the key it carries" in checked.stderr
+    # the JSON, codes and the policy's own words are the same in every language
+    assert run("ledger", "report", url, POLICY, "--format", "json").stdout == \
+        run("ledger", "report", url, POLICY, "--format", "json", "-q").stdout
+
+
+def test_the_ledger_lines_of_a_run_are_in_the_policy_language(tmp_path, en_policy):
+    """recorded, already recorded and the ledger's head, in Chinese for the bundled policy and in English for the same
+    policy asking for English."""
+    for policy, said in ((POLICY, ("已记账，批次 2（", "本次测算已记账，批次 2（", "：未作任何改动", " 的链头：批次 2，条目 ")),
+                         (en_policy, ("recorded run 2 (", " granted", "already recorded as run 2 (", "ledger head of "))):
+        url = f"sqlite:///{tmp_path / (os.path.basename(policy) + '.db')}"
+        assert run("ledger", "init", url).exit_code == 0
+        assert run("ledger", "carry-in", url, policy, COUNTY / "2022-07.yaml", "--reason", "records").exit_code == 0
+        first = run("evaluate", policy, COUNTY / "2022-07.yaml", "--ledger", url, "--record", "-o", tmp_path / "d.json")
+        again = run("evaluate", policy, COUNTY / "2022-07.yaml", "--ledger", url, "--record", "-o", tmp_path / "d.json")
+        assert first.exit_code == again.exit_code == 0
+        assert all(words in first.stderr + again.stderr for words in said), (first.stderr, again.stderr)
+    assert "recorded run 2 (" in first.stderr and ": 34 entries, 56,640.00 granted" in first.stderr
+
+
+def test_quiet_leaves_only_problems(tmp_path):
+    """-q on validate, verify and the ledger's commands: nothing printed when all is well, problems still are."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert run("ledger", "init", url, "-q").stdout == "" and os.path.exists(tmp_path / "ledger.db")
+    carried = run("ledger", "carry-in", url, POLICY, COUNTY / "2022-07.yaml", "--reason", "records", "-q")
+    assert carried.exit_code == 0 and carried.output == ""
+    assert "历史转入" in run("ledger", "runs", url, "-q", "--lang", "zh").stdout  # the table is its output
+    verified = run("ledger", "verify", url, "-q")
+    assert verified.exit_code == 0 and verified.output == ""
+    assert run("ledger", "keygen", "--key", tmp_path / "k.key").exit_code == 0
+    signed = run("ledger", "checkpoint", url, "--key", tmp_path / "k.key", "-o", tmp_path / "c.json", "-q")
+    assert signed.exit_code == 0 and signed.output == "" and (tmp_path / "c.json").exists()
+    out = tmp_path / "d.json"
+    assert run("evaluate", POLICY, EXAMPLE, "-o", out, "-q").output == ""
+    same = run("verify", out, EXAMPLE, "-q")
+    assert same.exit_code == 0 and same.output == ""
+    out.write_text(out.read_text("utf-8").replace('"amount": "1500.00"', '"amount": "1600.00"', 1), "utf-8")
+    changed = run("verify", out, EXAMPLE, "-q")
+    assert changed.exit_code == 1 and "error[verify.changed]" in changed.stderr and changed.stdout == ""
+    assert run("validate", POLICY, "-q").output == ""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(open(POLICY, encoding="utf-8").read() + "\nno_such_section: 1\n", encoding="utf-8")
+    refused = run("validate", broken, "-q")
+    assert refused.exit_code == 1 and "error[" in refused.stderr
+
+
+@pytest.mark.parametrize("command", [("validate", "{facts}"), ("test", "{facts}"), ("template", "{facts}", "-o", "{out}"),
+                                     ("test", "{facts}", "{policy}"), ("evaluate", "{facts}", "{policy}")])
+def test_facts_where_the_policy_goes_is_one_problem_that_says_so(tmp_path, command):
+    filled = [a.format(facts=EXAMPLE, policy=POLICY, out=tmp_path / "t.xlsx") for a in command]
+    result = run(*filled)
+    assert result.exit_code == 1
+    [problem] = [x for x in result.stderr.splitlines() if "error[" in x]
+    assert problem.startswith(f"{EXAMPLE}: error[input.swapped] {EXAMPLE} ")
+    if len(command) == 3 and command[2] == "{policy}":  # the policy came second: said in its language
+        assert "是数据文件而不是政策文件" in problem and f"subsidy {command[0]} 中把 {POLICY} 写在 {EXAMPLE} 之前" in problem
+    else:  # no policy given at all: English
+        assert "holds facts, not a policy: POLICY is a policy file" in problem
+        assert f"give the policy file to subsidy {command[0]}, e.g. subsidy {command[0]} POLICY" in problem
+    assert not (tmp_path / "t.xlsx").exists()
+
+
+def test_verify_with_its_arguments_swapped_says_so(tmp_path):
+    out = tmp_path / "d.json"
+    assert run("evaluate", POLICY, EXAMPLE, "-o", out).exit_code == 0
+    result = run("verify", EXAMPLE, out)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{EXAMPLE}: error[input.swapped] {EXAMPLE} 是数据文件而不是决定文件，{out} 才是决定文件：DECISIONS 和 FACTS 的顺序写反了; "
+        f"先写决定文件，再写数据文件：在 subsidy verify 中把 {out} 写在 {EXAMPLE} 之前", "1 个错误"]
+
+
+def test_dev_stdout_is_standard_output(tmp_path):
+    """-o /dev/stdout writes to standard output as -o - does: the same bytes, no 'wrote', nothing replaced."""
+    piped = run("evaluate", POLICY, EXAMPLE, "--format", "text", "-o", "-")
+    named = run("evaluate", POLICY, EXAMPLE, "--format", "text", "-o", "/dev/stdout")
+    assert named.exit_code == 0 and named.stdout == piped.stdout and named.stderr == piped.stderr
+    assert "已写入" not in named.stderr
+    assert run("facts", "convert", EXAMPLE, "-o", tmp_path / "f.json").exit_code == 0
+    streamed = run("evaluate", POLICY, tmp_path / "f.json", "-o", "/dev/stdout", "--no-trace")  # the streaming path
+    assert streamed.exit_code == 0 and json.loads(streamed.stdout)["totals"]["granted"] == "147211.61"
+    diff = run("diff", POLICY, FORK, "-o", "/dev/stdout")
+    assert diff.exit_code == 0 and diff.stdout == run("diff", POLICY, FORK).stdout and diff.stderr == ""
+    book = run("template", POLICY, "-o", "/dev/stdout")
+    assert book.exit_code == 0 and book.stdout_bytes.startswith(b"PK")
+    assert run("ledger", "checkpoint", "x.db", "--key", "k", "-o", "/dev/stdout").exit_code == 2  # a file only
+
+
+def test_serve_says_where_it_serves_in_the_policy_language(tmp_path, monkeypatch, en_policy):
+    import uvicorn
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw["port"]))
+    zh = run("serve", POLICY, "--data", tmp_path / "zh", "--port", "8123")
+    assert zh.exit_code == 0 and served == [8123], zh.output
+    assert zh.stderr.startswith(f"正在提供 {POLICY}：http://127.0.0.1:8123/（数据目录 ") and "只读：未给出 --users" in zh.stderr
+    en = run("serve", en_policy, "--data", tmp_path / "en", "--port", "8124")
+    assert en.exit_code == 0 and en.stderr.startswith(f"serving {en_policy} at http://127.0.0.1:8124/ (data in ")
+    assert "read-only: no --users" in en.stderr

@@ -132,9 +132,9 @@ def test_the_same_run_recorded_again_changes_nothing(tmp_path, fork, ledger_url)
     ym = S.MONTHS[1]
     path = _write(tmp_path, "aug.yaml", S.facts(ym, S.roster()[ym]))
     first = _record(fork, path, ledger_url, str(tmp_path / "a.json"))
-    assert "recorded run 1" in first.output
+    assert "已记账，批次 1（" in first.output  # in the policy's language (report.lang zh-CN)
     again = _record(fork, path, ledger_url, str(tmp_path / "b.json"))
-    assert "already recorded as run 1" in again.output and "nothing changed" in again.output
+    assert "本次测算已记账，批次 1（" in again.output and "：未作任何改动" in again.output
     assert _decisions(tmp_path / "a.json") == _decisions(tmp_path / "b.json")  # the history excludes the run's own month
     engine_ = create_engine(normalise_url(ledger_url))
     with engine_.connect() as conn:
@@ -166,8 +166,8 @@ def test_a_different_run_for_a_recorded_month_is_refused_then_superseded_by_reve
     usage = subsidy("evaluate", fork, second, "--ledger", ledger_url, "--record", "--supersede")
     assert usage.exit_code == 2 and "--reason" in usage.output
     done = _record(fork, second, ledger_url, str(tmp_path / "b.json"), "--supersede", "--reason", "H-03 hired in September")
-    assert f"reversing {len(before)} earlier entries" in done.output
-    assert "note:" not in done.output  # nothing recorded after August yet
+    assert f"冲销此前 {len(before)} 个条目" in done.output
+    assert "注意：" not in done.output  # nothing recorded after August yet
     after = _decisions(tmp_path / "b.json")
     report = json.loads(subsidy("ledger", "report", ledger_url, "--policy", fork, "--format", "json").stdout)
     july_paid = json.loads(subsidy("ledger", "report", ledger_url, "--policy", fork, "--format", "json",
@@ -185,7 +185,7 @@ def test_a_different_run_for_a_recorded_month_is_refused_then_superseded_by_reve
     # correcting July now, with September recorded, says which later months were decided on the old history
     fixed_july = _write(tmp_path, "jul-corrected.yaml", S.facts(july, S.roster()[july][1:]))
     late = _record(fork, fixed_july, ledger_url, str(tmp_path / "j.json"), "--supersede", "--reason", "B-01 left in June")
-    assert "note: workshop WS-L01 has runs recorded from 2022-08 on" in late.output
+    assert "注意：车间 WS-L01 自 2022-08 起已有记账批次" in late.output
     assert subsidy("ledger", "verify", ledger_url).exit_code == 0
 
 
@@ -354,7 +354,7 @@ def test_a_recording_killed_midway_leaves_nothing(tmp_path, fork, ledger_url):
     verify = subsidy("ledger", "verify", ledger_url)
     assert verify.exit_code == 0 and "intact: 1 run," in verify.output
     done = _record(fork, path, ledger_url, str(tmp_path / "a.json"))
-    assert "recorded run 2" in done.output
+    assert "已记账，批次 2（" in done.output
 
 
 def _rival(shop_id, county, hired):
@@ -413,16 +413,17 @@ def test_the_readme_county_month_runs_as_written(tmp_path, monkeypatch):
         result = subsidy(*words[1:])
         assert result.exit_code == 0, (line, result.output)
         outputs.append(result.output)
-    assert "created an empty ledger at sqlite:///ledger.db" in outputs[0] and (tmp_path / "ledger.db").exists()
+    # every line in the policy's language: the ledger's own commands (no policy) are told it with --lang zh-CN
+    assert "已在 sqlite:///ledger.db 新建空台账" in outputs[0] and (tmp_path / "ledger.db").exists()
     outputs = outputs[1:]
-    assert "carried in 2 history entries as run 1" in outputs[0]
-    assert "recorded run 2" in outputs[1] and (tmp_path / "payouts-2022-07.xlsx").exists()
-    assert "recorded run 3" in outputs[2]
-    assert "intact: 3 runs" in outputs[3]
+    assert "已将 2 个历史条目作为批次 1（" in outputs[0]
+    assert "已记账，批次 2（" in outputs[1] and (tmp_path / "payouts-2022-07.xlsx").exists()
+    assert "已记账，批次 3（" in outputs[2]
+    assert "sqlite:///ledger.db：完整：3 个批次" in outputs[3]
     # every recording and the report print the ledger's head: the same one, as nothing was recorded in between
-    head = [line for line in outputs[2].splitlines() if line.startswith("ledger head of sqlite:///ledger.db: run 3,")]
+    head = [line for line in outputs[2].splitlines() if line.startswith("台账 sqlite:///ledger.db 的链头：批次 3，")]
     assert len(head) == 1 and head[0] in outputs[3]
-    runs, entries, digest = re.fullmatch(r".*: run (\d+), entry (\d+), hash (\w+)", head[0]).groups()
+    runs, entries, digest = re.fullmatch(r".*批次 (\d+)，条目 (\d+)，哈希 (\w+)", head[0]).groups()
     assert f"批次 {runs}，条目 {entries}，哈希 {digest}" in outputs[4]  # the report says it in the policy's words
     # July: 30 x 200 + the 50,000 award + E-01's 640 = 56,640; August: 33 x 200, 3 trainings x 1,000, E-01 and
     # two hires x 640 (E-01's months 29 and 30 of 36) = 11,520. August's 3 hires (3 x 1,500) are suppressed:

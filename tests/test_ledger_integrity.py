@@ -167,7 +167,7 @@ def test_every_command_refuses_a_url_with_no_ledger_and_init_creates_one(tmp_pat
     again = subsidy("ledger", "init", database_url)
     assert again.exit_code == 0 and "holds a ledger already (0 runs): nothing was created" in again.output
     doc, done = _record(facts, database_url)
-    assert "recorded run 1" in done.output
+    assert "已记账，批次 1（" in done.output  # the policy's language
     assert subsidy("ledger", "verify", database_url).exit_code == 0
 
 
@@ -400,9 +400,9 @@ def test_edited_runs_and_supersessions_are_named_and_fail_the_checkpoint(tmp_pat
 def test_recording_and_report_print_the_head(tmp_path, ledger_url):
     a = _facts(tmp_path, "a.yaml", [_shop("WS-A", [_worker("P-1", "2022-08-03")])])
     _, done = _record(a, ledger_url)
-    heads = [line for line in done.output.splitlines() if line.startswith("ledger head of ")]
-    assert len(heads) == 1 and ": run 1, entry " in heads[0]
-    digest = heads[0].rsplit("hash ", 1)[1]
+    heads = [line for line in done.output.splitlines() if line.startswith("台账 ") and " 的链头：" in line]
+    assert len(heads) == 1 and "：批次 1，条目 " in heads[0]
+    digest = heads[0].rsplit("哈希 ", 1)[1]
     assert len(digest) == 64
     report = subsidy("ledger", "report", ledger_url, "--policy", POLICY)
     assert report.exit_code == 0 and "链头：批次 1，条目" in report.output and digest in report.output
@@ -413,7 +413,8 @@ def test_recording_and_report_print_the_head(tmp_path, ledger_url):
         assert json.load(fh)["ledger"]["head"]["hash"] == digest
     carried = subsidy("ledger", "carry-in", ledger_url, POLICY, _facts(tmp_path, "c.yaml", [_shop("WS-C", [_worker(
         "C-1", history={"si_subsidy_months": 3})])]), "--reason", "records")
-    assert carried.exit_code == 0 and "ledger head of" in carried.output and ": run 2, entry" in carried.output
+    assert carried.exit_code == 0 and " 的链头：批次 2，条目 " in carried.output
+    assert subsidy("ledger", "verify", ledger_url).output.splitlines()[1].startswith(f"ledger head of {_display(ledger_url)}: run 2, entry ")
 
 
 # --- a damaged ledger is reported, never a traceback ----------------------------------------------------------------
@@ -496,7 +497,7 @@ def test_both_workshops_in_one_facts_file_pay_the_worker_once_and_record(tmp_pat
     text = subsidy("evaluate", POLICY, both, "--ledger", ledger_url, "--format", "text")
     assert "劳动力 P-1 3.2 一次性吸纳就业补助：本次运行中已由车间 WS-A 发放；每人限享受一次" in text.output, text.output
     again = subsidy("evaluate", POLICY, both, "--ledger", ledger_url, "--record", "-o", tmp_path / "again.json")
-    assert again.exit_code == 0 and "already recorded as run 1" in again.output
+    assert again.exit_code == 0 and "本次测算已记账，批次 1（" in again.output
 
 
 def test_the_second_workshops_file_recorded_after_the_first_names_the_run_that_paid(tmp_path, ledger_url):
@@ -505,7 +506,7 @@ def test_the_second_workshops_file_recorded_after_the_first_names_the_run_that_p
     first, _ = _record(a, ledger_url)
     assert _one(first, worker="P-1", rule="one_time_hiring_subsidy")["outcome"] == "granted"
     second, done = _record(b, ledger_url)  # refused forever before: ledger.already_paid
-    assert "recorded run 2" in done.output
+    assert "已记账，批次 2（" in done.output
     for rule, clause in (("one_time_hiring_subsidy", "3.2"), ("pre_job_training_subsidy", "3.7")):
         d = _one(second, worker="P-1", rule=rule)
         assert d["outcome"] == "denied"
@@ -543,7 +544,7 @@ def test_a_second_workshop_decided_before_the_first_recorded_is_refused_then_goe
     finally:
         ledger.close()
     doc, done = _record(b, ledger_url)
-    assert "recorded run 2" in done.output
+    assert "已记账，批次 2（" in done.output
     assert _one(doc, worker="P-1", rule="one_time_hiring_subsidy")["outcome"] == "denied"
 
 
@@ -658,4 +659,4 @@ def test_history_is_carried_in_before_the_months_it_precedes_are_recorded(tmp_pa
     assert "error[ledger.out_of_order] workshop WS-L01: months from 2022-08 on are already recorded" in carried.output
     again = subsidy("evaluate", POLICY, root / "examples" / "county" / "2022-08.yaml", "--ledger", ledger_url,
                     "--record", "-o", tmp_path / "aug2.json")
-    assert again.exit_code == 0 and "already recorded" in again.output
+    assert again.exit_code == 0 and "本次测算已记账" in again.output

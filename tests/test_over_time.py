@@ -222,8 +222,15 @@ def test_validate_warns_when_a_label_states_a_number_no_parameter_supplies(write
     assert placeholder in text
     path = write("stale_label.yaml", text.replace(placeholder, "吸纳目标劳动力7人"))
     result = subsidy("validate", path)
-    assert result.exit_code == 0 and "warning[policy.label_number] the label states 7" in result.output
-    assert subsidy("validate", path, "--strict").exit_code == 1
+    # the linter's warning, in the policy's language: code and place as they are
+    assert result.exit_code == 0 and "warning[policy.label_number] 名称写明了 7，但此处读取的参数都不是这个值" in result.output
+    assert "请改为引用参数，例如 {" in result.output and "1 个警告" in result.output
+    strict = subsidy("validate", path, "--strict")
+    assert strict.exit_code == 1 and strict.output.splitlines()[-1] == "1 个警告（--strict）"
+    english = write("stale_label_en.yaml", open(path, encoding="utf-8").read().replace("report.lang: zh-CN", "report.lang: en"))
+    said = subsidy("validate", english)
+    assert said.exit_code == 0 and "warning[policy.label_number] the label states 7" in said.output
+    assert "quote the parameter instead" in said.output and "1 warning" in said.output
     assert "policy.label_number" not in subsidy("validate", POLICY).output
 
 
@@ -369,7 +376,7 @@ def test_strict_records_nothing_while_a_decision_is_pending(tmp_path, ledger_url
     facts = _facts(tmp_path, "2023-03", [_si_worker("P0", "2023-03")],
                    certification={"on": "2022-07-01", "route": "general"})
     result = subsidy("evaluate", POLICY, facts, "--ledger", ledger_url, "--record", "--strict", "-o", facts + ".json")
-    assert result.exit_code == 1 and "nothing recorded" in result.output
+    assert result.exit_code == 1 and "未记账：有待定决定，本次运行按 --strict 判为失败" in result.output
     assert len(subsidy("ledger", "runs", ledger_url).stdout.strip().splitlines()) == 1  # the header: no run
     assert subsidy("evaluate", POLICY, facts, "--ledger", ledger_url, "--record", "-o", facts + ".json").exit_code == 0
     assert len(subsidy("ledger", "runs", ledger_url).stdout.strip().splitlines()) == 2  # without --strict it records

@@ -10,6 +10,7 @@ import click
 
 import subsidy_rules
 
+from ._common import _Group
 from .facts import facts, template
 from .ledger import ledger
 from .policy import diff, test_cases, validate
@@ -17,15 +18,15 @@ from .run import evaluate, explain, verify
 from .serve import serve, users
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(subsidy_rules.__version__, prog_name="subsidy")
 def main() -> None:
     """Evaluate a subsidy policy written as YAML rules against facts about
     workshops and workers; every decision cites its clause and shows its trace.
 
     \b
-    POLICY is a policy file (a clone bundles one in policies/, with facts for
-    it in examples/); start with the bundled example, policy.yaml standing for it:
+    POLICY is a policy file: a clone bundles one in policies/, with facts for
+    it in examples/ (from the clone's folder, these examples run as they are):
       subsidy evaluate policy.yaml examples/facts_2022.yaml --format text
       subsidy explain policy.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
       subsidy validate policy.yaml

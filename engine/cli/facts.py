@@ -7,14 +7,14 @@ from typing import Callable, Optional
 import click
 
 import subsidy_rules
-from ._common import _fail, _PATH, _ENCODING, _NO_BOM, _QUIET, _format_option, _output_option, _unwritable, \
-    _write_bytes, _wrote
+from ._common import _Command, _Group, _fail, _PATH, _ENCODING, _NO_BOM, _QUIET, _format_option, _output_option, _unwritable, \
+    _write_bytes, _wrote, _load_policy, _speak, _stdout_or_path
 
 
-@click.command()
+@click.command(cls=_Command)
 @click.argument("policy", type=_PATH)
 @_output_option("The workbook to write (roster.xlsx; -o - writes it to standard output), or the folder for --format "
-                "csv.", type=click.Path(allow_dash=True), required=True, metavar="FILE|FOLDER")
+                "csv.", type=click.Path(allow_dash=True), required=True, metavar="FILE|FOLDER", callback=_stdout_or_path)
 @_format_option(("xlsx", "csv"), "xlsx", xlsx="one workbook", csv="a folder with one CSV file per sheet (UTF-8 with "
                                                                  "a byte-order mark unless --no-bom)")
 @_NO_BOM
@@ -31,10 +31,7 @@ def template(policy: str, output: str, fmt: str, no_bom: bool, quiet: bool) -> N
       subsidy evaluate policy.yaml roster.xlsx --format text      # once it is filled
     """
     from ..facts.template import template as write_template
-    try:
-        loaded = subsidy_rules.load_policy(policy)
-    except subsidy_rules.InvalidInput as exc:
-        _fail(exc)
+    loaded = _load_policy(policy)
     if output == "-":
         if fmt == "csv":
             raise click.BadParameter("--format csv writes a folder of files: give the folder, not -", param_hint="-o")
@@ -61,7 +58,7 @@ def _made_in_temp(write: Callable[[str], object], suffix: str) -> bytes:
             return fh.read()
 
 
-@click.group()
+@click.group(cls=_Group)
 def facts() -> None:
     """Facts files: convert between a workbook, a folder of CSV files, YAML and JSON."""
 
@@ -70,7 +67,7 @@ def facts() -> None:
 @click.argument("source", type=click.Path())
 @_output_option("Where to write: a .xlsx, .yaml or .json file, or a folder (CSV files); -o - is standard output "
                 "(with --format yaml, json or xlsx).", type=click.Path(allow_dash=True), required=True,
-                metavar="FILE|FOLDER")
+                metavar="FILE|FOLDER", callback=_stdout_or_path)
 @click.option("--policy", "policy", type=_PATH,
               help="The policy whose sheets, labels and codes a roster uses, and whose codes the facts are checked "
                    "against (needed when either side is a workbook or CSV folder).")
@@ -103,6 +100,8 @@ def convert(source: str, output: str, policy: Optional[str], fmt: Optional[str],
         raise click.UsageError("a workbook or CSV folder is made from the policy's sheets and labels: give --policy POLICY")
     try:
         loaded = subsidy_rules.load_policy(policy) if policy else None
+        if loaded is not None:
+            _speak(loaded)
         if output == "-":
             _write_bytes(_made_in_temp(lambda path: run_convert(source, path, loaded, fmt, encoding), f".{fmt}"), None)
             return

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 import click
 
 import subsidy_rules
-from ._common import _OUTPUT_FILE, _to_stdout, _fail, _write, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, \
-    _date_option, _format_option, _output_option, _NO_BOM, _QUIET, _write_csv
+from ._common import _Group, _OUTPUT_FILE, _to_stdout, _fail, _write, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, \
+    _date_option, _format_option, _output_option, _NO_BOM, _QUIET, _write_csv, _LANG, _load_policy, _say, _tell
 
 if TYPE_CHECKING:
     from ..ledger import Ledger
 
 
-@click.group()
+@click.group(cls=_Group)
 def ledger() -> None:
     """The payout ledger: what was recorded, whether it is intact, what it paid.
 
@@ -31,7 +31,9 @@ def ledger() -> None:
 
 @ledger.command(name="init")
 @click.argument("url")
-def ledger_init(url: str) -> None:
+@_LANG
+@_QUIET
+def ledger_init(url: str, quiet: bool) -> None:
     """Create a new, empty ledger at URL (its schema at the newest revision).
 
     Every other command refuses a URL that holds no ledger, so a mistyped path
@@ -54,11 +56,13 @@ def ledger_init(url: str) -> None:
 
     with _ledger(url, create) as led:
         head = led.head()
+    if quiet:
+        return
     if created[0]:
-        click.echo(f"created an empty ledger at {led.display}")
+        _tell(_say("cli.ledger.created", ledger=led.display), err=False)
     else:
-        click.echo(f"{led.display} holds a ledger already ({head.runs} runs): nothing was created")
-    click.echo(_head_line(led, head))
+        _tell(_say("cli.ledger.exists", ledger=led.display, runs=head.runs), err=False)
+    _tell(_head_line(led, head), err=False)
 
 
 @ledger.command(name="verify")
@@ -69,7 +73,9 @@ def ledger_init(url: str) -> None:
 @click.option("--public-key", type=_PATH, metavar="PUB",
               help="The office's public key (PEM): each checkpoint must be signed by it. Without it, a checkpoint's "
                    "signature is checked with the key the checkpoint carries.")
-def ledger_verify(url: str, checkpoints: Tuple[str, ...], public_key: Optional[str]) -> None:
+@_LANG
+@_QUIET
+def ledger_verify(url: str, checkpoints: Tuple[str, ...], public_key: Optional[str], quiet: bool) -> None:
     """Walk the ledger's hash chain and recompute what it decides from; name every difference.
 
     Checks every entry and run against its hash and the one before it, that
@@ -95,19 +101,22 @@ def ledger_verify(url: str, checkpoints: Tuple[str, ...], public_key: Optional[s
         found = led.verify(loaded)
     if found.breaks:
         for b in found.breaks:
-            click.echo(f"{led.display}: error[{b.code}] {b.message}", err=True)
-        click.echo(f"the first break is at {found.breaks[0].what} {found.breaks[0].seq}", err=True)
+            _tell(f"{led.display}: error[{b.code}] {b.message}")
+        first = found.breaks[0]
+        _tell(_say("cli.ledger.first_break", what=_say(f"cli.ledger.{first.what}") if first.what in ("entry", "run")
+                   else first.what, seq=first.seq))
         sys.exit(1)
-    click.echo(f"{led.display}: intact: {found.walk.runs} run{'s' * (found.walk.runs != 1)}, every entry chained to the one before it; once_paid, "
-               "coverage and supersessions agree with the chained record")
-    click.echo(_head_line(led, found.head))
+    if quiet:
+        return
+    runs = found.walk.runs
+    _tell(_say("cli.ledger.intact_one" if runs == 1 else "cli.ledger.intact", ledger=led.display, runs=runs), err=False)
+    _tell(_head_line(led, found.head), err=False)
     for c in loaded:
         since = found.walk.runs - c.runs
-        click.echo(f"matches the checkpoint {c.path} of {c.made_at} (run {c.runs}, entry {c.entries}, head "
-                   f"{c.head[:12]}…), signed by key {c.key}; {since} run{'s' * (since != 1)} recorded since")
+        _tell(_say("cli.ledger.matches_one" if since == 1 else "cli.ledger.matches", path=c.path, made_at=c.made_at,
+                   runs=c.runs, entries=c.entries, head=c.head[:12], key=c.key, since=since), err=False)
         if not c.pinned:
-            click.echo(f"note: {c.path}'s signature was checked with the key it carries ({c.key}); give --public-key "
-                       "with the office's public key to know the office signed it", err=True)
+            _tell(_say("cli.ledger.unpinned", path=c.path, key=c.key))
 
 
 @ledger.command(name="keygen")
@@ -115,6 +124,7 @@ def ledger_verify(url: str, checkpoints: Tuple[str, ...], public_key: Optional[s
               help="Where to write the new private key (PEM; readable by its owner only). Never overwritten.")
 @click.option("--public-key", "public_path", type=_PATH, metavar="PUB",
               help="Where to write its public key (PEM). Default: KEYFILE with .pub for its extension.")
+@_LANG
 def ledger_keygen(key_path: str, public_path: Optional[str]) -> None:
     """Make the office's Ed25519 signing key for ledger checkpoints.
 
@@ -134,8 +144,7 @@ def ledger_keygen(key_path: str, public_path: Optional[str]) -> None:
         fp = cp.keygen(key_path, public_path)
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)
-    click.echo(f"wrote {key_path} (the private key: keep it where only the office can read it) and {public_path} "
-               f"(the public key, for whoever verifies); key {fp}")
+    _tell(_say("cli.ledger.keygen", key=key_path, public=public_path, fingerprint=fp), err=False)
 
 
 @ledger.command(name="checkpoint")
@@ -144,7 +153,9 @@ def ledger_keygen(key_path: str, public_path: Optional[str]) -> None:
               help="The office's Ed25519 private key (PEM), as subsidy ledger keygen or openssl genpkey wrote it.")
 @click.option("-o", "--output", type=_OUTPUT_FILE, required=True, metavar="CHECKPOINT",
               help="Where to write the signed checkpoint (JSON).")
-def ledger_checkpoint(url: str, key_path: str, output: str) -> None:
+@_LANG
+@_QUIET
+def ledger_checkpoint(url: str, key_path: str, output: str, quiet: bool) -> None:
     """Verify the ledger, then write its head signed with the office's key.
 
     The checkpoint (JSON: how many runs and entries, the head's chain hash, the
@@ -165,16 +176,17 @@ def ledger_checkpoint(url: str, key_path: str, output: str) -> None:
         found = led.verify()
     if found.breaks:
         for b in found.breaks:
-            click.echo(f"{led.display}: error[{b.code}] {b.message}", err=True)
-        click.echo("a checkpoint is signed only for a ledger that verifies: nothing was written", err=True)
+            _tell(f"{led.display}: error[{b.code}] {b.message}")
+        _tell(_say("cli.ledger.not_signed"))
         sys.exit(1)
     try:
         body = cp.make(found, led.display, key_path, subsidy_rules.__version__)
         cp.write(body, output)
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)
-    click.echo(f"wrote {output}: run {body['runs']}, entry {body['entries']}, head {body['head']}, signed by key "
-               f"{cp.fingerprint(base64.b64decode(body['public_key']))}")
+    if not quiet:
+        _tell(_say("cli.ledger.checkpoint", file=output, runs=body["runs"], entries=body["entries"], head=body["head"],
+                   key=cp.fingerprint(base64.b64decode(body["public_key"]))), err=False)
 
 
 @ledger.command(name="carry-in")
@@ -183,7 +195,8 @@ def ledger_checkpoint(url: str, key_path: str, output: str) -> None:
 @click.argument("facts", type=_FACTS)
 @_ENCODING
 @click.option("--reason", required=True, help="Where the history comes from (e.g. the county's records to 2022-06).")
-def ledger_carry_in(url: str, policy: str, facts: str, encoding: str | None, reason: str) -> None:
+@_QUIET
+def ledger_carry_in(url: str, policy: str, facts: str, encoding: str | None, reason: str, quiet: bool) -> None:
     """Bring in the history FACTS states: payments made before the ledger was kept.
 
     Every `history` field the facts give (one-time subsidy paid, months of
@@ -199,30 +212,45 @@ def ledger_carry_in(url: str, policy: str, facts: str, encoding: str | None, rea
           --reason "county records to 2022-06"
     """
     from ..ledger import carry_in
-    loaded, facts_loaded = _load(policy, facts, encoding=encoding)
+    loaded, facts_loaded = _load(policy, facts, encoding=encoding, quiet=quiet)
     with _ledger(url) as led:
         done = carry_in(led, loaded, facts_loaded, reason=reason.strip(), tool_version=subsidy_rules.__version__)
+    if quiet:
+        return
     if done.already:
-        click.echo(f"already carried in as run {done.seq} ({done.run_id[:12]}…): nothing changed")
+        _tell(_say("cli.ledger.already_carried", seq=done.seq, run=done.run_id[:12]), err=False)
     else:
-        click.echo(f"carried in {done.entries} history entries as run {done.seq} ({done.run_id[:12]}…) in {led.display}")
-    click.echo(_head_line(led, done.head))
+        _tell(_say("cli.ledger.carried", entries=done.entries, seq=done.seq, run=done.run_id[:12], ledger=led.display),
+              err=False)
+    _tell(_head_line(led, done.head), err=False)
 
 
 @ledger.command(name="runs")
 @click.argument("url")
-def ledger_runs(url: str) -> None:
-    """List the recorded runs: when, which period, which policy and facts, superseding what."""
+@_LANG
+@_QUIET
+def ledger_runs(url: str, quiet: bool) -> None:
+    """List the recorded runs: when, which period, which policy and facts, superseding what.
+
+    The table is its output (on standard output): -q changes nothing but
+    that nothing else is said.
+
+    \b
+    Example:
+      subsidy ledger runs ledger.db --lang zh-CN
+    """
     from ..views import formats
     with _ledger(url) as led:
         rows = led.runs()
-    table = [["run", "id", "kind", "recorded at (UTC)", "period", "policy", "facts", "entries", "supersedes", "reason"]]
+    table = [[h.strip() for h in _say("cli.runs.columns").split(",")]]
     for r in rows:
-        table.append([str(r["seq"]), str(r["id"])[:12], str(r["kind"]).replace("_", "-"), str(r["recorded_at"]),
+        kind = str(r["kind"])
+        table.append([str(r["seq"]), str(r["id"])[:12], _say(f"cli.runs.kind.{kind}") if kind in ("evaluation", "carry_in")
+                      else kind.replace("_", "-"), str(r["recorded_at"]),
                       f"{r['period_start']}..{r['period_end']}",
                       str(r["policy_id"]), str(r["facts_path"]), str(r["entry_count"]),
                       " ".join(i[:12] for i in str(r["supersedes"]).split()), str(r["reason"])])
-    click.echo("\n".join(formats.table(table, right={0, 7})))
+    _tell("\n".join(formats.table(table, right={0, 7})), err=False)
 
 
 @ledger.command(name="report")
@@ -261,10 +289,7 @@ def ledger_report(url: str, policy: Optional[str], policy_option: Optional[str],
     if not policy:
         raise click.UsageError("missing the POLICY argument: subsidy ledger report URL POLICY")
     first, last = _date_option(start), _date_option(end)
-    try:
-        loaded = subsidy_rules.load_policy(policy)
-    except subsidy_rules.InvalidInput as exc:
-        _fail(exc)
+    loaded = _load_policy(policy)
     with _ledger(url) as led:
         report = build_report(led, loaded, first, last)
     output = _to_stdout(output)
@@ -279,4 +304,4 @@ def ledger_report(url: str, policy: Optional[str], policy_option: Optional[str],
                 text = encodable(text, getattr(sys.stdout, "encoding", None))
         _write(text, output, quiet)
     if (output or fmt != "text") and not quiet:
-        click.echo(_head_line(led, report.head), err=True)
+        _tell(_head_line(led, report.head))

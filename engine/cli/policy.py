@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, List, Optional
 import click
 
 import subsidy_rules
-from ._common import _source_line, _fail, _PATH, _FACTS, _ENCODING, _QUIET, _format_option, _output_option, \
-    _stdin_facts, _to_stdout, _write
+from ._common import _Command, _fail, _PATH, _FACTS, _ENCODING, _QUIET, _format_option, _output_option, _stdin_facts, \
+    _to_stdout, _write, _load_policy, _speak, _say, _count, _swapped, _problem_lines, _tell
 
 if TYPE_CHECKING:
     from ..policy.model import Policy
@@ -29,13 +29,14 @@ def _show_code(loaded: "Policy", rule_id: str) -> None:
     click.echo(rule.code.source(), nl=False)
 
 
-@click.command()
+@click.command(cls=_Command)
 @click.argument("policy", type=_PATH)
 @_format_option(("text", "json"), "text")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--show-code", "show_code", metavar="RULE",
               help="Print the Python the rule RULE was compiled to (and the computed values it reads).")
-def validate(policy: str, fmt: str, strict: bool, show_code: Optional[str]) -> None:
+@_QUIET
+def validate(policy: str, fmt: str, strict: bool, show_code: Optional[str], quiet: bool) -> None:
     """Check POLICY: YAML, schema, names, types, parameter dates, references.
 
     Prints every problem with its file:line:col, the line and a caret; exits 1
@@ -49,26 +50,30 @@ def validate(policy: str, fmt: str, strict: bool, show_code: Optional[str]) -> N
     try:
         loaded, warnings = subsidy_rules.check_policy(policy)
     except subsidy_rules.InvalidInput as exc:
-        _fail(exc, fmt)
+        _fail(_swapped(policy) or exc, fmt)
     if fmt == "json":
         click.echo(json.dumps({"policy": loaded.id, "sha256": loaded.sha256,
                                "problems": [p.to_dict() for p in warnings]}, ensure_ascii=False, indent=2))
         if strict and warnings:
             sys.exit(1)
         return
-    for line in subsidy_rules.problem_lines(warnings, _source_line):
-        click.echo(line, err=True)
+    from ..locale import localize
+    lang = _speak(loaded)
+    _problem_lines(localize(warnings, lang))  # the linter's warnings, in the policy's language where the catalog has it
     if strict and warnings:
-        click.echo(f"{len(warnings)} warnings (--strict)", err=True)
+        _tell(_say("cli.strict_warnings", warnings=_count("cli.warnings", len(warnings))))
         sys.exit(1)
     if show_code is not None:
         _show_code(loaded, show_code)
         return
-    click.echo(f"{policy}: policy {loaded.id} is valid: {len(loaded.clauses)} clauses, {len(loaded.rules)} rules, "
-               f"{len(loaded.parameters)} parameters" + (f", {len(warnings)} warnings" if warnings else ""))
+    if not quiet:
+        said = dict(policy=policy, id=loaded.id, clauses=len(loaded.clauses), rules=len(loaded.rules),
+                    parameters=len(loaded.parameters))
+        _tell(_say("cli.valid_warnings", warnings=_count("cli.warnings", len(warnings)), **said) if warnings else
+              _say("cli.valid", **said), err=False)
 
 
-@click.command()
+@click.command(cls=_Command)
 @click.argument("old", type=_PATH)
 @click.argument("new", type=_PATH)
 @click.option("--facts", type=_FACTS, metavar="FACTS",
@@ -94,6 +99,7 @@ def diff(old: str, new: str, facts: Optional[str], encoding: Optional[str], fmt:
     from ..views.formats import money, table
     try:
         before_policy, after_policy = subsidy_rules.load_policy(old), subsidy_rules.load_policy(new)
+        _speak(after_policy)
         changes = policy_changes(before_policy, after_policy)
         impact = None
         if facts:
@@ -118,29 +124,38 @@ def diff(old: str, new: str, facts: Optional[str], encoding: Optional[str], fmt:
         echo(json.dumps(doc, ensure_ascii=False, indent=2))
         _write("\n".join(lines) + "\n", _to_stdout(output), quiet)
         return
-    echo(f"Changes from {old} to {new}: {len(changes) or 'none'}")
+    echo(_say("cli.diff.changes", old=old, new=new, n=len(changes) or _say("cli.diff.none")))
     for c in changes:
-        echo(f"  {c.kind} {c.id} {c.change}")
+        echo(f"  {_word('cli.diff.kind', c.kind)} {c.id} {_word('cli.diff.change', c.change)}")
         for detail in c.details:
             echo(f"      {detail}")
     if impact is None:
         _write("\n".join(lines) + "\n", _to_stdout(output), quiet)
         return
-    echo(f"\nPayout impact on {facts}:")
-    for title, attr, word in (("by fund", "by_funding_source", after_policy.label), ("by clause", "by_clause", str)):
+    echo("\n" + _say("cli.diff.impact", facts=facts))
+    for title, attr, word in (("cli.diff.by_fund", "by_funding_source", after_policy.label),
+                              ("cli.diff.by_clause", "by_clause", str)):
         a, b = getattr(impact.before.totals, attr), getattr(impact.after.totals, attr)
-        rows = [[title, "before", "after", "change"]]
+        rows = [[_say(title), _say("cli.diff.before"), _say("cli.diff.after"), _say("cli.diff.change")]]
         for key in sorted(set(a) | set(b)):
             x, y = a.get(key, Decimal("0.00")), b.get(key, Decimal("0.00"))
             rows.append([f"{key} {word(key)}" if word is not str else key, money(x, grouped=True), money(y, grouped=True), _signed(y - x)])
         echo("\n".join("  " + line for line in table(rows, right={1, 2, 3})))
     ta, tb = impact.before.totals.granted, impact.after.totals.granted
-    echo(f"  total granted: {money(ta, grouped=True)} → {money(tb, grouped=True)} ({_signed(tb - ta)})")
-    echo(f"  workshops, workers and loans whose payout changes: {len(impact.subjects)}")
+    echo("  " + _say("cli.diff.total", before=money(ta, grouped=True), after=money(tb, grouped=True),
+                     change=_signed(tb - ta)))
+    echo("  " + _say("cli.diff.subjects", n=len(impact.subjects)))
     for w, k, l, a, b in impact.subjects:
-        who = f"worker {k}" if k else f"loan {l}" if l else "workshop"
-        echo(f"    {w} {who}: {money(a, grouped=True)} → {money(b, grouped=True)} ({_signed(b - a)})")
+        who = _say("cli.diff.worker", id=k) if k else _say("cli.diff.loan", id=l) if l else _say("cli.diff.workshop")
+        echo("    " + _say("cli.diff.subject", workshop=w, who=who, before=money(a, grouped=True),
+                             after=money(b, grouped=True), change=_signed(b - a)))
     _write("\n".join(lines) + "\n", _to_stdout(output), quiet)
+
+
+def _word(prefix: str, code: str) -> str:
+    """A code (a kind of change, what changed) in the command's language, or as it is if the catalog has no word."""
+    from ..locale import catalog
+    return _say(f"{prefix}.{code}") if f"{prefix}.{code}" in catalog("en")["messages"] else code
 
 
 def _signed(amount: Decimal) -> str:
@@ -148,11 +163,12 @@ def _signed(amount: Decimal) -> str:
     return ("+" if amount > 0 else "") + money(amount, grouped=True)
 
 
-@click.command(name="test")
+@click.command(name="test", cls=_Command)
 @click.argument("policy", type=_PATH)
 @click.argument("cases", type=_PATH, required=False)
 @click.option("-k", "select", help="Only cases whose name contains this text.")
-def test_cases(policy: str, cases: Optional[str], select: Optional[str]) -> None:
+@_QUIET
+def test_cases(policy: str, cases: Optional[str], select: Optional[str], quiet: bool) -> None:
     """Run the policy's YAML cases (facts in, expected decisions out).
 
     CASES defaults to the file beside POLICY named *.tests.yaml. Prints one line
@@ -163,10 +179,11 @@ def test_cases(policy: str, cases: Optional[str], select: Optional[str]) -> None
       subsidy test policy.yaml
     """
     from ..tools.cases import load_cases, run_case
+    given = cases
     if cases is None:
         cases = policy[:-5] + ".tests.yaml" if policy.endswith(".yaml") else policy + ".tests.yaml"
+    loaded = _load_policy(policy, other=given)
     try:
-        loaded = subsidy_rules.load_policy(policy)
         found = load_cases(cases)
     except subsidy_rules.InvalidInput as exc:
         _fail(exc)
@@ -174,11 +191,13 @@ def test_cases(policy: str, cases: Optional[str], select: Optional[str]) -> None
     failed = 0
     for case in chosen:
         result = run_case(loaded, case)
-        mark = "PASSED" if result.passed else "FAILED"
-        click.echo(f"{case.location} [{case.clause or '-'}] {case.name} {mark}")
+        if not (quiet and result.passed):
+            mark = _say("cli.case.passed" if result.passed else "cli.case.failed")
+            _tell(f"{case.location} [{case.clause or '-'}] {case.name} {mark}", err=False)
         for failure in result.failures:
-            click.echo(f"    {failure}")
+            _tell(f"    {failure}", err=False)
         failed += not result.passed
-    click.echo(f"{len(chosen) - failed} passed, {failed} failed")
+    if not quiet or failed:
+        _tell(_say("cli.cases", passed=len(chosen) - failed, failed=failed), err=False)
     if failed:
         sys.exit(1)

@@ -10,8 +10,8 @@ import click
 
 import subsidy_rules
 from ..runtime.backends import NAMES as ENGINE_NAMES
-from ._common import _fail, _to_stdout, _write, _wrote, _unwritable, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only, _stdin_facts, _why_not, _ledger_option, \
-    _format_option, _output_option, _NO_BOM, _write_bytes, _write_csv, _bar
+from ._common import _Command, _fail, _to_stdout, _write, _wrote, _unwritable, _QUIET, _load, _PATH, _FACTS, _ENCODING, _ledger, _head_line, _workshop_index, _only, _stdin_facts, _why_not, _ledger_option, \
+    _format_option, _output_option, _NO_BOM, _write_bytes, _write_csv, _bar, _load_policy, _say, _set_lang, _tell
 
 if TYPE_CHECKING:
     from ..facts.reading import Facts
@@ -30,7 +30,7 @@ class _Options(TypedDict):
     trace: bool
 
 
-@click.command()
+@click.command(cls=_Command)
 @click.argument("policy", type=_PATH)
 @click.argument("facts", type=_FACTS)
 @_ENCODING
@@ -103,10 +103,7 @@ def evaluate(policy: str, facts: str, encoding: Optional[str], fmt: str, no_bom:
         if why_not and record:
             raise click.UsageError("--why-not does not combine with --record: record the run, then explain it")
     elif fmt == "json" and facts.endswith(".json") and not workshop:
-        try:
-            loaded = subsidy_rules.load_policy(policy)
-        except subsidy_rules.InvalidInput as exc:
-            _fail(exc)
+        loaded = _load_policy(policy, other=facts)
         streamed = _stream(loaded, facts, backend, why_not, trace, jobs, quiet, output)
         if streamed is not None:
             _report_pending(streamed, loaded, strict, quiet)
@@ -204,23 +201,21 @@ def _ledger_run(url: str, policy: "Policy", facts: "Facts", options: _Options, r
                 run, held = evaluate_with_ledger(ledger, policy, facts, progress=bar.update, **options)
         if record and strict and run.totals.counts.get("pending"):
             _report_pending(run.totals, policy, False)
-            click.echo("nothing recorded: pending decisions fail the run (--strict)", err=True)
+            _tell(_say("cli.nothing_recorded"))
             sys.exit(1)
         if record:
             done = record_run(ledger, run, held, supersede=supersede, reason=(reason or "").strip(),
                               tool_version=subsidy_rules.__version__)
+            said = dict(seq=done.seq, run=done.run_id[:12], ledger=ledger.display)
             if done.already:
-                click.echo(f"already recorded as run {done.seq} ({done.run_id[:12]}…) in {ledger.display}: nothing "
-                           "changed", err=True)
+                _tell(_say("cli.already_recorded", **said))
             elif not quiet:
-                reversed_ = f", reversing {done.reversals} earlier entries" if done.reversals else ""
-                click.echo(f"recorded run {done.seq} ({done.run_id[:12]}…) in {ledger.display}: {done.entries} entries"
-                           f"{reversed_}, {money(done.granted)} granted", err=True)
+                _tell(_say("cli.recorded_reversing" if done.reversals else "cli.recorded", entries=done.entries,
+                           reversals=done.reversals, granted=money(done.granted, grouped=True), **said))
             assert done.head is not None  # record_run returns the ledger's head once the run is recorded
-            click.echo(_head_line(ledger, done.head), err=True)
+            _tell(_head_line(ledger, done.head))
             for shop, month in done.later:
-                click.echo(f"note: workshop {shop} has runs recorded from {month} on, decided on the history this run "
-                           "replaces: evaluate them again, and supersede any that change", err=True)
+                _tell(_say("cli.later_runs", workshop=shop, month=month))
             info["run"] = {"seq": done.seq, "id": done.run_id}
             info["head"] = {"run": done.head.runs, "entry": done.head.entries, "hash": done.head.chain}
     return run, info
@@ -306,13 +301,15 @@ def _stream(policy: "Policy", facts: str, backend: str, why_not: bool, trace: "T
     return totals
 
 
-@click.command()
+@click.command(cls=_Command)
 @click.argument("decisions", type=_PATH)
 @click.argument("facts", type=_FACTS)
 @_ENCODING
 @click.option("--policy", type=_PATH, help="The policy file, if not at the path the decisions file records.")
 @_ledger_option("the one the run took its history from (evaluate --ledger).")
-def verify(decisions: str, facts: str, encoding: Optional[str], policy: Optional[str], ledger_url: Optional[str]) -> None:
+@_QUIET
+def verify(decisions: str, facts: str, encoding: Optional[str], policy: Optional[str], ledger_url: Optional[str],
+           quiet: bool) -> None:
     """Re-run a decisions file and confirm every decision is identical.
 
     Checks that the policy files and FACTS are the ones the run recorded (by
@@ -327,19 +324,65 @@ def verify(decisions: str, facts: str, encoding: Optional[str], policy: Optional
     """
     from ..tools.verify import verify as run_verify
     _stdin_facts(facts)
+    _speak_as(policy or _recorded_policy(decisions))
     _long_run(loaded=False)
     with _ledger(ledger_url) if ledger_url else nullcontext() as led:
         try:
             result = run_verify(decisions, facts, policy, led, encoding=encoding)
         except subsidy_rules.InvalidInput as exc:
-            _fail(exc)
+            _fail(_swapped_decisions(decisions, facts) or exc)
     if result.ok:
-        click.echo(f"verified: all {result.decisions} decisions in {decisions} are identical when re-run")
+        if not quiet:
+            _tell(_say("cli.verified", n=result.decisions, file=decisions), err=False)
         return
     _fail(subsidy_rules.InvalidInput(result.problems))
 
 
-@click.command()
+def _recorded_policy(decisions: str) -> Optional[str]:
+    """The path of the policy a decisions file says made it (its header's ``policy.path``), or None."""
+    from ..tools._decisions_reader import DecisionsReader, ReadProblem
+    try:
+        with DecisionsReader(decisions) as reader:
+            if reader.peek() != "{":
+                return None
+            for key, _ in reader.members():
+                if key == "decisions":
+                    return None
+                value, _, _ = reader.value()
+                if key == "policy":
+                    path = value.get("path") if isinstance(value, dict) else None
+                    return path if isinstance(path, str) else None
+    except (ReadProblem, OSError, ValueError):
+        return None
+    return None
+
+
+def _speak_as(policy_path: Optional[str]) -> None:
+    """Speak the language of the policy at ``policy_path`` (that of a decisions file), if it loads."""
+    if policy_path:
+        from ..locale import language
+        try:
+            _set_lang(language(subsidy_rules.load_policy(policy_path)))
+        except (subsidy_rules.InvalidInput, OSError):
+            pass
+
+
+def _swapped_decisions(decisions: str, facts: str) -> "Optional[subsidy_rules.InvalidInput]":
+    """DECISIONS and FACTS given in the wrong order (facts first, then a decisions file): one problem that says so."""
+    from ..problems import Location, Problem
+    from ._common import _holds_facts
+    if facts == "-" or not _holds_facts(decisions):
+        return None
+    recorded = _recorded_policy(facts)
+    if recorded is None:
+        return None
+    _speak_as(recorded)
+    return subsidy_rules.InvalidInput([Problem(
+        "input.swapped", _say("swapped.decisions", given=decisions, other=facts), "", Location(decisions),
+        hint=_say("hint.swapped_decisions", decisions=facts, facts=decisions))])
+
+
+@click.command(cls=_Command)
 @click.argument("policy", type=_PATH)
 @click.argument("facts", type=_FACTS)
 @_ENCODING
@@ -365,12 +408,12 @@ def explain(policy: str, facts: str, encoding: Optional[str], workshop: str, wor
       subsidy explain policy.yaml examples/facts_2022.yaml --workshop WS-001 --worker W-0001
       subsidy explain policy.yaml examples/county/2022-08.yaml --workshop WS-L01 --ledger ledger.db
     """
-    if all_alias:  # the spelling before --why-not was one name on evaluate and explain
-        click.echo("note: --all is spelled --why-not now (as on evaluate); --all still works", err=True)
-        if not why_not:
-            raise click.UsageError("--all (--why-not) and --granted-only say opposite things: give one")
+    if all_alias and not why_not:  # the spelling before --why-not was one name on evaluate and explain
+        raise click.UsageError("--all (--why-not) and --granted-only say opposite things: give one")
     show_all = why_not
     loaded, facts_loaded = _load(policy, facts, encoding=encoding)
+    if all_alias:
+        _tell(_say("cli.all_alias"))
     index = _workshop_index(facts_loaded, workshop, facts)
     ws = facts_loaded.workshops[index]
     if worker and worker not in [w["id"] for w in ws.get("workers") or ()]:

@@ -8,12 +8,12 @@ from typing import Optional, Tuple
 import click
 
 import subsidy_rules
-from ._common import _fail, _PATH, _ledger_option
+from ._common import _Command, _Group, _fail, _PATH, _ledger_option, _say, _speak, _tell
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-@click.command()
+@click.command(cls=_Command)
 @click.argument("policy", type=_PATH)
 @_ledger_option("history comes from it, and clerks record into it.")
 @click.option("--users", "users_path", type=_PATH, metavar="FILE",
@@ -75,14 +75,15 @@ def serve(policy: str, ledger_url: Optional[str], users_path: Optional[str], hos
         click.echo(f"error[serve.config] {exc}", err=True)
         sys.exit(1)
     tempfile.tempdir = config.tmp  # form parsing spools large uploads to temporary files: inside the data folder
+    _speak(app.state.policy)
     if host not in _LOOPBACK and not secure:
-        click.echo("warning: serving beyond this machine without secure cookies; put it behind HTTPS", err=True)
-    click.echo(f"serving {policy} at http://{host}:{port}/ (data in {config.data}"
-               f"{', read-only: no --users' if not users_path else ''})", err=True)
+        _tell(_say("cli.serve.insecure"))
+    _tell(_say("cli.serve.read_only" if not users_path else "cli.serve.serving", policy=policy,
+               url=f"http://{host}:{port}/", data=config.data))
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 
 
-@click.group()
+@click.group(cls=_Group)
 def users() -> None:
     """The users file of subsidy serve: names, Argon2 password hashes, roles and counties."""
 

@@ -26,6 +26,8 @@ _GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 _SLASH_DATE = re.compile(r"^([0-9]{4})\s*[/.\-\u5e74]\s*([0-9]{1,2})\s*[/.\-\u6708]\s*([0-9]{1,2})\s*\u65e5?$")
 _SLASH_MONTH = re.compile(r"^([0-9]{4})\s*[/.\-\u5e74]\s*([0-9]{1,2})\s*\u6708?$")
 _DAY_FIRST = re.compile(r"^([0-9]{1,2})[/.]([0-9]{1,2})[/.]([0-9]{4})$")
+#: an amount as a clerk may type it: digits (thousands separated or not), then perhaps a unit (yuan, a currency sign)
+_AMOUNT = re.compile(r"^[¥$]?\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]+)?\s*([^\s0-9.,]{1,4})?$")
 
 
 def value_at(data: Any, pointer: str) -> Any:
@@ -53,10 +55,16 @@ def text_hint(value: object, lang: str, wants: str = "") -> Optional[str]:
     if _FULL_WIDTH.search(text):
         half = unicodedata.normalize("NFKC", text)
         if half != text:
+            amount = _amount(half) if wants == "number" else None
+            if amount is not None:  # what the reader takes: the number alone, half-width, without separator or unit
+                return say("hint.full_width", lang, typed=text, write=amount)
             better = text_hint(half, lang, wants)
             return say("hint.full_width", lang, typed=text, write=half) + (f"; {better}" if better else "")
     if _GROUPED.match(text):
         return say("hint.thousands", lang, typed=text, write=text.replace(",", ""))
+    amount = _amount(text) if wants == "number" else None
+    if amount is not None and amount != text:
+        return say("hint.amount", lang, typed=text, write=amount)
     match = _SLASH_DATE.match(text)
     if match and wants != "month":
         y, m, d = (int(g) for g in match.groups())
@@ -74,6 +82,15 @@ def text_hint(value: object, lang: str, wants: str = "") -> Optional[str]:
     return None
 
 
+def _amount(text: str) -> Optional[str]:
+    """The number an amount typed with separators or a unit stands for, as the reader takes it ('2,600 yuan' -> '2600'),
+    or None if ``text`` is not such an amount."""
+    match = _AMOUNT.match(text.strip())
+    if not match:
+        return None
+    return match.group(1).replace(",", "") + (match.group(2) or "")
+
+
 def _is_date(y: int, m: int, d: int) -> bool:
     try:
         datetime.date(y, m, d)
@@ -87,6 +104,8 @@ def _wants(message: str) -> str:
         return "date"
     if "YYYY-MM" in message:
         return "month"
+    if re.search(r"decimal number|whole number|of type '?(number|integer)", message):
+        return "number"
     return ""
 
 

@@ -22,11 +22,20 @@ if TYPE_CHECKING:
     from ..policy.model import Policy
 
 
+#: The languages a catalog is kept for (``<lang>.yaml``); English is every other language's fallback.
+LANGUAGES = ("en", "zh")
+
+
+def language_of(tag: Optional[str]) -> str:
+    """The catalog for a language tag (``zh-CN``, ``zh_CN.UTF-8``, ``en``): its language if a catalog is kept for it,
+    else ``en``."""
+    base = re.split(r"[-_.@]", (tag or "en").strip())[0].lower()
+    return base if base in LANGUAGES else "en"
+
+
 def language(policy: "Policy") -> str:
     """The catalog a policy's people read: ``zh`` for ``report.lang: zh-CN``, else ``en``."""
-    lang = (getattr(policy, "labels", None) or {}).get("report.lang", "en")
-    base = lang.split("-")[0].lower()
-    return base if base in ("en", "zh") else "en"
+    return language_of((getattr(policy, "labels", None) or {}).get("report.lang", "en"))
 
 
 @lru_cache(maxsize=None)
@@ -35,12 +44,17 @@ def catalog(lang: str) -> dict:
     return yaml.safe_load(text) or {}
 
 
-def say(key: str, lang: str = "en", **values: object) -> str:
+def say(key: str, lang: str = "en", /, **values: object) -> str:
     """The sentence ``key`` of the catalog of ``lang`` (English if that catalog lacks it), filled with ``values``."""
     template = catalog(lang).get("messages", {}).get(key)
     if template is None:
         template = catalog("en")["messages"][key]
     return template.format(**values)
+
+
+def count(key: str, n: int, lang: str = "en") -> str:
+    """``n`` things in words: the sentence ``key.one`` for one, ``key.many`` (with ``{n}``) for any other number."""
+    return say(f"{key}.one" if n == 1 else f"{key}.many", lang, n=n)
 
 
 @lru_cache(maxsize=None)
