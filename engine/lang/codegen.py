@@ -36,10 +36,14 @@ import types
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, cast
 
 from . import exact, support
 from . import expr as X
+
+if TYPE_CHECKING:
+    from .compiled import CompiledCondition, CompiledExpr, CompiledRule
+    from ..policy.parameters import Parameter
 
 #: What ``rule_x`` returns first: why it did not fire, or that it did.
 FAILED, NONE_COUNTED, NOTHING_DUE, FIRED = 0, 1, 2, 3
@@ -89,7 +93,7 @@ def _attr(obj: ast.expr, name: str) -> ast.Attribute:
     return ast.Attribute(value=obj, attr=name, ctx=ast.Load())
 
 
-def _const(value) -> ast.Constant:
+def _const(value: object) -> ast.Constant:
     assert value is None or isinstance(value, (bool, int, str)), value
     return ast.Constant(value=value)
 
@@ -117,7 +121,7 @@ class Frame:
 class Module:
     """One generated module: the constants, parameters, sets and computed values it binds, and its functions."""
 
-    def __init__(self, info: "CodegenInfo", traced: bool = False):
+    def __init__(self, info: "CodegenInfo", traced: bool = False) -> None:
         self.info = info
         self.traced = traced  # the variant that tells the tracer `tr` what it reads, as the reference closures do
         self.tables: Dict[str, Dict[str, Any]] = {}  # what `make` is handed: table -> key -> value
@@ -125,13 +129,13 @@ class Module:
         self.uses_period = False
         self._consts: Dict[Tuple[type, Any], str] = {}
         self._names: Dict[Tuple[str, str], str] = {}
-        self._taken: set = set()
+        self._taken: Set[str] = set()
         self._node_keys: Dict[int, str] = {}
         self.computed: Dict[Tuple[str, str], None] = {}  # the computed values read directly, in order
 
     # --- bindings ----------------------------------------------------------------------------------------------
 
-    def constant(self, value) -> ast.expr:
+    def constant(self, value: object) -> ast.expr:
         """A literal or folded value: an ast.Constant when it is one, else a name bound once in `make`."""
         if value is None or isinstance(value, (bool, int, str)):
             return _const(value)
@@ -140,7 +144,7 @@ class Module:
         if name is None:
             name = self._consts[key] = f"K{len(self._consts)}"
             if isinstance(value, Decimal):
-                made = _call("_D", _const(str(value)))
+                made: ast.expr = _call("_D", _const(str(value)))
             elif isinstance(value, Fraction):
                 made = _call("_Fraction", _const(value.numerator), _const(value.denominator))
             elif isinstance(value, _dt.date):
@@ -171,7 +175,8 @@ class Module:
         return self._bind("C_", "_computed", f"{kind}.{field}", lambda: self.info.computed_fast(kind, field),
                           f"{kind}_{field}")
 
-    def _bind(self, prefix: str, table: str, key: str, value: Callable[[], Any], shown: Optional[str] = None):
+    def _bind(self, prefix: str, table: str, key: str, value: Callable[[], Any],
+              shown: Optional[str] = None) -> ast.Name:
         """The identifier bound, in `make`, to ``table[key]`` (a parameter, a set, a computed value's function)."""
         values = self.tables.setdefault(table, {})
         name = self._names.get((table, key))
@@ -191,9 +196,10 @@ class Module:
         folded = self.fold(node)
         if folded is not _NOT_CONSTANT:
             return self.constant(folded)
-        return getattr(self, f"_e_{type(node).__name__}")(node, frame)
+        made: ast.expr = getattr(self, f"_e_{type(node).__name__}")(node, frame)
+        return made
 
-    def fold(self, node: X.Node):
+    def fold(self, node: X.Node) -> Any:
         """The value of ``node`` if it is made of literals only (worked out as the runtime would), else a marker."""
         if isinstance(node, X.Literal):
             return node.value
@@ -220,20 +226,21 @@ class Module:
             return code
         return _call("_truth", code)
 
-    def _e_Literal(self, node: X.Literal, frame):
+    def _e_Literal(self, node: X.Literal, frame: Frame) -> ast.expr:
         return self.constant(node.value)
 
-    def _e_ListOf(self, node: X.ListOf, frame):
-        if all(isinstance(i, X.Literal) for i in node.items):
-            value = frozenset(i.value for i in node.items)
+    def _e_ListOf(self, node: X.ListOf, frame: Frame) -> ast.expr:
+        literals = [i for i in node.items if isinstance(i, X.Literal)]
+        if len(literals) == len(node.items):
+            value = frozenset(i.value for i in literals)
             name = f"K{len(self._consts)}"
             self._consts[(frozenset, value)] = name
             self.prologue.append(ast.Assign(targets=[_store(name)], value=_call(
-                "frozenset", ast.Tuple(elts=[self.constant(i.value) for i in node.items], ctx=ast.Load()))))
+                "frozenset", ast.Tuple(elts=[self.constant(i.value) for i in literals], ctx=ast.Load()))))
             return _load(name)
         return ast.Tuple(elts=[self.expr(i, frame) for i in node.items], ctx=ast.Load())
 
-    def _e_Name(self, node: X.Name, frame: Frame):
+    def _e_Name(self, node: X.Name, frame: Frame) -> ast.expr:
         first = node.parts[0]
         if self.traced and first in frame.lets and len(node.parts) == 1:
             return _call("_tlet", _load("env"), _load("tr"), _const(f"$let:{first}"), frame.let_traced[first],
@@ -275,16 +282,16 @@ class Module:
             nullable = origin not in ("child", "flag")
         return _method(_load("tr"), "value", self.node(node), code) if self.traced else code
 
-    def _e_Unary(self, node: X.Unary, frame):
+    def _e_Unary(self, node: X.Unary, frame: Frame) -> ast.expr:
         if node.op == "not":
             return ast.UnaryOp(op=ast.Not(), operand=self.truth(node.operand, frame))
         return _call("_neg", self.expr(node.operand, frame))
 
-    def _e_BoolOp(self, node: X.BoolOp, frame):
+    def _e_BoolOp(self, node: X.BoolOp, frame: Frame) -> ast.expr:
         op = ast.And() if node.op == "and" else ast.Or()
         return ast.BoolOp(op=op, values=[self.truth(o, frame) for o in node.operands])
 
-    def _e_Binary(self, node: X.Binary, frame):
+    def _e_Binary(self, node: X.Binary, frame: Frame) -> ast.expr:
         left, right = self.expr(node.left, frame), self.expr(node.right, frame)
         if node.op in X.ARITHMETIC:
             return _call({"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}[node.op], left, right)
@@ -297,7 +304,7 @@ class Module:
             return ast.Compare(left=left, ops=[ops[node.op]()], comparators=[right])
         return ast.Compare(left=left, ops=[ops[node.op]()], comparators=[right])
 
-    def _e_Comprehension(self, node: X.Comprehension, frame: Frame):
+    def _e_Comprehension(self, node: X.Comprehension, frame: Frame) -> ast.expr:
         if self.traced:
             return self._traced_comprehension(node, frame)
         source = self.expr(node.source, frame)
@@ -306,42 +313,43 @@ class Module:
         var = _name("for_", node.var, 0)
         inner = frame.inner(node.var, var)
         conditions = [self.truth(node.where, inner)] if node.where is not None else []
-        element = _const(1) if node.kind == "count" else self.expr(node.value, inner)
+        element = _const(1) if node.kind == "count" else self.expr(_summed(node), inner)
         generator = ast.GeneratorExp(elt=element, generators=[ast.comprehension(
             target=_store(var), iter=ast.BoolOp(op=ast.Or(), values=[source, ast.Tuple(elts=[], ctx=ast.Load())]),
             ifs=conditions, is_async=0)])
         return _call("_sum" if node.kind == "count" else "_total", generator)
 
-    def _traced_comprehension(self, node: X.Comprehension, frame: Frame):
+    def _traced_comprehension(self, node: X.Comprehension, frame: Frame) -> ast.expr:
         """As the reference: inside a count or a sum (its source too) only parameters are kept, then its total."""
         var = _name("for_", node.var, 0)
         inner = frame.inner(node.var, var)
         source = self.expr(node.source, frame)
         conditions = [self.truth(node.where, inner)] if node.where is not None else []
-        element = _const(1) if node.kind == "count" else self.expr(node.value, inner)
+        element = _const(1) if node.kind == "count" else self.expr(_summed(node), inner)
         generator = ast.GeneratorExp(elt=element, generators=[ast.comprehension(
             target=_store(var), iter=ast.BoolOp(op=ast.Or(), values=[source, ast.Tuple(elts=[], ctx=ast.Load())]),
             ifs=conditions, is_async=0)])
         total = _call("_sum" if node.kind == "count" else "_total", generator)
         return _call("_tcomprehension", _load("tr"), self.node(node), ast.Lambda(args=_no_args(), body=total))
 
-    def _e_Call(self, node: X.Call, frame: Frame):
-        return getattr(self, f"_f_{node.func}")(node, frame)
+    def _e_Call(self, node: X.Call, frame: Frame) -> ast.expr:
+        made: ast.expr = getattr(self, f"_f_{node.func}")(node, frame)
+        return made
 
-    def _args(self, node, frame):
+    def _args(self, node: X.Call, frame: Frame) -> List[ast.expr]:
         return [self.expr(a, frame) for a in node.args]
 
-    def _f_param(self, node: X.Call, frame):
+    def _f_param(self, node: X.Call, frame: Frame) -> ast.expr:
         if self.traced:
-            reader = self._bind("T_", "_traced_parameters", node.args[0].value,
-                                lambda: self.info.traced_parameters[node.args[0].value])
+            pname = _text(node.args[0])
+            reader = self._bind("T_", "_traced_parameters", pname, lambda: self.info.traced_parameters[pname])
             args = [_load("tr"), self.node(node), self.expr(node.args[1], frame)]
             if len(node.args) >= 3:
                 args.append(self.expr(node.args[2], frame))
             if len(node.args) == 4:
                 args.append(ast.Lambda(args=_no_args(), body=self.expr(node.args[3], frame)))
             return _method(reader, "read", *args)
-        lookup = self.parameter(node.args[0].value)
+        lookup = self.parameter(_text(node.args[0]))
         day = self.expr(node.args[1], frame)
         if len(node.args) == 2:
             return _method(lookup, "at", day)
@@ -350,51 +358,62 @@ class Module:
             args.append(ast.Lambda(args=_no_args(), body=self.expr(node.args[3], frame)))
         return _method(lookup, "keyed", *args)
 
-    def _f_min(self, node, frame):
+    def _f_min(self, node: X.Call, frame: Frame) -> ast.expr:
         return _call("_min", *self._args(node, frame))
 
-    def _f_max(self, node, frame):
+    def _f_max(self, node: X.Call, frame: Frame) -> ast.expr:
         return _call("_max", *self._args(node, frame))
 
-    def _f_floor(self, node, frame):
+    def _f_floor(self, node: X.Call, frame: Frame) -> ast.expr:
         return _call("_floor", *self._args(node, frame))
 
-    def _f_if(self, node, frame):
+    def _f_if(self, node: X.Call, frame: Frame) -> ast.expr:
         cond, a, b = node.args
         return ast.IfExp(test=self.truth(cond, frame), body=self.expr(a, frame), orelse=self.expr(b, frame))
 
-    def _f_coalesce(self, node, frame):
+    def _f_coalesce(self, node: X.Call, frame: Frame) -> ast.expr:
         first, *rest = node.args
         return _call("_coalesce", self.expr(first, frame),
                      *[ast.Lambda(args=_no_args(), body=self.expr(r, frame)) for r in rest])
 
-    def _f_has_any(self, node, frame):
+    def _f_has_any(self, node: X.Call, frame: Frame) -> ast.expr:
         return _call("_has_any", *self._args(node, frame))
 
-    def _f_in_period(self, node, frame):
+    def _f_in_period(self, node: X.Call, frame: Frame) -> ast.expr:
         self.uses_period = True
         return _call("_in_period", self.expr(node.args[0], frame), _load("period"))
 
-    def _f_add_years(self, node, frame):
+    def _f_add_years(self, node: X.Call, frame: Frame) -> ast.expr:
         return _call("_add_years", *self._args(node, frame))
 
-    def _f_add_months(self, node, frame):
+    def _f_add_months(self, node: X.Call, frame: Frame) -> ast.expr:
         return _call("_add_months", *self._args(node, frame))
 
-    def _f_add_days(self, node, frame):
+    def _f_add_days(self, node: X.Call, frame: Frame) -> ast.expr:
         return _call("_add_days", *self._args(node, frame))
 
-    def _f_months_between(self, node, frame):
+    def _f_months_between(self, node: X.Call, frame: Frame) -> ast.expr:
         return _call("_months_between", *self._args(node, frame))
 
-    def _f_tier(self, node, frame):
+    def _f_tier(self, node: X.Call, frame: Frame) -> ast.expr:
         return _call("_tier", *self._args(node, frame))
 
-    def _f_date(self, node, frame):
-        return self.constant(_dt.date.fromisoformat(node.args[0].value))
+    def _f_date(self, node: X.Call, frame: Frame) -> ast.expr:
+        return self.constant(_dt.date.fromisoformat(_text(node.args[0])))
 
 
 _NOT_CONSTANT = object()
+
+
+def _text(node: X.Node) -> str:
+    """The text of a string literal argument (a parameter's name, a date): the checker made sure it is one."""
+    return cast(str, cast(X.Literal, node).value)
+
+
+def _summed(node: X.Comprehension) -> X.Node:
+    """The summed expression of a ``sum`` (the parser gives one to every sum)."""
+    assert node.value is not None
+    return node.value
 
 
 def _no_args() -> ast.arguments:
@@ -417,9 +436,9 @@ class CodegenInfo:
     """What the code generator reads from the checker: how each name resolved, the sets and parameters, and the
     computed values (each generated once, on first use)."""
 
-    def __init__(self, name_steps: Dict[int, tuple], sets: Dict[str, frozenset], parameters: Dict[str, Any],
+    def __init__(self, name_steps: Dict[int, tuple], sets: Dict[str, frozenset], parameters: Dict[str, "Parameter"],
                  computed_asts: Dict[Tuple[str, str], X.Node], references: Optional[Dict[Tuple[str, str], tuple]] = None,
-                 origins: Optional[Dict[str, str]] = None):
+                 origins: Optional[Dict[str, str]] = None) -> None:
         self.name_steps = name_steps
         self.sets = sets
         self.lookups = {name: support.ParameterLookup(p) for name, p in parameters.items()}
@@ -432,7 +451,7 @@ class CodegenInfo:
         self.computed_modules: Dict[Tuple[str, str], ast.Module] = {}
         self.computed_reads: Dict[Tuple[str, str], Tuple[Tuple[str, str], ...]] = {}
 
-    def computed_closure(self, keys) -> Tuple[Tuple[str, ast.Module], ...]:
+    def computed_closure(self, keys: Iterable[Tuple[str, str]]) -> Tuple[Tuple[str, ast.Module], ...]:
         """The generated modules of the computed values ``keys`` and of every computed value they read."""
         out: Dict[Tuple[str, str], ast.Module] = {}
         todo = list(keys)
@@ -471,7 +490,7 @@ class CodegenInfo:
         return fn
 
 
-def _frame(kind: str, lets: Optional[Dict[str, int]] = None, let_asts=None) -> Frame:
+def _frame(kind: str, lets: Optional[Dict[str, int]] = None, let_asts: Optional[Dict[str, X.Node]] = None) -> Frame:
     from ..facts.model import SUBJECT_SCOPE
     records = {name: name for name in SUBJECT_SCOPE[kind]}
     records["period"] = "period"
@@ -500,7 +519,7 @@ def _function(name: str, body: List[ast.stmt]) -> ast.FunctionDef:
                            body=body, decorator_list=[], returns=None, **_NO_TYPE_PARAMS)
 
 
-def _finish(module: Module, functions: List[ast.FunctionDef], *returned: str):
+def _finish(module: Module, functions: List[ast.FunctionDef], *returned: str) -> Tuple[ast.Module, Any]:
     """The module ``def make(_helpers, _parameters, _sets, _computed): …; return <functions>``, compiled, and the
     functions ``make`` returns. Only the helpers the functions use are bound."""
     body = module.prologue + functions
@@ -523,7 +542,7 @@ def _finish(module: Module, functions: List[ast.FunctionDef], *returned: str):
 
 _TABLES = ("_helpers", "_parameters", "_sets", "_computed", "_nodes", "_traced_parameters", "_lets", "_references")
 _BUILTINS = {"len": len, "tuple": tuple, "frozenset": frozenset}
-_NO_TYPE_PARAMS = {"type_params": []} if "type_params" in ast.FunctionDef._fields else {}
+_NO_TYPE_PARAMS: Dict[str, Any] = {"type_params": []} if "type_params" in ast.FunctionDef._fields else {}
 
 
 @dataclass(frozen=True)
@@ -546,7 +565,7 @@ class RuleCode:
         return "\n\n".join(parts) + "\n"
 
 
-def generate_rule(rule, info: CodegenInfo, quantum: Decimal, rounding: str) -> RuleCode:
+def generate_rule(rule: "CompiledRule", info: CodegenInfo, quantum: Decimal, rounding: str) -> RuleCode:
     """The generated functions of one compiled rule (a :class:`~subsidy_rules.lang.compiler.CompiledRule`)."""
     module = Module(info)
     lets = {name: n for n, (name, _) in enumerate(rule.lets)}
@@ -554,8 +573,9 @@ def generate_rule(rule, info: CodegenInfo, quantum: Decimal, rounding: str) -> R
     frame = _frame(rule.subject, lets, let_asts)
     ident = _name("", rule.id, rule.index)
 
-    def conditions(conds, on_false: Callable[[int], ast.stmt], inner: Frame) -> List[ast.stmt]:
-        out = []
+    def conditions(conds: Sequence["CompiledCondition"], on_false: Callable[[int], ast.stmt],
+                   inner: Frame) -> List[ast.stmt]:
+        out: List[ast.stmt] = []
         for k, cond in enumerate(conds):
             code = module.truth(cond.expr.ast, inner)
             out.append(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=code), body=[on_false(k)], orelse=[]))
@@ -619,7 +639,7 @@ def generate_rule(rule, info: CodegenInfo, quantum: Decimal, rounding: str) -> R
     return RuleCode(run, when, tree, info.computed_closure(module.computed), traced, traced_tree)
 
 
-def _traced_functions(rule, info: CodegenInfo):
+def _traced_functions(rule: "CompiledRule", info: CodegenInfo) -> Tuple[Dict[int, Callable], ast.Module]:
     """The traced variant of each expression of ``rule``: ``fn(env, tr)``, telling ``tr`` what it reads exactly as
     the reference closures do (so that a decision's trace is built at generated-code speed)."""
     module = Module(info, traced=True)
@@ -655,7 +675,8 @@ def _traced_functions(rule, info: CodegenInfo):
     return dict(zip(keys, made[len(rule.lets):])), tree
 
 
-def _traced_function(module: Module, frame: Frame, node: X.Node, name: str, lets=()) -> ast.FunctionDef:
+def _traced_function(module: Module, frame: Frame, node: X.Node, name: str,
+                     lets: Iterable[str] = ()) -> ast.FunctionDef:
     """``def name(env, tr)``: the traced variant of ``node``, its records read from ``env`` (a record's names)."""
     reads = {n.parts[0] for n in X.walk(node) if isinstance(n, X.Name)}
     if any(isinstance(n, X.Call) and n.func == "in_period" for n in X.walk(node)):
@@ -672,7 +693,7 @@ def _subscript_store(name: str, slot: int) -> ast.Subscript:
     return ast.Subscript(value=_load(name), slice=_const(slot), ctx=ast.Store())
 
 
-def _item_lets(lets, var: str) -> List[int]:
+def _item_lets(lets: Sequence[Tuple[str, "CompiledExpr"]], var: str) -> List[int]:
     """The slots of the lets that read the item ``var`` (directly, or through another let)."""
     reads = {name: {n.parts[0] for n in X.walk(let.ast) if isinstance(n, X.Name)} for name, let in lets}
     found = {name for name, names in reads.items() if var in names}
@@ -686,7 +707,7 @@ def _item_lets(lets, var: str) -> List[int]:
     return [n for n, (name, _) in enumerate(lets) if name in found]
 
 
-def generate_expression(node: X.Node, info: CodegenInfo, kind: str, item: Optional[str] = None):
+def generate_expression(node: X.Node, info: CodegenInfo, kind: str, item: Optional[str] = None) -> Any:
     """One checked expression of the scope of ``kind`` as a generated function: ``fn(subject)``, or
     ``fn(subject, item)`` when it reads the item ``item`` of a rule's `each` (for tests and measurements)."""
     module = Module(info)
