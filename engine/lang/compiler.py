@@ -286,7 +286,8 @@ class Compiler(Functions):
                              f"{name!r} reads the item of `each`, so it can be used only in `where` and `amount`", node)
         inner, key, let_ast = compiled.traced, f"$let:{name}", compiled.ast
 
-        def fn(env: dict, tr: Tracer) -> Any:  # the same helper the generated traced code calls: one place for a let's caching
+        # the same helper the generated traced code calls: one place for a let's caching
+        def fn(env: dict, tr: Tracer) -> Any:
             return tlet(env, tr, key, inner, let_ast, node)
 
         return fn, compiled.type
