@@ -260,10 +260,8 @@ def _stream(policy: "Policy", facts: str, backend: str, why_not: bool, trace: "T
         folder = os.path.dirname(os.path.abspath(output)) if output else None
         fd, target = tempfile.mkstemp(prefix=".decisions-", suffix=".json", dir=folder)
         try:
-            # trace is "data", "lines" or False, which write_document passes on to decision_dict (a TraceOption); its
-            # own annotation says bool (runtime/stream.py's to correct)
             _, totals = write_document(policy, facts, fd, header_of, backend=backend, why_not=why_not,
-                                       trace=trace,  # type: ignore[arg-type]
+                                       trace=trace,
                                        jobs=jobs, progress=bar.update if bar else None, folder=folder)
         finally:
             os.close(fd)

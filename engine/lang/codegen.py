@@ -1,12 +1,9 @@
 """Rules compiled to Python: one generated function per rule, from the checked AST, through ``ast`` nodes.
 
 As Jinja2's compiler and fastjsonschema do, a visitor walks the project's own checked expression AST
-(:mod:`subsidy_rules.lang.expr`) and builds Python :mod:`ast` nodes, which :func:`compile` turns into code.
-Nothing is ever built from policy text: a name, a string or a number of the policy reaches the generated
-code only as an ``ast.Constant`` (a string key, a number's digits) or as the index of a value handed to the
-generated module, and every Python identifier in it is made here (``P_<name>`` only when the name is a
-plain ASCII identifier, else ``P<n>``). Constants are folded; a parameter is looked up once per date
-(:class:`~subsidy_rules.lang.support.ParameterLookup`).
+(:mod:`subsidy_rules.lang.expr`) and builds Python :mod:`ast` nodes (:class:`~.expression_code.Module`, which
+says how nothing is ever built from policy text); this module puts a rule's expressions together into functions
+and a module, which :func:`compile` turns into code.
 
 What a rule becomes (``subsidy validate POLICY --show-code RULE`` prints it with :func:`ast.unparse`)::
 
@@ -30,26 +27,28 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
-import decimal
-import re
 import types
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from . import exact, support
+from . import support
 from . import expr as X
+from .expression_code import FALLBACK, Frame, Module, _attr, _call, _const, _load, _method, _name, _store, _subscript
+
+if TYPE_CHECKING:
+    from .compiled import CompiledCondition, CompiledExpr, CompiledRule
+    from ..policy.parameters import Parameter
 
 #: What ``rule_x`` returns first: why it did not fire, or that it did.
 FAILED, NONE_COUNTED, NOTHING_DUE, FIRED = 0, 1, 2, 3
 
-#: Exceptions after which the reference evaluation decides (and explains) the case.
-FALLBACK = (support.Fallback, TypeError, ArithmeticError, ValueError, OverflowError)
+#: What the modules that run generated code import from here (FALLBACK is the visitor's, :mod:`.expression_code`).
+__all__ = ["FAILED", "NONE_COUNTED", "NOTHING_DUE", "FIRED", "FALLBACK", "CodegenInfo", "RuleCode", "generate_rule",
+           "generate_expression"]
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SCOPE_RECORDS = ("workshop", "worker", "loan", "period")
-_ALWAYS_BOOL_CALLS = ("has_any", "in_period")
 _HELPERS = {  # helper name in generated code -> support function
     "_num": support.num, "_truth": support.truth, "_add": support.add, "_sub": support.sub, "_mul": support.mul,
     "_div": support.div, "_neg": support.neg, "_floor": support.floor, "_min": support.smallest,
@@ -63,363 +62,13 @@ _HELPERS = {  # helper name in generated code -> support function
 }
 
 
-def _name(prefix: str, text: str, index: int) -> str:
-    """An identifier for a policy name: ``prefix + text`` when ``text`` is a plain ASCII identifier, else
-    ``prefix + index``. Prefixes never start with ``_`` (the helpers' mark), so no policy name meets a helper."""
-    return f"{prefix}{text}" if _IDENT.match(text) else f"{prefix}{index}"
-
-
-def _load(name: str) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Load())
-
-
-def _store(name: str) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Store())
-
-
-def _call(func: str, *args: ast.expr) -> ast.Call:
-    return ast.Call(func=_load(func), args=list(args), keywords=[])
-
-
-def _method(obj: ast.expr, name: str, *args: ast.expr) -> ast.Call:
-    return ast.Call(func=ast.Attribute(value=obj, attr=name, ctx=ast.Load()), args=list(args), keywords=[])
-
-
-def _attr(obj: ast.expr, name: str) -> ast.Attribute:
-    return ast.Attribute(value=obj, attr=name, ctx=ast.Load())
-
-
-def _const(value) -> ast.Constant:
-    assert value is None or isinstance(value, (bool, int, str)), value
-    return ast.Constant(value=value)
-
-
-def _subscript(obj: ast.expr, key: ast.expr) -> ast.Subscript:
-    return ast.Subscript(value=obj, slice=key, ctx=ast.Load())
-
-
-@dataclass
-class Frame:
-    """What names mean where an expression is generated (passed explicitly, as Jinja2's compiler passes its frame):
-    scope names bound to locals, the rule's lets and their slots, comprehension variables."""
-
-    records: Dict[str, str]  # scope name (workshop, month, w…) -> local variable holding the record
-    lets: Dict[str, int]  # let name -> its slot in _L
-    let_asts: Dict[str, X.Node]
-    let_traced: Dict[str, ast.expr] = field(default_factory=dict)  # traced variant: let name -> its function
-
-    def inner(self, var: str, local: str) -> "Frame":
-        records = dict(self.records)
-        records[var] = local
-        return Frame(records, self.lets, self.let_asts, self.let_traced)
-
-
-class Module:
-    """One generated module: the constants, parameters, sets and computed values it binds, and its functions."""
-
-    def __init__(self, info: "CodegenInfo", traced: bool = False):
-        self.info = info
-        self.traced = traced  # the variant that tells the tracer `tr` what it reads, as the reference closures do
-        self.tables: Dict[str, Dict[str, Any]] = {}  # what `make` is handed: table -> key -> value
-        self.prologue: List[ast.stmt] = []  # statements of `make` before the functions
-        self.uses_period = False
-        self._consts: Dict[Tuple[type, Any], str] = {}
-        self._names: Dict[Tuple[str, str], str] = {}
-        self._taken: set = set()
-        self._node_keys: Dict[int, str] = {}
-        self.computed: Dict[Tuple[str, str], None] = {}  # the computed values read directly, in order
-
-    # --- bindings ----------------------------------------------------------------------------------------------
-
-    def constant(self, value) -> ast.expr:
-        """A literal or folded value: an ast.Constant when it is one, else a name bound once in `make`."""
-        if value is None or isinstance(value, (bool, int, str)):
-            return _const(value)
-        key = (type(value), value)
-        name = self._consts.get(key)
-        if name is None:
-            name = self._consts[key] = f"K{len(self._consts)}"
-            if isinstance(value, Decimal):
-                made = _call("_D", _const(str(value)))
-            elif isinstance(value, Fraction):
-                made = _call("_Fraction", _const(value.numerator), _const(value.denominator))
-            elif isinstance(value, _dt.date):
-                made = _call("_date", _const(value.year), _const(value.month), _const(value.day))
-            else:  # pragma: no cover - literals are closed
-                raise TypeError(value)
-            self.prologue.append(ast.Assign(targets=[_store(name)], value=made))
-        return _load(name)
-
-    def parameter(self, pname: str) -> ast.expr:
-        return self._bind("P_", "_parameters", pname, lambda: self.info.lookups[pname])
-
-    def set(self, sname: str) -> ast.expr:
-        return self._bind("S_", "_sets", sname, lambda: self.info.sets[sname])
-
-    def node(self, node: X.Node) -> ast.expr:
-        """An AST node of the policy's expression, handed to the traced variant to name what it read."""
-        key = self._node_keys.setdefault(id(node), str(len(self._node_keys)))
-        return self._bind("N", "_nodes", key, lambda: node, key)
-
-    def reference(self, kind: str, field: str) -> ast.expr:
-        """The traced variant of a computed value (and how its trace shows it), for the traced variant."""
-        return self._bind("R_", "_references", f"{kind}.{field}", lambda: self.info.computed_traced(kind, field),
-                          f"{kind}_{field}")
-
-    def computed_fn(self, kind: str, field: str) -> ast.expr:
-        self.computed.setdefault((kind, field), None)
-        return self._bind("C_", "_computed", f"{kind}.{field}", lambda: self.info.computed_fast(kind, field),
-                          f"{kind}_{field}")
-
-    def _bind(self, prefix: str, table: str, key: str, value: Callable[[], Any], shown: Optional[str] = None):
-        """The identifier bound, in `make`, to ``table[key]`` (a parameter, a set, a computed value's function)."""
-        values = self.tables.setdefault(table, {})
-        name = self._names.get((table, key))
-        if name is None:
-            name = _name(prefix, shown or key, len(self._names))
-            if name in self._taken:
-                name = f"{prefix}{len(self._names)}"
-            self._names[(table, key)] = name
-            self._taken.add(name)
-            values[key] = value()
-            self.prologue.append(ast.Assign(targets=[_store(name)], value=_subscript(_load(table), _const(key))))
-        return _load(name)
-
-    # --- expressions -------------------------------------------------------------------------------------------
-
-    def expr(self, node: X.Node, frame: Frame) -> ast.expr:
-        folded = self.fold(node)
-        if folded is not _NOT_CONSTANT:
-            return self.constant(folded)
-        return getattr(self, f"_e_{type(node).__name__}")(node, frame)
-
-    def fold(self, node: X.Node):
-        """The value of ``node`` if it is made of literals only (worked out as the runtime would), else a marker."""
-        if isinstance(node, X.Literal):
-            return node.value
-        try:
-            with decimal.localcontext() as ctx:
-                ctx.prec = exact.PRECISION
-                ctx.traps[decimal.InvalidOperation] = True
-                if isinstance(node, X.Binary) and node.op in X.ARITHMETIC:
-                    a, b = self.fold(node.left), self.fold(node.right)
-                    if a is _NOT_CONSTANT or b is _NOT_CONSTANT:
-                        return _NOT_CONSTANT
-                    return {"+": support.add, "-": support.sub, "*": support.mul, "/": support.div}[node.op](a, b)
-                if isinstance(node, X.Unary) and node.op == "-":
-                    a = self.fold(node.operand)
-                    return _NOT_CONSTANT if a is _NOT_CONSTANT else support.neg(a)
-        except FALLBACK:
-            return _NOT_CONSTANT  # the runtime reports it, with its place
-        return _NOT_CONSTANT
-
-    def truth(self, node: X.Node, frame: Frame) -> ast.expr:
-        """``node`` as a true/false Python value, checked unless the node can only give true or false."""
-        code = self.expr(node, frame)
-        if _always_bool(node):
-            return code
-        return _call("_truth", code)
-
-    def _e_Literal(self, node: X.Literal, frame):
-        return self.constant(node.value)
-
-    def _e_ListOf(self, node: X.ListOf, frame):
-        if all(isinstance(i, X.Literal) for i in node.items):
-            value = frozenset(i.value for i in node.items)
-            name = f"K{len(self._consts)}"
-            self._consts[(frozenset, value)] = name
-            self.prologue.append(ast.Assign(targets=[_store(name)], value=_call(
-                "frozenset", ast.Tuple(elts=[self.constant(i.value) for i in node.items], ctx=ast.Load()))))
-            return _load(name)
-        return ast.Tuple(elts=[self.expr(i, frame) for i in node.items], ctx=ast.Load())
-
-    def _e_Name(self, node: X.Name, frame: Frame):
-        first = node.parts[0]
-        if self.traced and first in frame.lets and len(node.parts) == 1:
-            return _call("_tlet", _load("env"), _load("tr"), _const(f"$let:{first}"), frame.let_traced[first],
-                         self.node(frame.let_asts[first]), self.node(node))
-        if first in frame.lets and len(node.parts) == 1:
-            slot = _const(frame.lets[first])
-            cached = _subscript(_load("L"), slot)
-            compute = _call("_setlet", _load("L"), slot, self.expr(frame.let_asts[first], frame))
-            # worked out on first use only (a let no evaluated expression reads never runs, as in the reference)
-            return ast.IfExp(test=ast.Compare(left=cached, ops=[ast.IsNot()], comparators=[_load("_U")]),
-                             body=_subscript(_load("L"), slot), orelse=compute)
-        steps = self.info.name_steps[id(node)]
-        if first == "sets":
-            return self.set(steps[0][1])
-        if first == "period":
-            self.uses_period = True
-        code: ast.expr = _load(frame.records[first])
-        nullable = False
-        for origin, part, nested, kind in steps:
-            key = _const(part)
-            if origin == "computed" and self.traced:
-                code = _call("_tcomputed", code, key, self.reference(kind, part), _load("tr"))
-            elif origin == "computed":
-                values = _attr(code, "values")
-                code = ast.IfExp(test=ast.Compare(left=key, ops=[ast.In()], comparators=[values]),
-                                 body=_subscript(_attr(code, "values"), key),
-                                 orelse=_call("_compute", code, key, self.computed_fn(kind, part)))
-            elif origin == "flag":
-                code = _method(_attr(code, "flags"), "get", key, _const(False))
-            elif origin == "child":
-                code = _subscript(_attr(code, "children"), key)
-            elif nested:
-                # a part of a plain mapping inside a record (worker.training.pre_job): null when the mapping is null
-                read = _method(code, "get", key)
-                code = ast.IfExp(test=ast.Compare(left=code, ops=[ast.Is()], comparators=[_const(None)]),
-                                 body=_const(None), orelse=read) if nullable else read
-            else:
-                code = _method(_attr(code, "data"), "get", key)
-            nullable = origin not in ("child", "flag")
-        return _method(_load("tr"), "value", self.node(node), code) if self.traced else code
-
-    def _e_Unary(self, node: X.Unary, frame):
-        if node.op == "not":
-            return ast.UnaryOp(op=ast.Not(), operand=self.truth(node.operand, frame))
-        return _call("_neg", self.expr(node.operand, frame))
-
-    def _e_BoolOp(self, node: X.BoolOp, frame):
-        op = ast.And() if node.op == "and" else ast.Or()
-        return ast.BoolOp(op=op, values=[self.truth(o, frame) for o in node.operands])
-
-    def _e_Binary(self, node: X.Binary, frame):
-        left, right = self.expr(node.left, frame), self.expr(node.right, frame)
-        if node.op in X.ARITHMETIC:
-            return _call({"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}[node.op], left, right)
-        if node.op == "in":
-            return _call("_member", left, right)
-        if node.op == "not in":
-            return ast.UnaryOp(op=ast.Not(), operand=_call("_member", left, right))
-        ops = {"==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE}
-        if node.op in ("<", "<=", ">", ">="):  # null is never ordered: Python refuses it (TypeError), as it should
-            return ast.Compare(left=left, ops=[ops[node.op]()], comparators=[right])
-        return ast.Compare(left=left, ops=[ops[node.op]()], comparators=[right])
-
-    def _e_Comprehension(self, node: X.Comprehension, frame: Frame):
-        if self.traced:
-            return self._traced_comprehension(node, frame)
-        source = self.expr(node.source, frame)
-        if node.kind == "count" and node.where is None:
-            return _call("_count", source)
-        var = _name("for_", node.var, 0)
-        inner = frame.inner(node.var, var)
-        conditions = [self.truth(node.where, inner)] if node.where is not None else []
-        element = _const(1) if node.kind == "count" else self.expr(node.value, inner)
-        generator = ast.GeneratorExp(elt=element, generators=[ast.comprehension(
-            target=_store(var), iter=ast.BoolOp(op=ast.Or(), values=[source, ast.Tuple(elts=[], ctx=ast.Load())]),
-            ifs=conditions, is_async=0)])
-        return _call("_sum" if node.kind == "count" else "_total", generator)
-
-    def _traced_comprehension(self, node: X.Comprehension, frame: Frame):
-        """As the reference: inside a count or a sum (its source too) only parameters are kept, then its total."""
-        var = _name("for_", node.var, 0)
-        inner = frame.inner(node.var, var)
-        source = self.expr(node.source, frame)
-        conditions = [self.truth(node.where, inner)] if node.where is not None else []
-        element = _const(1) if node.kind == "count" else self.expr(node.value, inner)
-        generator = ast.GeneratorExp(elt=element, generators=[ast.comprehension(
-            target=_store(var), iter=ast.BoolOp(op=ast.Or(), values=[source, ast.Tuple(elts=[], ctx=ast.Load())]),
-            ifs=conditions, is_async=0)])
-        total = _call("_sum" if node.kind == "count" else "_total", generator)
-        return _call("_tcomprehension", _load("tr"), self.node(node), ast.Lambda(args=_no_args(), body=total))
-
-    def _e_Call(self, node: X.Call, frame: Frame):
-        return getattr(self, f"_f_{node.func}")(node, frame)
-
-    def _args(self, node, frame):
-        return [self.expr(a, frame) for a in node.args]
-
-    def _f_param(self, node: X.Call, frame):
-        if self.traced:
-            reader = self._bind("T_", "_traced_parameters", node.args[0].value,
-                                lambda: self.info.traced_parameters[node.args[0].value])
-            args = [_load("tr"), self.node(node), self.expr(node.args[1], frame)]
-            if len(node.args) >= 3:
-                args.append(self.expr(node.args[2], frame))
-            if len(node.args) == 4:
-                args.append(ast.Lambda(args=_no_args(), body=self.expr(node.args[3], frame)))
-            return _method(reader, "read", *args)
-        lookup = self.parameter(node.args[0].value)
-        day = self.expr(node.args[1], frame)
-        if len(node.args) == 2:
-            return _method(lookup, "at", day)
-        args = [day, self.expr(node.args[2], frame)]
-        if len(node.args) == 4:
-            args.append(ast.Lambda(args=_no_args(), body=self.expr(node.args[3], frame)))
-        return _method(lookup, "keyed", *args)
-
-    def _f_min(self, node, frame):
-        return _call("_min", *self._args(node, frame))
-
-    def _f_max(self, node, frame):
-        return _call("_max", *self._args(node, frame))
-
-    def _f_floor(self, node, frame):
-        return _call("_floor", *self._args(node, frame))
-
-    def _f_if(self, node, frame):
-        cond, a, b = node.args
-        return ast.IfExp(test=self.truth(cond, frame), body=self.expr(a, frame), orelse=self.expr(b, frame))
-
-    def _f_coalesce(self, node, frame):
-        first, *rest = node.args
-        return _call("_coalesce", self.expr(first, frame),
-                     *[ast.Lambda(args=_no_args(), body=self.expr(r, frame)) for r in rest])
-
-    def _f_has_any(self, node, frame):
-        return _call("_has_any", *self._args(node, frame))
-
-    def _f_in_period(self, node, frame):
-        self.uses_period = True
-        return _call("_in_period", self.expr(node.args[0], frame), _load("period"))
-
-    def _f_add_years(self, node, frame):
-        return _call("_add_years", *self._args(node, frame))
-
-    def _f_add_months(self, node, frame):
-        return _call("_add_months", *self._args(node, frame))
-
-    def _f_add_days(self, node, frame):
-        return _call("_add_days", *self._args(node, frame))
-
-    def _f_months_between(self, node, frame):
-        return _call("_months_between", *self._args(node, frame))
-
-    def _f_tier(self, node, frame):
-        return _call("_tier", *self._args(node, frame))
-
-    def _f_date(self, node, frame):
-        return self.constant(_dt.date.fromisoformat(node.args[0].value))
-
-
-_NOT_CONSTANT = object()
-
-
-def _no_args() -> ast.arguments:
-    return ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-                         defaults=[])
-
-
-def _always_bool(node: X.Node) -> bool:
-    """Whether ``node`` can only give true or false (so its truth needs no check)."""
-    if isinstance(node, X.Literal):
-        return isinstance(node.value, bool)
-    if isinstance(node, X.Binary):
-        return node.op not in X.ARITHMETIC
-    if isinstance(node, (X.BoolOp, X.Unary)):
-        return isinstance(node, X.BoolOp) or node.op == "not"
-    return isinstance(node, X.Call) and node.func in _ALWAYS_BOOL_CALLS
-
-
 class CodegenInfo:
     """What the code generator reads from the checker: how each name resolved, the sets and parameters, and the
     computed values (each generated once, on first use)."""
 
-    def __init__(self, name_steps: Dict[int, tuple], sets: Dict[str, frozenset], parameters: Dict[str, Any],
+    def __init__(self, name_steps: Dict[int, tuple], sets: Dict[str, frozenset], parameters: Dict[str, "Parameter"],
                  computed_asts: Dict[Tuple[str, str], X.Node], references: Optional[Dict[Tuple[str, str], tuple]] = None,
-                 origins: Optional[Dict[str, str]] = None):
+                 origins: Optional[Dict[str, str]] = None) -> None:
         self.name_steps = name_steps
         self.sets = sets
         self.lookups = {name: support.ParameterLookup(p) for name, p in parameters.items()}
@@ -432,7 +81,7 @@ class CodegenInfo:
         self.computed_modules: Dict[Tuple[str, str], ast.Module] = {}
         self.computed_reads: Dict[Tuple[str, str], Tuple[Tuple[str, str], ...]] = {}
 
-    def computed_closure(self, keys) -> Tuple[Tuple[str, ast.Module], ...]:
+    def computed_closure(self, keys: Iterable[Tuple[str, str]]) -> Tuple[Tuple[str, ast.Module], ...]:
         """The generated modules of the computed values ``keys`` and of every computed value they read."""
         out: Dict[Tuple[str, str], ast.Module] = {}
         todo = list(keys)
@@ -471,7 +120,7 @@ class CodegenInfo:
         return fn
 
 
-def _frame(kind: str, lets: Optional[Dict[str, int]] = None, let_asts=None) -> Frame:
+def _frame(kind: str, lets: Optional[Dict[str, int]] = None, let_asts: Optional[Dict[str, X.Node]] = None) -> Frame:
     from ..facts.model import SUBJECT_SCOPE
     records = {name: name for name in SUBJECT_SCOPE[kind]}
     records["period"] = "period"
@@ -500,7 +149,7 @@ def _function(name: str, body: List[ast.stmt]) -> ast.FunctionDef:
                            body=body, decorator_list=[], returns=None, **_NO_TYPE_PARAMS)
 
 
-def _finish(module: Module, functions: List[ast.FunctionDef], *returned: str):
+def _finish(module: Module, functions: List[ast.FunctionDef], *returned: str) -> Tuple[ast.Module, Any]:
     """The module ``def make(_helpers, _parameters, _sets, _computed): …; return <functions>``, compiled, and the
     functions ``make`` returns. Only the helpers the functions use are bound."""
     body = module.prologue + functions
@@ -523,7 +172,7 @@ def _finish(module: Module, functions: List[ast.FunctionDef], *returned: str):
 
 _TABLES = ("_helpers", "_parameters", "_sets", "_computed", "_nodes", "_traced_parameters", "_lets", "_references")
 _BUILTINS = {"len": len, "tuple": tuple, "frozenset": frozenset}
-_NO_TYPE_PARAMS = {"type_params": []} if "type_params" in ast.FunctionDef._fields else {}
+_NO_TYPE_PARAMS: Dict[str, Any] = {"type_params": []} if "type_params" in ast.FunctionDef._fields else {}
 
 
 @dataclass(frozen=True)
@@ -546,7 +195,7 @@ class RuleCode:
         return "\n\n".join(parts) + "\n"
 
 
-def generate_rule(rule, info: CodegenInfo, quantum: Decimal, rounding: str) -> RuleCode:
+def generate_rule(rule: "CompiledRule", info: CodegenInfo, quantum: Decimal, rounding: str) -> RuleCode:
     """The generated functions of one compiled rule (a :class:`~subsidy_rules.lang.compiler.CompiledRule`)."""
     module = Module(info)
     lets = {name: n for n, (name, _) in enumerate(rule.lets)}
@@ -554,8 +203,9 @@ def generate_rule(rule, info: CodegenInfo, quantum: Decimal, rounding: str) -> R
     frame = _frame(rule.subject, lets, let_asts)
     ident = _name("", rule.id, rule.index)
 
-    def conditions(conds, on_false: Callable[[int], ast.stmt], inner: Frame) -> List[ast.stmt]:
-        out = []
+    def conditions(conds: Sequence["CompiledCondition"], on_false: Callable[[int], ast.stmt],
+                   inner: Frame) -> List[ast.stmt]:
+        out: List[ast.stmt] = []
         for k, cond in enumerate(conds):
             code = module.truth(cond.expr.ast, inner)
             out.append(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=code), body=[on_false(k)], orelse=[]))
@@ -619,7 +269,7 @@ def generate_rule(rule, info: CodegenInfo, quantum: Decimal, rounding: str) -> R
     return RuleCode(run, when, tree, info.computed_closure(module.computed), traced, traced_tree)
 
 
-def _traced_functions(rule, info: CodegenInfo):
+def _traced_functions(rule: "CompiledRule", info: CodegenInfo) -> Tuple[Dict[int, Callable], ast.Module]:
     """The traced variant of each expression of ``rule``: ``fn(env, tr)``, telling ``tr`` what it reads exactly as
     the reference closures do (so that a decision's trace is built at generated-code speed)."""
     module = Module(info, traced=True)
@@ -655,7 +305,8 @@ def _traced_functions(rule, info: CodegenInfo):
     return dict(zip(keys, made[len(rule.lets):])), tree
 
 
-def _traced_function(module: Module, frame: Frame, node: X.Node, name: str, lets=()) -> ast.FunctionDef:
+def _traced_function(module: Module, frame: Frame, node: X.Node, name: str,
+                     lets: Iterable[str] = ()) -> ast.FunctionDef:
     """``def name(env, tr)``: the traced variant of ``node``, its records read from ``env`` (a record's names)."""
     reads = {n.parts[0] for n in X.walk(node) if isinstance(n, X.Name)}
     if any(isinstance(n, X.Call) and n.func == "in_period" for n in X.walk(node)):
@@ -672,7 +323,7 @@ def _subscript_store(name: str, slot: int) -> ast.Subscript:
     return ast.Subscript(value=_load(name), slice=_const(slot), ctx=ast.Store())
 
 
-def _item_lets(lets, var: str) -> List[int]:
+def _item_lets(lets: Sequence[Tuple[str, "CompiledExpr"]], var: str) -> List[int]:
     """The slots of the lets that read the item ``var`` (directly, or through another let)."""
     reads = {name: {n.parts[0] for n in X.walk(let.ast) if isinstance(n, X.Name)} for name, let in lets}
     found = {name for name, names in reads.items() if var in names}
@@ -686,7 +337,7 @@ def _item_lets(lets, var: str) -> List[int]:
     return [n for n, (name, _) in enumerate(lets) if name in found]
 
 
-def generate_expression(node: X.Node, info: CodegenInfo, kind: str, item: Optional[str] = None):
+def generate_expression(node: X.Node, info: CodegenInfo, kind: str, item: Optional[str] = None) -> Any:
     """One checked expression of the scope of ``kind`` as a generated function: ``fn(subject)``, or
     ``fn(subject, item)`` when it reads the item ``item`` of a rule's `each` (for tests and measurements)."""
     module = Module(info)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
 from . import expr as X
 from .tracing import NULL, Tracer
 from .types import T
 from ..problems import InputFault, Location
+
+if TYPE_CHECKING:
+    from .codegen import RuleCode
+    from ..facts.model import Record
 
 TracedFn = Callable[[dict, Tracer], Any]
 Fn = TracedFn
@@ -75,7 +79,7 @@ class Requirement:
     text: str
     routes: Optional[frozenset] = None  # a status flag: the routes that open the rule (None: any route)
 
-    def met(self, holder) -> bool:
+    def met(self, holder: Record) -> bool:
         """Whether ``holder`` (the record holding the flag) meets this requirement."""
         if not holder.flags.get(self.flag):
             return False
@@ -103,10 +107,10 @@ class CompiledRule:
     origin: str
     note: Optional[str] = None
     reading: Optional[str] = None
-    code: Optional[Any] = field(default=None, compare=False, repr=False)  # the rule compiled to Python (RuleCode)
+    code: Optional[RuleCode] = field(default=None, compare=False, repr=False)  # the rule compiled to Python
 
 
-def num(value, node):
+def num(value: Any, node: X.Node) -> Any:
     if value is None:
         raise EvalError(f"{X.unparse(node)} is null where a number is needed", node, "eval.null")
     if isinstance(value, bool):
@@ -114,14 +118,14 @@ def num(value, node):
     return value
 
 
-def truth(value, node) -> bool:
+def truth(value: Any, node: X.Node) -> bool:
     if value is True or value is False:
         return value
     raise EvalError(f"{X.unparse(node)} is {X.format_value(value)} where true or false is needed", node,
                     "eval.null" if value is None else "eval.type")
 
 
-def whole(value, node) -> int:
+def whole(value: Any, node: X.Node) -> int:
     value = num(value, node)
     if value != int(value):
         raise EvalError(f"{X.unparse(node)} is {value}, not a whole number", node, "eval.type")

@@ -21,13 +21,14 @@ from __future__ import annotations
 import difflib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, cast
 
 from . import exact
 from . import expr as X
 from .compiled import CompiledExpr, EvalError, Fn, num as _num, truth as _truth
-from .functions import FUNCTIONS, Functions
+from .functions import FUNCTIONS, Checked, Functions
 from .support import tlet
+from .tracing import Tracer
 from .types import ANY, BOOL, NULL, NUMBER, STRING, Field, T, compatible as _compatible, list_of, record
 from ..facts.model import SUBJECT_SCOPE, ComputedDef
 from ..policy.parameters import Parameter
@@ -35,6 +36,9 @@ from ..problems import Problem
 from ..source import Document, expression_location
 
 _FUNCTIONS = FUNCTIONS
+
+#: How one part of a dotted name is read from the record (or mapping) before it, for the reference evaluation.
+_Getter = Callable[[Any, Tracer], Any]
 
 #: The compiler, and what modules that read facts import from here (the facts checks: EvalError, _truth).
 __all__ = ["Compiler", "EvalError", "_truth"]
@@ -45,7 +49,7 @@ class _Scope:
     """Names visible to one expression: binding -> type, plus let definitions."""
 
     names: Dict[str, T]
-    lets: Dict[str, "CompiledExpr"] = field(default_factory=dict)
+    lets: Dict[str, Optional[CompiledExpr]] = field(default_factory=dict)  # None: the let did not compile
     let_uses_item: Dict[str, bool] = field(default_factory=dict)
     item_var: Optional[str] = None
 
@@ -64,7 +68,7 @@ class Compiler(Functions):
 
     def __init__(self, doc: Document, kinds: Dict[str, dict], parameters: Dict[str, Parameter],
                  sets: Dict[str, frozenset], computed: Dict[str, Dict[str, dict]], flags: Dict[Tuple[str, str], List[str]],
-                 field_codes: Optional[Dict[Tuple[str, str], dict]] = None):
+                 field_codes: Optional[Dict[Tuple[str, str], dict]] = None) -> None:
         self.doc = doc
         self.field_codes = field_codes or {}
         self._fields: Dict[int, Tuple[str, str]] = {}  # id(Name node) -> (kind, field) it resolved to
@@ -75,13 +79,13 @@ class Compiler(Functions):
         self.computed_defs = computed  # kind -> name -> {expr, pointer, ...}
         self.flags = flags  # (kind, flag) -> rule ids asserting it
         self.problems: List[Problem] = []
-        self.computed_fns: Dict[Tuple[str, str], Fn] = {}
+        self.computed_fns: Dict[Tuple[str, str], Optional[Fn]] = {}  # None: it did not compile
         self.computed_reads: Dict[Tuple[str, str], frozenset] = {}
         self.computed_asts: Dict[Tuple[str, str], X.Node] = {}
         self.computed_shown: Dict[Tuple[str, str], ComputedDef] = {}
         self._computing: List[Tuple[str, str]] = []
-        self._reads: Optional[set] = None
-        self.used_parameters: set = set()
+        self._reads: Optional[Set[Tuple[str, str]]] = None
+        self.used_parameters: Set[str] = set()
         for kind, defs in computed.items():
             for name in defs:
                 self.kinds[kind][name] = _field("computed", ANY)
@@ -104,11 +108,12 @@ class Compiler(Functions):
     # --- entry points ----------------------------------------------------------
 
     @contextmanager
-    def reading(self) -> Iterator[set]:
+    def reading(self) -> Iterator[Set[Tuple[str, str]]]:
         """Collect, into the set it yields, the (holder kind, flag) pairs the expressions compiled inside read
         (through the computed values they use too): what orders a rule after the rules asserting those flags."""
         saved = self._reads
-        self._reads = reads = set()
+        reads: Set[Tuple[str, str]] = set()
+        self._reads = reads
         try:
             yield reads
         finally:
@@ -174,28 +179,30 @@ class Compiler(Functions):
 
     # --- nodes ---------------------------------------------------------------
 
-    def _c(self, node: X.Node, scope: _Scope) -> Tuple[Fn, T]:
+    def _c(self, node: X.Node, scope: _Scope) -> Checked:
         method = getattr(self, f"_c_{type(node).__name__}")
-        return method(node, scope)
+        checked: Checked = method(node, scope)
+        return checked
 
-    def _bad(self, code, message, node, hint=None) -> Tuple[Fn, T]:
+    def _bad(self, code: str, message: str, node: X.Node, hint: Optional[str] = None) -> Checked:
         self.error(code, message, self._pointer, node, self._text, hint)
         return (lambda env, tr: None), ANY
 
-    def _c_Literal(self, node: X.Literal, scope):
+    def _c_Literal(self, node: X.Literal, scope: _Scope) -> Checked:
         value = node.value
         typ = NULL if value is None else BOOL if isinstance(value, bool) else STRING if isinstance(value, str) else NUMBER
         return (lambda env, tr: value), typ
 
-    def _c_ListOf(self, node: X.ListOf, scope):
+    def _c_ListOf(self, node: X.ListOf, scope: _Scope) -> Checked:
         parts = [self._c(item, scope) for item in node.items]
-        if all(isinstance(i, X.Literal) for i in node.items):
-            const = frozenset(i.value for i in node.items)
+        literals = [i for i in node.items if isinstance(i, X.Literal)]
+        if len(literals) == len(node.items):
+            const = frozenset(i.value for i in literals)
             return (lambda env, tr: const), list_of(parts[0][1] if parts else ANY)
         fns = [p[0] for p in parts]
         return (lambda env, tr: tuple(f(env, tr) for f in fns)), list_of(parts[0][1] if parts else ANY)
 
-    def _c_Name(self, node: X.Name, scope: _Scope):
+    def _c_Name(self, node: X.Name, scope: _Scope) -> Checked:
         first, rest = node.parts[0], node.parts[1:]
         if first in scope.lets and not rest:
             return self._let(node, scope)
@@ -205,7 +212,7 @@ class Compiler(Functions):
             return self._bad("expr.unknown_name", f"unknown name {first!r}", node,
                              f"did you mean {near[0]!r}?" if near else f"names here: {', '.join(sorted(candidates))}")
         typ = scope.names[first]
-        getters = []
+        getters: List[_Getter] = []
         steps = []  # (origin, field, nested, kind) of each part after the first: what the code generator reads
         path = first
         for depth, part in enumerate(rest):
@@ -227,9 +234,9 @@ class Compiler(Functions):
             getters.append(self._getter(kind, part, fld))
             steps.append((fld.origin, part, fld.nested, kind))
             if fld.origin == "computed":
-                fn = self.computed_fn(kind, part)
+                made = self.computed_fn(kind, part)
                 ctyp = self.kinds[kind][part].type
-                typ = ctyp if fn is not None else ANY
+                typ = ctyp if made is not None else ANY
                 if self._reads is not None:
                     self._reads |= self.computed_reads.get((kind, part), frozenset())
             else:
@@ -238,12 +245,12 @@ class Compiler(Functions):
                 self._reads.add((kind, part))
             path = f"{path}.{part}"
             self._fields[id(node)] = (kind, part)
-        getters = tuple(getters)
+        chain = tuple(getters)
         self.name_steps[id(node)] = tuple(steps)
 
-        def fn(env, tr):
+        def fn(env: dict, tr: Tracer) -> Any:
             value = env[first]
-            for get in getters:
+            for get in chain:
                 if value is None:
                     break
                 value = get(value, tr)
@@ -252,12 +259,12 @@ class Compiler(Functions):
 
         return fn, typ
 
-    def _getter(self, kind: str, name: str, fld) -> Callable[[Any], Any]:
+    def _getter(self, kind: str, name: str, fld: Field) -> _Getter:
         if fld.origin == "computed":
             compiler = self
             key = (kind, name)
 
-            def get(rec, tr):
+            def get(rec: Any, tr: Tracer) -> Any:
                 return rec.computed(name, compiler.computed_fns[key], compiler.computed_shown.get(key), tr)
 
             return get
@@ -269,7 +276,7 @@ class Compiler(Functions):
             return lambda d, tr: d.get(name)
         return lambda rec, tr: rec.data.get(name)
 
-    def _let(self, node: X.Name, scope: _Scope):
+    def _let(self, node: X.Name, scope: _Scope) -> Checked:
         name = node.parts[0]
         compiled = scope.lets[name]
         if compiled is None:
@@ -279,12 +286,13 @@ class Compiler(Functions):
                              f"{name!r} reads the item of `each`, so it can be used only in `where` and `amount`", node)
         inner, key, let_ast = compiled.traced, f"$let:{name}", compiled.ast
 
-        def fn(env, tr):  # the same helper the generated traced code calls: one place for a let's caching
+        # the same helper the generated traced code calls: one place for a let's caching
+        def fn(env: dict, tr: Tracer) -> Any:
             return tlet(env, tr, key, inner, let_ast, node)
 
         return fn, compiled.type
 
-    def _c_Unary(self, node: X.Unary, scope):
+    def _c_Unary(self, node: X.Unary, scope: _Scope) -> Checked:
         fn, typ = self._c(node.operand, scope)
         operand = node.operand
         if node.op == "not":
@@ -295,20 +303,20 @@ class Compiler(Functions):
             return self._bad("expr.type", f"'-' needs a number, got {typ}", node)
         return (lambda env, tr: exact.sub(0, _num(fn(env, tr), operand))), NUMBER
 
-    def _c_BoolOp(self, node: X.BoolOp, scope):
+    def _c_BoolOp(self, node: X.BoolOp, scope: _Scope) -> Checked:
         parts = [self._c(o, scope) for o in node.operands]
         for (fn, typ), operand in zip(parts, node.operands):
             if not _compatible(typ, BOOL):
                 return self._bad("expr.type", f"'{node.op}' needs true/false on each side, got {typ}", operand)
         pairs = tuple((fn, operand) for (fn, _), operand in zip(parts, node.operands))
         if node.op == "and":
-            def fn(env, tr):
+            def fn(env: dict, tr: Tracer) -> Any:
                 for f, o in pairs:
                     if not _truth(f(env, tr), o):
                         return False
                 return True
         else:
-            def fn(env, tr):
+            def fn(env: dict, tr: Tracer) -> Any:
                 for f, o in pairs:
                     if _truth(f(env, tr), o):
                         return True
@@ -320,7 +328,7 @@ class Compiler(Functions):
         for name, other in ((node.left, node.right), (node.right, node.left)):
             field = self._fields.get(id(name)) if isinstance(name, X.Name) else None
             codes = self.field_codes.get(field) if field else None
-            if not codes:
+            if not field or not codes:
                 continue
             literals = [other] if isinstance(other, X.Literal) else list(other.items) if isinstance(other, X.ListOf) else []
             for lit in literals:
@@ -330,7 +338,7 @@ class Compiler(Functions):
                                self._pointer, lit, self._text,
                                f"did you mean {near[0]!r}?" if near else f"codes: {', '.join(codes)}")
 
-    def _c_Binary(self, node: X.Binary, scope):
+    def _c_Binary(self, node: X.Binary, scope: _Scope) -> Checked:
         lf, lt = self._c(node.left, scope)
         rf, rt = self._c(node.right, scope)
         op, left, right = node.op, node.left, node.right
@@ -346,7 +354,7 @@ class Compiler(Functions):
             if op == "*":
                 return (lambda env, tr: exact.mul(_num(lf(env, tr), left), _num(rf(env, tr), right))), NUMBER
 
-            def divide(env, tr):
+            def divide(env: dict, tr: Tracer) -> Any:
                 a, b = _num(lf(env, tr), left), _num(rf(env, tr), right)
                 if b == 0:
                     raise EvalError(f"division by zero: {X.unparse(right)} is 0", node, "eval.division_by_zero")
@@ -358,7 +366,7 @@ class Compiler(Functions):
                 return self._bad("expr.type", f"'{op}' needs a list on its right, got {rt}", node)
             negate = op == "not in"
 
-            def member(env, tr):
+            def member(env: dict, tr: Tracer) -> Any:
                 value, container = lf(env, tr), rf(env, tr)
                 if container is None:
                     raise EvalError(f"{X.unparse(right)} is null where a list is needed", node, "eval.null")
@@ -378,7 +386,7 @@ class Compiler(Functions):
         compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
                    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
 
-        def ordered(env, tr):
+        def ordered(env: dict, tr: Tracer) -> Any:
             a, b = lf(env, tr), rf(env, tr)
             if a is None or b is None:
                 which = left if a is None else right
@@ -391,7 +399,7 @@ class Compiler(Functions):
 
         return ordered, BOOL
 
-    def _c_Comprehension(self, node: X.Comprehension, scope):
+    def _c_Comprehension(self, node: X.Comprehension, scope: _Scope) -> Checked:
         sf, st = self._c(node.source, scope)
         if st.name != "list":
             return self._bad("expr.type", f"{node.kind}(... in X) needs a list, got {st}", node.source)
@@ -406,13 +414,14 @@ class Compiler(Functions):
             vf, vt = self._c(node.value, inner)
             if not _compatible(vt, NUMBER):
                 return self._bad("expr.type", f"sum(...) needs numbers, got {vt}", node.value)
-        var, where_node, value_node = node.var, node.where, node.value
+        # each node is read only when its part is there (wf, vf)
+        var, where_node, value_node = node.var, cast(X.Node, node.where), cast(X.Node, node.value)
 
-        def fn(env, tr):
+        def fn(env: dict, tr: Tracer) -> Any:
             tr.open(False)  # only the parameters read inside are kept, and the count or sum itself
             try:
                 local = dict(env)
-                total = 0
+                total: Any = 0  # a count (int), or a sum (exact.Number)
                 for item in sf(env, tr) or ():
                     local[var] = item
                     if wf is not None and not _truth(wf(local, tr), where_node):

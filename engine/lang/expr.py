@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from lark import Lark, Token, Transformer, v_args
+from lark.tree import Meta
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .exact import show as show_fraction
@@ -156,71 +157,71 @@ class ExpressionSyntaxError(InputFault):
         self.message, self.pos, self.line, self.column, self.code = message, pos, line, column, code
 
 
-def _at(meta_or_token) -> Tuple[int, int]:
+def _at(meta_or_token: Any) -> Tuple[int, int]:
     if isinstance(meta_or_token, Token):
         return meta_or_token.start_pos or 0, meta_or_token.line or 1
     return getattr(meta_or_token, "start_pos", 0) or 0, getattr(meta_or_token, "line", 1) or 1
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
-    def number(self, meta, c):
+class _ToAst(Transformer[Token, Node]):
+    def number(self, meta: Meta, c: List[Any]) -> Node:
         return Literal(*_at(c[0]), Decimal(str(c[0])) if "." in c[0] else int(c[0]))
 
-    def string(self, meta, c):
+    def string(self, meta: Meta, c: List[Any]) -> Node:
         return Literal(*_at(c[0]), str(c[0])[1:-1])
 
-    def true(self, meta, c):
+    def true(self, meta: Meta, c: List[Any]) -> Node:
         return Literal(*_at(c[0]), True)
 
-    def false(self, meta, c):
+    def false(self, meta: Meta, c: List[Any]) -> Node:
         return Literal(*_at(c[0]), False)
 
-    def null(self, meta, c):
+    def null(self, meta: Meta, c: List[Any]) -> Node:
         return Literal(*_at(c[0]), None)
 
-    def list_(self, meta, c):
+    def list_(self, meta: Meta, c: List[Any]) -> Node:
         return ListOf(*_at(c[0]), tuple(x for x in c[1:] if x is not None))
 
-    def name(self, meta, c):
+    def name(self, meta: Meta, c: List[Any]) -> Node:
         return Name(*_at(c[0]), tuple(str(t) for t in c))
 
-    def call(self, meta, c):
+    def call(self, meta: Meta, c: List[Any]) -> Node:
         return Call(*_at(c[0]), str(c[0]), tuple(x for x in c[1:] if x is not None))
 
-    def count(self, meta, c):
+    def count(self, meta: Meta, c: List[Any]) -> Node:
         _, var, source, where = c
         return Comprehension(*_at(c[0]), "count", str(var), source, where, None)
 
-    def sum_(self, meta, c):
+    def sum_(self, meta: Meta, c: List[Any]) -> Node:
         _, value, var, source, where = c
         return Comprehension(*_at(c[0]), "sum", str(var), source, where, value)
 
-    def neg(self, meta, c):
+    def neg(self, meta: Meta, c: List[Any]) -> Node:
         operand = c[1]
         if isinstance(operand, Literal) and isinstance(operand.value, (int, Decimal)) and not isinstance(operand.value, bool):
             return Literal(*_at(c[0]), -operand.value)
         return Unary(*_at(c[0]), "-", operand)
 
-    def not_(self, meta, c):
+    def not_(self, meta: Meta, c: List[Any]) -> Node:
         return Unary(*_at(meta), "not", c[0])
 
-    def arith(self, meta, c):
+    def arith(self, meta: Meta, c: List[Any]) -> Node:
         return Binary(*_at(c[1]), str(c[1]), c[0], c[2])
 
-    def compare(self, meta, c):
+    def compare(self, meta: Meta, c: List[Any]) -> Node:
         return Binary(*_at(c[1]), str(c[1]), c[0], c[2])
 
-    def in_(self, meta, c):
+    def in_(self, meta: Meta, c: List[Any]) -> Node:
         return Binary(c[0].pos, c[0].line, "in", c[0], c[1])
 
-    def not_in(self, meta, c):
+    def not_in(self, meta: Meta, c: List[Any]) -> Node:
         return Binary(c[0].pos, c[0].line, "not in", c[0], c[1])
 
-    def and_(self, meta, c):
+    def and_(self, meta: Meta, c: List[Any]) -> Node:
         return c[0] if len(c) == 1 else BoolOp(c[0].pos, c[0].line, "and", tuple(c))
 
-    def or_(self, meta, c):
+    def or_(self, meta: Meta, c: List[Any]) -> Node:
         return c[0] if len(c) == 1 else BoolOp(c[0].pos, c[0].line, "or", tuple(c))
 
 
@@ -236,7 +237,7 @@ _EXPECTED_WORDS = {
 def _check_size(text: str, limits: Limits) -> None:
     """Refuse, before parsing, an expression too long, too deeply nested or with too many terms to be a condition or
     a formula (the parser and the compiler then never recurse deeper than the limits)."""
-    def refuse(code, message, pos):
+    def refuse(code: str, message: str, pos: int) -> None:
         line = text.count("\n", 0, pos) + 1
         raise ExpressionSyntaxError(message, pos, line, pos - (text.rfind("\n", 0, pos) + 1) + 1, code)
 
@@ -287,7 +288,8 @@ def parse(text: str, limits: Limits = LIMITS) -> Node:
             column = len(text.rsplit("\n", 1)[-1]) + 1
         else:
             expected = sorted({_EXPECTED_WORDS.get(t, t.lower()) for t in getattr(exc, "expected", ()) or ()})
-            msg = f"unexpected {exc.token!s}" + (f"; expected {', '.join(expected[:6])}" if expected else "")
+            token = exc.token  # type: ignore[attr-defined]  # an UnexpectedToken: the LALR parser raises no other kind
+            msg = f"unexpected {token!s}" + (f"; expected {', '.join(expected[:6])}" if expected else "")
         raise ExpressionSyntaxError(msg, pos, line, column) from None
     return _TO_AST.transform(tree)
 
@@ -332,8 +334,9 @@ def decimal_text(value: Decimal) -> str:
 
 #: The common kinds of value, looked up by class before the general rules of :func:`format_value` (a trace prints
 #: hundreds of thousands of them); each gives what those rules give.
-_FORMATS = {bool: lambda v: "true" if v else "false", Decimal: decimal_text, str: lambda v: f'"{v}"', int: str,
-            type(None): lambda v: "null"}
+_FORMATS: Dict[type, Callable[[Any], str]] = {
+    bool: lambda v: "true" if v else "false", Decimal: decimal_text, str: lambda v: f'"{v}"', int: str,
+    type(None): lambda v: "null"}
 
 
 def unparse(node: Node, values: Optional[dict] = None, parent_prec: int = 0) -> str:
@@ -352,7 +355,8 @@ def unparse(node: Node, values: Optional[dict] = None, parent_prec: int = 0) -> 
         where = f" where {unparse(node.where)}" if node.where is not None else ""
         if node.kind == "count":
             return f"count({node.var} in {unparse(node.source)}{where})"
-        return f"sum({unparse(node.value)} for {node.var} in {unparse(node.source)}{where})"
+        summed = unparse(node.value)  # type: ignore[arg-type]  # a sum always has its value
+        return f"sum({summed} for {node.var} in {unparse(node.source)}{where})"
     if isinstance(node, Unary):
         prec = _PRECEDENCE["not"] if node.op == "not" else 7
         sep = " " if node.op == "not" else ""
@@ -368,7 +372,7 @@ def unparse(node: Node, values: Optional[dict] = None, parent_prec: int = 0) -> 
     return f"({text})" if prec < parent_prec else text
 
 
-def _template(node: Node, holes, parent_prec: int, out: list) -> None:
+def _template(node: Node, holes: frozenset, parent_prec: int, out: list) -> None:
     """``unparse`` as a list of text pieces and holes: a hole is the id of a node whose value is printed in its
     place. The same walk as :func:`unparse`, branch for branch."""
     if id(node) in holes and not isinstance(node, Literal):
@@ -474,7 +478,7 @@ def written(node: Node) -> str:
     """A node as the policy wrote it (a name's dotted path; a call or a count printed once per node): the key a
     trace files the value it read under."""
     if node.__class__ is Name:
-        return node.dotted  # type: ignore[attr-defined]
+        return node.dotted
     entry = _WRITTEN.get(id(node))
     if entry is None or entry[0] is not node:  # the id of a tree that is gone may be reused: the entry says whose
         if len(_WRITTEN) > 10_000:
@@ -497,7 +501,7 @@ def names_within(tree: Node) -> Dict[int, str]:
     return entry[1]
 
 
-def walk(node: Node):
+def walk(node: Node) -> Iterator[Node]:
     """Every node of the tree, parents first."""
     yield node
     if isinstance(node, ListOf):

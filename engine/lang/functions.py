@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
 from . import exact
 from . import expr as X
 from .calendar import add_months, add_years, months_between
-from .compiled import EvalError, num as _num, truth as _truth, whole as _whole
+from .compiled import EvalError, Fn, num as _num, truth as _truth, whole as _whole
 from .support import key_text
-from .types import ANY, BOOL, DATE, NULL, NUMBER, TABLE, compatible as _compatible
-from ..policy.parameters import ParameterMissing, ParamUse, tier
+from .tracing import Tracer
+from .types import ANY, BOOL, DATE, NULL, NUMBER, TABLE, T, compatible as _compatible
+from ..policy.parameters import Parameter, ParameterMissing, ParamUse, tier
+
+if TYPE_CHECKING:
+    from .compiler import _Scope
+    from ..source import Document
+
+#: What checking an expression gives: its reference evaluation ``fn(env, tracer)`` and its type.
+Checked = Tuple[Fn, T]
 
 FUNCTIONS = ("param", "min", "max", "floor", "if", "coalesce", "has_any", "in_period", "add_years",
              "add_months", "add_days", "months_between", "tier", "date")
@@ -21,15 +30,25 @@ class Functions:
     """Checks and closures of the function calls (a mixin of the compiler, which gives ``_c``, ``_bad`` and its
     tables)."""
 
-    def _c_Call(self, node: X.Call, scope):
+    if TYPE_CHECKING:  # what the compiler gives its mixin
+        doc: Document
+        parameters: Dict[str, Parameter]
+        used_parameters: Set[str]
+
+        def _c(self, node: X.Node, scope: _Scope) -> Checked: ...
+
+        def _bad(self, code: str, message: str, node: X.Node, hint: Optional[str] = None) -> Checked: ...
+
+    def _c_Call(self, node: X.Call, scope: _Scope) -> Checked:
         name = node.func
         if name not in FUNCTIONS:
             near = difflib.get_close_matches(name, FUNCTIONS, n=1)
             return self._bad("expr.unknown_function", f"unknown function {name!r}", node,
                              f"did you mean {near[0]!r}?" if near else f"functions: {', '.join(FUNCTIONS)}")
-        return getattr(self, f"_f_{name}")(node, scope)
+        checked: Checked = getattr(self, f"_f_{name}")(node, scope)
+        return checked
 
-    def _args(self, node, scope, lo, hi=None):
+    def _args(self, node: X.Call, scope: _Scope, lo: int, hi: Optional[int] = None) -> Optional[List[Checked]]:
         n = len(node.args)
         hi = lo if hi is None else hi
         if n < lo or (hi >= 0 and n > hi):
@@ -38,7 +57,7 @@ class Functions:
             return None
         return [self._c(a, scope) for a in node.args]
 
-    def _f_param(self, node, scope):
+    def _f_param(self, node: X.Call, scope: _Scope) -> Checked:
         args = self._args(node, scope, 2, 4)
         if args is None:
             return (lambda env, tr: None), ANY
@@ -69,7 +88,7 @@ class Functions:
         at_node = node.args[1]
         origin = self.doc.locate(parameter.pointer).file
 
-        def fn(env, tr):
+        def fn(env: dict, tr: Tracer) -> Any:
             day = af(env, tr)
             if not isinstance(day, _dt.date):
                 raise EvalError(f"param({pname!r}) needs a date, got {X.format_value(day)} from {X.unparse(at_node)}",
@@ -95,7 +114,8 @@ class Functions:
 
         return fn, typ
 
-    def _numbers(self, node, scope, lo=1, hi=-1):
+    def _numbers(self, node: X.Call, scope: _Scope, lo: int = 1,
+                 hi: int = -1) -> Optional[Tuple[Tuple[Fn, X.Node], ...]]:
         args = self._args(node, scope, lo, hi)
         if args is None:
             return None
@@ -105,26 +125,26 @@ class Functions:
                 return None
         return tuple((f, a) for (f, _), a in zip(args, node.args))
 
-    def _f_min(self, node, scope):
+    def _f_min(self, node: X.Call, scope: _Scope) -> Checked:
         parts = self._numbers(node, scope)
         if parts is None:
             return (lambda env, tr: None), ANY
         return (lambda env, tr: min(_num(f(env, tr), a) for f, a in parts)), NUMBER
 
-    def _f_max(self, node, scope):
+    def _f_max(self, node: X.Call, scope: _Scope) -> Checked:
         parts = self._numbers(node, scope)
         if parts is None:
             return (lambda env, tr: None), ANY
         return (lambda env, tr: max(_num(f(env, tr), a) for f, a in parts)), NUMBER
 
-    def _f_floor(self, node, scope):
+    def _f_floor(self, node: X.Call, scope: _Scope) -> Checked:
         parts = self._numbers(node, scope, 1, 1)
         if parts is None:
             return (lambda env, tr: None), ANY
         (f, a), = parts
         return (lambda env, tr: exact.floor(_num(f(env, tr), a))), NUMBER
 
-    def _f_if(self, node, scope):
+    def _f_if(self, node: X.Call, scope: _Scope) -> Checked:
         args = self._args(node, scope, 3)
         if args is None:
             return (lambda env, tr: None), ANY
@@ -136,7 +156,7 @@ class Functions:
         cond = node.args[0]
         return (lambda env, tr: af(env, tr) if _truth(cf(env, tr), cond) else bf(env, tr)), (bt if at == NULL else at)
 
-    def _f_coalesce(self, node, scope):
+    def _f_coalesce(self, node: X.Call, scope: _Scope) -> Checked:
         args = self._args(node, scope, 2, -1)
         if args is None:
             return (lambda env, tr: None), ANY
@@ -146,7 +166,7 @@ class Functions:
             if not _compatible(types[0], t):
                 return self._bad("expr.type", f"coalesce() mixes {types[0]} and {t}", node)
 
-        def fn(env, tr):
+        def fn(env: dict, tr: Tracer) -> Any:
             for f in fns:
                 value = f(env, tr)
                 if value is not None:
@@ -155,7 +175,7 @@ class Functions:
 
         return fn, (types[0] if types else NULL)
 
-    def _f_has_any(self, node, scope):
+    def _f_has_any(self, node: X.Call, scope: _Scope) -> Checked:
         args = self._args(node, scope, 2)
         if args is None:
             return (lambda env, tr: None), ANY
@@ -165,7 +185,7 @@ class Functions:
                 return self._bad("expr.type", f"has_any() needs two lists, got {t}", a)
         return (lambda env, tr: not frozenset(af(env, tr) or ()).isdisjoint(bf(env, tr) or ())), BOOL
 
-    def _f_in_period(self, node, scope):
+    def _f_in_period(self, node: X.Call, scope: _Scope) -> Checked:
         args = self._args(node, scope, 1)
         if args is None:
             return (lambda env, tr: None), ANY
@@ -173,14 +193,14 @@ class Functions:
         if not _compatible(dt, DATE):
             return self._bad("expr.type", f"in_period() needs a date, got {dt}", node.args[0])
 
-        def fn(env, tr):
+        def fn(env: dict, tr: Tracer) -> Any:
             day = df(env, tr)
             period = env["period"].data
             return day is not None and period["start"] <= day <= period["end"]
 
         return fn, BOOL
 
-    def _date_and_number(self, node, scope):
+    def _date_and_number(self, node: X.Call, scope: _Scope) -> Optional[Tuple[Fn, Fn]]:
         args = self._args(node, scope, 2)
         if args is None:
             return None
@@ -190,7 +210,7 @@ class Functions:
             return None
         return df, nf
 
-    def _date_shift(self, node, scope, shift):
+    def _date_shift(self, node: X.Call, scope: _Scope, shift: Callable[[_dt.date, int], _dt.date]) -> Checked:
         """add_years / add_months: a date moved by a whole number of units."""
         parts = self._date_and_number(node, scope)
         if parts is None:
@@ -198,7 +218,7 @@ class Functions:
         df, nf = parts
         d_node, n_node = node.args
 
-        def fn(env, tr):
+        def fn(env: dict, tr: Tracer) -> Any:
             day = df(env, tr)
             if day is None:
                 raise EvalError(f"{X.unparse(d_node)} is null where a date is needed", node, "eval.null")
@@ -209,16 +229,16 @@ class Functions:
 
         return fn, DATE
 
-    def _f_add_years(self, node, scope):
+    def _f_add_years(self, node: X.Call, scope: _Scope) -> Checked:
         return self._date_shift(node, scope, add_years)
 
-    def _f_add_months(self, node, scope):
+    def _f_add_months(self, node: X.Call, scope: _Scope) -> Checked:
         return self._date_shift(node, scope, add_months)
 
-    def _f_add_days(self, node, scope):
+    def _f_add_days(self, node: X.Call, scope: _Scope) -> Checked:
         return self._date_shift(node, scope, lambda day, n: day + _dt.timedelta(days=n))
 
-    def _f_months_between(self, node, scope):
+    def _f_months_between(self, node: X.Call, scope: _Scope) -> Checked:
         args = self._args(node, scope, 2)
         if args is None:
             return (lambda env, tr: None), ANY
@@ -226,7 +246,7 @@ class Functions:
         if not _compatible(at, DATE) or not _compatible(bt, DATE):
             return self._bad("expr.type", f"months_between() needs two dates, got {at} and {bt}", node)
 
-        def fn(env, tr):
+        def fn(env: dict, tr: Tracer) -> Any:
             a, b = af(env, tr), bf(env, tr)
             if a is None or b is None:
                 raise EvalError("months_between() got a null date", node, "eval.null")
@@ -234,7 +254,7 @@ class Functions:
 
         return fn, NUMBER
 
-    def _f_tier(self, node, scope):
+    def _f_tier(self, node: X.Call, scope: _Scope) -> Checked:
         args = self._args(node, scope, 2)
         if args is None:
             return (lambda env, tr: None), ANY
@@ -246,7 +266,7 @@ class Functions:
         x_node = node.args[1]
         return (lambda env, tr: tier(tf(env, tr), _num(xf(env, tr), x_node))), NUMBER
 
-    def _f_date(self, node, scope):
+    def _f_date(self, node: X.Call, scope: _Scope) -> Checked:
         if len(node.args) != 1 or not (isinstance(node.args[0], X.Literal) and isinstance(node.args[0].value, str)):
             return self._bad("expr.arity", "date() takes one quoted date, such as date(\"2024-01-01\")", node)
         try:

@@ -11,12 +11,22 @@ from __future__ import annotations
 import datetime as _dt
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple
 
 from . import exact
 from .calendar import add_months as _add_months, add_years as _add_years, months_between as _months_between
 from ..policy.parameters import Parameter, ParameterMissing, ParamUse, tier as _tier
 from ..problems import InputFault
+
+if TYPE_CHECKING:
+    from .compiled import TracedFn
+    from .expr import Node
+    from .tracing import Tracer
+    from ..facts.model import Record
+
+#: A value of the expression language as generated code meets it (null, true/false, a number, text, a date, a list, a
+#: record): the facts decide which, so each helper checks what it needs and raises :class:`Fallback` otherwise.
+Value = Any
 
 #: Marks a value not worked out yet (a let, a computed value).
 UNSET = object()
@@ -28,19 +38,19 @@ class Fallback(InputFault):
     never leaves the engine: the reference evaluation decides that case and explains it."""
 
 
-def num(value):
+def num(value: Value) -> Value:
     if value is None or value is True or value is False:
         raise Fallback
     return value
 
 
-def truth(value) -> bool:
+def truth(value: Value) -> bool:
     if value is True or value is False:
         return value
     raise Fallback
 
 
-def add(a, b):
+def add(a: Value, b: Value) -> Value:
     if a is None or b is None or a is True or a is False or b is True or b is False:
         raise Fallback
     if a.__class__ is Fraction or b.__class__ is Fraction:
@@ -48,7 +58,7 @@ def add(a, b):
     return a + b
 
 
-def sub(a, b):
+def sub(a: Value, b: Value) -> Value:
     if a is None or b is None or a is True or a is False or b is True or b is False:
         raise Fallback
     if a.__class__ is Fraction or b.__class__ is Fraction:
@@ -56,7 +66,7 @@ def sub(a, b):
     return a - b
 
 
-def mul(a, b):
+def mul(a: Value, b: Value) -> Value:
     if a is None or b is None or a is True or a is False or b is True or b is False:
         raise Fallback
     if a.__class__ is Fraction or b.__class__ is Fraction:
@@ -64,41 +74,41 @@ def mul(a, b):
     return a * b
 
 
-def div(a, b):
+def div(a: Value, b: Value) -> Value:
     if a is None or b is None or a is True or a is False or b is True or b is False or b == 0:
         raise Fallback
     return exact.div(a, b)
 
 
-def neg(a):
+def neg(a: Value) -> Value:
     return sub(0, a)
 
 
-def floor(value):
+def floor(value: Value) -> Decimal:
     return exact.floor(num(value))
 
 
-def smallest(*values):
+def smallest(*values: Value) -> Value:
     return min(num(v) for v in values)
 
 
-def largest(*values):
+def largest(*values: Value) -> Value:
     return max(num(v) for v in values)
 
 
-def count(items) -> int:
+def count(items: Value) -> int:
     return 0 if items is None else len(items)
 
 
-def total(values):
+def total(values: Iterable[Value]) -> exact.Number:
     """A sum as ``sum(...)`` in the language gives it: exact, 0 when nothing is summed."""
-    out = 0
+    out: exact.Number = 0
     for value in values:
         out = exact.add(out, num(value))
     return out
 
 
-def coalesce(first, *rest):
+def coalesce(first: Value, *rest: Callable[[], Value]) -> Value:
     """The first value that is not null; the others (given as functions) are worked out only if needed."""
     if first is not None:
         return first
@@ -109,23 +119,23 @@ def coalesce(first, *rest):
     return None
 
 
-def has_any(a, b) -> bool:
+def has_any(a: Value, b: Value) -> bool:
     return not frozenset(a or ()).isdisjoint(b or ())
 
 
-def in_period(day, period) -> bool:
+def in_period(day: Value, period: Record) -> bool:
     data = period.data
     return day is not None and data["start"] <= day <= data["end"]
 
 
-def _whole(value) -> int:
+def _whole(value: Value) -> int:
     value = num(value)
     if value != int(value):
         raise Fallback
     return int(value)
 
 
-def add_years(day, n):
+def add_years(day: Optional[_dt.date], n: Value) -> _dt.date:
     if day is None:
         raise Fallback
     try:
@@ -134,7 +144,7 @@ def add_years(day, n):
         raise Fallback from None
 
 
-def add_months(day, n):
+def add_months(day: Optional[_dt.date], n: Value) -> _dt.date:
     if day is None:
         raise Fallback
     try:
@@ -143,7 +153,7 @@ def add_months(day, n):
         raise Fallback from None
 
 
-def add_days(day, n):
+def add_days(day: Optional[_dt.date], n: Value) -> _dt.date:
     if day is None:
         raise Fallback
     try:
@@ -152,40 +162,40 @@ def add_days(day, n):
         raise Fallback from None
 
 
-def months_between(a, b) -> int:
+def months_between(a: Optional[_dt.date], b: Optional[_dt.date]) -> int:
     if a is None or b is None:
         raise Fallback
     return _months_between(a, b)
 
 
-def tier(table, x):
+def tier(table: Iterable[Tuple[Decimal, Decimal]], x: Value) -> Decimal:
     return _tier(table, num(x))
 
 
-def limit(value):
+def limit(value: Value) -> Optional[int]:
     return None if value is None else max(0, int(value))
 
 
-def member(value, container) -> bool:
+def member(value: Value, container: Value) -> bool:
     if container is None:
         raise Fallback
     return value in container
 
 
-def computed(rec, name: str, fn):
+def computed(rec: Record, name: str, fn: Callable[[Record], Value]) -> Value:
     """The computed value ``name`` of record ``rec``, worked out once (by its generated function ``fn``)."""
     value = fn(rec)
     rec.values[name] = value
     return value
 
 
-def setlet(slots: list, slot: int, value):
+def setlet(slots: list, slot: int, value: Value) -> Value:
     """A let's value, kept in its slot once worked out."""
     slots[slot] = value
     return value
 
 
-def key_text(value) -> str:
+def key_text(value: Value) -> str:
     """A parameter key as the policy file writes it: 3 and 3.0 are both "3"."""
     if isinstance(value, Decimal) and value == value.to_integral_value():
         return str(int(value))
@@ -201,11 +211,11 @@ class ParameterLookup:
     # every birth date is walked again by each full garbage collection, which cost a province run more than it saved
     _LIMIT = 512
 
-    def __init__(self, parameter: Parameter):
+    def __init__(self, parameter: Parameter) -> None:
         self.parameter = parameter
         self._by_day: Dict[Any, Any] = {}
 
-    def at(self, day):
+    def at(self, day: Value) -> Value:
         """The value in force on ``day`` (Fallback when there is none: the decision is pending)."""
         value = self._by_day.get(day, UNSET)
         if value is UNSET:
@@ -221,7 +231,7 @@ class ParameterLookup:
             raise Fallback
         return value
 
-    def keyed(self, day, key, otherwise=None):
+    def keyed(self, day: Value, key: Value, otherwise: Optional[Callable[[], Value]] = None) -> Value:
         """The value for ``key`` on ``day``; for a key the parameter does not list, ``otherwise()`` if given."""
         values = self.at(day)
         found = values.get(key_text(key), _MISSING)
@@ -232,7 +242,7 @@ class ParameterLookup:
         return found
 
 
-def round_to(value, quantum: Decimal, mode: str) -> Decimal:
+def round_to(value: Value, quantum: Decimal, mode: str) -> Decimal:
     if value is None or value is True or value is False:
         raise Fallback
     return exact.round_to(value, quantum, mode)
@@ -240,7 +250,7 @@ def round_to(value, quantum: Decimal, mode: str) -> Decimal:
 
 # --- the traced variant: what the reference evaluation reports, told to the tracer passed in ----------------------
 
-def tlet(env: dict, tracer, key: str, fn, let_ast, node):
+def tlet(env: dict, tracer: Tracer, key: str, fn: TracedFn, let_ast: Node, node: Node) -> Value:
     """A let read while tracing: worked out once per item (what it read captured apart) and told again to every
     trace that reads it."""
     hit = env.get(key)
@@ -258,13 +268,13 @@ def tlet(env: dict, tracer, key: str, fn, let_ast, node):
     return value
 
 
-def tcomputed(rec, name: str, reference, tracer):
+def tcomputed(rec: Record, name: str, reference: Tuple[TracedFn, Any], tracer: Tracer) -> Value:
     """A computed value read while tracing: the record works it out once with its reference closure and replays
     what it built on."""
     return rec.computed(name, reference[0], reference[1], tracer)
 
 
-def tcomprehension(tracer, node, count):
+def tcomprehension(tracer: Tracer, node: Node, count: Callable[[], Value]) -> Value:
     """A count or a sum while tracing: only the parameters read inside are kept, then the total itself."""
     tracer.open(False)
     try:
@@ -281,11 +291,12 @@ class TracedParameter:
 
     __slots__ = ("name", "parameter", "origin", "_uses")
 
-    def __init__(self, parameter: Parameter, origin: str):
+    def __init__(self, parameter: Parameter, origin: str) -> None:
         self.name, self.parameter, self.origin = parameter.name, parameter, origin
-        self._uses: dict = {}
+        self._uses: Dict[Tuple[_dt.date, Optional[str]], Any] = {}  # a ParamUse, or _NO_KEY
 
-    def read(self, tracer, node, day, key=UNSET, otherwise=None):
+    def read(self, tracer: Tracer, node: Node, day: Value, key: Value = UNSET,
+             otherwise: Optional[Callable[[], Value]] = None) -> Value:
         if not isinstance(day, _dt.date):
             raise Fallback
         keytext = None if key is UNSET else key_text(key)
@@ -300,7 +311,7 @@ class TracedParameter:
         tracer.value(node, use.value)
         return use.value
 
-    def _use(self, day, keytext):
+    def _use(self, day: _dt.date, keytext: Optional[str]) -> Any:
         try:
             pv = self.parameter.at(day)
         except ParameterMissing:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
-from .expr import Comprehension, Name, substitute, unparse, names_within
+from .expr import Comprehension, Name, Node, names_within, substitute, unparse
 
 
 class Capture:
@@ -24,7 +24,7 @@ class Capture:
 
     __slots__ = ("seen", "params", "_values", "_named", "_uses")
 
-    def __init__(self, seen: Optional[list], params: Sequence[Any]):
+    def __init__(self, seen: Optional[Sequence[Any]], params: Sequence[Any]) -> None:
         self.seen = seen  # None: values are not kept here (inside a count or a sum)
         self.params = params  # ParamUse and Derived records, repeats included
         self._values: Optional[Dict[int, Any]] = None
@@ -111,10 +111,10 @@ class NullTracer:
     __slots__ = ()
     enabled = False
 
-    def value(self, node, value):
+    def value(self, node: Any, value: Any) -> Any:
         return value
 
-    def param(self, use) -> None:
+    def param(self, use: Any) -> None:
         pass
 
     def open(self, values: Optional[bool] = None) -> None:
@@ -123,7 +123,7 @@ class NullTracer:
     def close(self) -> Capture:
         return _EMPTY
 
-    def replay(self, capture) -> None:
+    def replay(self, capture: Capture) -> None:
         pass
 
 
@@ -141,12 +141,12 @@ class Recorder:
         self._seen: Optional[list] = []
         self._params: list = []
 
-    def value(self, node, value):
+    def value(self, node: Any, value: Any) -> Any:
         if self._seen is not None:
             self._seen.append((node, value))
         return value
 
-    def param(self, use) -> None:
+    def param(self, use: Any) -> None:
         self._params.append(use)
 
     def open(self, values: Optional[bool] = None) -> None:
@@ -178,8 +178,9 @@ class Substituted:
 
     __slots__ = ("ast", "capture", "without", "_text")
 
-    def __init__(self, ast, capture: Capture, without=None):
-        self.ast, self.capture, self.without, self._text = ast, capture, without, None
+    def __init__(self, ast: Node, capture: Capture, without: Optional[Node] = None) -> None:
+        self.ast, self.capture, self.without = ast, capture, without
+        self._text: Optional[str] = None
 
     def __str__(self) -> str:
         if self._text is None:
@@ -234,6 +235,6 @@ class Reads:
         return self._capture.uses()
 
     @property
-    def told(self) -> list:
+    def told(self) -> Sequence[Any]:
         """The same, repeats included, as they were told (for a view that lists each once per decision anyway)."""
         return self._capture.params

@@ -93,7 +93,7 @@ class ParamUse:
         return tuple(getattr(self, f) for f in self._fields)
 
     def __eq__(self, other: object) -> bool:
-        return other.__class__ is ParamUse and self._astuple() == other._astuple()  # type: ignore[attr-defined]
+        return other.__class__ is ParamUse and self._astuple() == other._astuple()
 
     def __hash__(self) -> int:
         return hash(self.identity)

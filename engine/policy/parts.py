@@ -414,9 +414,8 @@ def _rule_parts(compiler: Compiler, b: Builder, r: dict, i: int, producers: Dict
             b.error("policy.shadowed_name", f"let {name} hides a name already in use", lp)
             continue
         compiled = compiler.compile(text, lp, item_scope, what="let")
-        # a let that did not compile is kept as None (a name that reads it gives None, not a second error): _Scope.lets
-        # is annotated without the None (lang/compiler.py's to correct)
-        scope.lets[name] = compiled  # type: ignore[assignment]
+        # a let that did not compile is kept as None (a name that reads it gives None, not a second error)
+        scope.lets[name] = compiled
         if compiled is not None:
             uses = any(isinstance(n, X.Name) and (n.parts[0] == item_var or scope.let_uses_item.get(n.parts[0]))
                        for n in X.walk(compiled.ast))

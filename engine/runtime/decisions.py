@@ -6,12 +6,18 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import trace as T
 from ..lang.compiled import EvalError
 from ..policy.model import ExclusivityGroup
 from ..problems import InputFault
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from ..facts.model import Record
+    from ..lang.compiled import CompiledExpr
 
 OUTCOMES = ("certified", "revoked", "granted", "suppressed", "discretionary", "alert", "pending", "denied")
 #: The outcomes whose amount is shown: paid, or what would have been paid but for an exclusivity group.
@@ -52,11 +58,11 @@ class Decision:
                            self.rule])
         return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
-    def detail(self, name: str, default=None):
+    def detail(self, name: str, default: Any = None) -> Any:
         return next((v for k, v in self.details if k == name), default)
 
 
-def period_key(start, end) -> str:
+def period_key(start: date, end: date) -> str:
     """A period as decision ids and the ledger name it: "2022-07-01/2022-12-31"."""
     return f"{start.isoformat()}/{end.isoformat()}"
 
@@ -66,7 +72,7 @@ def decision_id(policy_sha256: str, period: str, d: Decision) -> str:
     return d.id_in(policy_sha256, period)
 
 
-def resolve_exclusivity(decisions: List[Decision], groups: Iterable[ExclusivityGroup], shop=None,
+def resolve_exclusivity(decisions: List[Decision], groups: Iterable[ExclusivityGroup], shop: Optional[Record] = None,
                         why_not: bool = False) -> List[Decision]:
     """Within each workshop, keep one side of each exclusivity group; mark the other suppressed.
 
@@ -78,13 +84,14 @@ def resolve_exclusivity(decisions: List[Decision], groups: Iterable[ExclusivityG
         scopes = {d.worker for d in out if d.rule in group.members} if group.scope == "worker" else {None}
         for scope in sorted(scopes, key=str):
             if group.strategy == "top_up":
+                assert shop is not None, "a group judged over time reads the workshop's records"
                 out = _top_up(out, group, shop, why_not)
             elif not _pending_group(out, group, scope):
                 _resolve_one(out, group, scope)
     return out
 
 
-def _inside(group: ExclusivityGroup, worker: Optional[str]):
+def _inside(group: ExclusivityGroup, worker: Optional[str]) -> Callable[[Decision], bool]:
     return lambda d: d.rule in group.members and (group.scope != "worker" or d.worker == worker)
 
 
@@ -92,7 +99,8 @@ def _waits(decisions: Iterable[Decision]) -> tuple:
     return tuple(dict.fromkeys(w for d in decisions for w in d.detail("waits_for", ())))
 
 
-def _decided(d: Decision, outcome: str, amount, event=None, **changes) -> Decision:
+def _decided(d: Decision, outcome: str, amount: Optional[Decimal], event: Optional[object] = None,
+             **changes: Any) -> Decision:
     """``d`` with a new outcome (and amount) from its exclusivity group; the trace ends with the group's event and
     the outcome as it now stands, not the one the rule reached alone."""
     events = d.events
@@ -122,12 +130,13 @@ def _pending_group(out: List[Decision], group: ExclusivityGroup, worker: Optiona
 class GroupError(InputFault):
     """What an exclusivity group reads about a workshop could not be worked out; carries the group and the place."""
 
-    def __init__(self, error: EvalError, group: ExclusivityGroup, member: str, expr, shop):
+    def __init__(self, error: EvalError, group: ExclusivityGroup, member: str, expr: CompiledExpr,
+                 shop: Record) -> None:
         super().__init__(error.message)
         self.error, self.group, self.member, self.expr, self.shop = error, group, member, expr, shop
 
 
-def _paid_before(group: ExclusivityGroup, shop) -> Dict[str, Decimal]:
+def _paid_before(group: ExclusivityGroup, shop: Record) -> Dict[str, Decimal]:
     """What earlier periods paid each member, as the group's ``paid_before`` expressions read it (an amount)."""
     out: Dict[str, Decimal] = {}
     for member, expr in group.paid_before:
@@ -141,7 +150,7 @@ def _paid_before(group: ExclusivityGroup, shop) -> Dict[str, Decimal]:
     return out
 
 
-def _top_up(out: List[Decision], group: ExclusivityGroup, shop, why_not: bool) -> List[Decision]:
+def _top_up(out: List[Decision], group: ExclusivityGroup, shop: Record, why_not: bool) -> List[Decision]:
     """One workshop's group judged over time: the first member is an entitlement reached so far (T), paid as top-ups
     less what was paid before on either side (A, H); it wins once paid (A > 0) or when T >= H + N, N being the other
     member's amounts now. The winner's side is granted, the other suppressed; nothing paid is clawed back."""
@@ -152,8 +161,8 @@ def _top_up(out: List[Decision], group: ExclusivityGroup, shop, why_not: bool) -
     others = [n for n, d in enumerate(out) if d.rule == other and d.outcome in ("granted", "pending")]
     if not lumps and (not others or before_lump == 0):
         return out  # no award reached or paid: nothing competes with this period's hiring subsidies
-    reached = sum((out[n].amount for n in lumps if out[n].outcome == "granted"), Decimal(0))
-    now = sum((out[n].amount for n in others if out[n].outcome == "granted"), Decimal(0))
+    reached = sum((_granted(out[n]) for n in lumps if out[n].outcome == "granted"), Decimal(0))
+    now = sum((_granted(out[n]) for n in others if out[n].outcome == "granted"), Decimal(0))
     net = reached - before_lump - before_other
     drop = set()
     if any(out[n].outcome == "pending" for n in lumps + others):
@@ -190,13 +199,19 @@ def _top_up(out: List[Decision], group: ExclusivityGroup, shop, why_not: bool) -
     return [d for n, d in enumerate(out) if n not in drop]
 
 
+def _granted(d: Decision) -> Decimal:
+    """The amount of a granted decision (a granted decision always has one)."""
+    assert d.amount is not None, d
+    return d.amount
+
+
 def _resolve_one(out: List[Decision], group: ExclusivityGroup, worker: Optional[str]) -> None:
     """Resolve ``group`` within one workshop (or, for a worker-scoped group, one worker)."""
     inside = _inside(group, worker)
     totals: Dict[str, Decimal] = {}
     for d in out:
         if inside(d) and d.outcome == "granted":
-            totals[d.rule] = totals.get(d.rule, Decimal(0)) + d.amount
+            totals[d.rule] = totals.get(d.rule, Decimal(0)) + _granted(d)
     if len(totals) < 2:
         return
     present = [m for m in group.members if m in totals]
@@ -245,7 +260,7 @@ class Totals:
                    counts, dict(sorted(waiting.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2])))))
 
     def merge(self, other: "Totals") -> "Totals":
-        def add(a, b):
+        def add(a: Dict[Any, Any], b: Dict[Any, Any]) -> Dict[Any, Any]:
             out = dict(a)
             for k, v in b.items():
                 out[k] = out.get(k, 0) + v
@@ -256,6 +271,6 @@ class Totals:
                       dict(sorted(add(self.waiting, other.waiting).items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2])))))
 
 
-def clause_key(clause: str):
+def clause_key(clause: str) -> Tuple[int, ...]:
     """Clause ids in document order: "3.2" before "3.10"."""
     return tuple(int(p) for p in clause.split("."))

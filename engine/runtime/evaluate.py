@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, List, Optional, Tuple
 
 from . import trace as T
-from .backends import get as get_backend
+from .backends import Backend, get as get_backend
 from .backends.core import FiringLimitExceeded
 from .decisions import Decision, GroupError, Totals, resolve_exclusivity
+from ..facts.model import Record
 from ..facts.reading import Facts, build_records
+from ..lang.compiled import CompiledRule
 from ..lang.exact import PRECISION  # the working precision (runtime.stream imports it from here)
 from .firing import Result, RuleError, opening_events
 from ..policy.model import Policy
@@ -87,7 +89,7 @@ def iter_workshops(policy: Policy, facts: Facts, *, backend: str = "core", why_n
                               hint="raise settings.firing_limit in the policy only if the rules really need it")
 
 
-def decide_workshop(policy: Policy, facts: Facts, index: int, runner, why_not: bool, trace: bool,
+def decide_workshop(policy: Policy, facts: Facts, index: int, runner: Backend, why_not: bool, trace: bool,
                     tallies: Optional[list] = None) -> List[Decision]:
     shop = build_records(facts, index, trace)
     decisions = decide_records(policy, shop, runner, why_not)
@@ -96,7 +98,7 @@ def decide_workshop(policy: Policy, facts: Facts, index: int, runner, why_not: b
     return decisions
 
 
-def decide_records(policy: Policy, shop, runner, why_not: bool) -> List[Decision]:
+def decide_records(policy: Policy, shop: Record, runner: Backend, why_not: bool) -> List[Decision]:
     """The decisions about one workshop's record tree, exclusivity resolved, in output order."""
     shop.ctx.parameters = policy.parameters
     shop.ctx.every_trace = why_not
@@ -111,7 +113,7 @@ def decide_records(policy: Policy, shop, runner, why_not: bool) -> List[Decision
     return decisions
 
 
-def _ids(subject) -> Tuple[str, Optional[str], Optional[str]]:
+def _ids(subject: Record) -> Tuple[str, Optional[str], Optional[str]]:
     shop = subject.workshop()
     return (shop.id, subject.id if subject.kind == "worker" else None, subject.id if subject.kind == "loan" else None)
 
@@ -136,13 +138,13 @@ def _denied(policy: Policy, result: Result) -> Decision:
                     reason=result.reason, order=(result.subject.position, rule.index))
 
 
-def _not_activated(policy: Policy, rule, subject) -> Decision:
+def _not_activated(policy: Policy, rule: CompiledRule, subject: Record) -> Decision:
     ws, worker, loan = _ids(subject)
     events = opening_events(rule, subject, policy)
     unmet = [e for e in events if isinstance(e, T.Required) and not e.holds]
     if unmet and all(e.route is not None for e in unmet):  # held, but by a route that does not open this rule
-        shown = [f"{e.fact} by route {' or '.join(e.routes)} ({e.fact.split('.')[0]} {e.holder_id} holds it by route "
-                 f"{e.route})" for e in unmet]
+        shown = [f"{e.fact} by route {' or '.join(e.routes or ())} ({e.fact.split('.')[0]} {e.holder_id} holds it by "
+                 f"route {e.route})" for e in unmet]
         reason = f"{rule.clause} {rule.label} not {rule.decides}: requires {', '.join(shown)}"
         code = "requires_route"
     else:

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from . import trace as T
 from ..lang.compiled import CompiledCondition, CompiledExpr, CompiledRule, EvalError, truth as _truth
 from ..lang.exact import round_to
 from ..lang.codegen import FAILED, FALLBACK, FIRED, NONE_COUNTED
-from ..lang.tracing import NULL, Recorder, Substituted
+from ..lang.tracing import NULL, Capture, Recorder, Substituted
 from ..facts.model import Record
 from ..policy.model import Policy
 from ..problems import EngineFault, InputFault
@@ -64,7 +64,7 @@ class Result:
 class _Pending(InputFault):
     """A parameter has no value on the date an expression needed it: the decision waits for it."""
 
-    def __init__(self, missing):
+    def __init__(self, missing: Tuple[str, Any, Optional[str]]) -> None:
         super().__init__(str(missing))
         self.missing = missing
 
@@ -79,7 +79,7 @@ class RuleError(InputFault):
 
 # --- deciding, with no trace kept (the generated functions; the reference closures for verdicts they cannot give) --
 
-def _value(compiled: CompiledExpr, env: dict, rule, subject):
+def _value(compiled: CompiledExpr, env: dict, rule: CompiledRule, subject: Record) -> Any:
     try:
         return compiled.traced(env, NULL)
     except EvalError as exc:
@@ -88,7 +88,7 @@ def _value(compiled: CompiledExpr, env: dict, rule, subject):
         raise RuleError(exc, rule, subject, compiled) from None
 
 
-def _holds(cond: CompiledCondition, env, rule, subject) -> bool:
+def _holds(cond: CompiledCondition, env: dict, rule: CompiledRule, subject: Record) -> bool:
     value = _value(cond.expr, env, rule, subject)
     try:
         return _truth(value, cond.expr.ast)
@@ -113,7 +113,8 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
     elif status == FAILED:
         reason = f"{rule.when[failed].text} is false"
     elif status == NONE_COUNTED:
-        reason = f"{rule.clause} {rule.label}: no item of {rule.each.source.text} qualified"
+        # only a rule with an `each` counts items
+        reason = f"{rule.clause} {rule.label}: no item of {rule.each.source.text} qualified"  # type: ignore[union-attr]
     else:
         reason = f"{rule.clause} {rule.label}: the amount comes to {amount}, so nothing is granted"
     return Result(rule, subject, status == FIRED, amount, (), reason, items,
@@ -147,7 +148,8 @@ def verdicts(rule: CompiledRule, subject: Record) -> List[bool]:
 def opening_events(rule: CompiledRule, subject: Record, policy: Policy) -> List:
     """The clause and rule being applied, and each derived fact it requires with who asserted it."""
     clause = policy.clauses[rule.clause]
-    events: List = [T.RuleApplied(rule.id, subject.ctx.label(rule.label), rule.clause, clause.heading, clause.text,
+    label = subject.ctx.label(rule.label)  # a rule's label is text, and so is its filled form
+    events: List = [T.RuleApplied(rule.id, label, rule.clause, clause.heading, clause.text,  # type: ignore[arg-type]
                                   rule.subject, subject.id, rule.origin)]
     for req in rule.requires:
         holder = subject if subject.kind == req.holder else subject.workshop()
@@ -167,7 +169,7 @@ class _Traced:
         self.rule, self.subject, self.tracer = rule, subject, Recorder()
         self.generated = rule.code.traced if generated and rule.code is not None else None
 
-    def evaluate(self, compiled: CompiledExpr, env: dict):
+    def evaluate(self, compiled: CompiledExpr, env: dict) -> Tuple[Any, Capture]:
         """(value, what it read): by the generated traced variant when there is one (any case it does not decide
         makes the whole rule evaluated again by the reference closures), else by the reference closures."""
         if self.generated:
@@ -186,7 +188,7 @@ class _Traced:
             captured = self.tracer.take()
         return value, captured
 
-    def condition(self, cond: CompiledCondition, env) -> T.Condition:
+    def condition(self, cond: CompiledCondition, env: dict) -> T.Condition:
         value, captured = self.evaluate(cond.expr, env)
         try:
             holds = _truth(value, cond.expr.ast)
@@ -195,8 +197,9 @@ class _Traced:
         return T.Condition(cond.text, self.subject.ctx.label(cond.label), holds, Substituted(cond.expr.ast, captured),
                            captured, cond.reading)
 
-    def amount(self, env, policy: Policy) -> T.Arithmetic:
+    def amount(self, env: dict, policy: Policy) -> T.Arithmetic:
         rule = self.rule
+        assert rule.amount is not None  # asked only of a rule with an amount
         exact, captured = self.evaluate(rule.amount, env)
         rounded = round_to(exact, policy.quantum, policy.rounding)
         lets: Tuple[T.Let, ...] = ()
@@ -224,7 +227,7 @@ class _Again(InputFault):
     closures evaluate the rule again. Never leaves this module."""
 
 
-def _pending_result(rule, subject, policy, missing, events) -> Result:
+def _pending_result(rule: CompiledRule, subject: Record, policy: Policy, missing: Any, events: Any) -> Result:
     missing = tuple(dict.fromkeys(missing))
     events = tuple(events) if events else tuple(opening_events(rule, subject, policy))
     events += (T.Pending(missing),)
@@ -298,7 +301,7 @@ def _traced(rule: CompiledRule, subject: Record, policy: Policy, generated: bool
         arithmetic = run.amount(env, policy)
         amount = arithmetic.rounded
         events.append(arithmetic)
-    if rule.amount is not None and amount <= 0:
+    if rule.amount is not None and amount <= 0:  # type: ignore[operator]  # set above when the rule has an amount
         reason = f"{rule.clause} {rule.label}: the amount comes to {amount}, so nothing is granted"
         events.append(T.NotReached(reason, "nothing", (("amount", amount),)))
         return Result(rule, subject, False, amount, tuple(events), reason)

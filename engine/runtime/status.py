@@ -23,12 +23,16 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple, cast
 
 from . import trace as T
 from ..facts.model import Record
 from ..policy.model import Policy, Status
 from ..problems import InputFault
+
+if TYPE_CHECKING:
+    from .firing import Result
+    from ..lang.compiled import CompiledRule
 
 #: The key under which the facts reader or the ledger notes where a stated grant or end was read from.
 SOURCE = "$source"
@@ -61,7 +65,7 @@ def standing(status: Status, subject: Record) -> Standing:
 class StatusError(InputFault):
     """A status is held by a route this policy does not have (recorded under another policy)."""
 
-    def __init__(self, subject: Record, status: Status, held: Standing):
+    def __init__(self, subject: Record, status: Status, held: Standing) -> None:
         super().__init__(f"{subject.kind} {subject.id} holds {status.label} by route {held.route!r} ({held.source}), "
                          "which this policy does not have")
         self.subject, self.status, self.held = subject, status, held
@@ -81,7 +85,7 @@ class Bar:
     details: Tuple[Tuple[str, Any], ...] = ()
 
 
-def gate(policy: Policy, rule, subject: Record) -> Optional[Bar]:
+def gate(policy: Policy, rule: CompiledRule, subject: Record) -> Optional[Bar]:
     """Why ``rule`` must not be applied to ``subject`` because of a status, or None if it may be."""
     found = policy.status_of_rule(rule.id)
     if found is None:
@@ -94,15 +98,18 @@ def gate(policy: Policy, rule, subject: Record) -> Optional[Bar]:
         if held.state == "held":
             return None
         if held.state == "ended":
+            assert held.ended_on is not None  # an ended standing has its end's date
             return Bar("ended", f"{rule.clause} {rule.label}: {label} already ended on {held.ended_on.isoformat()}",
                        named + (("on", held.ended_on),))
         return Bar("not_held", f"{rule.clause} {rule.label}: applies only to a {status.subject} holding {label} from "
                    "before this period", named)
     if held.state == "held":
+        assert held.since is not None  # a held standing has its grant's date
         return Bar("held", f"{rule.clause} {rule.label}: {label} is held since {held.since.isoformat()} by route "
                    f"{held.route} ({held.source}); it is not tested again",
                    named + (("since", held.since), ("route", held.route), ("source", held.source)))
     if held.state == "ended" and status.after_end == "stated":
+        assert held.ended_on is not None
         return Bar("ended_stated", f"{rule.clause} {rule.label}: {label} ended on {held.ended_on.isoformat()} "
                    f"({held.end_source}); only a grant stated after that date restores it",
                    named + (("on", held.ended_on), ("source", held.end_source)))
@@ -117,17 +124,18 @@ def gate(policy: Policy, rule, subject: Record) -> Optional[Bar]:
     return None
 
 
-def held_results(policy: Policy, shop: Record) -> List:
+def held_results(policy: Policy, shop: Record) -> List[Result]:
     """The decision of every standing held before the period, its flag asserted with its route (before any rule
     runs). Returns firing results, one per held status and subject."""
     from .backends import subjects_of
     from .firing import Result
-    out = []
+    out: List[Result] = []
     for status in policy.statuses:
         for subject in subjects_of(shop, status.subject):
             held = standing(status, subject)
             if held.state != "held":
                 continue
+            assert held.route is not None and held.since is not None  # a held standing has its grant's route and date
             route = status.route(held.route)
             if route is None:  # a route recorded under a policy that had it (facts naming one are refused earlier)
                 raise StatusError(subject, status, held)
@@ -140,15 +148,18 @@ def held_results(policy: Policy, shop: Record) -> List:
     return out
 
 
-def _held_trace(policy: Policy, status: Status, rule, subject: Record, held: Standing, details):
+def _held_trace(policy: Policy, status: Status, rule: CompiledRule, subject: Record, held: Standing,
+                details: Tuple[Tuple[str, Any], ...]) -> Result:
     from .firing import Result, opening_events
     events = tuple(opening_events(rule, subject, policy)) + (
-        T.Held(subject.ctx.label(status.label), held.route, held.since, held.source, held.ended_on),
+        # a status's label is text, so is its filled form; a held standing has its grant's route and date
+        T.Held(cast(str, subject.ctx.label(status.label)), cast(str, held.route), cast(_dt.date, held.since),
+               held.source, held.ended_on),
         T.Outcome(rule.decides, None, None))
     return Result(rule, subject, True, None, events, None, details=details)
 
 
-def decided_details(policy: Policy, rule, subject: Record) -> Tuple:
+def decided_details(policy: Policy, rule: CompiledRule, subject: Record) -> Tuple[Tuple[str, Any], ...]:
     """What a decision of a status rule made in this evaluation states: the route and date of a grant, or the day
     an end takes effect."""
     found = policy.status_of_rule(rule.id)
@@ -161,7 +172,7 @@ def decided_details(policy: Policy, rule, subject: Record) -> Tuple:
     return (("effective", period["end"] + _dt.timedelta(days=1)),)
 
 
-def assert_route(policy: Policy, rule, subject: Record) -> None:
+def assert_route(policy: Policy, rule: CompiledRule, subject: Record) -> None:
     """After a route's rule fired: the flag it asserted is held by its route."""
     found = policy.status_of_rule(rule.id)
     if found is not None and found[1] is not None:

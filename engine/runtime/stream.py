@@ -26,17 +26,18 @@ import os
 import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, NoReturn, Optional, Sequence, Set, Tuple, Union
 
 from .backends import get as get_backend
 from .decisions import Totals, period_key
 from .evaluate import PRECISION, decide_records
+from ..facts.model import Record
 from ..facts.reading import note_sources, records_for, source_of, workshop_problems
 from ..facts.scan import FactsScan, ScanStopped
 from ..facts.typed import NotVouched, workshop_reader
 from ..policy.model import Policy
 from ..problems import InputFault
-from ..views.document import decision_dict, decision_text, write_json
+from ..views.document import TraceOption, decision_dict, decision_text, write_json
 
 
 class StreamStopped(InputFault):
@@ -66,7 +67,7 @@ def _period(scan: FactsScan) -> Tuple[_dt.date, _dt.date]:
 class _Hash:
     """The sha256 of a facts file as the thorough path takes it (of its text: a UTF-8 byte order mark left out)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.digest, self.size, self.first = hashlib.sha256(), 0, True
 
     def __call__(self, block: bytes) -> None:
@@ -124,7 +125,8 @@ class Decided:
     workshop: str = ""  # its id
 
 
-def checked_records(policy: Policy, start: _dt.date, end: _dt.date, index: int, raw: bytes, tracing: bool):
+def checked_records(policy: Policy, start: _dt.date, end: _dt.date, index: int, raw: bytes,
+                    tracing: bool) -> Record:
     """The record tree of one workshop read from its JSON text, checked against the facts schema and contract
     and the policy's facts checks (on this same tree); StreamStopped on any problem."""
     try:
@@ -133,7 +135,7 @@ def checked_records(policy: Policy, start: _dt.date, end: _dt.date, index: int, 
         raise StreamStopped(f"workshop #{index + 1}: {exc}") from None
     pointer = f"/workshops/{index}"
 
-    def refuse(code, message, at, hint=None):
+    def refuse(code: str, message: str, at: str, hint: Optional[str] = None) -> NoReturn:
         raise StreamStopped(f"{code}: {message} at {at}")
 
     try:
@@ -150,13 +152,13 @@ def checked_records(policy: Policy, start: _dt.date, end: _dt.date, index: int, 
 
 
 def decide_workshop(policy: Policy, header: StreamHeader, index: int, raw: bytes, *, backend: str = "core",
-                    why_not: bool = False, trace: bool = True) -> Decided:
+                    why_not: bool = False, trace: TraceOption = True) -> Decided:
     """One workshop, from its JSON text to its rendered decisions; StreamStopped on any problem."""
     period = period_key(header.period_start, header.period_end)
     with decimal.localcontext() as ctx:
         ctx.prec = PRECISION
         ctx.traps[decimal.InvalidOperation] = True
-        shop = checked_records(policy, header.period_start, header.period_end, index, raw, trace or why_not)
+        shop = checked_records(policy, header.period_start, header.period_end, index, raw, bool(trace) or why_not)
         try:
             decisions = decide_records(policy, shop, get_backend(backend), why_not)
             rendered = tuple(decision_text(decision_dict(d, policy.sha256, period, trace, policy.path))
@@ -168,24 +170,24 @@ def decide_workshop(policy: Policy, header: StreamHeader, index: int, raw: bytes
     return Decided(index, rendered, Totals.of(decisions), shop.id)
 
 
-_WORKER: dict = {}
+_WORKER: Dict[str, Any] = {}  # what the worker processes inherit (fork): the policy, the header, the options
 
 
-def _decide_raw(job) -> Decided:
+def _decide_raw(job: Tuple[int, bytes]) -> Decided:
     index, raw = job
     policy, header, options = _WORKER["args"]
     return decide_workshop(policy, header, index, raw, **options)
 
 
 def decide_stream(policy: Policy, header: StreamHeader, workshops: Iterator[Tuple[int, bytes]], *, backend: str = "core",
-                  why_not: bool = False, trace: bool = True, jobs: int = 1) -> Iterator[Decided]:
+                  why_not: bool = False, trace: TraceOption = True, jobs: int = 1) -> Iterator[Decided]:
     """Each workshop's decisions, in input order, from (index, JSON text) pairs (:func:`read_workshops`); a
     workshop id given twice stops the stream. With ``jobs > 1`` the workshops are decided in worker processes
     (:func:`write_document` is the faster way to write a whole document with several jobs)."""
     import multiprocessing
 
     _WORKER["args"] = (policy, header, dict(backend=backend, why_not=why_not, trace=trace))
-    ids = set()
+    ids: Set[str] = set()
 
     def unique(done: Decided) -> Decided:
         if done.workshop in ids:
@@ -220,7 +222,7 @@ class _Part:
     end: int  # the file offset after its last workshop
 
 
-def _decide_batch(task) -> _Part:
+def _decide_batch(task: Tuple[int, Sequence[Tuple[int, int, int]]]) -> _Part:
     """A worker's job: read a batch's bytes from the facts file, decide each workshop, write the part."""
     number, items = task
     policy, header, options, separator, folder = _WORKER["batch"]
@@ -231,7 +233,7 @@ def _decide_batch(task) -> _Part:
         data = fh.read(last - first)
     texts: List[bytes] = []
     totals = _ZERO
-    ids = []
+    ids: List[str] = []
     for index, offset, length in items:
         done = decide_workshop(policy, header, index, data[offset - first:offset - first + length], **options)
         texts.extend(_bytes(t) for t in done.decisions)
@@ -246,7 +248,7 @@ def _decide_batch(task) -> _Part:
 _ZERO = Totals(Decimal("0.00"), {}, {}, {})
 
 
-def _bytes(text) -> bytes:
+def _bytes(text: Union[str, bytes]) -> bytes:
     return text if isinstance(text, bytes) else text.encode("utf-8")
 
 
@@ -267,16 +269,16 @@ def _empty(doc_header: dict, totals: Totals) -> bytes:
     return _written(doc_header, [], totals)
 
 
-def _written(doc_header: dict, texts: list, totals: Totals) -> bytes:
+def _written(doc_header: dict, texts: List[str], totals: Totals) -> bytes:
     """What write_json writes, as bytes, whether it writes text or (decisions rendered as bytes) bytes."""
-    out = io.StringIO()
+    text = io.StringIO()
     try:
-        write_json(out, doc_header, texts, lambda: totals)
-        return _bytes(out.getvalue())
+        write_json(text, doc_header, texts, lambda: totals)
+        return _bytes(text.getvalue())
     except TypeError:
-        out = io.BytesIO()
-        write_json(out, doc_header, [_bytes(t) for t in texts], lambda: totals)
-        return out.getvalue()
+        data = io.BytesIO()
+        write_json(data, doc_header, [_bytes(t) for t in texts], lambda: totals)
+        return data.getvalue()
 
 
 def _batches(scan: FactsScan) -> Iterator[Tuple[int, Tuple[Tuple[int, int, int], ...]]]:
@@ -294,7 +296,7 @@ def _batches(scan: FactsScan) -> Iterator[Tuple[int, Tuple[Tuple[int, int, int],
 
 
 def write_document(policy: Policy, path: str, out_fd: int, header_of: Callable[[StreamHeader], dict], *,
-                   backend: str = "core", why_not: bool = False, trace: bool = True, jobs: int = 1,
+                   backend: str = "core", why_not: bool = False, trace: TraceOption = True, jobs: int = 1,
                    progress: Optional[Callable[[int], None]] = None, folder: Optional[str] = None
                    ) -> Tuple[StreamHeader, Totals]:
     """Decide every workshop of the JSON facts file at ``path`` and write the decisions document to the file
@@ -319,7 +321,7 @@ def write_document(policy: Policy, path: str, out_fd: int, header_of: Callable[[
             options = dict(backend=backend, why_not=why_not, trace=trace)
             _WORKER["batch"] = (policy, provisional, options, separator, parts_dir)
             parts: List[_Part] = []
-            ids = set()
+            ids: Set[str] = set()
             for part in _run_batches(_batches(scan), jobs):
                 for wid in part.workshops:
                     if wid in ids:
@@ -350,7 +352,7 @@ def write_document(policy: Policy, path: str, out_fd: int, header_of: Callable[[
     return header, totals
 
 
-def _run_batches(batches, jobs: int) -> Iterator[_Part]:
+def _run_batches(batches: Iterable[Tuple[int, Sequence[Tuple[int, int, int]]]], jobs: int) -> Iterator[_Part]:
     """Each batch decided, in order: in this process, or in ``jobs`` worker processes with a few batches in
     flight each (the parent reads ahead only that far)."""
     if jobs <= 1:
@@ -359,7 +361,7 @@ def _run_batches(batches, jobs: int) -> Iterator[_Part]:
         return
     import multiprocessing
 
-    window: collections.deque = collections.deque()
+    window: Deque[Any] = collections.deque()  # AsyncResult of _Part
     # fork: the workers inherit the compiled policy (its closures cannot be pickled)
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         for batch in batches:

@@ -13,6 +13,7 @@ from typing import List, Tuple
 
 from ..lang.compiled import EvalError, truth as _truth
 from ..facts.model import Record
+from ..policy.history import Target
 from ..policy.model import Policy
 from ..problems import InputFault
 
@@ -23,7 +24,7 @@ Tally = Tuple[str, str, str]
 class TargetError(InputFault):
     """A target's condition could not be read for a subject; carries both."""
 
-    def __init__(self, error: EvalError, target, subject: Record):
+    def __init__(self, error: EvalError, target: Target, subject: Record) -> None:
         super().__init__(error.message)
         self.error, self.target, self.subject = error, target, subject
 

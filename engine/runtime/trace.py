@@ -22,7 +22,7 @@ class _Event:
     __slots__ = ()
     _fields: Tuple[str, ...] = ()
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and all(getattr(self, f) == getattr(other, f) for f in self._fields)
 
     def __hash__(self) -> int:
@@ -32,7 +32,7 @@ class _Event:
         return f"{type(self).__name__}(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields) + ")"
 
 
-def _hashable(value):
+def _hashable(value: Any) -> Any:
     try:
         hash(value)
     except TypeError:

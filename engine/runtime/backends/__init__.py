@@ -14,6 +14,7 @@ from typing import Protocol, Tuple
 from ...lang.compiled import CompiledRule
 from ..firing import Result
 from ...facts.model import Record
+from ...policy.model import Policy
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Backend(Protocol):
 
     name: str
 
-    def run(self, policy, workshop: Record) -> WorkshopRun:
+    def run(self, policy: Policy, workshop: Record) -> WorkshopRun:
         ...
 
 

@@ -16,24 +16,27 @@ from typing import Dict, List, Set, Tuple
 
 from .. import trace as T
 from ..firing import Result, apply, opening_events
+from ...facts.model import Record
+from ...lang.compiled import CompiledRule
+from ...policy.model import Policy
 from ...problems import InputFault
-from ..status import assert_route, gate, held_results
+from ..status import Bar, assert_route, gate, held_results
 from . import WorkshopRun, holder, subjects_of
 
 
 class FiringLimitExceeded(InputFault):
-    def __init__(self, limit: int, workshop: str):
+    def __init__(self, limit: int, workshop: str) -> None:
         super().__init__(f"more than {limit} rule firings for workshop {workshop}: the policy does not settle")
         self.limit, self.workshop = limit, workshop
 
 
-def not_applied(rule, subject, policy, bar) -> Result:
+def not_applied(rule: CompiledRule, subject: Record, policy: Policy, bar: Bar) -> Result:
     """The result of a rule a status bars for this subject (a :class:`~subsidy_rules.runtime.status.Bar`: held,
     ended, or granted by another route); its trace is built only if it becomes a decision."""
     return Result(rule, subject, False, None, (), bar.reason, trace=partial(_barred, rule, subject, policy, bar))
 
 
-def _barred(rule, subject, policy, bar) -> Result:
+def _barred(rule: CompiledRule, subject: Record, policy: Policy, bar: Bar) -> Result:
     events = tuple(opening_events(rule, subject, policy)) + (T.NotReached(bar.reason, bar.code, bar.details),)
     return Result(rule, subject, False, None, events, bar.reason)
 
@@ -41,18 +44,18 @@ def _barred(rule, subject, policy, bar) -> Result:
 class CoreBackend:
     name = "core"
 
-    def run(self, policy, workshop) -> WorkshopRun:
+    def run(self, policy: Policy, workshop: Record) -> WorkshopRun:
         rules = policy.rules
         order = {r.id: n for n, r in enumerate(rules)}
-        by_flag: Dict[Tuple[str, str], List] = {}
+        by_flag: Dict[Tuple[str, str], List[CompiledRule]] = {}
         for rule in rules:
             for req in rule.requires:
                 by_flag.setdefault((req.holder, req.flag), []).append(rule)
         agenda: List[Tuple[int, int, int, int]] = []
         queued: Set[Tuple[int, int]] = set()
-        subjects = {}
+        subjects: Dict[int, Record] = {}
 
-        def push(rule, subject):
+        def push(rule: CompiledRule, subject: Record) -> None:
             key = (order[rule.id], id(subject))
             if key in queued:
                 return

@@ -27,24 +27,26 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 try:
     from durable.engine import Host, MessageNotHandledException, MessageObservedException
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("durable-rules is not installed; install the extra: pip install '.[durable]'") from exc
 
-from ..firing import RuleError, apply, verdicts
+from ..firing import Result, RuleError, apply, verdicts
+from ...facts.model import Record
+from ...policy.model import Policy
 from ...problems import EngineFault
 from ..status import assert_route, gate, held_results
 from . import WorkshopRun, subjects_of
 from .core import FiringLimitExceeded, not_applied
 
 _LOCK = threading.Lock()
-_HOST = None
+_HOST: Optional[Host] = None
 _NAMES = itertools.count()
 _RULESETS: Dict[int, str] = {}  # id(policy) -> ruleset name
-_POLICIES: Dict[str, object] = {}  # ruleset name -> policy
+_POLICIES: Dict[str, Policy] = {}  # ruleset name -> policy
 _SESSIONS: Dict[str, "_Session"] = {}  # sid -> the workshop being run
 
 
@@ -54,11 +56,11 @@ class DurableError(EngineFault):
 
 @dataclass
 class _Session:
-    policy: object
-    subjects: Dict[int, object]
-    results: List = field(default_factory=list)
-    activated: set = field(default_factory=set)
-    held: set = field(default_factory=set)  # (rule index, subject key) decided by a status held from before
+    policy: Policy
+    subjects: Dict[int, Record]
+    results: List[Result] = field(default_factory=list)
+    activated: Set[Tuple[int, int]] = field(default_factory=set)  # (rule index, subject key)
+    held: Set[Tuple[int, int]] = field(default_factory=set)  # (rule index, subject key) decided by a status held from before
     errors: List[BaseException] = field(default_factory=list)
     firings: int = 0
 
@@ -74,7 +76,7 @@ class _SynchronousHost(Host):
     so nothing needs the poller.
     """
 
-    def _run(self):
+    def _run(self) -> None:
         pass
 
 
@@ -85,7 +87,7 @@ def _host() -> Host:
     return _HOST
 
 
-def _ruleset_for(policy) -> str:
+def _ruleset_for(policy: Policy) -> str:
     with _LOCK:
         name = _RULESETS.get(id(policy))
         if name is not None and _POLICIES.get(name) is policy:
@@ -97,14 +99,14 @@ def _ruleset_for(policy) -> str:
         return name
 
 
-def _definition(policy) -> dict:
+def _definition(policy: Policy) -> dict:
     """The policy's compiled rules as a durable-rules ruleset (its dict form), with generic actions."""
     rules = {}
     for n, rule in enumerate(policy.rules):
         join = [{"lvl": {"$and": [{"t": "stratum"}, {"level": rule.stratum}]}},
                 {"subj": {"$and": [{"t": "subject"}, {"kind": rule.subject}]}}]
         # a status flag opens the rule only on some routes: one activation per route (durable-rules has no $in)
-        choices = [[]]
+        choices: List[List[dict]] = [[]]
         for j, req in enumerate(rule.requires):
             tests = [{"t": "flag"}, {"flag": req.flag}, {"holder": {"subj": f"{req.holder}_key"}}]
             routes = sorted(req.routes) if req.routes is not None else [None]
@@ -117,8 +119,12 @@ def _definition(policy) -> dict:
     return rules
 
 
-def _guarded(action):
-    def run(c):
+#: What an action of the ruleset does, given durable-rules' context (untyped) and the workshop's session.
+_Action = Callable[[Any, _Session], None]
+
+
+def _guarded(action: _Action) -> Callable[[Any], None]:
+    def run(c: Any) -> None:
         session = _SESSIONS.get(c._m and next(iter(c._m.values())).get("sid"))
         if session is None or session.errors:
             return
@@ -129,7 +135,7 @@ def _guarded(action):
     return run
 
 
-def _assert(c_or_host, fact, ruleset=None):
+def _assert(c_or_host: Any, fact: dict, ruleset: Optional[str] = None) -> None:
     try:
         if ruleset is None:
             c_or_host.assert_fact(fact)
@@ -142,9 +148,9 @@ def _assert(c_or_host, fact, ruleset=None):
                            "(its 32-bit fact hash collided); the run cannot be trusted") from None
 
 
-def _activate(n: int):
+def _activate(n: int) -> Callable[[Any], None]:
     @_guarded
-    def action(c, session):
+    def action(c: Any, session: _Session) -> None:
         rule = session.policy.rules[n]
         key = c.subj.key
         subject = session.subjects[key]
@@ -164,9 +170,9 @@ def _activate(n: int):
     return action
 
 
-def _fire(n: int):
+def _fire(n: int) -> Callable[[Any], None]:
     @_guarded
-    def action(c, session):
+    def action(c: Any, session: _Session) -> None:
         policy = session.policy
         rule = policy.rules[n]
         key = c.v.key
@@ -186,7 +192,7 @@ def _fire(n: int):
     return action
 
 
-def _flag_fact(sid, subject, flag, key) -> dict:
+def _flag_fact(sid: str, subject: Record, flag: str, key: int) -> dict:
     fact = {"sid": sid, "id": f"f{flag}:{key}", "t": "flag", "flag": flag, "holder": key}
     if flag in subject.routes:
         fact["route"] = subject.routes[flag]
@@ -196,10 +202,10 @@ def _flag_fact(sid, subject, flag, key) -> dict:
 class DurableBackend:
     name = "durable"
 
-    def run(self, policy, workshop) -> WorkshopRun:
+    def run(self, policy: Policy, workshop: Record) -> WorkshopRun:
         ruleset = _ruleset_for(policy)
         host = _host()
-        subjects = {}
+        subjects: Dict[int, Record] = {}
         for kind in ("workshop", "worker", "loan"):
             for subject in subjects_of(workshop, kind):
                 subjects[subject.position] = subject
@@ -215,7 +221,9 @@ class DurableBackend:
             for held in held_results(policy, workshop):  # statuses held from before the period
                 session.results.append(held)
                 session.held.add((index[held.rule.id], held.subject.position))
-                flag = policy.status_of_rule(held.rule.id)[0].flag
+                found = policy.status_of_rule(held.rule.id)
+                assert found is not None  # a held standing's rule is a route of its status
+                flag = found[0].flag
                 _assert(host, _flag_fact(sid, held.subject, flag, held.subject.position), ruleset)
             for level in sorted({r.stratum for r in policy.rules}):
                 _assert(host, {"sid": sid, "id": f"L{level}", "t": "stratum", "level": level}, ruleset)
