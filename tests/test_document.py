@@ -13,6 +13,7 @@ from subsidy_rules import schemas
 from subsidy_rules.cli import main
 from subsidy_rules.facts.model import Derived
 from subsidy_rules.lang import expr as E
+from subsidy_rules.lang.printing import unparse, written
 from subsidy_rules.runtime import trace as T
 from subsidy_rules.views import trace_data as TD
 from subsidy_rules.views.document import document_text
@@ -186,16 +187,16 @@ def _carries(text: str, e) -> bool:
     parameter's value among the parameter values the expression used (which the data lists by parameter, date and
     key, their values in the dictionary)."""
     printed = e._substituted  # the Substituted the event's text is printed from
-    assert E.unparse(printed.ast) == E.unparse(E.parse(text))
+    assert unparse(printed.ast) == unparse(E.parse(text))
     values, read = printed.capture.values(), _read(e)
     used = [(u.name, TD.value(u.value)) for u in printed.capture.params if not isinstance(u, Derived)]
     holes = [n for n in E.walk(printed.ast) if id(n) in values and n is not printed.without and not isinstance(n, E.Literal)]
-    assert holes or E.unparse(printed.ast) == e.substituted  # printed with no values in place: nothing to show
+    assert holes or unparse(printed.ast) == e.substituted  # printed with no values in place: nothing to show
     for n in holes:
         if isinstance(n, E.Call):
-            assert n.func == "param" and (n.args[0].value, TD.value(values[id(n)])) in used, E.written(n)
+            assert n.func == "param" and (n.args[0].value, TD.value(values[id(n)])) in used, written(n)
         else:
-            assert read[E.written(n)] == TD.value(values[id(n)]), E.written(n)
+            assert read[written(n)] == TD.value(values[id(n)]), written(n)
     return True
 
 

@@ -8,7 +8,8 @@ from conftest import POLICY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from subsidy_rules.lang.expr import ExpressionSyntaxError, parse, substitute, unparse, walk
+from subsidy_rules.lang.expr import ExpressionSyntaxError, parse, walk
+from subsidy_rules.lang.printing import substitute, unparse
 
 
 def _policy(write, old, new):

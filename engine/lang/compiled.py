@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
 from . import expr as X
+from .printing import format_value, unparse
 from .tracing import NULL, Tracer
 from .types import T
 from ..problems import InputFault, Location
@@ -112,21 +113,21 @@ class CompiledRule:
 
 def num(value: Any, node: X.Node) -> Any:
     if value is None:
-        raise EvalError(f"{X.unparse(node)} is null where a number is needed", node, "eval.null")
+        raise EvalError(f"{unparse(node)} is null where a number is needed", node, "eval.null")
     if isinstance(value, bool):
-        raise EvalError(f"{X.unparse(node)} is true/false where a number is needed", node, "eval.type")
+        raise EvalError(f"{unparse(node)} is true/false where a number is needed", node, "eval.type")
     return value
 
 
 def truth(value: Any, node: X.Node) -> bool:
     if value is True or value is False:
         return value
-    raise EvalError(f"{X.unparse(node)} is {X.format_value(value)} where true or false is needed", node,
+    raise EvalError(f"{unparse(node)} is {format_value(value)} where true or false is needed", node,
                     "eval.null" if value is None else "eval.type")
 
 
 def whole(value: Any, node: X.Node) -> int:
     value = num(value, node)
     if value != int(value):
-        raise EvalError(f"{X.unparse(node)} is {value}, not a whole number", node, "eval.type")
+        raise EvalError(f"{unparse(node)} is {value}, not a whole number", node, "eval.type")
     return int(value)

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, ca
 
 from . import exact
 from . import expr as X
+from .printing import format_value, unparse
 from .compiled import CompiledExpr, EvalError, Fn, num as _num, truth as _truth
 from .functions import FUNCTIONS, Checked, Functions
 from .support import tlet
@@ -334,7 +335,7 @@ class Compiler(Functions):
             for lit in literals:
                 if isinstance(lit, X.Literal) and lit.value is not None and str(lit.value) not in codes:
                     near = difflib.get_close_matches(str(lit.value), list(codes), n=1)
-                    self.error("expr.unknown_code", f"{X.format_value(lit.value)} is not a code of {field[0]}.{field[1]}",
+                    self.error("expr.unknown_code", f"{format_value(lit.value)} is not a code of {field[0]}.{field[1]}",
                                self._pointer, lit, self._text,
                                f"did you mean {near[0]!r}?" if near else f"codes: {', '.join(codes)}")
 
@@ -357,7 +358,7 @@ class Compiler(Functions):
             def divide(env: dict, tr: Tracer) -> Any:
                 a, b = _num(lf(env, tr), left), _num(rf(env, tr), right)
                 if b == 0:
-                    raise EvalError(f"division by zero: {X.unparse(right)} is 0", node, "eval.division_by_zero")
+                    raise EvalError(f"division by zero: {unparse(right)} is 0", node, "eval.division_by_zero")
                 return exact.div(a, b)  # a fraction when it does not terminate: exact until the policy rounds
 
             return divide, NUMBER
@@ -369,7 +370,7 @@ class Compiler(Functions):
             def member(env: dict, tr: Tracer) -> Any:
                 value, container = lf(env, tr), rf(env, tr)
                 if container is None:
-                    raise EvalError(f"{X.unparse(right)} is null where a list is needed", node, "eval.null")
+                    raise EvalError(f"{unparse(right)} is null where a list is needed", node, "eval.null")
                 return (value not in container) if negate else (value in container)
 
             return member, BOOL
@@ -390,11 +391,11 @@ class Compiler(Functions):
             a, b = lf(env, tr), rf(env, tr)
             if a is None or b is None:
                 which = left if a is None else right
-                raise EvalError(f"{X.unparse(which)} is null and cannot be compared", node, "eval.null")
+                raise EvalError(f"{unparse(which)} is null and cannot be compared", node, "eval.null")
             try:
                 return compare(a, b)
             except TypeError:
-                raise EvalError(f"{X.format_value(a)} and {X.format_value(b)} cannot be compared", node,
+                raise EvalError(f"{format_value(a)} and {format_value(b)} cannot be compared", node,
                                 "eval.type") from None
 
         return ordered, BOOL

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tupl
 
 from . import exact
 from . import expr as X
+from .printing import format_value, unparse
 from .calendar import add_months, add_years, months_between
 from .compiled import EvalError, Fn, num as _num, truth as _truth, whole as _whole
 from .support import key_text
@@ -91,7 +92,7 @@ class Functions:
         def fn(env: dict, tr: Tracer) -> Any:
             day = af(env, tr)
             if not isinstance(day, _dt.date):
-                raise EvalError(f"param({pname!r}) needs a date, got {X.format_value(day)} from {X.unparse(at_node)}",
+                raise EvalError(f"param({pname!r}) needs a date, got {format_value(day)} from {unparse(at_node)}",
                                 node, "eval.null")
             keytext = None if kf is None else key_text(kf(env, tr))
             try:
@@ -221,11 +222,11 @@ class Functions:
         def fn(env: dict, tr: Tracer) -> Any:
             day = df(env, tr)
             if day is None:
-                raise EvalError(f"{X.unparse(d_node)} is null where a date is needed", node, "eval.null")
+                raise EvalError(f"{unparse(d_node)} is null where a date is needed", node, "eval.null")
             try:
                 return shift(day, _whole(nf(env, tr), n_node))
             except (OverflowError, ValueError):
-                raise EvalError(f"{X.unparse(node)} gives a date outside the calendar", node, "eval.date_range") from None
+                raise EvalError(f"{unparse(node)} gives a date outside the calendar", node, "eval.date_range") from None
 
         return fn, DATE
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
-from .expr import Comprehension, Name, Node, names_within, substitute, unparse
+from .expr import Comprehension, Name, Node
+from .printing import names_within, substitute, unparse
 
 
 class Capture:

@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..lang.strata import parameters_read
-from ..lang.expr import Node, format_value
+from ..lang.expr import Node
+from ..lang.printing import format_value
 from .parameters import Parameter, ParameterMissing, all_values
 from ..problems import WARNING, Problem
 

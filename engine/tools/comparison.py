@@ -192,6 +192,7 @@ def compare(path: str, members: Members, fresh: Fresh, mode: Optional[str], prob
         for did, about in window.missing:
             problems.append(problem("verify.missing", f"decision {did} ({about}) is missing from the file", "/decisions"))
     recorded_totals = members.get("totals") or {}
+    assert fresh.totals is not None  # set once every decision of the fresh run is out, as all are by now
     for key, value in totals_dict(fresh.totals).items():
         if recorded_totals.get(key) != value:
             problems.append(problem("verify.totals", f"totals.{key} recorded {recorded_totals.get(key)!r}, "

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from ..runtime.evaluate import Evaluation
-from ..lang.expr import format_value
+from ..lang.printing import format_value
 from ..policy.model import Policy
 from ..policy.parameters import Parameter
 

@@ -13,7 +13,7 @@ Pure functions over decisions; nothing here decides.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Union
 
 import orjson
 
@@ -21,6 +21,14 @@ from ..runtime.decisions import Decision, decision_id, period_key
 from .explain import trace_lines
 from .formats import money
 from .trace_data import dictionary, trace_data
+
+if TYPE_CHECKING:
+    import datetime as _dt
+    from typing import Callable
+
+    from ..policy.model import Policy
+    from ..runtime.decisions import Totals
+    from ..runtime.evaluate import Evaluation
 
 #: The ways a decision's trace is written: structured data (the default), rendered lines, or none.
 TRACE_MODES = ("data", "lines")
@@ -40,9 +48,9 @@ def trace_mode(with_trace: TraceOption) -> Optional[str]:
 
 
 def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: TraceOption = True,
-                  main_file: Optional[str] = None) -> dict:
+                  main_file: Optional[str] = None) -> Dict[str, Any]:
     """One decision as JSON. ``with_trace``: True or "data" (the trace as data), "lines", or False (none)."""
-    out = {
+    out: Dict[str, Any] = {
         "id": decision_id(policy_sha256, period, d),
         "workshop": d.workshop, "worker": d.worker, "loan": d.loan,
         "rule": d.rule, "clause": d.clause, "outcome": d.outcome,
@@ -60,20 +68,21 @@ def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: Trac
     return out
 
 
-def details_dict(d: Decision) -> dict:
+def details_dict(d: Decision) -> Dict[str, Any]:
     """What a decision states besides its amount, as JSON: a certification's route, basis, date and source; the day
     a revocation takes effect; the parameter values a pending decision waits for."""
-    out = {}
+    out: Dict[str, Any] = {}
     for name, value in d.details:
         if name == "waits_for":
-            out[name] = [{"parameter": p, "date": day.isoformat(), "key": key} for p, day, key in value]
+            waits: Any = value  # ((parameter, date, key), ...)
+            out[name] = [{"parameter": p, "date": day.isoformat(), "key": key} for p, day, key in waits]
         else:
             out[name] = value.isoformat() if hasattr(value, "isoformat") else value
     return out
 
 
-def totals_dict(totals) -> dict:
-    out = {
+def totals_dict(totals: "Totals") -> Dict[str, Any]:
+    out: Dict[str, Any] = {
         "granted": money(totals.granted),
         "by_funding_source": {k: money(v) for k, v in totals.by_funding_source.items()},
         "by_clause": {k: money(v) for k, v in totals.by_clause.items()},
@@ -89,8 +98,8 @@ def _version() -> str:
     return __version__
 
 
-def json_header(policy, facts_sha256: str, facts_path: str, start, end, backend: str, why_not: bool,
-                trace: TraceOption, ran_at: str) -> dict:
+def json_header(policy: "Policy", facts_sha256: str, facts_path: str, start: "_dt.date", end: "_dt.date",
+                backend: str, why_not: bool, trace: TraceOption, ran_at: str) -> Dict[str, Any]:
     """Everything in the decisions document before its decisions; with traces as data, the dictionary of the
     policy's texts they refer to."""
     mode = trace_mode(trace)
@@ -111,11 +120,11 @@ def json_header(policy, facts_sha256: str, facts_path: str, start, end, backend:
 _INDENT = orjson.OPT_INDENT_2
 
 
-def _dumps(value) -> bytes:
+def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=_INDENT)
 
 
-def _laid_out(d: dict) -> dict:
+def _laid_out(d: Dict[str, Any]) -> Dict[str, Any]:
     """A decision whose trace entries (objects, when the trace is data) are each written on one line."""
     trace = d.get("trace")
     if not trace or not isinstance(trace[0], dict):
@@ -125,12 +134,12 @@ def _laid_out(d: dict) -> dict:
     return out
 
 
-def decision_text(d: dict) -> str:
+def decision_text(d: Dict[str, Any]) -> str:
     """One decision as it stands inside the decisions document's list (indented, no trailing comma)."""
     return _dumps(_laid_out(d)).replace(b"\n", b"\n    ").decode("utf-8")
 
 
-def document_text(doc: dict) -> str:
+def document_text(doc: Dict[str, Any]) -> str:
     """A whole decisions document (:func:`to_json`, with anything added to it) as text, ending with a newline."""
     decisions = doc.get("decisions")
     if isinstance(decisions, list):
@@ -138,11 +147,13 @@ def document_text(doc: dict) -> str:
     return _dumps(doc).decode("utf-8") + "\n"
 
 
-def write_json(out, header: dict, decision_texts, totals_of) -> None:
+def write_json(out: Any, header: Dict[str, Any], decision_texts: Iterable[Any],
+               totals_of: "Callable[[], Totals]") -> None:
     """Write the decisions document as it goes: the header, each decision as it comes, then the totals.
 
     ``decision_texts`` are decisions already rendered by :func:`decision_text` (by worker processes,
-    with --jobs). The text is the same as :func:`document_text` of the whole document.
+    with --jobs). The text is the same as :func:`document_text` of the whole document. ``out`` is a text file, or
+    a binary one when the decisions come as bytes.
     """
     head = _dumps(header).decode("utf-8")
     out.write(head[:-2] + ',\n  "decisions": [')
@@ -155,7 +166,7 @@ def write_json(out, header: dict, decision_texts, totals_of) -> None:
     out.write(f',\n  "totals": {totals}\n}}\n')
 
 
-def to_json(evaluation, with_trace: TraceOption = True) -> dict:
+def to_json(evaluation: "Evaluation", with_trace: TraceOption = True) -> Dict[str, Any]:
     """The decisions document of semantics.md section 7. ``with_trace``: True or "data" (traces as data, with
     the dictionary), "lines" (rendered lines), or False (no traces)."""
     policy, facts = evaluation.policy, evaluation.facts

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Set, Tuple, Union
 
 from ..facts.model import Derived
-from ..lang.expr import format_value
+from ..lang.printing import format_value
 from ..policy.parameters import ParamUse
 from ..runtime import trace as T
 from ..runtime.decisions import Decision, decision_id, period_key

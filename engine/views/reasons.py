@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence,
 
 from ..facts.model import Derived
 from ..lang import expr as E
+from ..lang.printing import PRECEDENCE, unparse
 from ..runtime import trace as T
 from .formats import MARK, money
 
@@ -307,14 +308,14 @@ def _arith(substituted: str, w: Words) -> str:
             if c_known:
                 return show(n.args[1] if c else n.args[2], prec)
         if isinstance(n, E.Binary):
-            p = E._PRECEDENCE[n.op]
+            p = PRECEDENCE[n.op]
             text = f"{show(n.left, p)} {w('op.' + n.op) if n.op in E.ARITHMETIC else n.op} {show(n.right, p + 1)}"
             return f"({text})" if p < prec else text
         if isinstance(n, E.Call):
             args = [show(a) for a in n.args]
             said = w.call(f"func.{n.func}", *args)
             return said if said is not None else f"{n.func}(" + ", ".join(args) + ")"
-        return E.unparse(n)
+        return unparse(n)
 
     return show(node)
 

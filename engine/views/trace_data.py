@@ -25,12 +25,15 @@ import hashlib
 import json
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Set, Union
 
 from ..facts.model import Derived
-from ..lang.expr import decimal_text
+from ..lang.printing import decimal_text
 from ..runtime import trace as T
 from .formats import money
+
+if TYPE_CHECKING:
+    from ..policy.model import Policy
 
 # --- values ---------------------------------------------------------------------------------------------------------
 
@@ -68,7 +71,7 @@ def _iso(d: _dt.date) -> str:
     return text
 
 
-def _same(v):
+def _same(v: Any) -> Any:
     return v
 
 
@@ -82,7 +85,7 @@ def _date(d: Optional[_dt.date]) -> Optional[str]:
     return None if d is None else _iso(d)
 
 
-def _count(n: Optional[int]):
+def _count(n: Optional[int]) -> Union[int, str, None]:
     """A count as a JSON integer (one too large for a 64-bit integer as a string: it is still exact)."""
     if n is None or -(1 << 63) <= n < (1 << 63):
         return n
@@ -121,7 +124,7 @@ def formula_id(text: str) -> str:
 # listed: like the rendered trace, a decision lists each value it used once, where it was first used.
 
 
-def _uses(params, shown: set) -> List[dict]:
+def _uses(params: Iterable[Any], shown: Set[tuple]) -> List[Dict[str, Any]]:
     out = []
     for p in params:
         key = p.identity
@@ -137,7 +140,7 @@ def _uses(params, shown: set) -> List[dict]:
     return out
 
 
-def _use(p) -> dict:
+def _use(p: Any) -> Dict[str, Any]:
     if p.__class__ is Derived:
         out = {"computed": p.name}
         _values(out, p)
@@ -155,7 +158,7 @@ def _use(p) -> dict:
 _USES: Dict[int, tuple] = {}
 
 
-def _with_uses(out: dict, event, shown: set) -> dict:
+def _with_uses(out: Dict[str, Any], event: Any, shown: Set[tuple]) -> Dict[str, Any]:
     """``out`` with the parameter and computed values ``event`` used that its decision has not listed yet (from
     what was told, repeats included: ``shown`` keeps each once across the decision)."""
     told = event.told
@@ -166,7 +169,7 @@ def _with_uses(out: dict, event, shown: set) -> dict:
     return out
 
 
-def _values(out: dict, e) -> dict:
+def _values(out: Dict[str, Any], e: Any) -> Dict[str, Any]:
     """``out`` with the values the expression of ``e`` read, by the name (or count, or parameter call) as written:
     with its text in the dictionary, what its text with the values in place (a view) is made of."""
     seen = e.shown
@@ -175,18 +178,18 @@ def _values(out: dict, e) -> dict:
     return out
 
 
-def _condition(c, shown: set) -> dict:
+def _condition(c: Any, shown: Set[tuple]) -> Dict[str, Any]:
     out = _values({"condition": condition_id(c.text, c.label, c.reading), "holds": c.holds}, c)
     return _with_uses(out, c, shown)
 
 
-def _let(let) -> dict:
+def _let(let: Any) -> Dict[str, Any]:
     out = _values({"name": let.name, "formula": formula_id(let.formula)}, let)
     out["value"] = value(let.value)
     return out
 
 
-def _arithmetic(a, shown: set) -> dict:
+def _arithmetic(a: Any, shown: Set[tuple]) -> Dict[str, Any]:
     out = _values({"formula": formula_id(a.formula)}, a)
     out["exact"] = value(a.exact)
     out["rounded"] = money(a.rounded)
@@ -195,11 +198,11 @@ def _arithmetic(a, shown: set) -> dict:
     return _with_uses(out, a, shown)
 
 
-def _rule(e, shown: set) -> dict:
+def _rule(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     return {"event": "rule", "rule": e.rule, "subject_id": e.subject_id}
 
 
-def _required(e, shown: set) -> dict:
+def _required(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     out = {"event": "requires", "fact": e.fact, "holder": e.holder_id, "holds": e.holds,
            "asserted_by": [rule for rule, _clause in e.asserted_by]}
     if e.routes is not None:
@@ -209,37 +212,37 @@ def _required(e, shown: set) -> dict:
     return out
 
 
-def _held(e, shown: set) -> dict:
+def _held(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     out = {"event": "held", "route": e.route, "since": e.since.isoformat(), "source": e.source}
     if e.ended_on is not None:
         out["ended_on"] = e.ended_on.isoformat()
     return out
 
 
-def _pending(e, shown: set) -> dict:
+def _pending(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     return {"event": "pending", "missing": [{"parameter": name, "date": day.isoformat(), "key": key}
                                             for name, day, key in e.missing]}
 
 
-def _top_up(e, shown: set) -> dict:
+def _top_up(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     return {"event": "top_up", "group": e.group, "won": e.won, "lump": e.lump, "other": e.other,
             "reached": money(e.reached), "lump_paid": money(e.lump_paid), "other_paid": money(e.other_paid),
             "other_now": money(e.other_now), "net": money(e.net), "lump_wins": e.lump_wins, "why": e.why}
 
 
-def _condition_event(e, shown: set) -> dict:
+def _condition_event(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     out = {"event": "condition"}
     out.update(_condition(e, shown))
     return out
 
 
-def _limit(e, shown: set) -> dict:
+def _limit(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     out = _values({"event": "limit", "formula": formula_id(e.text)}, e)
     out["value"] = _count(e.value)
     return _with_uses(out, e, shown)
 
 
-def _item(e, shown: set) -> dict:
+def _item(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     out = {"event": "item", "item": e.item, "counted": e.counted}
     if e.beyond_limit:
         out["beyond_limit"] = True
@@ -252,34 +255,34 @@ def _item(e, shown: set) -> dict:
     return out
 
 
-def _arithmetic_event(e, shown: set) -> dict:
+def _arithmetic_event(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     out = {"event": "arithmetic"}
     out.update(_arithmetic(e, shown))
     return out
 
 
-def _total(e, shown: set) -> dict:
+def _total(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     return {"event": "total", "parts": [money(p) for p in e.parts], "total": money(e.total)}
 
 
-def _not_reached(e, shown: set) -> dict:
+def _not_reached(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     out = {"event": "not_reached", "code": e.code, "reason": e.reason}
     if e.details:
         out["details"] = {name: value(v) for name, v in e.details}
     return out
 
 
-def _exclusive(e, shown: set) -> dict:
+def _exclusive(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     return {"event": "exclusive", "group": e.group, "won": e.won, "winner": e.winner,
             "winner_amount": money(e.winner_amount), "other": e.other, "other_amount": money(e.other_amount)}
 
 
-def _outcome(e, shown: set) -> dict:
+def _outcome(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     return {"event": "outcome", "outcome": e.outcome, "amount": money(e.amount), "fund": e.fund}
 
 
 #: How each kind of event is written: one entry per class of :mod:`subsidy_rules.runtime.trace`.
-ENCODERS: Dict[type, Callable[[Any, set], dict]] = {
+ENCODERS: Dict[type, Callable[[Any, Set[tuple]], Dict[str, Any]]] = {
     T.RuleApplied: _rule, T.Required: _required, T.Held: _held, T.Pending: _pending, T.TopUp: _top_up,
     T.Condition: _condition_event, T.Limit: _limit, T.Item: _item, T.Arithmetic: _arithmetic_event,
     T.Total: _total, T.NotReached: _not_reached, T.Exclusive: _exclusive, T.Outcome: _outcome,
@@ -289,7 +292,7 @@ ENCODERS: Dict[type, Callable[[Any, set], dict]] = {
 PARTS = (T.Let,)
 
 
-def trace_data(events: Iterable, reason: Optional[str] = None) -> List[dict]:
+def trace_data(events: Iterable[Any], reason: Optional[str] = None) -> List[Dict[str, Any]]:
     """The trace of one decision as data, in the order things happened. Each parameter value and computed value
     is listed once, where the decision first used it; a ``not_reached`` entry whose reason is the decision's own
     ``reason`` leaves it out (the decision states it once)."""
@@ -306,7 +309,7 @@ def trace_data(events: Iterable, reason: Optional[str] = None) -> List[dict]:
 # --- the dictionary -------------------------------------------------------------------------------------------------
 
 
-def dictionary(policy, end: _dt.date) -> dict:
+def dictionary(policy: "Policy", end: _dt.date) -> Dict[str, Any]:
     """Every text a trace refers to, once: the policy's clauses, rules, statuses, conditions, formulas,
     computed values, parameters (with every value, its dates and its source) and exclusivity groups.
 
@@ -314,18 +317,18 @@ def dictionary(policy, end: _dt.date) -> dict:
     shows them."""
     from ..policy.labels import fill_label
 
-    def label(text):
+    def label(text: Optional[str]) -> Optional[str]:
         return fill_label(text, policy.parameters, end) if text else text
 
     cited = {r.clause for r in policy.rules} | {g.clause for g in policy.exclusivity}
     clauses = {cid: {"heading": c.heading, "text": c.text} for cid, c in policy.clauses.items() if cid in cited}
-    grants = {}
+    grants: Dict[str, Dict[str, str]] = {}
     for status in policy.statuses:
         for route in status.routes:
             grants.setdefault(route.rule, {"status": status.id, "route": route.route})
     rules, conditions, formulas = {}, {}, {}
 
-    def file_condition(c):
+    def file_condition(c: Any) -> None:
         text, shown = c.text, label(c.label)
         entry = {"text": text}
         if shown:
@@ -334,12 +337,12 @@ def dictionary(policy, end: _dt.date) -> dict:
             entry["reading"] = c.reading
         conditions[condition_id(text, shown, c.reading)] = entry
 
-    def file_formula(text):
+    def file_formula(text: str) -> None:
         formulas[formula_id(text)] = text
 
     for r in sorted(policy.rules, key=lambda r: r.index):
-        entry = {"label": label(r.label), "clause": r.clause, "subject": r.subject, "decides": r.decides,
-                 "fund": r.fund, "origin": r.origin}
+        entry: Dict[str, Any] = {"label": label(r.label), "clause": r.clause, "subject": r.subject,
+                                 "decides": r.decides, "fund": r.fund, "origin": r.origin}
         if r.id in grants:
             entry["grants"] = grants[r.id]
         rules[r.id] = entry
@@ -357,14 +360,14 @@ def dictionary(policy, end: _dt.date) -> dict:
     statuses = {s.id: {"label": label(s.label), "subject": s.subject, "flag": s.flag,
                        "routes": {route.route: route.rule for route in s.routes}} for s in policy.statuses}
     computed = {}
-    for c in policy.computed:
-        entry = {"formula": c.formula}
-        shown = label(c.label)
+    for value_of in policy.computed:
+        entry = {"formula": value_of.formula}
+        shown = label(value_of.label)
         if shown:
             entry["label"] = shown
-        if c.clause:
-            entry["clause"] = c.clause
-        computed[c.name] = entry
+        if value_of.clause:
+            entry["clause"] = value_of.clause
+        computed[value_of.name] = entry
     parameters = {}
     for name, p in policy.parameters.items():
         parameters[name] = {

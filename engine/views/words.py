@@ -10,7 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
-from ..lang.expr import format_value
+from ..lang.printing import format_value
 
 if TYPE_CHECKING:
     from ..policy.model import Policy, Status

@@ -246,7 +246,7 @@ async def policy(request: Request) -> Response:
     responses:
       200: {description: "{id, title, document, sha256, in_force, clauses, rules, parameters}"}
     """
-    from ..lang.expr import format_value
+    from ..lang.printing import format_value
     p = request.app.state.policy
 
     def values(param: Parameter) -> List[dict]:

@@ -19,7 +19,7 @@ def policy_view(policy: Policy, day: Optional[_dt.date] = None) -> dict:
     """The policy as the page shows it; labels that quote a parameter are filled with its value on ``day`` (today)."""
     import datetime as dt
 
-    from ..lang.expr import format_value
+    from ..lang.printing import format_value
     from ..policy.labels import fill_label
     from ..tools.diff import policy_changes
     day = day or dt.date.today()
