@@ -137,6 +137,22 @@ class Record:
         self.asserted_by[flag] = self.asserted_by.get(flag, ()) + ((rule_id, clause),)
         return first
 
+    def release(self) -> None:
+        """Unlink this record's tree once its decisions are made and written: each record's parent, children,
+        names, computed values and evaluation, and the same for the evaluation's period record and its months. A
+        tree links to itself both ways, so without this it is freed only by the cyclic garbage collector, which
+        walks every tree (and all it holds: computed values, their traces) again at each collection until it does;
+        unlinked, it is freed as soon as it is no longer used. Its ids and data stay readable."""
+        ctx = self.ctx
+        stack = [self] if ctx is None else [self, ctx.period]  # the period record has its calendar months
+        while stack:
+            rec = stack.pop()
+            for kids in rec.children.values():
+                stack.extend(kids)
+            rec.children, rec.parent, rec._env = {}, None, None
+            rec.cache, rec.values = {}, {}
+            rec.ctx = None  # type: ignore[assignment]  # released: no rule reads it again
+
     def workshop(self) -> "Record":
         node = self
         while node.kind != "workshop":

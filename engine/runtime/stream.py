@@ -167,6 +167,8 @@ def decide_workshop(policy: Policy, header: StreamHeader, index: int, raw: bytes
             raise
         except Exception as exc:  # an evaluation problem: the thorough path reports it with its location
             raise StreamStopped(f"workshop #{index + 1}: {type(exc).__name__}: {exc}") from None
+        finally:
+            shop.release()  # written: freed at once, not left for the cyclic collector
     return Decided(index, rendered, Totals.of(decisions), shop.id)
 
 
