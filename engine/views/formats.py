@@ -4,7 +4,7 @@ from __future__ import annotations
 import decimal
 import unicodedata
 from decimal import Decimal
-from typing import TYPE_CHECKING, Iterable, List, Optional, overload
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, overload
 
 if TYPE_CHECKING:
     from ..policy.model import Policy
@@ -34,8 +34,19 @@ def money(amount: Optional[Decimal], grouped: bool = False) -> Optional[str]:
     machine-facing JSON and CSV the plain form."""
     if amount is None:
         return None
-    exact = amount.quantize(_CENT, context=_MONEY)
-    return format(exact, ",f") if grouped else format(exact, "f")
+    if not grouped and not amount.is_signed():  # the JSON's form, written hundreds of thousands of times for a few
+        # hundred amounts (a negative one, or -0, which equals 0 but writes apart, is worked out each time)
+        text = _PLAIN.get(amount)
+        if text is None:
+            if len(_PLAIN) > 4_096:  # small: a long-lived cache is walked by every full garbage collection
+                _PLAIN.clear()
+            text = _PLAIN[amount] = format(amount.quantize(_CENT, context=_MONEY), "f")
+        return text
+    return format(amount.quantize(_CENT, context=_MONEY), ",f")
+
+
+#: Amounts already written in the plain form, by value (equal amounts, such as 200 and 200.00, write the same).
+_PLAIN: Dict[Decimal, str] = {}
 
 
 def encodable(text: str, encoding: Optional[str]) -> str:
