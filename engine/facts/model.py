@@ -8,7 +8,7 @@ runtime value a compiled expression reads.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
 
 from ..lang.tracing import NULL as NO_TRACE, Capture, ShowsValues, Substituted
@@ -237,15 +237,22 @@ class EvalContext:
     tracing: bool = True
     parameters: Optional[dict] = None  # the policy's parameters, for labels that quote them
     every_trace: bool = False  # every result becomes a decision (--why-not): each rule is evaluated traced at once
-    _labels: Dict[Tuple[str, int], str] = field(default_factory=dict, repr=False, compare=False)  # filled once each
 
     def label(self, text: Optional[str]) -> Optional[str]:
-        """A label with the parameters it quotes filled in, as in force at the period end."""
+        """A label with the parameters it quotes filled in, as in force at the period end (filled once per run: each
+        workshop's evaluation has its own context, but the same parameters and period)."""
         if not text or "{" not in text or self.parameters is None:
             return text
-        key = (text, id(self.parameters))  # the parameters this context holds, so their id is not reused meanwhile
-        filled = self._labels.get(key)
-        if filled is None:
+        end = self.period.data["end"]
+        key = (text, id(self.parameters), end)
+        hit = _FILLED.get(key)
+        if hit is None or hit[0] is not self.parameters:  # the id of parameters that are gone may be reused
             from ..policy.labels import fill_label
-            filled = self._labels[key] = fill_label(text, self.parameters, self.period.data["end"])
-        return filled
+            if len(_FILLED) > 1_024:  # small: a long-lived cache is walked by every full garbage collection
+                _FILLED.clear()
+            hit = _FILLED[key] = (self.parameters, fill_label(text, self.parameters, end))
+        return hit[1]
+
+
+#: Labels filled in, by (label, the parameters' identity, the period end); each with the parameters it was filled from.
+_FILLED: Dict[Tuple[str, int, Any], Tuple[dict, str]] = {}
