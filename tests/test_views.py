@@ -218,8 +218,9 @@ def test_one_money_formatter_groups_thousands_for_people_and_not_for_machines():
     assert money(Decimal("-100"), grouped=True) == "-100.00"
     # the plain form is remembered by value: equal amounts written in other ways write the same, and a signed zero
     # (equal to zero) keeps its own sign whichever comes first
-    assert [money(Decimal(x)) for x in ("200", "200.00", "2E+2", "-0", "0", "-0.00", "0.00")] == \
-        ["200.00", "200.00", "200.00", "-0.00", "0.00", "-0.00", "0.00"]
+    assert [money(Decimal(x)) for x in ("200", "200.00", "2E+2", "-0", "0", "-0.00", "0.00", "-50000", "50000")] == \
+        ["200.00", "200.00", "200.00", "-0.00", "0.00", "-0.00", "0.00", "-50000.00", "50000.00"]
+    assert money(Decimal("-50000"), grouped=True) == "-50,000.00"
 
 
 # --- the workbook a finance office files ---------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def money(amount: Optional[Decimal], grouped: bool = False) -> Optional[str]:
                 _PLAIN.clear()
             text = _PLAIN[amount] = format(amount.quantize(_CENT, context=_MONEY), "f")
         return text
-    return format(amount.quantize(_CENT, context=_MONEY), ",f")
+    return format(amount.quantize(_CENT, context=_MONEY), ",f" if grouped else "f")
 
 
 #: Amounts already written in the plain form, by value (equal amounts, such as 200 and 200.00, write the same).
