@@ -244,6 +244,25 @@ def test_a_ledger_run_shows_progress_on_a_terminal_and_records_the_same(monkeypa
     assert recorded["totals"] == first["totals"]
 
 
+@pytest.mark.parametrize("kind", ["yaml", "json"])
+def test_verify_shows_progress_on_a_terminal_on_either_path(monkeypatch, tmp_path, kind):
+    facts = EXAMPLE  # YAML: decided again in memory, a workshop at a time
+    if kind == "json":  # JSON: decided again as it streams, a workshop's bytes at a time
+        facts = tmp_path / "facts.json"
+        assert run("facts", "convert", EXAMPLE, "-o", facts).exit_code == 0
+    decisions = tmp_path / "decisions.json"
+    assert run("evaluate", POLICY, facts, "-o", decisions, "-q").exit_code == 0
+    from subsidy_rules.tools.verify import verify
+    told = []
+    assert verify(str(decisions), str(facts), progress=told.append).ok
+    assert told and min(told) >= 0 and sum(told) == os.path.getsize(facts)  # the bar's length: the facts file's size
+    monkeypatch.setattr("subsidy_rules.cli._common._interactive", lambda: True)
+    shown = run("verify", decisions, facts)
+    assert shown.exit_code == 0, shown.output
+    assert "重新测算中" in shown.stderr  # the bar's label, in the policy's language
+    assert "重新测算中" not in run("verify", decisions, facts, "-q").stderr
+
+
 def test_no_progress_when_standard_error_is_not_a_terminal(en_policy):
     assert "测算中" not in run("evaluate", POLICY, EXAMPLE, "--format", "text").stderr
     assert "deciding" not in run("evaluate", en_policy, EXAMPLE, "--format", "text").stderr

@@ -324,10 +324,15 @@ def verify(decisions: str, facts: str, encoding: Optional[str], policy: Optional
     _stdin_facts(facts)
     _speak_as(policy or _recorded_policy(decisions))
     _long_run(loaded=False)
-    with _ledger(ledger_url) if ledger_url else nullcontext() as led:
+    import os
+    bar = _bar(os.path.getsize(facts) if os.path.isfile(facts) else 0, "verifying", quiet)
+    with _ledger(ledger_url) if ledger_url else nullcontext() as led, bar if bar is not None else nullcontext():
         try:
-            result = run_verify(decisions, facts, policy, led, encoding=encoding)
+            result = run_verify(decisions, facts, policy, led, encoding=encoding,
+                                progress=bar.update if bar is not None else None)
         except subsidy_rules.InvalidInput as exc:
+            if bar is not None:
+                bar.render_finish()
             _fail(_swapped_decisions(decisions, facts) or exc)
     if result.ok:
         if not quiet:

@@ -4,7 +4,7 @@ that took its history from a ledger, in memory."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from ..facts.reading import load_facts
 from ..runtime.decisions import Totals, period_key
@@ -22,9 +22,10 @@ class Fresh:
     """The run made again: its facts' sha256, and its decisions a workshop at a time as (id, text) pairs."""
 
     def __init__(self, policy: Policy, facts_path: str, ledger: Optional[Ledger], options: Dict[str, Any],
-                 encoding: Optional[str] = None):
+                 encoding: Optional[str] = None, progress: Optional[Callable[[int], None]] = None):
         self.policy, self.facts_path, self.ledger, self.options = policy, facts_path, ledger, options
         self.encoding = encoding
+        self.progress = progress  # called with the bytes of the facts file decided again, as the run goes
         self.header: Optional[StreamHeader] = None
         self.facts: Optional[Facts] = None
         self.totals: Optional[Totals] = None
@@ -55,7 +56,10 @@ class Fresh:
         if self.header is not None:
             from ..runtime.stream import decide_stream, read_workshops
             totals = Totals.of(())
-            for part in decide_stream(policy, self.header, read_workshops(self.facts_path), jobs=1, **options):
+            workshops = read_workshops(self.facts_path)
+            if self.progress is not None:
+                workshops = _told(workshops, self.progress, self.facts_path)
+            for part in decide_stream(policy, self.header, workshops, jobs=1, **options):
                 totals = totals.merge(part.totals)
                 yield [(id_of(text), text) for text in part.decisions]
             self.totals = totals
@@ -67,7 +71,8 @@ class Fresh:
             run, _ = evaluate_with_ledger(self.ledger, policy, self.facts, **evaluation)
         else:
             from ..runtime.evaluate import evaluate
-            run = evaluate(policy, self.facts, **evaluation)
+            run = evaluate(policy, self.facts, progress=_shares(self.progress, self.facts_path,
+                                                                len(self.facts.workshops)), **evaluation)
         chunk: List[Tuple[str, str]] = []
         shop = None
         for d in run.decisions:
@@ -80,6 +85,38 @@ class Fresh:
         if chunk:
             yield chunk
         self.totals = run.totals
+
+
+def _told(workshops: Iterator[Tuple[int, bytes]], progress: Callable[[int], None],
+          path: str) -> Iterator[Tuple[int, bytes]]:
+    """The workshops of a JSON facts file, each told to ``progress`` by its length in bytes as it is taken; the rest
+    of the file (the period, the punctuation between workshops) once all are taken."""
+    import os
+
+    told = 0
+    for index, raw in workshops:
+        progress(len(raw))
+        told += len(raw)
+        yield index, raw
+    progress(max(0, os.path.getsize(path) - told))
+
+
+def _shares(progress: Optional[Callable[[int], None]], path: str, workshops: int) -> Optional[Callable[[int], None]]:
+    """For a run decided in memory (which counts workshops), ``progress`` told the facts file's bytes instead: an
+    equal share of its size for each workshop decided, the last share taking what is left."""
+    import os
+
+    if progress is None or not workshops or not os.path.isfile(path):
+        return None
+    size, done = os.path.getsize(path), [0, 0]
+
+    def step(n: int) -> None:
+        done[0] += n
+        share = size if done[0] >= workshops else size * done[0] // workshops
+        progress(share - done[1])
+        done[1] = share
+
+    return step
 
 
 _ID = re.compile(r'"id": "([^"\\]*)"')

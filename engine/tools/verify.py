@@ -20,7 +20,7 @@ again in memory, and compared the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 from ..policy.loader import load_policy
 from ..problems import InvalidInput, Problem
@@ -46,17 +46,19 @@ class Verification:
 
 
 def verify(decisions_path: str, facts_path: str, policy_path: Optional[str] = None, ledger: Optional[Ledger] = None,
-           encoding: Optional[str] = None) -> Verification:
+           encoding: Optional[str] = None, progress: Optional[Callable[[int], None]] = None) -> Verification:
     """Re-run ``decisions_path``; a run whose history came from a ledger is re-run with ``ledger`` (an open
-    :class:`subsidy_rules.ledger.Ledger`), whose history before the run's period is what the run was decided on."""
+    :class:`subsidy_rules.ledger.Ledger`), whose history before the run's period is what the run was decided on.
+    ``progress`` is called with the number of bytes of the facts file decided again, as the run goes (a progress
+    bar's ``update``, of the facts file's size)."""
     try:
-        return _verify(decisions_path, facts_path, policy_path, ledger, encoding)
+        return _verify(decisions_path, facts_path, policy_path, ledger, encoding, progress)
     except ReadProblem as exc:
         raise InvalidInput([Problem(exc.code, exc.message, "", exc.location)]) from None
 
 
 def _verify(decisions_path: str, facts_path: str, policy_path: Optional[str], ledger: Optional[Ledger],
-            encoding: Optional[str] = None) -> Verification:
+            encoding: Optional[str] = None, progress: Optional[Callable[[int], None]] = None) -> Verification:
     members = Members(decisions_path)
 
     def problem(code: str, message: str, pointer: str) -> Problem:
@@ -111,7 +113,7 @@ def _verify(decisions_path: str, facts_path: str, policy_path: Optional[str], le
                                     f"(recorded sha256 {str(entry.get('sha256'))[:12]}…, now {str(sha)[:12]}…)",
                                     f"/policy/files/{i}/sha256"))
     options = dict(backend=header.get("engine", "core"), why_not=bool(run_info.get("why_not")), trace=mode)
-    fresh = Fresh(policy, facts_path, ledger, options, encoding)
+    fresh = Fresh(policy, facts_path, ledger, options, encoding, progress)
     if fresh.sha256 != header.get("facts_sha256"):
         problems.append(problem("verify.facts_changed",
                                 f"{facts_path} is not the facts this run used (recorded sha256 "
