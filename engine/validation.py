@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import difflib
 import re
 from decimal import Decimal
 from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Tuple, cast
@@ -130,6 +131,14 @@ def _hint(error: jsonschema.ValidationError) -> Optional[str]:
     if isinstance(instance, dict) and any("(" in k or ")" in k or " " in k for k in instance):
         return ("a comma inside { } ends a flow mapping entry, so an expression with commas was cut in two; "
                 "write it in block style (test: on its own line) or quote the expression")
+    if error.validator == "additionalProperties" and isinstance(error.schema, dict):
+        extra = re.findall(r"'([^']+)'", error.message)
+        if extra and extra[0].isdigit():  # {value: 1,500}: the comma ended the entry, and 500 became a key
+            return "a comma inside { } ends an entry: write a number without thousands separators (1500, not 1,500)"
+        known = [k for k in error.schema.get("properties", {}) if not isinstance(instance, dict) or k not in instance]
+        close = difflib.get_close_matches(extra[0], known, 1, 0.7) if extra else []
+        if close:
+            return f"did you mean {close[0]!r}?"
     return None
 
 

@@ -127,6 +127,36 @@ def test_the_count_of_problems_is_in_the_language_the_policy_asks_for(write, en_
     assert one.exit_code == 1 and one.output.splitlines()[-1] == "1 error"
 
 
+_RULE = "  - id: one_time_hiring_subsidy\n    clause: \"3.2\"\n    label: 一次性吸纳就业补助\n"
+_VALUE = ("      - from: 2022-06-27\n        value: 1500\n        source: 晋巩固衔接办〔2022〕1号 三（二）\n"
+          "        # en: Reading: the hire date picks the amount (1500 for hires from the issue date).\n"
+          "        note: 解读：按招用日期确定标准（印发之日起招用的，每人1500元）。\n")
+
+
+@pytest.mark.parametrize("old, new, zh, en", [
+    # a key indented one space too far: PyYAML's words, said in the policy's language, with what to look at
+    (_RULE, _RULE.replace("    label:", "     label:"),
+     ["不是有效的 YAML", "检查这一行和上一行的缩进"], ["not valid YAML", "look at the indentation"]),
+    # a misspelled key: the field it most likely means
+    (_RULE, _RULE.replace("    label:", "    lable:"), ["没有名为 lable 的字段", "是否应为“label”？"],
+     ["unknown field 'lable'", "did you mean 'label'?"]),
+    # a thousands separator in a flow mapping: the comma ended the entry
+    (_VALUE, "      - {from: 2022-06-27, value: 1,500, source: 晋巩固衔接办〔2022〕1号 三（二）}\n", ["没有名为 500 的字段", "数字不写千位分隔符"],
+     ["unknown field '500'", "without thousands separators"]),
+])
+def test_a_broken_policy_is_answered_in_the_language_it_declares(write, old, new, zh, en):
+    """The policy does not load, yet its problems are said in the language its file declares (report.lang), each
+    with what to do; the same file declaring English gets the engine's English."""
+    path = _policy_with(write, old, new)
+    said = run("validate", path)
+    assert said.exit_code == 1 and said.output.splitlines()[-1] == "1 个错误", said.output
+    assert all(words in said.output for words in zh), said.output
+    text = open(path, encoding="utf-8").read().replace("report.lang: zh-CN", "report.lang: en")
+    english = run("validate", write("policy_en.yaml", text))
+    assert english.exit_code == 1 and english.output.splitlines()[-1] == "1 error", english.output
+    assert all(words in english.output for words in en), english.output
+
+
 def test_usage_errors_exit_2():
     assert run("evaluate", POLICY).exit_code == 2
     assert run("evaluate", POLICY, EXAMPLE, "--format", "pdf").exit_code == 2

@@ -520,6 +520,21 @@ def test_the_message_catalogs_say_the_same_things():
         assert {f.split("!")[0] for f in fields["en"][key]} == {f.split("!")[0] for f in fields["zh"][key]}, key
 
 
+def test_every_pattern_of_a_catalog_fills_its_text_from_what_it_matches():
+    """A pattern's text names only the groups its English form captures (and braces it means as text are doubled),
+    so translating a matching sentence can never fail."""
+    import re
+    import string
+    import yaml
+    for lang in ("zh",):
+        patterns = yaml.safe_load((ROOT / "engine" / "locale" / f"{lang}.yaml").read_text(encoding="utf-8"))["patterns"]
+        for entry in patterns:
+            groups = set(re.compile(entry["en"], re.S).groupindex)
+            named = {f[1] for f in string.Formatter().parse(entry["text"]) if f[1] is not None}
+            assert named <= groups, (entry["en"], named - groups)
+            entry["text"].format(**{g: "x" for g in groups})
+
+
 def test_a_workbook_row_is_read_into_the_document_a_yaml_file_gives(tmp_path):
     """The reader, by itself: the county workbook is the YAML month's document, value for value."""
     from subsidy_rules.facts.workbook import read_roster

@@ -277,9 +277,17 @@ def _load_policy(policy_path: str, fmt: str = "text", other: Optional[str] = Non
     try:
         policy = subsidy_rules.load_policy(policy_path)
     except subsidy_rules.InvalidInput as exc:
-        _fail(_swapped(policy_path, other) or exc, fmt)
+        _fail(_swapped(policy_path, other) or _policy_problems(policy_path, exc), fmt)
     _speak(policy)
     return policy
+
+
+def _policy_problems(policy_path: str, exc: subsidy_rules.InvalidInput) -> subsidy_rules.InvalidInput:
+    """The problems of a policy that did not load, in the language it declares (else --lang, $SUBSIDY_LANG or
+    English), where the catalog has their sentences; the command speaks that language from here on."""
+    from ..locale import declared_language, localize
+    lang = _set_lang(declared_language(policy_path) or _lang())
+    return subsidy_rules.InvalidInput(localize(exc.problems, lang))
 
 
 def _swapped(policy_path: str, other: Optional[str] = None) -> "Optional[subsidy_rules.InvalidInput]":

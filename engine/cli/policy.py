@@ -11,7 +11,7 @@ import click
 
 import subsidy_rules
 from ._common import _Command, _fail, _PATH, _FACTS, _ENCODING, _QUIET, _format_option, _output_option, _stdin_facts, \
-    _to_stdout, _write, _load_policy, _speak, _say, _count, _swapped, _problem_lines, _tell
+    _to_stdout, _write, _load_policy, _policy_problems, _speak, _say, _count, _swapped, _problem_lines, _tell
 
 if TYPE_CHECKING:
     from ..policy.model import Policy
@@ -50,7 +50,7 @@ def validate(policy: str, fmt: str, strict: bool, show_code: Optional[str], quie
     try:
         loaded, warnings = subsidy_rules.check_policy(policy)
     except subsidy_rules.InvalidInput as exc:
-        _fail(_swapped(policy) or exc, fmt)
+        _fail(_swapped(policy) or _policy_problems(policy, exc), fmt)
     if fmt == "json":
         click.echo(json.dumps({"policy": loaded.id, "sha256": loaded.sha256,
                                "problems": [p.to_dict() for p in warnings]}, ensure_ascii=False, indent=2))

@@ -33,6 +33,21 @@ def language_of(tag: Optional[str]) -> str:
     return base if base in LANGUAGES else "en"
 
 
+_DECLARED = re.compile(r"^[ \t]+report\.lang:[ \t]*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)", re.M)
+
+
+def declared_language(path: str) -> Optional[str]:
+    """The language a policy file declares (its ``report.lang`` label), read from its text as it stands: for a file
+    that does not load whole (a YAML slip, a schema error), whose problems are then said in its own language. None if
+    it declares none, or cannot be read."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            match = _DECLARED.search(fh.read(1 << 22))
+    except (OSError, UnicodeDecodeError):
+        return None
+    return language_of(match.group(1)) if match else None
+
+
 def language(policy: "Policy") -> str:
     """The catalog a policy's people read: ``zh`` for ``report.lang: zh-CN``, else ``en``."""
     return language_of((getattr(policy, "labels", None) or {}).get("report.lang", "en"))

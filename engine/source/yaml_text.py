@@ -124,6 +124,11 @@ def _too_deep_node(root: Node, limit: int) -> Optional[Node]:
     return None
 
 
+#: What PyYAML says when a line is indented more or less than its mapping or list allows.
+_INDENTATION = re.compile(r"did not find expected (key|'-' indicator)|mapping values are not allowed|"
+                          r"expected <block end>")
+
+
 def read_text(path: str, text: str) -> Document:
     """Parse YAML (or JSON, its subset) text; raise InvalidInput on any problem."""
     try:
@@ -136,6 +141,9 @@ def read_text(path: str, text: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         msg = " ".join(s for s in (exc.context, exc.problem) if s) or "not valid YAML"
         where, hint = _full_width_near(path, text, mark)
+        if hint is None and _INDENTATION.search(msg):
+            hint = ("look at the indentation of this line and of the line above it: keys of one mapping line up, "
+                    "a list's items start with '- ' at one indentation, with spaces (not tabs)")
         raise InvalidInput([Problem("yaml.syntax", f"not valid YAML: {msg}", "", where or mark_location(path, mark),
                                     hint=hint)])
     except yaml.YAMLError as exc:  # reader errors: bad bytes, control characters
