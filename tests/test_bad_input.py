@@ -157,6 +157,22 @@ def test_a_broken_policy_is_answered_in_the_language_it_declares(write, old, new
     assert all(words in english.output for words in en), english.output
 
 
+def test_problems_are_said_in_the_policys_language_and_a_sentence_the_catalog_lacks_stays_whole(tmp_path, en_policy):
+    missing = str(tmp_path / "nope.yaml")
+    said = run("evaluate", POLICY, missing)
+    assert said.exit_code == 1 and "error[file.unreadable] 无法读取文件：文件不存在" in said.output, said.output
+    english = run("evaluate", en_policy, missing)
+    assert english.exit_code == 1 and "cannot read file: No such file or directory" in english.output
+    ledger = run("evaluate", POLICY, EXAMPLE, "--ledger", f"sqlite:///{tmp_path / 'none.db'}")
+    assert ledger.exit_code == 1 and "处没有台账" in ledger.output and "ledger init" in ledger.output, ledger.output
+    from subsidy_rules.locale import translate
+    # a sentence the catalog does not know is left as the engine said it, its record included: never half translated
+    unknown = "workshop WS-1: something the catalog has never seen"
+    assert translate(unknown, "zh", "ledger.other") == unknown
+    assert translate("workshop WS-1: 2022-07 is already recorded by run abc…; a different run for the same months is "
+                     "refused", "zh", "ledger.overlap").startswith("车间 WS-1：2022-07 已由批次 abc… 记账")
+
+
 def test_usage_errors_exit_2():
     assert run("evaluate", POLICY).exit_code == 2
     assert run("evaluate", POLICY, EXAMPLE, "--format", "pdf").exit_code == 2

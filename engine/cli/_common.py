@@ -108,7 +108,8 @@ def _fail(exc: subsidy_rules.InvalidInput, fmt: str = "text") -> NoReturn:
     if fmt == "json":
         click.echo(json.dumps({"problems": [p.to_dict() for p in exc.problems]}, ensure_ascii=False, indent=2))
     else:
-        _problem_lines(exc.problems)  # as the engine said them (facts problems in the policy's language already)
+        from ..locale import localize
+        _problem_lines(localize(exc.problems, _lang()))  # in the command's language where the catalog has them
         errors = len(exc.errors)
         warnings = len(exc.problems) - errors
         said = _count("cli.errors", errors)

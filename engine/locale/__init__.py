@@ -87,7 +87,8 @@ def translate(text: None, lang: str, code: Optional[str] = None) -> None: ...
 @overload
 def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Optional[str]: ...
 def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Optional[str]:
-    """``text`` in ``lang`` if the catalog knows the sentence (by its English form), else as it is."""
+    """``text`` in ``lang`` if the catalog knows the sentence (by its English form), else as it is (whole: a sentence
+    the catalog does not know is not half translated)."""
     if not text or lang == "en":
         return text
     prefix, body = _record_prefix(text, lang)
@@ -97,7 +98,7 @@ def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Opt
         match = pattern.fullmatch(body)
         if match:
             return prefix + template.format(**{k: v if v is not None else "" for k, v in match.groupdict().items()})
-    return prefix + body
+    return text
 
 
 _PREFIX = re.compile(r"^((?:(?:workshop|worker|month|loan) [^,:]+(?:, )?)+): ")
