@@ -234,6 +234,17 @@ def test_a_decision_lists_each_value_it_used_once_and_writes_numbers_as_exact_te
     assert july["arithmetic"]["lets"][0]["values"] == {"month.start": "2022-07-01", "workshop.wage_area": "3"}
     assert (july["arithmetic"]["exact"], july["arithmetic"]["rounded"]) == ("115", "115.00")
     assert july["arithmetic"]["lets"][0]["value"] == "815"
+    # what the values mean in words, from the document alone: the reason code's label, the set the condition reads,
+    # the wage area's code, the fund and the rounding
+    words = doc["dictionary"]
+    reason = [c for c in july["where"] if "month.shortfall_reason" in c.get("values", {})][0]
+    assert words["conditions"][reason["condition"]]["text"] == "month.shortfall_reason in sets.listed_shortfall_reasons"
+    assert reason["values"]["month.shortfall_reason"] in words["sets"]["listed_shortfall_reasons"]
+    vocab = words["facts"]["month.shortfall_reason"]["codes"]
+    assert words["codes"][vocab]["codes"][reason["values"]["month.shortfall_reason"]] == "岗前培训"
+    assert words["facts"]["month.income"] == {"label": "当月收入", "unit": "元"}
+    assert words["funds"][top_up["funding_source"]] == "县级财政"
+    assert words["rounding"] == {"quantum": "0.01", "mode": "ROUND_HALF_UP"}
     wage = doc["dictionary"]["parameters"]["minimum_monthly_wage"]
     [value] = [v for v in wage["values"] if v["from"] == "2021-10-01"]
     assert value["value"]["3"] == "1630" and value["unconfirmed"] is True

@@ -311,7 +311,9 @@ def trace_data(events: Iterable[Any], reason: Optional[str] = None) -> List[Dict
 
 def dictionary(policy: "Policy", end: _dt.date) -> Dict[str, Any]:
     """Every text a trace refers to, once: the policy's clauses, rules, statuses, conditions, formulas,
-    computed values, parameters (with every value, its dates and its source) and exclusivity groups.
+    computed values, parameters (with every value, its dates and its source) and exclusivity groups; and what its
+    values mean in words: each fact's label and unit, each code's label, each set's members, each fund's label and
+    the rounding of amounts.
 
     Labels that quote a parameter are filled in as in force on ``end`` (the period's end), as the engine
     shows them."""
@@ -381,5 +383,24 @@ def dictionary(policy: "Policy", end: _dt.date) -> Dict[str, Any]:
         if g.reading:
             entry["reading"] = g.reading
         groups[g.id] = entry
+    # what a trace's values mean in words: each fact's label and unit (and its codes), each code's label, each set's
+    # members, each fund's label, and how amounts are rounded
+    facts: Dict[str, Dict[str, Any]] = {}
+    for key, text in policy.labels.items():
+        if key.startswith("fact."):
+            name = key[len("fact."):]
+            entry = {"label": text}
+            unit = policy.labels.get(f"unit.{name}")
+            if unit:
+                entry["unit"] = unit
+            kind, _, field_name = name.rpartition(".")
+            vocab = policy.field_codes.get((kind, field_name))
+            if vocab is not None:
+                entry["codes"] = vocab.name
+            facts[name] = entry
+    codes = {v.name: {"label": v.label, "codes": dict(v.codes)} for v in policy.vocabularies.values()}
+    sets = {name: sorted(value(m) for m in members) for name, members in policy.sets.items()}
     return {"clauses": clauses, "rules": rules, "statuses": statuses, "conditions": conditions, "formulas": formulas,
-            "computed": computed, "parameters": parameters, "exclusivity": groups}
+            "computed": computed, "parameters": parameters, "exclusivity": groups, "facts": facts, "codes": codes,
+            "sets": sets, "funds": dict(policy.funds),
+            "rounding": {"quantum": decimal_text(policy.quantum), "mode": policy.rounding}}
