@@ -50,6 +50,9 @@ FACTS_CASES = {
     "unknown field": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("wage_area: 3", "wage_area: 3\n    wage_aera: 3"),
                       ["facts.unknown_field", "没有名为 wage_aera 的字段", "是否应为“wage_area”"]),
     "duplicate key in facts": (PERIOD + PERIOD, ["yaml.duplicate_key", ":2:1"]),
+    # a code's name misspelt (what a roster's drop-down offers): the name and the code it stands for
+    "name of a code misspelt": (PERIOD + "workshops:\n" + GOOD_WORKSHOP.replace("sex: male", "sex: 男性"),
+                                ["facts.unknown_code", "'男性' 不是“性别”的代码或名称", "是否应为“男”（代码 male）？"]),
     # a yearly rate typed as a percentage would pay a hundred times the interest: the policy's facts check refuses it
     "annual rate as a percentage": (PERIOD + "workshops:\n" + GOOD_WORKSHOP + "    loans:\n      - {id: L-1, type: "
                                     "startup_guarantee, principal: 100000, annual_rate: 3.85, start: 2022-08-01}\n",

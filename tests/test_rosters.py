@@ -242,7 +242,7 @@ WORKBOOK_SLIPS = {
                           "'２６００' 不是金额：应为 0 或正数（小于 10^15，最多 10 位小数） "
                           "(at /workshops/0/workers/0/months/0/income); “２６００”含全角字符：请用半角输入“2600”"),
     "misspelt code": (_set("劳动力", "E3", "femal"),
-                      "m.xlsx 劳动力!E3 性别: error[facts.unknown_code] “femal”不是“性别”的代码或名称; 是否应为“female”？"),
+                      "m.xlsx 劳动力!E3 性别: error[facts.unknown_code] “femal”不是“性别”的代码或名称; 是否应为“女”（代码 female）？"),
     "misspelt column": (_set("劳动力", "J2", "contract_month"),
                         "m.xlsx 劳动力!J2 contract_month: error[roster.unknown_column] “contract_month”不是工作表“劳动力”的列; "
                         "是否应为“contract_months”？"),
@@ -413,7 +413,7 @@ YAML_SLIPS = {
     "misspelt code": (
         WORKER.replace("sex: male", "sex: mal"),
         "facts.yaml:7:57: error[facts.unknown_code] 车间 WS-1，劳动力 W1：'mal' 不是“性别”的代码或名称 (at /workshops/0/worker"
-        's/0/sex); 是否应为“male”？'),
+        's/0/sex); 是否应为“男”（代码 male）？'),
     "comma in text in { }": (
         WORKER.replace("{id: W1,", "{id: W1, role: production, 临时,"),
         'facts.yaml:7:38: error[facts.unknown_field] 车间 WS-1，劳动力 W1：没有名为 临时 的字段 (at /workshops/0/workers/0/临时'

@@ -89,7 +89,7 @@ def test_a_bad_record_in_a_large_file_stops_the_run_with_its_location_and_writes
     assert result.exit_code == 1
     # in the policy's language (report.lang zh-CN), the code and the place as always
     assert re.search(r"bad\.json:\d+:\d+: error\[facts\.unknown_code\] 车间 WS-\d+，劳动力 [^：]+：'monitord' ", result.output)
-    assert "是否应为“monitored”？" in result.output
+    assert "是否应为“监测户”（代码 monitored）？" in result.output
     assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".decisions-")]
 
 
