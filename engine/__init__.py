@@ -21,7 +21,7 @@ from .views.problems_text import problem_lines
 from .views.document import to_json
 from .views.text import to_text
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # 0.2: trace data gives the values read, not texts; the dictionary says what values mean
 
 __all__ = [
     "Decision", "EngineFault", "Evaluation", "Facts", "InputFault", "InvalidInput", "LedgerFault", "Location", "Policy",

@@ -176,6 +176,21 @@ def test_problems_are_said_in_the_policys_language_and_a_sentence_the_catalog_la
                      "refused", "zh", "ledger.overlap").startswith("车间 WS-1：2022-07 已由批次 abc… 记账")
 
 
+def test_a_decisions_file_of_another_version_is_named_as_such(tmp_path):
+    import json
+    decisions = tmp_path / "decisions.json"
+    assert run("evaluate", POLICY, EXAMPLE, "-o", str(decisions), "-q").exit_code == 0
+    doc = json.loads(decisions.read_text(encoding="utf-8"))
+    doc["run"]["version"] = "0.1.0"  # a document of the earlier format: its dictionary had no rounding
+    del doc["dictionary"]["rounding"]
+    decisions.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+    said = run("verify", str(decisions), EXAMPLE)
+    assert said.exit_code == 1
+    assert "error[verify.version] 该决定文件由 subsidy-rules 0.1.0 版写成" in said.output, said.output
+    assert "请用 0.1.0 版核验，或用本版重新测算" in said.output and "rounding" in said.output
+    assert "verify.changed" not in said.output  # not each decision's differences from this version's format
+
+
 def test_usage_errors_exit_2():
     assert run("evaluate", POLICY).exit_code == 2
     assert run("evaluate", POLICY, EXAMPLE, "--format", "pdf").exit_code == 2

@@ -388,8 +388,8 @@ YAML_SLIPS = {
     "full-width colon": (
         "      - id: W1\n        categories: [poverty_alleviated]\n        sex: male\n        birth_date：1975-04-02\n"
         "        hired_on: 2022-07-01\n",
-        'facts.yaml:10:19: error[yaml.syntax] 不是有效的 YAML（while scanning a simple key could not find expected '
-        "':'）; “：”是全角字符：此处应为半角“:”（冒号后加一个空格）"),
+        "facts.yaml:10:19: error[yaml.syntax] 不是有效的 YAML：找不到这一行应有的冒号“:”; "
+        "“：”是全角字符：此处应为半角“:”（冒号后加一个空格）"),
     "full-width digits": (
         WORKER.replace("income: 700", "income: ７００"),
         "facts.yaml:7:143: error[facts.invalid_value] 车间 WS-1，劳动力 W1，月份 2022-07：'７００' 不是金额：应为 0 或正数（小于 10^15，"

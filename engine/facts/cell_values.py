@@ -108,12 +108,12 @@ class CellValues:
         vocab = column.vocab
         if vocab is None or text in vocab.codes:
             return text
-        for code, label in vocab.codes.items():
-            if text == label:
-                return code
-        names = list(vocab.codes.values()) + list(vocab.codes)
-        near = difflib.get_close_matches(text, names, n=1)
-        hint = say("hint.did_you_mean", self.lang, name=near[0]) if near else \
+        labels = {label: code for code, label in vocab.codes.items()}
+        if text in labels:
+            return labels[text]
+        near = difflib.get_close_matches(text, list(labels) + list(vocab.codes), n=1)
+        nearest = labels.get(near[0], near[0]) if near else None  # the nearest name or code, said both ways
+        hint = say("hint.did_you_mean_code", self.lang, name=vocab.codes[nearest], code=nearest) if nearest else \
             say("hint.codes", self.lang, codes=", ".join(f"{label} ({code})" for code, label in vocab.codes.items()))
         self.problem("facts.unknown_code", "roster.unknown_code", row.cell(index), hint=hint, value=text,
                      vocab=vocab.label)

@@ -87,8 +87,9 @@ def translate(text: None, lang: str, code: Optional[str] = None) -> None: ...
 @overload
 def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Optional[str]: ...
 def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Optional[str]:
-    """``text`` in ``lang`` if the catalog knows the sentence (by its English form), else as it is (whole: a sentence
-    the catalog does not know is not half translated)."""
+    """``text`` in ``lang`` if the catalog knows the sentence (by its English form), else as it is: its record prefix
+    (``workshop WS-1, loan L-1: …``) is said in ``lang`` too when the rest already is (a policy's own words), never in
+    front of English the catalog does not know (no half translations)."""
     if not text or lang == "en":
         return text
     prefix, body = _record_prefix(text, lang)
@@ -98,7 +99,10 @@ def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Opt
         match = pattern.fullmatch(body)
         if match:
             return prefix + template.format(**{k: v if v is not None else "" for k, v in match.groupdict().items()})
-    return text
+    return prefix + body if prefix and not _ENGLISH.search(body) else text
+
+
+_ENGLISH = re.compile(r"[A-Za-z]{3,}")  # a word of English prose (codes and ids aside, a sentence in words has one)
 
 
 _PREFIX = re.compile(r"^((?:(?:workshop|worker|month|loan) [^,:]+(?:, )?)+): ")

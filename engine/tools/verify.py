@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
+from .. import __version__
 from ..policy.loader import load_policy
 from ..problems import InvalidInput, Problem
 from ._decisions_reader import DecisionsReader, ReadProblem
@@ -61,8 +62,8 @@ def _verify(decisions_path: str, facts_path: str, policy_path: Optional[str], le
             encoding: Optional[str] = None, progress: Optional[Callable[[int], None]] = None) -> Verification:
     members = Members(decisions_path)
 
-    def problem(code: str, message: str, pointer: str) -> Problem:
-        return Problem(code, message, pointer, members.locate(pointer))
+    def problem(code: str, message: str, pointer: str, hint: Optional[str] = None) -> Problem:
+        return Problem(code, message, pointer, members.locate(pointer), hint=hint)
 
     def not_a_decisions_file() -> InvalidInput:
         return InvalidInput([problem("verify.shape", "not a decisions file written by `subsidy evaluate --format json`", "")])
@@ -93,6 +94,13 @@ def _verify(decisions_path: str, facts_path: str, policy_path: Optional[str], le
     run_info = members.get("run") if isinstance(members.get("run"), dict) else {}
     mode = trace_mode(run_info)
     header_problems = Header(members).problems(parts["header"])
+    written_by = run_info.get("version")
+    if header_problems and isinstance(written_by, str) and written_by != __version__:
+        # a document of another version's format: say so, not each of its decisions' differences from this one's
+        raise InvalidInput([problem(
+            "verify.version", f"the decisions file was written by version {written_by} of subsidy-rules, whose "
+            f"document differs from this version's ({__version__})", "/run/version",
+            hint=f"verify it with version {written_by}, or evaluate the facts again with this one")] + header_problems)
     if header_problems:  # report every shape problem, the decisions' too, and run nothing
         raise InvalidInput(header_problems + shape_only(decisions_path, parts, mode))
 
