@@ -133,8 +133,8 @@ def _hint(error: jsonschema.ValidationError) -> Optional[str]:
                 "write it in block style (test: on its own line) or quote the expression")
     if error.validator == "additionalProperties" and isinstance(error.schema, dict):
         extra = re.findall(r"'([^']+)'", error.message)
-        if extra and extra[0].isdigit():  # {value: 1,500}: the comma ended the entry, and 500 became a key
-            return "a comma inside { } ends an entry: write a number without thousands separators (1500, not 1,500)"
+        if extra and extra[0].isdigit():  # {value: 1,234}: the comma ended the entry, and 234 became a key
+            return "a comma inside { } ends an entry: write a number without thousands separators (1234, not 1,234)"
         known = [k for k in error.schema.get("properties", {}) if not isinstance(instance, dict) or k not in instance]
         close = difflib.get_close_matches(extra[0], known, 1, 0.7) if extra else []
         if close:

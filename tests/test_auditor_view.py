@@ -56,7 +56,8 @@ def test_verify_passes_on_an_untouched_file_and_names_an_edited_decision(tmp_pat
     bad = run("verify", str(path), EXAMPLE)
     assert bad.exit_code == 1
     assert f"decisions.json:{line}:" in bad.output
-    assert f"decision {target['id']} (WS-001 worker W-0002, clause 3.8 social_insurance_subsidy): amount recorded '2340.00', recomputed '2240.00'" in bad.output
+    assert f"决定 {target['id']}（WS-001 worker W-0002, clause 3.8 social_insurance_subsidy）：amount 记录为 '2340.00'，重新测算为 " \
+        "'2240.00'" in bad.output  # in the policy's language; the decision named by id, subject, clause and rule
 
 
 def test_verify_refuses_other_facts(tmp_path, write):

@@ -392,9 +392,9 @@ def test_verify_names_each_edited_decision_where_it_stands(town, tmp_path):
     assert result.exit_code == 1
     line = edited[:amount_at].count("\n") + 1
     col = amount_at - edited.rfind("\n", 0, amount_at) + len('"amount": ')  # the value's column
-    assert f"{out}:{line}:{col}: error[verify.changed] decision {target['id']}" in result.stderr
-    assert f"amount recorded '99999.00', recomputed '{target['amount']}'" in result.stderr
-    assert f"decision {other['id']}" in result.stderr and "funding_source recorded 'elsewhere'" in result.stderr
+    assert f"{out}:{line}:{col}: error[verify.changed] 决定 {target['id']}" in result.stderr  # the policy's language
+    assert f"amount 记录为 '99999.00'，重新测算为 '{target['amount']}'" in result.stderr
+    assert f"决定 {other['id']}" in result.stderr and "funding_source 记录为 'elsewhere'" in result.stderr
     assert result.stderr.splitlines()[-1] == "2 个错误"
 
 
@@ -412,7 +412,7 @@ def test_verify_finds_a_deleted_a_doubled_and_an_unknown_decision_and_a_changed_
     n = len(base["decisions"])
     gone = base["decisions"][n // 2]
     result = verify_edited(lambda d: d["decisions"].pop(n // 2))
-    assert f"error[verify.missing] decision {gone['id']}" in result.stderr and result.stderr.endswith("\n1 个错误\n")
+    assert f"error[verify.missing] 文件中缺少决定 {gone['id']}" in result.stderr and result.stderr.endswith("\n1 个错误\n")
     result = verify_edited(lambda d: d["decisions"].insert(3, d["decisions"][2]))
     assert f"error[verify.duplicate] decision {base['decisions'][2]['id']} is listed twice" in result.stderr
     result = verify_edited(lambda d: d["decisions"][5].update(id="f" * 20))
@@ -422,7 +422,7 @@ def test_verify_finds_a_deleted_a_doubled_and_an_unknown_decision_and_a_changed_
     assert f"error[verify.changed] dictionary clauses {clause} differs" in result.stderr
     assert result.stderr.endswith("\n1 个错误\n")
     result = verify_edited(lambda d: d["decisions"][7]["trace"].append({"event": "total", "parts": [], "total": "0.00"}))
-    assert "trace differs" in result.stderr
+    assert "测算过程（trace）与重新测算的不同" in result.stderr
 
 
 def test_verify_reads_a_file_whose_header_stands_after_its_decisions(town, tmp_path):
@@ -435,7 +435,8 @@ def test_verify_reads_a_file_whose_header_stands_after_its_decisions(town, tmp_p
     doc["decisions"][1]["amount"] = "0.01"
     out.write_text(json.dumps(doc, sort_keys=True, indent=1), encoding="utf-8")
     result = run("verify", out, town)
-    assert result.exit_code == 1 and "decision " + doc["decisions"][1]["id"] in result.stderr
+    # the policy is named after the decisions here, so the lines are in the language of --lang (else English)
+    assert result.exit_code == 1 and "error[verify.changed] decision " + doc["decisions"][1]["id"] in result.stderr
 
 
 def test_verify_reports_a_cut_file_where_it_stops(tmp_path):

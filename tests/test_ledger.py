@@ -161,7 +161,8 @@ def test_a_different_run_for_a_recorded_month_is_refused_then_superseded_by_reve
     second = _write(tmp_path, "aug-corrected.yaml", S.facts(aug, without))
     refused = subsidy("evaluate", fork, second, "--ledger", ledger_url, "--record", "-o", tmp_path / "x.json")
     assert refused.exit_code == 1
-    assert "error[ledger.overlap] workshop WS-L01: 2022-08 is already recorded by run" in refused.output
+    assert "error[ledger.overlap] 车间 WS-L01：2022-08 已由批次" in refused.output  # in the policy's language
+    assert "同一月份的另一批次不予记账" in refused.output and "--supersede" in refused.output
     assert "aug-corrected.yaml:" in refused.output  # located in the facts file
     usage = subsidy("evaluate", fork, second, "--ledger", ledger_url, "--record", "--supersede")
     assert usage.exit_code == 2 and "--reason" in usage.output

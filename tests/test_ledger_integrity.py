@@ -158,8 +158,12 @@ def test_every_command_refuses_a_url_with_no_ledger_and_init_creates_one(tmp_pat
                  ("verify", decisions, facts, "--ledger", database_url)):
         result = subsidy(*args)
         assert result.exit_code == 1, (args, result.output)
-        assert f"error[ledger.missing] no ledger at {_display(database_url)}" in result.output, (args, result.output)
-        assert "a ledger is created on purpose" in result.output and "subsidy ledger init " in result.output
+        if args[0] in ("evaluate", "verify") or args[1] in ("carry-in", "report"):  # a policy: its language
+            assert f"error[ledger.missing] {_display(database_url)} 处没有台账" in result.output, (args, result.output)
+            assert "台账须专门建立" in result.output and "subsidy ledger init " in result.output
+        else:  # the ledger's own commands: --lang or $SUBSIDY_LANG, else English
+            assert f"error[ledger.missing] no ledger at {_display(database_url)}" in result.output, (args, result.output)
+            assert "a ledger is created on purpose" in result.output and "subsidy ledger init " in result.output
         assert not _has_tables(database_url), args  # nothing was created
     created = subsidy("ledger", "init", database_url)
     assert created.exit_code == 0 and f"created an empty ledger at {_display(database_url)}" in created.output
