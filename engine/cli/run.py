@@ -1,6 +1,7 @@
 """Running a policy on facts: ``evaluate`` (with the ledger: ``--record``), ``explain`` and ``verify``."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from contextlib import nullcontext
@@ -241,7 +242,6 @@ def _stream(policy: "Policy", facts: str, backend: str, why_not: bool, trace: "T
             output: Optional[str]) -> "Optional[Totals]":
     """Decide a JSON facts file workshop by workshop, writing as it goes. Its totals, or None if it met a problem."""
     import datetime as dt
-    import os
     import tempfile
 
     from ..views.document import json_header
@@ -324,7 +324,6 @@ def verify(decisions: str, facts: str, encoding: Optional[str], policy: Optional
     _stdin_facts(facts)
     _speak_as(policy or _recorded_policy(decisions))
     _long_run(loaded=False)
-    import os
     bar = _bar(os.path.getsize(facts) if os.path.isfile(facts) else 0, "verifying", quiet)
     with _ledger(ledger_url) if ledger_url else nullcontext() as led, bar if bar is not None else nullcontext():
         try:

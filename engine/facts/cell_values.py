@@ -4,7 +4,6 @@ checks to refuse with a hint, and a label no vocabulary has is reported at its c
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -108,11 +107,10 @@ class CellValues:
         vocab = column.vocab
         if vocab is None or text in vocab.codes:
             return text
-        labels = {label: code for code, label in vocab.codes.items()}
-        if text in labels:
-            return labels[text]
-        near = difflib.get_close_matches(text, list(labels) + list(vocab.codes), n=1)
-        nearest = labels.get(near[0], near[0]) if near else None  # the nearest name or code, said both ways
+        named = vocab.code_named(text)
+        if named is not None:
+            return named
+        nearest = vocab.nearest(text)  # the nearest name or code, said both ways
         hint = say("hint.did_you_mean_code", self.lang, name=vocab.codes[nearest], code=nearest) if nearest else \
             say("hint.codes", self.lang, codes=", ".join(f"{label} ({code})" for code, label in vocab.codes.items()))
         self.problem("facts.unknown_code", "roster.unknown_code", row.cell(index), hint=hint, value=text,

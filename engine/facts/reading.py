@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import difflib
 import hashlib
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, Iterator, Optional, Protocol, Tuple
@@ -352,10 +351,7 @@ def _codes(policy: Policy, kind: str, item: dict, pointer: str, problem: Problem
                 at = pointer_join(base, name)
                 if isinstance(value, list):
                     at = pointer_join(at, n)
-                # the code, or the name a roster's drop-down offers, nearest to what was written: said with both
-                names = {label: code for code, label in vocab.codes.items()}
-                near = difflib.get_close_matches(str(v), list(vocab.codes) + list(names), n=1)
-                code = names.get(near[0], near[0]) if near else None
+                code = vocab.nearest(str(v))  # said with its name, what a roster's drop-down offers
                 hint = f"did you mean {code!r} ({vocab.codes[code]})?" if code is not None else \
                     "codes: " + ", ".join(f"{c} ({label})" for c, label in vocab.codes.items())
                 yield problem("facts.unknown_code", f"{v!r} is not a code of {vocab.name} ({vocab.label}) for {name}", at, hint)

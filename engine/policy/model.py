@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
@@ -28,6 +29,19 @@ class Vocabulary:
     label: str
     fields: Tuple[str, ...]
     codes: Dict[str, str]  # code -> label
+
+    def code_named(self, text: str) -> Optional[str]:
+        """The code ``text`` names by its label (what a roster's drop-down offers), or None."""
+        for code, label in self.codes.items():
+            if text == label:
+                return code
+        return None
+
+    def nearest(self, text: str) -> Optional[str]:
+        """The code whose code or label is nearest to ``text`` (a slip's likely meaning), or None."""
+        labels = {label: code for code, label in self.codes.items()}
+        near = difflib.get_close_matches(text, list(self.codes) + list(labels), n=1)
+        return labels.get(near[0], near[0]) if near else None
 
 
 @dataclass(frozen=True)
