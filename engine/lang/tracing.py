@@ -61,10 +61,13 @@ class Capture:
         once each, in the order read (the first value seen of each): with the parameter values it used
         (:meth:`uses`), what ``tree`` printed with its values shows, as data. A let or a computed value ``tree``
         reads is shown by its name: what the let read is its own."""
-        texts = names_within(tree)
+        seen = self.seen
+        if not seen:
+            return ()
+        texts = names_within(tree).get
         out: Dict[str, Any] = {}
-        for node, value in self.seen or ():
-            text = texts.get(id(node))
+        for node, value in seen:
+            text = texts(id(node))
             if text is not None and text not in out and node is not without:
                 out[text] = value
         return tuple(out.items())
@@ -215,7 +218,7 @@ class ShowsValues:
         """(node as written, value) for each value the expression read: what ``substituted`` shows, as data (none
         for a record that was given its text only)."""
         text = self._substituted
-        return () if text.__class__ is str else text.shown()
+        return () if text.__class__ is str else text.capture.shown(text.ast, text.without)  # Substituted.shown
 
 
 class Reads:

@@ -9,7 +9,6 @@ Evaluation is deterministic, so both agree (and are checked to).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from typing import Any, Callable, List, Optional, Tuple
@@ -24,24 +23,34 @@ from ..policy.model import Policy
 from ..problems import EngineFault, InputFault
 
 
-@dataclass(frozen=True)
 class Result:
-    """What one activation yielded: a decision (``fired``), or why not.
+    """What one activation yielded: a decision (``fired``), or why not. Immutable by convention (a slotted record:
+    one is made for every rule tried on every subject, and a frozen dataclass costs several times as much to build).
 
     ``events`` is the trace; a result decided with no trace kept has none, and ``trace``, when set, builds them
     (evaluating the rule again with a recording tracer) once the result is known to become a decision.
     """
 
-    rule: CompiledRule
-    subject: Record
-    fired: bool
-    amount: Optional[Decimal]
-    events: Tuple
-    reason: Optional[str]  # why it did not fire, in one line
-    items: Tuple[str, ...] = ()  # for a per-item rule: the ids of the items (months) it counted
-    details: Tuple[Tuple[str, object], ...] = ()  # what the decision states besides its amount (route, dates…)
-    pending: Tuple[Tuple[str, object, Optional[str]], ...] = ()  # (parameter, date, key) it waits for
-    trace: Optional[Callable[[], "Result"]] = field(default=None, compare=False, repr=False)
+    __slots__ = ("rule", "subject", "fired", "amount", "events", "reason", "items", "details", "pending", "trace")
+
+    def __init__(self, rule: CompiledRule, subject: Record, fired: bool, amount: Optional[Decimal], events: Tuple,
+                 reason: Optional[str], items: Tuple[str, ...] = (), details: Tuple[Tuple[str, object], ...] = (),
+                 pending: Tuple[Tuple[str, object, Optional[str]], ...] = (),
+                 trace: Optional[Callable[[], "Result"]] = None) -> None:
+        self.rule = rule
+        self.subject = subject
+        self.fired = fired
+        self.amount = amount
+        self.events = events  # the trace
+        self.reason = reason  # why it did not fire, in one line
+        self.items = items  # for a per-item rule: the ids of the items (months) it counted
+        self.details = details  # what the decision states besides its amount (route, dates…)
+        self.pending = pending  # (parameter, date, key) it waits for
+        self.trace = trace
+
+    def __repr__(self) -> str:
+        return (f"Result({self.rule.id!r}, {self.subject.kind} {self.subject.id!r}, fired={self.fired}, "
+                f"amount={self.amount!r}, reason={self.reason!r})")
 
     @property
     def is_pending(self) -> bool:
@@ -171,13 +180,12 @@ class _Traced:
 
     def evaluate(self, compiled: CompiledExpr, env: dict) -> Tuple[Any, Capture]:
         """(value, what it read): by the generated traced variant when there is one (any case it does not decide
-        makes the whole rule evaluated again by the reference closures), else by the reference closures."""
-        if self.generated:
-            try:
-                value = self.generated[id(compiled.ast)](env, self.tracer)
-            except (EvalError, *FALLBACK):
-                raise _Again from None
-            return value, self.tracer.take()
+        raises what :func:`traced` takes as the sign to evaluate the whole rule again by the reference closures), else
+        by the reference closures."""
+        generated = self.generated
+        if generated:
+            tracer = self.tracer
+            return generated[id(compiled.ast)](env, tracer), tracer.take()
         try:
             value = compiled.traced(env, self.tracer)
         except EvalError as exc:
@@ -216,15 +224,10 @@ def traced(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
     try:
         try:
             return _traced(rule, subject, policy, True)
-        except _Again:
+        except (EvalError, *FALLBACK):  # the generated variant met a value it does not decide (facts or policy)
             return _traced(rule, subject, policy, False)
     except _Pending as exc:
         return _pending_result(rule, subject, policy, (exc.missing,), ())
-
-
-class _Again(InputFault):
-    """The generated traced variant met a value it does not decide (the facts' or the policy's): the reference
-    closures evaluate the rule again. Never leaves this module."""
 
 
 def _pending_result(rule: CompiledRule, subject: Record, policy: Policy, missing: Any, events: Any) -> Result:

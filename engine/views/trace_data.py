@@ -131,6 +131,9 @@ def _uses(params: Iterable[Any], shown: Set[tuple]) -> List[Dict[str, Any]]:
         if key in shown:
             continue
         shown.add(key)
+        if p.__class__ is Derived:  # one per record, listed once by each of its few decisions: nothing to share
+            out.append(_use(p))
+            continue
         found = _USES.get(id(p))
         if found is None or found[0] is not p:
             if len(_USES) > 1_024:
@@ -152,9 +155,8 @@ def _use(p: Any) -> Dict[str, Any]:
     return use
 
 
-#: Each use written once: a parameter's use on a date is one object the engine hands to every trace that reads it
-#: (a run reads few dates), and a computed value one object per record, handed to each of its decisions that uses it;
-#: so its entry is made once and shared, never changed (the entry says whose).
+#: Each parameter use written once: a parameter's use on a date is one object the engine hands to every trace that
+#: reads it (a run reads few dates), so its entry is made once and shared, never changed (the entry says whose).
 _USES: Dict[int, tuple] = {}
 
 
@@ -174,7 +176,8 @@ def _values(out: Dict[str, Any], e: Any) -> Dict[str, Any]:
     with its text in the dictionary, what its text with the values in place (a view) is made of."""
     seen = e.shown
     if seen:
-        out["values"] = {name: value(v) for name, v in seen}
+        write = _VALUES.get
+        out["values"] = {name: (write(v.__class__) or value)(v) for name, v in seen}
     return out
 
 
@@ -231,9 +234,8 @@ def _top_up(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
 
 
 def _condition_event(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
-    out = {"event": "condition"}
-    out.update(_condition(e, shown))
-    return out
+    out = _values({"event": "condition", "condition": condition_id(e.text, e.label, e.reading), "holds": e.holds}, e)
+    return _with_uses(out, e, shown)
 
 
 def _limit(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
@@ -296,13 +298,13 @@ def trace_data(events: Iterable[Any], reason: Optional[str] = None) -> List[Dict
     """The trace of one decision as data, in the order things happened. Each parameter value and computed value
     is listed once, where the decision first used it; a ``not_reached`` entry whose reason is the decision's own
     ``reason`` leaves it out (the decision states it once)."""
-    out = []
+    encoders = ENCODERS
     shown: set = set()
-    for e in events:
-        entry = ENCODERS[type(e)](e, shown)
-        if reason is not None and entry["event"] == "not_reached" and entry["reason"] == reason:
-            del entry["reason"]
-        out.append(entry)
+    out = [encoders[e.__class__](e, shown) for e in events]
+    if reason is not None:
+        for entry in out:
+            if entry["event"] == "not_reached" and entry["reason"] == reason:
+                del entry["reason"]
     return out
 
 
