@@ -311,12 +311,13 @@ def test_a_grant_barred_by_a_status_already_held_says_so_in_the_policy_words():
     assert entry["details"]["since"] == "2022-07-01" and entry["details"]["route"] == "general"
 
 
-def test_a_not_inside_or_is_said_and_a_whole_not_reads_by_its_value():
-    """`not public_site or share >= 60%` failed: the trace says 并非（…是）, not "public site: 是 or …", which would
-    read as true; a condition that is only `not x` still reads by x's value."""
+def test_a_failed_or_is_said_as_what_is_the_case_and_a_whole_not_reads_by_its_value():
+    """`not public_site or share >= 60%` failed: the trace says what is the case (public site 是, and the share
+    below 60%), not "public site: 是 or … at least 60%", which would read as true; a condition that is only `not x`
+    still reads by x's value."""
     explained = run("explain", POLICY, EXAMPLE, "--workshop", "WS-005", "--width", "0").stdout
     [line] = [x for x in explained.splitlines() if "公共投入场地的车间吸纳比例不低于60%：" in x and "✗" in x][:1]
-    assert "并非（政府投资建设" in line and "是）" in line
+    assert "政府投资建设" in line and " 是 且 " in line and " 低于 " in line and "并非" not in line
     whole = run("explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "W-0001", "--width", "0").stdout
     assert "此前未领取一次性吸纳就业补助：此前已领取一次性吸纳就业补助 否" in whole
 

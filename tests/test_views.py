@@ -154,11 +154,58 @@ def test_explain_speaks_the_policys_language_not_the_engines():
     out = _explain("--workshop", "WS-005")
     assert "== WS-005 本车间 · 3.1 认定为就业帮扶车间：未认定" in out  # not 未享受
     assert "== WS-005 本车间 · 4.4 取消就业帮扶车间称号：未取消称号" in out
-    assert "✗ 公共投入场地的车间吸纳比例不低于60%：" in out and "5 ÷ 务工就业人员总数 10 人 不少于" in out
+    assert "✗ 公共投入场地的车间吸纳比例不低于60%：" in out and "5 ÷ 务工就业人员总数 10 人 低于" in out
     assert "经营主体类型 企业" in out and "企业规模 微型企业" in out  # codes as their labels
     for code in ("param(", "workshop.", "worker.", "sets.", "certification_labour_intensive", '"enterprise"', "true",
                  "false", "null"):
         assert code not in out, code
+
+
+_SAID = [  # (condition, values seen, held, what a person reads)
+    ("worker.contract_months >= 6", {"worker.contract_months": 0}, False, "劳动合同期限 0 个月 低于 6"),
+    ("worker.contract_months >= 6", {"worker.contract_months": 6}, True, "劳动合同期限 6 个月 不少于 6"),
+    ("worker.contract_months < 6", {"worker.contract_months": 6}, False, "劳动合同期限 6 个月 不少于 6"),
+    ("worker.contract_months <= 6", {"worker.contract_months": 7}, False, "劳动合同期限 7 个月 超过 6"),
+    ("worker.contract_months > 6", {"worker.contract_months": 6}, False, "劳动合同期限 6 个月 不超过 6"),
+    ("worker.contract_months == 6", {"worker.contract_months": 5}, False, "劳动合同期限 5 个月 不为 6"),
+    ("worker.contract_months != 6", {"worker.contract_months": 6}, False, "劳动合同期限 6 个月 为 6"),
+    ("in_period(worker.hired_on, period)", {"worker.hired_on": __import__("datetime").date(2021, 3, 1)}, False,
+     "招用日期 2021-03-01 不在本期内"),
+    ("in_period(worker.hired_on, period)", {"worker.hired_on": __import__("datetime").date(2022, 8, 1)}, True,
+     "招用日期 2022-08-01 在本期内"),
+    # a failed `and`: the operand that failed (the last one read); a failed `or`: each of its operands failing
+    ("worker.contract_months >= 6 and worker.contract_months < 12", {"worker.contract_months": 12}, False,
+     "劳动合同期限 12 个月 不少于 12"),
+    ("worker.contract_months < 6 or worker.contract_months > 12", {"worker.contract_months": 8}, False,
+     "劳动合同期限 8 个月 不少于 6 且 劳动合同期限 8 个月 不超过 12"),
+    ("not (worker.contract_months >= 6)", {"worker.contract_months": 8}, False, "劳动合同期限 8 个月 不少于 6"),
+    ("worker.training.pre_job", {"worker.training.pre_job": False}, False, "开展岗前培训 否"),
+]
+
+
+@pytest.mark.parametrize("text,seen,holds,said", _SAID, ids=[f"{t} {'holds' if h else 'fails'}" for t, _, h, _ in _SAID])
+def test_a_condition_is_said_as_what_is_the_case(text, seen, holds, said):
+    """A condition that failed reads as what is the case (0 months, below 6), never as the claim that failed (0
+    months, at least 6), which a clerk would take for true under its ✗."""
+    from subsidy_rules.views.speaker import Speaker
+    from subsidy_rules.views.words import Words
+    policy = subsidy_rules.load_policy(POLICY)
+    assert Speaker(Words(policy), (), tuple(seen.items())).say(text, "", holds) == said
+
+
+def test_a_failed_call_without_a_phrase_of_its_own_is_said_as_not_so():
+    """A call the policy words (``func.<name>``) but gives no ``func.not.<name>`` phrase for reads as the policy's own
+    op.not of the call, never an English default."""
+    from subsidy_rules.views.speaker import Speaker
+    from subsidy_rules.views.words import Words
+    policy = subsidy_rules.load_policy(POLICY)
+    policy.labels.pop("func.not.in_period")
+    try:
+        said = Speaker(Words(policy), (), (("worker.hired_on", __import__("datetime").date(2021, 3, 1)),)).say(
+            "in_period(worker.hired_on, period)", "", False)
+    finally:
+        policy.labels["func.not.in_period"] = "{0} 不在本期内"
+    assert said == "并非（招用日期 2021-03-01 在本期内）"
 
 
 def test_explain_shows_the_exclusivity_comparison_with_its_numbers():

@@ -164,7 +164,7 @@ def condition_text(w: Words, c: T.Condition) -> str:
     """A condition in words: its label, then the values it read (``signed for 6 months or more: contract 12
     months, at least 6 months``)."""
     label = c.label or None
-    said = Speaker(w, c.params, c.seen).say(c.text, c.substituted)
+    said = Speaker(w, c.params, c.seen).say(c.text, c.substituted, c.holds)
     if label and said and said.startswith(label + " "):
         said = said[len(label) + 1:]  # "subsidised: subsidised yes" reads "subsidised: yes"
     body = label or said or c.text

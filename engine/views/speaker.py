@@ -39,6 +39,9 @@ def literal_value(node: Any) -> Tuple[bool, Any]:
     return False, None
 
 
+#: Each comparison's opposite: what is the case when it fails.
+_OPPOSITE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in", "not in": "in"}
+
 _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
             "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 
@@ -73,15 +76,45 @@ class Speaker:
             else:
                 self.params.setdefault(p.name, []).append(p)
 
-    def say(self, formula: str, substituted: str = "") -> Optional[str]:
+    def say(self, formula: str, substituted: str = "", holds: bool = True) -> Optional[str]:
         """``formula`` in words, with the values the engine saw (``seen``, the parameters): parsed once per text,
-        whatever the subject."""
+        whatever the subject. A condition that did not hold (``holds`` false) is said as what is the case (``contract
+        0 months, below 6 months``), never as the claim that failed, which a reader would take for true."""
         f = parse_formula(formula)
         if f is None:
             return None
         if isinstance(f, E.Unary) and f.op == "not" and isinstance(f.operand, E.Name):
             return self.node(f.operand)  # the whole condition is `not x`: x's value says it ("paid before: no")
-        return self.node(f)
+        return self.node(f) if holds else self.negated(f)
+
+    def negated(self, f: Any) -> str:
+        """What is the case when ``f`` is false, in words: a comparison by its opposite operator, ``in`` as ``not
+        in``, a failed ``and`` by the operand that failed, a failed ``or`` by each operand failing, a call by its
+        ``func.not.<name>`` phrase; anything else as ``op.not`` of it. A name's value says it ("trained: no")."""
+        if isinstance(f, E.Name) or isinstance(f, E.Literal):
+            return self.node(f)
+        if isinstance(f, E.Unary) and f.op == "not":
+            return self.node(f.operand)
+        if isinstance(f, E.Binary) and f.op in _OPPOSITE:
+            if f.op in ("==", "!=") and isinstance(f.right, E.Literal) and f.right.value is None:
+                return self.node(f)  # "income != null" failed: the value shown ("not given") says it
+            return self.node(E.Binary(f.pos, f.line, _OPPOSITE[f.op], f.left, f.right))
+        if isinstance(f, E.BoolOp):
+            evaluated = [a for a in f.operands if self.evaluated(a)]
+            if f.op == "and":  # the first operand that failed stopped it: the last one read, unless a value says which
+                failed = [a for a in evaluated if self.value_of(a) == (True, False)] or evaluated[-1:]
+                return self.negated(failed[0]) if failed else self.node(f)
+            parts = [self.negated(a) for a in evaluated]  # `or`: every operand failed
+            return f" {self.w('op.and')} ".join(parts) if parts else self.node(f)
+        labels = self.w.policy.labels
+        if isinstance(f, E.Call) and f.func != "if" and (f"func.not.{f.func}" in labels or f"func.{f.func}" not in labels):
+            # a policy that words the call but not its failing is said with its own op.not, never an English default
+            other = next((field_of(a) for a in f.args if field_of(a)), None)
+            said = self.w.call(f"func.not.{f.func}", *[self.node(a, other) for a in f.args])
+            if said is not None:
+                return said
+        inner = self.node(f)
+        return self.w.call("op.not", inner) or inner
 
     # a name: its label, value and unit
     def name(self, dotted: str) -> str:

@@ -22,6 +22,7 @@ DEFAULTS = {
     "op.in": "is one of", "op.not in": "is none of", "op.and": "and", "op.or": "or", "op.not": "not ({0})",
     "op.+": "+", "op.-": "−", "op.*": "×", "op./": "÷", "list.sep": ", ", "sep": "; ", "colon": ": ",
     "func.in_period": "{0} (in this period)", "func.has_any": "{0} includes one of {1}",
+    "func.not.in_period": "{0} (not in this period)", "func.not.has_any": "{0} includes none of {1}",
     "trace.clause": "clause {clause} {heading}: {text}",
     "report.status_certified": "{label} ({clause} {rule}, route {route})",
     "report.status_held": "{label} (held since {since}, route {route})",
