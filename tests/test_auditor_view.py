@@ -102,6 +102,31 @@ def test_the_xlsx_workbook_sums_equal_the_json_totals(tmp_path):
     assert any(r[:2] == ("吕梁市", "临县") for r in counties)
 
 
+def test_a_why_not_workbook_and_csv_say_why_each_rule_did_not_grant(tmp_path):
+    """With --why-not the workbook has a sheet of what was not granted, each with the line the text view gives (in
+    the policy's words, the failed condition said as what is the case); the CSV gives the same line as `reason`."""
+    path = tmp_path / "why.xlsx"
+    assert run("evaluate", POLICY, EXAMPLE, "--why-not", "--format", "xlsx", "-o", str(path)).exit_code == 0
+    book = load_workbook(path)
+    assert book.sheetnames[-1] == "未享受及原因"
+    rows = list(book["未享受及原因"].iter_rows(values_only=True))
+    header, rows = rows[0], rows[1:]
+    detail = header.index("说明")
+    doc = _json("--why-not")
+    assert len(rows) == sum(1 for d in doc["decisions"] if d["outcome"] == "denied")
+    said = {(r[0], r[4], r[5], r[detail]) for r in rows}
+    assert ("WS-001", "劳动力 W-0004", "3.3",
+            "✗ 签订半年以上劳动合同：劳动合同期限 0 个月 低于 稳岗补贴劳动合同期限下限（半年以上，含半年） 6 个月") in said
+    assert ("WS-001", "本车间", "4.4", "仅适用于本期之前已持有就业帮扶车间称号的车间") in said
+    assert any(r[header.index("结果")] == "未取消称号" for r in rows)  # a revocation that did not happen, as the text view
+    csv_rows = list(csv.DictReader(io.StringIO(run("evaluate", POLICY, EXAMPLE, "--why-not", "--format",
+                                                   "csv").output[1:])))
+    reasons = {(r["workshop"], r["worker"], r["clause"]): r["reason"] for r in csv_rows}
+    assert reasons[("WS-001", "W-0004", "3.3")].startswith("✗ 签订半年以上劳动合同：劳动合同期限 0 个月 低于")
+    assert all(r["reason"] == "" for r in csv_rows if r["outcome"] == "granted")
+    assert all(r["reason"] for r in csv_rows if r["outcome"] == "denied")
+
+
 def test_xlsx_needs_an_output_file():
     assert run("evaluate", POLICY, EXAMPLE, "--format", "xlsx").exit_code == 2
 

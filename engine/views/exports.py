@@ -27,7 +27,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..runtime.decisions import Decision, decision_id, period_key
-from .formats import money
+from .formats import money, outcome_label
+from .reasons import why_not_line
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
     #: a cell of a sheet, as openpyxl gives it (a cell under a merged range is a MergedCell)
     _Cell = Union[Cell, MergedCell]
 
-CSV_COLUMNS = ("workshop", "city", "county", "worker", "loan", "clause", "rule", "outcome", "amount", "fund", "decision_id")
+CSV_COLUMNS = ("workshop", "city", "county", "worker", "loan", "clause", "rule", "outcome", "amount", "fund", "decision_id",
+               "reason")
 MONEY_FORMAT = "#,##0.00"
 
 # What a spreadsheet may read as the start of a formula (OWASP, CSV injection): = + - @ tab CR.
@@ -112,7 +114,9 @@ def _places(evaluation: "Evaluation") -> Dict[str, dict]:
 
 
 def to_csv(evaluation: "Evaluation") -> str:
-    """One row per decision, codes as they are: workshop, city, county, worker, clause, outcome, amount, fund, id.
+    """One row per decision, codes as they are: workshop, city, county, worker, clause, outcome, amount, fund, id;
+    and, for a decision that pays nothing (denied, pending, suppressed), why, in the policy's language (the text
+    view's line).
 
     Every column is text (escaped as :func:`csv_line` says) but ``amount``, a number.
     """
@@ -125,8 +129,13 @@ def to_csv(evaluation: "Evaluation") -> str:
         lines.append(csv_line([
             (d.workshop, True), (ws.get("city", ""), True), (ws.get("county", ""), True), (d.worker or "", True),
             (d.loan or "", True), (d.clause, True), (d.rule, True), (d.outcome, True), (amount, False),
-            (d.fund or "", True), (decision_id(evaluation.policy.sha256, period, d), True)]))
+            (d.fund or "", True), (decision_id(evaluation.policy.sha256, period, d), True),
+            ((why_not_line(d, evaluation.policy) or "") if d.outcome in _WHY else "", True)]))
     return "".join(lines)
+
+
+#: The outcomes whose CSV row says why nothing is paid.
+_WHY = ("denied", "pending", "suppressed")
 
 
 def _col(policy: "Policy", key: str, default: str) -> str:
@@ -201,10 +210,11 @@ def _sheet_title(label: str, default: str) -> str:
 SHEETS = (("sheet.run", "run"), ("sheet.payouts", "payouts"), ("sheet.by_fund", "by fund"),
           ("sheet.by_clause", "by clause"), ("sheet.by_county", "by county"), ("sheet.by_workshop", "by workshop"),
           ("sheet.discretionary", "discretionary"), ("sheet.alerts", "alerts"), ("sheet.pending", "pending"),
-          ("sheet.revoked", "revoked"))
-#: The decisions each sheet of items lists (no amount paid: for the office to act on or to wait for).
+          ("sheet.revoked", "revoked"), ("sheet.denied", "not granted"))
+#: The decisions each sheet of items lists (no amount paid: for the office to act on or to wait for; and, in a run
+#: made with why-not or with a once-per-person payment made elsewhere, what was not granted and why).
 ITEM_SHEETS = {"sheet.discretionary": "discretionary", "sheet.alerts": "alert", "sheet.pending": "pending",
-               "sheet.revoked": "revoked"}
+               "sheet.revoked": "revoked", "sheet.denied": "denied"}
 
 
 def _version() -> str:
@@ -239,7 +249,10 @@ def workbook(evaluation: "Evaluation", version: Optional[str] = None) -> "Workbo
 
     book = Workbook()
     sheets: Dict[str, Worksheet] = {}
+    denied = evaluation.why_not or any(d.outcome == "denied" for d in evaluation.decisions)
     for n, (key, default) in enumerate(SHEETS):
+        if key == "sheet.denied" and not denied:
+            continue  # without why-not, an empty sheet would read as "nothing was refused"
         title = _sheet_title(policy.label(key, default), default)
         sheet = book.active if n == 0 else book.create_sheet(title)
         assert isinstance(sheet, Worksheet)  # a new workbook's one sheet, and each sheet made, is a worksheet
@@ -349,6 +362,8 @@ def workbook(evaluation: "Evaluation", version: Optional[str] = None) -> "Workbo
                     _col(policy, "clause", "clause"), _col(policy, "rule", "rule"), _col(policy, "outcome", "outcome"),
                     _col(policy, "detail", "detail"), _col(policy, "decision_id", "decision id")]
     for key, outcome in ITEM_SHEETS.items():
+        if key not in sheets:
+            continue
         rows = _Rows(sheets[key])
         rows.append(item_headers)
         for d in evaluation.decisions:
@@ -358,7 +373,7 @@ def workbook(evaluation: "Evaluation", version: Optional[str] = None) -> "Workbo
             subject = d.worker or d.loan or ""
             subject = f"{policy.label('subject.' + d.subject, d.subject)} {subject}".strip()
             rows.append([d.workshop, ws.get("name", ""), ws.get("city", ""), ws.get("county", ""), subject, d.clause,
-                         policy.rule(d.rule).label, policy.label(d.outcome), _detail(policy, d),
+                         policy.rule(d.rule).label, outcome_label(policy, d), _detail(policy, d),
                          decision_id(policy.sha256, period, d)])
 
     wrap = Alignment(wrap_text=True, vertical="top")
@@ -405,6 +420,8 @@ def _detail(policy: "Policy", d: Decision) -> str:
             "{values}", policy.label("list.sep", ", ").join(waits))
     if d.outcome == "revoked" and d.detail("effective"):
         return policy.label("run.effective", "effective from {date}").replace("{date}", str(d.detail("effective")))
+    if d.outcome == "denied":
+        return why_not_line(d, policy) or ""
     if d.items:
         return policy.label("list.sep", ", ").join(d.items)
     return d.reason or ""
