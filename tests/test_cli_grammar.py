@@ -463,3 +463,45 @@ def test_serve_says_where_it_serves_in_the_policy_language(tmp_path, monkeypatch
     en = run("serve", en_policy, "--data", tmp_path / "en", "--port", "8124")
     assert en.exit_code == 0 and en.stderr.startswith(f"serving {en_policy} at http://127.0.0.1:8124/ (data in ")
     assert "read-only: no --users" in en.stderr
+
+
+# --- usage errors: in the command's language ---------------------------------------------------------------------------
+
+_USAGE = [  # (arguments, the error line in a Chinese policy's command)
+    (["evaluate", POLICY], "错误：缺少参数 FACTS。"),
+    (["evaluate", POLICY, EXAMPLE, "--fomat", "text"], "错误：没有选项 --fomat。是否应为 --format？"),
+    (["evaluate", POLICY, EXAMPLE, "--format", "foo"],
+     "错误：--format 的值无效：“foo”不是可选的值；可选：'json', 'text', 'csv', 'xlsx', 'html'。"),
+    (["evaluate", POLICY, EXAMPLE, "--jobs", "x"], "错误：-j / --jobs 的值无效：“x”不是整数。"),
+    (["evaluate", POLICY, EXAMPLE, "--format", "xlsx"], "错误：--format xlsx 生成工作簿：请用 -o payouts.xlsx 指定文件（管道输出用 -o -）"),
+    (["explain", POLICY, EXAMPLE, "--workshop", "WS-999"],
+     "错误：--workshop 的值无效：" + EXAMPLE + " 中没有车间“WS-999”；已有车间：WS-001, WS-002, WS-003, WS-004, WS-005, WS-006"),
+    (["explain", POLICY, EXAMPLE, "--workshop", "WS-001", "--worker", "X-1"],
+     "错误：--worker 的值无效：车间 WS-001 没有编号为“X-1”的劳动力"),
+]
+
+
+@pytest.mark.parametrize("args,said", _USAGE, ids=[" ".join(a[2:] if len(a) > 2 else a[:1]) for a, _ in _USAGE])
+def test_a_usage_error_is_said_in_the_policys_language(args, said):
+    """A command line that is wrong (click's own errors, and the commands' own) reads in the language of the policy
+    it names, with the usage line and where to find help; it still exits 2."""
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert re.fullmatch(rf"用法：\S+ {args[0]} \[OPTIONS\] .+", lines[0]), lines[0]
+    assert re.fullmatch(rf"运行 \S+ {args[0]} --help 查看说明。", lines[1]), lines[1]
+    assert lines[-1] == said
+
+
+def test_a_usage_error_with_no_policy_takes_the_language_from_lang_or_the_environment(en_policy):
+    """With no policy among the arguments: $SUBSIDY_LANG (or --lang) says the language; with none, English. A policy
+    that declares English is answered in English."""
+    said = CliRunner().invoke(main, ["ledger", "report"], env={"SUBSIDY_LANG": "zh-CN"})
+    assert said.exit_code == 2 and said.output.strip().splitlines()[-1] == "错误：缺少参数 URL。"
+    plain = CliRunner().invoke(main, ["ledger", "report"], env={"SUBSIDY_LANG": ""})
+    assert plain.exit_code == 2 and plain.output.strip().splitlines()[-1] == "Error: Missing argument 'URL'."
+    typo = CliRunner().invoke(main, ["evalute", "x"], env={"SUBSIDY_LANG": "zh"})
+    assert typo.exit_code == 2 and typo.output.strip().splitlines()[-1] == "错误：没有命令 evalute。是否应为 evaluate，validate？"
+    english = CliRunner().invoke(main, ["evaluate", en_policy, EXAMPLE, "--fomat", "text"], env={"SUBSIDY_LANG": "zh"})
+    assert english.exit_code == 2 and english.output.strip().splitlines()[-1] == (
+        "Error: No such option '--fomat'. Did you mean '--format'?")

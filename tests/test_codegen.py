@@ -283,7 +283,7 @@ def test_show_code_folds_constants(tmp_path):
 def test_show_code_names_a_rule_that_does_not_exist():
     result = CliRunner().invoke(main, ["validate", POLICY, "--show-code", "minimum_wage_topup"])
     assert result.exit_code == 2
-    assert "did you mean 'minimum_wage_top_up'" in result.output
+    assert "是否应为“minimum_wage_top_up”？" in result.output  # in the policy's language
 
 
 def test_the_generated_traced_variant_tells_the_tracer_what_the_reference_closures_tell_it(policy):
