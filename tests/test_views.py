@@ -180,6 +180,22 @@ _SAID = [  # (condition, values seen, held, what a person reads)
      "劳动合同期限 8 个月 不少于 6 且 劳动合同期限 8 个月 不超过 12"),
     ("not (worker.contract_months >= 6)", {"worker.contract_months": 8}, False, "劳动合同期限 8 个月 不少于 6"),
     ("worker.training.pre_job", {"worker.training.pre_job": False}, False, "开展岗前培训 否"),
+    # dates compare as before and after (op.date.*), not as below and above; a failed one as what is the case
+    ("month.start < worker.hired_on", {"month.start": __import__("datetime").date(2022, 7, 1),
+                                       "worker.hired_on": __import__("datetime").date(2022, 8, 1)}, True,
+     "当月首日 2022-07-01 早于 招用日期 2022-08-01"),
+    ("month.start < worker.hired_on", {"month.start": __import__("datetime").date(2022, 9, 1),
+                                       "worker.hired_on": __import__("datetime").date(2022, 8, 1)}, False,
+     "当月首日 2022-09-01 不早于 招用日期 2022-08-01"),
+    ("month.start >= worker.hired_on", {"month.start": __import__("datetime").date(2022, 7, 1),
+                                        "worker.hired_on": __import__("datetime").date(2022, 8, 1)}, False,
+     "当月首日 2022-07-01 早于 招用日期 2022-08-01"),
+    ("month.start <= worker.hired_on", {"month.start": __import__("datetime").date(2022, 9, 1),
+                                        "worker.hired_on": __import__("datetime").date(2022, 8, 1)}, False,
+     "当月首日 2022-09-01 晚于 招用日期 2022-08-01"),
+    ("month.start > worker.hired_on", {"month.start": __import__("datetime").date(2022, 7, 1),
+                                       "worker.hired_on": __import__("datetime").date(2022, 8, 1)}, False,
+     "当月首日 2022-07-01 不晚于 招用日期 2022-08-01"),
 ]
 
 

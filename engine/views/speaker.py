@@ -4,6 +4,7 @@ never evaluated (the other branch of ``if``, an operand after ``or`` decided the
 """
 from __future__ import annotations
 
+import datetime as _dt
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
@@ -38,6 +39,9 @@ def literal_value(node: Any) -> Tuple[bool, Any]:
         return True, Fraction(node.left.value) / Fraction(node.right.value)  # a fraction the engine carries
     return False, None
 
+
+#: The comparisons said apart when they compare dates (``op.date.<``: before, not "below").
+_DATED = ("<", "<=", ">", ">=")
 
 #: Each comparison's opposite: what is the case when it fails.
 _OPPOSITE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in", "not in": "in"}
@@ -175,7 +179,7 @@ class Speaker:
             other = field_of(f.left) or field_of(f.right)
             if f.op in ("==", "!=") and isinstance(f.right, E.Literal) and f.right.value is None:
                 return self.node(f.left, other)  # "income != null": the value shown says it
-            return f"{self.node(f.left, other)} {self.w('op.' + f.op)} {self.node(f.right, other)}"
+            return f"{self.node(f.left, other)} {self._operator(f)} {self.node(f.right, other)}"
         if isinstance(f, E.BoolOp):
             parts = [self.node(a) for a in f.operands if self.evaluated(a)]
             return f" {self.w('op.' + f.op)} ".join(parts) if parts else ""
@@ -195,6 +199,15 @@ class Speaker:
             said = self.w.call(f"func.{f.func}", *args)
             return said if said is not None else f"{f.func}(" + self.w("list.sep").join(args) + ")"
         return ""
+
+    def _operator(self, f: E.Binary) -> str:
+        """A comparison's words: of two dates, ``op.date.<op>`` (before, on or after…) where the policy words it."""
+        if f.op in _DATED and any(isinstance(v, _dt.date) for k, v in (self.value_of(f.left), self.value_of(f.right))
+                                  if k):
+            dated = self.w.call(f"op.date.{f.op}")
+            if dated is not None:
+                return dated
+        return self.w("op." + f.op)
 
     def param(self, f: E.Call, value: Any) -> str:
         name = f.args[0].value if f.args and isinstance(f.args[0], E.Literal) else ""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 DEFAULTS = {
     "value.yes": "yes", "value.no": "no", "value.null": "not given", "value.none": "none",
     "op.==": "is", "op.!=": "is not", "op.<": "below", "op.<=": "at most", "op.>": "above", "op.>=": "at least",
+    "op.date.<": "before", "op.date.<=": "on or before", "op.date.>": "after", "op.date.>=": "on or after",
     "op.in": "is one of", "op.not in": "is none of", "op.and": "and", "op.or": "or", "op.not": "not ({0})",
     "op.+": "+", "op.-": "−", "op.*": "×", "op./": "÷", "list.sep": ", ", "sep": "; ", "colon": ": ",
     "func.in_period": "{0} (in this period)", "func.has_any": "{0} includes one of {1}",
