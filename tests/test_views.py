@@ -224,6 +224,21 @@ def test_a_failed_call_without_a_phrase_of_its_own_is_said_as_not_so():
     assert said == "并非（招用日期 2021-03-01 在本期内）"
 
 
+@pytest.mark.parametrize("reached,said", [
+    ("4500", "T = 4,500.00 = H + N = 0.00 + 4,500.00 = 4,500.00：相等时按奖补，发放3.5 就业帮扶基地阶梯式奖补"),
+    ("4500.01", "T = 4,500.01 > H + N = 0.00 + 4,500.00 = 4,500.00：发放3.5 就业帮扶基地阶梯式奖补"),
+])
+def test_the_top_up_comparison_names_a_tie_only_on_a_tie(reached, said):
+    """T = H + N is a tie the reading settles for the award, and says so; T > H + N is not a tie."""
+    from subsidy_rules.runtime import trace as T
+    from subsidy_rules.views.reasons import _top_up
+    from subsidy_rules.views.words import Words
+    policy = subsidy_rules.load_policy(POLICY)
+    event = T.TopUp("base_award_or_hiring_subsidy", "3.5", False, "base_award", "one_time_hiring_subsidy", Decimal(reached),
+                    Decimal(0), Decimal(0), Decimal("4500"), Decimal(reached), True, "reached", None)
+    assert _top_up(Words(policy), event)[1].strip() == said
+
+
 def test_explain_shows_the_exclusivity_comparison_with_its_numbers():
     out = _explain("--workshop", "WS-003", "--worker", "C-0001")
     assert "T = 50,000.00 < H + N = 0.00 + 51,000.00 = 51,000.00：发放3.2 一次性吸纳就业补助" in out

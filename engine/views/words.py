@@ -75,6 +75,7 @@ DEFAULTS = {
     "trace.top_up": "{group} ({clause}): reached T = {T}, paid before A = {A}; {other} paid before H = {H}, now N = {N}",
     "trace.top_up_paid": "A = {A} > 0: {lump} was paid before, so its side stays the one paid",
     "trace.top_up_reached": "T = {T} ≥ H + N = {H} + {N} = {HN}: {lump} is paid",
+    "trace.top_up_equal": "T = {T} = H + N = {H} + {N} = {HN}: a tie, so {lump} is paid",
     "trace.top_up_none": "T = 0 and A = 0: {other} is paid",
     "trace.top_up_other": "T = {T} < H + N = {H} + {N} = {HN}: {other} is paid",
     "trace.top_up_net": "{lump}: T − A − H = {T} − {A} − {H} = {net}",
