@@ -163,6 +163,8 @@ def test_a_different_run_for_a_recorded_month_is_refused_then_superseded_by_reve
     assert refused.exit_code == 1
     assert "error[ledger.overlap] 车间 WS-L01：2022-08 已由批次" in refused.output  # in the policy's language
     assert "同一月份的另一批次不予记账" in refused.output and "--supersede" in refused.output
+    assert re.search(r"原批次依据的事实文件 \S*2022-08\S* 的 sha256 为 [0-9a-f]{12}…，本次事实文件为 [0-9a-f]{12}…",
+                     refused.output), refused.output  # what differs: the facts
     assert "aug-corrected.yaml:" in refused.output  # located in the facts file
     usage = subsidy("evaluate", fork, second, "--ledger", ledger_url, "--record", "--supersede")
     assert usage.exit_code == 2 and "--reason" in usage.output

@@ -35,7 +35,7 @@ def record(db: Database, run: PreparedRun, settings: LedgerSettings, *, supersed
         check_integrity(conn, run, settings)
         problems = []
         claimed = _claims(conn, run) if run.kind == "evaluation" else []
-        superseded = refusals.check_overlap(db, run, claimed, supersede, problems) if run.kind == "evaluation" else {}
+        superseded = refusals.check_overlap(db, conn, run, claimed, supersede, problems) if run.kind == "evaluation" else {}
         if run.kind == "evaluation" and not supersede:  # a superseding run is told which later months to redo
             refusals.check_order(db, conn, run, superseded, {shop for shop, _, _ in claimed}, problems)
         if run.kind == "carry_in":

@@ -3,6 +3,7 @@ already recorded (or recorded later), a history that changed since the run was d
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from sqlalchemy import Table, func, select, tuple_
@@ -108,9 +109,25 @@ def check_carry_in_order(db: Database, conn: Connection, run: PreparedRun, probl
                      "record them again with --supersede once the history is in", location=where))
 
 
-def check_overlap(db: Database, run: PreparedRun, claimed: Sequence[Tuple[str, str, str]], supersede: bool,
-                  problems: List[Problem]) -> Dict[str, List[str]]:
-    """The runs this one replaces, by workshop; a problem for each claim it may not take."""
+def _what_differs(conn: Connection, old_id: str, run: PreparedRun) -> str:
+    """How a recorded run differs from ``run`` for the same months: its facts, else its policy, else the history it
+    was decided on (the same facts and policy give the same run, which is recorded once)."""
+    old = conn.execute(select(runs.c.facts_sha256, runs.c.facts_path, runs.c.policy_sha256)
+                       .where(runs.c.id == old_id)).first()
+    if old is None:
+        return ""
+    if old.facts_sha256 != run.facts_sha256:
+        return (f": it was decided from facts {os.path.basename(old.facts_path) or '-'} with sha256 {old.facts_sha256[:12]}…, "
+                f"these facts have sha256 {run.facts_sha256[:12]}…")
+    if old.policy_sha256 != run.policy_sha256:
+        return (f": it was decided under policy sha256 {old.policy_sha256[:12]}…, this policy has sha256 "
+                f"{run.policy_sha256[:12]}…")
+    return ": it was decided from the same facts and policy, on the history recorded before it"
+
+
+def check_overlap(db: Database, conn: Connection, run: PreparedRun, claimed: Sequence[Tuple[str, str, str]],
+                  supersede: bool, problems: List[Problem]) -> Dict[str, List[str]]:
+    """The runs this one replaces, by workshop; a problem for each claim it may not take (saying what differs)."""
     by_shop: Dict[str, Dict[str, List[str]]] = {}
     for shop, month, run_id in claimed:
         by_shop.setdefault(shop, {}).setdefault(run_id, []).append(month)
@@ -122,7 +139,7 @@ def check_overlap(db: Database, run: PreparedRun, claimed: Sequence[Tuple[str, s
             if not supersede:
                 problems.append(db.problem(
                     "ledger.overlap", f"workshop {shop}: {span(inside)} is already recorded by run {old_id[:12]}…; "
-                    "a different run for the same months is refused", pointer,
+                    f"a different run for the same months is refused{_what_differs(conn, old_id, run)}", pointer,
                     hint="to correct it, record with --supersede --reason \"…\" (the old entries are reversed, not "
                          "edited)", location=where))
             elif len(inside) < len(months):
