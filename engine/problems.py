@@ -86,8 +86,9 @@ def sort_problems(problems: Iterable[Problem]) -> List[Problem]:
 
 class SubsidyError(Exception):
     """The base of every exception the library raises on purpose. ``fault`` says whose it is to mend:
-    ``input`` (a policy or facts file: a person can correct it), ``ledger`` (the payout ledger's database:
-    unreachable or damaged) or ``engine`` (a limit or failure of the tool or a backend)."""
+    ``input`` (a policy or facts file: a person can correct it), ``usage`` (the command line as typed),
+    ``ledger`` (the payout ledger's database: unreachable or damaged) or ``engine`` (a limit or failure of the tool
+    or a backend)."""
 
     fault = "engine"
 
@@ -96,6 +97,12 @@ class InputFault(SubsidyError):
     """Something in a policy or facts file (or what it makes the rules compute)."""
 
     fault = "input"
+
+
+class UsageFault(SubsidyError):
+    """The command line as typed (an argument missing, an option unknown): the one who typed it can correct it."""
+
+    fault = "usage"
 
 
 class LedgerFault(SubsidyError):

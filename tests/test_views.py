@@ -247,7 +247,7 @@ def test_explain_shows_the_exclusivity_comparison_with_its_numbers():
 
 def test_explain_lists_each_parameter_with_value_unit_date_and_source():
     out = _explain("--workshop", "WS-001", "--worker", "W-0001")
-    assert "月最低工资标准（三类地区）：1,630 元/月，2021-10-01 起施行；来源：山西省月最低工资标准（2021-10-01起执行）（取值尚未核实）" in out
+    assert "月最低工资标准（三类地区）：1,630 元/月，2021-10-01 起施行，至 2022-12-31；来源：山西省月最低工资标准（2021-10-01起执行）（取值尚未核实）" in out
     assert "兜底标准 = 兜底比例（当地月最低工资标准的50%） 50% × 月最低工资标准 1,630 元/月 = 815" in out
     assert "2022-08 不计入：✗ 因岗前培训、疫情影响、订单调整等原因收入减少：收入减少原因 未填报" in out
 

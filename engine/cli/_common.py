@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, NoRet
 import click
 
 import subsidy_rules
+from ..problems import UsageFault
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -397,7 +398,7 @@ def _usage_language(args: Sequence[str]) -> str:
     return language_of(os.environ.get(LANG_ENV))
 
 
-class _SaidUsageError(click.UsageError):
+class _SaidUsageError(click.UsageError, UsageFault):
     """A usage error as click shows one (the usage line, where to find help, the error), in a language."""
 
     def __init__(self, original: click.UsageError, lang: str) -> None:

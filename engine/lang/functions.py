@@ -108,7 +108,7 @@ class Functions:
                                     node, "param.no_key")
                 value = value[keytext]
             if tr.enabled:
-                tr.param(ParamUse(pname, parameter.label, day, keytext, value, pv.since, pv.until, pv.source,
+                tr.param(ParamUse(pname, parameter.label, day, keytext, value, pv.since, pv.ends, pv.source,
                                   pv.unconfirmed, origin))
                 tr.value(node, value)
             return value

@@ -320,7 +320,7 @@ class TracedParameter:
             use = _NO_KEY
         else:
             value = pv.value if keytext is None else pv.value[keytext]
-            use = ParamUse(self.name, self.parameter.label, day, keytext, value, pv.since, pv.until, pv.source,
+            use = ParamUse(self.name, self.parameter.label, day, keytext, value, pv.since, pv.ends, pv.source,
                            pv.unconfirmed, self.origin)
         if len(self._uses) > 1_024:  # small: see ParameterLookup._LIMIT
             self._uses.clear()

@@ -9,7 +9,7 @@ never a silent reuse of a neighbouring value.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Optional, Tuple
 
@@ -25,6 +25,20 @@ class ParameterValue:
     source: str
     unconfirmed: bool
     pointer: str
+    ends: Optional[_dt.date] = None  # the last day in force: ``until``, else the day before the next value; None: open
+
+
+def with_ends(values: Iterable[ParameterValue]) -> Tuple[ParameterValue, ...]:
+    """``values`` (in date order), each with the last day it is in force (``ends``): its own ``until``, else the day
+    before the next value's ``from`` (what a reader of "in force from … until …" needs; ``until`` stays as written)."""
+    values = tuple(values)
+    out = []
+    for value, after in zip(values, values[1:] + (None,)):
+        ends = value.until
+        if ends is None and after is not None and after.since is not None:
+            ends = after.since - _dt.timedelta(days=1)
+        out.append(replace(value, ends=ends))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,7 @@ class ParameterMissing(InputFault):
 
 def _span(value: ParameterValue) -> str:
     start = value.since.isoformat() if value.since else "…"
-    end = value.until.isoformat() if value.until else "…"
+    end = value.ends.isoformat() if value.ends else "…"
     return f"{start} to {end}"
 
 

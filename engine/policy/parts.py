@@ -16,7 +16,7 @@ from ..lang.codegen import CodegenInfo, generate_rule
 from ..lang.compiled import CompiledCondition, CompiledEach, CompiledRule, Requirement
 from ..lang.compiler import Compiler
 from ..facts.model import ANY, BOOL, NUMBER, SUBJECT_SCOPE
-from .parameters import Parameter, ParameterValue
+from .parameters import Parameter, ParameterValue, with_ends
 from .model import Clause, FactsCheck, Route, Status, Vocabulary
 from ..problems import WARNING, Problem
 from ..source import Document
@@ -190,7 +190,7 @@ class Builder:
                 self.error("policy.parameter_value", "a table parameter maps thresholds to amounts; it cannot be of "
                            "type date", pointer + "/type")
             out[name] = Parameter(name, p["label"], p.get("unit", ""), p.get("clause"), keyed_by,
-                                  bool(p.get("table")), tuple(values), pointer, p.get("type", "number"))
+                                  bool(p.get("table")), with_ends(values), pointer, p.get("type", "number"))
         return out
 
 

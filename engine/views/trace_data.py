@@ -377,7 +377,7 @@ def dictionary(policy: "Policy", end: _dt.date) -> Dict[str, Any]:
         parameters[name] = {
             "label": p.label, "unit": p.unit, "clause": p.clause, "type": "table" if p.table else p.type,
             "keyed_by": p.keyed_by, "origin": policy.origins.get(name),
-            "values": [{"from": _date(v.since), "until": _date(v.until), "value": value(v.value), "source": v.source,
+            "values": [{"from": _date(v.since), "until": _date(v.ends), "value": value(v.value), "source": v.source,
                         "unconfirmed": v.unconfirmed} for v in p.values]}
     groups = {}
     for g in policy.exclusivity:

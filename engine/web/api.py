@@ -250,7 +250,7 @@ async def policy(request: Request) -> Response:
     p = request.app.state.policy
 
     def values(param: Parameter) -> List[dict]:
-        return [{"from": v.since.isoformat() if v.since else None, "until": v.until.isoformat() if v.until else None,
+        return [{"from": v.since.isoformat() if v.since else None, "until": v.ends.isoformat() if v.ends else None,
                  "value": format_value(v.value if not param.table else dict((format_value(k), a) for k, a in v.value)),
                  "source": v.source, "unconfirmed": v.unconfirmed} for v in param.values]
 

@@ -31,7 +31,7 @@ def policy_view(policy: Policy, day: Optional[_dt.date] = None) -> dict:
         out = []
         for v in p.values:
             value = v.value if not p.table else dict((format_value(k), a) for k, a in v.value)
-            out.append({"since": v.since.isoformat() if v.since else "", "until": v.until.isoformat() if v.until else "",
+            out.append({"since": v.since.isoformat() if v.since else "", "until": v.ends.isoformat() if v.ends else "",
                         "value": format_value(value), "source": v.source, "unconfirmed": v.unconfirmed})
         return out
 
