@@ -8,7 +8,7 @@ column) it came from. Loaders collect every problem they find and raise one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 
 @dataclass(frozen=True, order=True)
@@ -28,6 +28,11 @@ class Location:
         """What a kind of place adds to file, line and column in a machine's report (a roster: sheet, cell, header)."""
         return {}
 
+    def order_key(self) -> Tuple[Any, ...]:
+        """Where it comes in a sorted report: by file, then line and column (a roster's cell: by sheet in the roster's
+        order, then row and column); the second place is the sheet's (0: the file's own)."""
+        return (self.file, 0, self.line, self.col)
+
 
 ERROR = "error"
 WARNING = "warning"
@@ -44,9 +49,8 @@ class Problem:
     severity: str = ERROR
     hint: Optional[str] = None
 
-    def sort_key(self) -> Tuple[str, int, int, str, str, str]:
-        loc = self.location
-        return (loc.file, loc.line, loc.col, self.pointer, self.code, self.message)
+    def sort_key(self) -> Tuple[Any, ...]:
+        return (*self.location.order_key(), self.pointer, self.code, self.message)
 
     def to_dict(self) -> dict:
         d = {
@@ -65,7 +69,7 @@ class Problem:
 
     def __str__(self) -> str:
         text = f"{self.location}: {self.severity}[{self.code}] {self.message}"
-        if self.pointer:
+        if self.pointer and not self.location.details():  # a roster's cell says where, as its clerk sees it
             text += f" (at {self.pointer})"
         if self.hint:
             text += f"; {self.hint}"

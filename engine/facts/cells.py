@@ -2,8 +2,9 @@
 character), worked out only when a problem asks for it."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..problems import Location
 from .layout import Column
@@ -17,6 +18,11 @@ class CellLocation(Location):
     sheet: str = ""
     ref: str = ""
     header: str = ""
+    order: int = 0  # the sheet's place in the roster's layout (1 the first): problems are reported sheet by sheet
+
+    def order_key(self) -> Tuple[Any, ...]:
+        folder = os.path.dirname(self.file) if self.file.lower().endswith(".csv") else self.file  # a CSV file a sheet
+        return (folder, self.order, self.line, self.col)
 
     def __str__(self) -> str:
         where = f"{self.sheet}!{self.ref}" + (f" {self.header}" if self.header else "")
@@ -60,11 +66,11 @@ class Row:
         table, n = self.sheet.table, self.number
         column = self.sheet.columns.get(index)
         return CellLocation(table.file, n, _char_col(table, n, index), table.title, f"{column_letter(index + 1)}{n}",
-                            column.label if column is not None else "")
+                            column.label if column is not None else "", table.order)
 
     def location(self) -> "CellLocation":
         table = self.sheet.table
-        return CellLocation(table.file, self.number, 1, table.title, f"A{self.number}", "")
+        return CellLocation(table.file, self.number, 1, table.title, f"A{self.number}", "", table.order)
 
     def locate(self, path: Tuple[str, ...]) -> "CellLocation":
         """The cell of a field (``path``, a list item's index after it), the first cell of a nested mapping, or the

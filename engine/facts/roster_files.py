@@ -43,6 +43,7 @@ class Table:
     size: int  # rows, as far as known (for progress)
     formulas: Optional[Iterator[Tuple[int, tuple]]] = None  # the same rows with formulas, when the sheet has any
     lines: Optional[List[str]] = None  # a CSV file's lines, so a cell is located at its character too
+    order: int = 0  # its place among the roster's sheets, once the reader knows which it is (0: not yet)
 
 
 def xlsx_tables(path: str, handles: list) -> Tuple[List[Table], list]:

@@ -68,6 +68,7 @@ class _Reader:
                 self.problem("roster.duplicate_sheet", "roster.duplicate_sheet", Location(table.file), sheet=table.title)
                 continue
             found[sheet.key] = (sheet, table)
+            table.order = 1 + self.layout.index(sheet)  # its problems are reported in the roster's order of sheets
         data: dict = {}
         shops: Dict[object, Tuple[dict, str]] = {}  # by the id a row names: the record and its pointer
         people: Dict[Tuple[object, object], Tuple[dict, str]] = {}
@@ -126,8 +127,7 @@ class _Reader:
                 self.refused.add(record.get("id"))
             near = difflib.get_close_matches(str(shop_id), [s for s in shops if isinstance(s, str)], n=1)
             self.problem("roster.unknown_link", "roster.unknown_workshop", cells["workshop"], value=shop_id,
-                         sheet=self.titles["workshops"].title,
-                         hint=say("hint.did_you_mean", self.lang, name=near[0]) if near else None)
+                         sheet=self.titles["workshops"].title, hint=self._orphan_hint(near))
             return None
         if sheet.kind != "month":
             return shops[shop_id]
@@ -138,10 +138,15 @@ class _Reader:
             named = [w for s, w in people if s == shop_id and isinstance(w, str)]
             near = difflib.get_close_matches(str(ids.get("worker")), named, n=1)
             self.problem("roster.unknown_link", "roster.unknown_worker", cells["worker"], value=ids.get("worker"),
-                         workshop=shop_id, sheet=self.titles["workers"].title,
-                         hint=say("hint.did_you_mean", self.lang, name=near[0]) if near else None)
+                         workshop=shop_id, sheet=self.titles["workers"].title, hint=self._orphan_hint(near))
             return None
         return people[key]
+
+    def _orphan_hint(self, near: List[str]) -> str:
+        """What to do about a row that names a record the roster does not have: the nearest id, if any; and that the
+        row's other cells are checked once it names one (a row with no record to belong to is not read further)."""
+        rest = say("hint.row_unread", self.lang)
+        return (say("hint.did_you_mean", self.lang, name=near[0]) + " " + rest) if near else rest
 
     def _records(self, sheet: Sheet, table: Table) -> Iterator[Tuple[List[_Link], dict, Row]]:
         """(links, record, cell of each field) for each data row of a sheet."""
@@ -217,7 +222,7 @@ class _Reader:
             if not name:
                 continue
             loc = CellLocation(table.file, header_row, index + 1, table.title, f"{column_letter(index + 1)}{header_row}",
-                               name)
+                               name, table.order)
             mapped = (sheet.column(name) if second is not None else known.get(name))
             if mapped is None:
                 near = difflib.get_close_matches(name, list(known), n=1)
@@ -231,7 +236,7 @@ class _Reader:
         for column in sheet.columns:
             if column.required and column not in columns.values() and (column.kind == "link" or not column.path[:-1]):
                 self.problem("roster.missing_column", "roster.missing_column",
-                             CellLocation(table.file, header_row, 1, table.title, f"A{header_row}", ""),
+                             CellLocation(table.file, header_row, 1, table.title, f"A{header_row}", "", table.order),
                              column=column.label, field=column.code, sheet=table.title)
                 if column.path:
                     self.missing.add((table.title, column.path[-1]))
