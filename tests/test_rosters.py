@@ -58,6 +58,8 @@ def test_the_template_has_a_sheet_per_record_with_the_policys_words(tmp_path):
     lists = book["下拉选项"]
     sex_range = validations["E3"].split("!")[1].replace("$", "")
     assert [c.value for row in lists[sex_range] for c in row] == ["男", "女"]
+    assert lists[sex_range.split(":")[0][0] + "1"].value == "性别"  # each list headed in the policy's words
+    assert lists["A1"].value == "是/否"
     guide = [r for r in _sheet_rows(book["填表说明"]) if r and r[0] == "劳动力"]
     assert ["劳动力", "出生日期", "birth_date", "必填", "日期：YYYY-MM-DD"] in [r[:5] for r in guide]
 

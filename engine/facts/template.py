@@ -163,10 +163,10 @@ def write_workbook(path: str, policy: Policy, rows: Optional[Dict[str, List[list
     list_ranges: Dict[str, str] = {}
     yes, no = _yes_no(policy)
     vocabularies = {c.vocab.name: c.vocab for s in layout for c in s.columns if c.vocab is not None}
-    for n, (name, labels) in enumerate([("bool", [yes, no])] + [
-            (v.name, list(v.codes.values())) for v in vocabularies.values()], 1):
+    for n, (name, heading, labels) in enumerate([("bool", f"{yes}/{no}", [yes, no])] + [
+            (v.name, v.label or v.name, list(v.codes.values())) for v in vocabularies.values()], 1):
         letter = get_column_letter(n)
-        lists.cell(row=1, column=n, value=name)
+        lists.cell(row=1, column=n, value=heading)  # headed in the policy's words, as every sheet a clerk may open
         for i, label in enumerate(labels, 2):
             lists.cell(row=i, column=n, value=label)
         list_ranges[name] = f"'{lists.title}'!${letter}$2:${letter}${len(labels) + 1}"
