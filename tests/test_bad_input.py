@@ -202,3 +202,40 @@ def test_a_missing_file_is_a_located_error_not_a_crash(tmp_path):
     result = run("evaluate", POLICY, str(tmp_path / "absent.yaml"))
     assert result.exit_code == 1
     assert "file.unreadable" in result.output
+
+
+# --- a policy staffer's slips, said in the policy's language at their place ------------------------------------------
+
+_POLICY_SLIPS = {  # (text as it stands, as mistyped, the problem's code, what the line says)
+    "a comparison of a number with a text": (
+        'worker.contract_months >= param("stabilisation_min_contract_months", period.end)',
+        'worker.contract_months >= "6"', "expr.type", "无法比较数值与文字"),
+    "a list where true/false is needed": (
+        "- {test: worker.subsidised, label: 脱贫户或监测户劳动力}\n      - test: worker.contract_months >= param(",
+        "- {test: worker.months, label: 脱贫户或监测户劳动力}\n      - test: worker.contract_months >= param(",
+        "expr.type", "此条件的结果是月份记录列表，此处需要是/否值"),
+    "a call missing its date": ('param("stabilisation_subsidy_monthly", month.start)',
+                                'param("stabilisation_subsidy_monthly")', "expr.arity",
+                                "param() 需要 2 至 4 个参数，此处给了 1 个"),
+    "an amount cut short": ('param("stabilisation_subsidy_monthly", month.start)',
+                            'param("stabilisation_subsidy_monthly", month.start', "expr.syntax",
+                            "无法读取此金额：表达式不完整"),
+    "a misspelt fund": ("fund: county_finance", "fund: county_financ", "policy.unknown_fund",
+                        ("没有名为“county_financ”的资金来源", "; 是否应为“county_finance”？")),
+    "a misspelt clause": ('clause: "3.3"', 'clause: "3.33"', "policy.unknown_clause",
+                          ("没有名为“3.33”的条款", "; 是否应为“3.3”？")),
+}
+
+
+@pytest.mark.parametrize("name", list(_POLICY_SLIPS))
+def test_a_policy_slip_is_said_in_the_policys_language(name, write):
+    """What policy staff meet when they mistype a condition, a formula or a name: the place, the code, and a
+    sentence in the policy's language (types said in words: 数值, 文字, 月份记录列表), never the engine's English."""
+    before, after, code, said = _POLICY_SLIPS[name]
+    text = open(POLICY, encoding="utf-8").read()
+    assert before in text, before
+    path = write("policy.yaml", text.replace(before, after, 1))
+    result = run("validate", path)
+    assert result.exit_code == 1, result.output
+    [line] = [x for x in result.output.splitlines() if f"error[{code}]" in x]
+    assert line.startswith(path + ":") and all(part in line for part in ((said,) if isinstance(said, str) else said)), line

@@ -98,8 +98,31 @@ def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Opt
             continue
         match = pattern.fullmatch(body)
         if match:
-            return prefix + template.format(**{k: v if v is not None else "" for k, v in match.groupdict().items()})
+            return prefix + template.format(**{k: _group(k, v, lang) for k, v in match.groupdict().items()})
     return prefix + body if prefix and not _ENGLISH.search(body) else text
+
+
+def _group(name: str, value: Optional[str], lang: str) -> str:
+    """What a pattern's group matched, as its template shows it: a group named ``t…`` is a type of the expression
+    language (``number``, ``list of string``, ``worker record``), said in ``lang``'s words (its catalog's ``types``);
+    a group named ``w…`` a word of the catalog's ``words`` (``amount``, ``condition``); any other as it is."""
+    if value is None:
+        return ""
+    if name.startswith("t"):
+        return _type_words(value, lang)
+    if name.startswith("w"):
+        return str(catalog(lang).get("words", {}).get(value, value))
+    return value
+
+
+def _type_words(text: str, lang: str) -> str:
+    types = catalog(lang).get("types", {})
+    if text.startswith("list of "):
+        return str(types.get("list", "list of {0}")).format(_type_words(text[len("list of "):], lang))
+    if text.endswith(" record"):
+        kind = text[:-len(" record")]
+        return str(types.get("record", "{0} record")).format(catalog(lang).get("records", {}).get(kind, kind))
+    return str(types.get(text, text))
 
 
 _ENGLISH = re.compile(r"[A-Za-z]{3,}")  # a word of English prose (codes and ids aside, a sentence in words has one)
