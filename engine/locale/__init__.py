@@ -103,15 +103,18 @@ def translate(text: Optional[str], lang: str, code: Optional[str] = None) -> Opt
 
 
 def _group(name: str, value: Optional[str], lang: str) -> str:
-    """What a pattern's group matched, as its template shows it: a group named ``t…`` is a type of the expression
+    """What a pattern's group matched, as its template shows it: a group named ``type…`` is a type of the expression
     language (``number``, ``list of string``, ``worker record``), said in ``lang``'s words (its catalog's ``types``);
-    a group named ``w…`` a word of the catalog's ``words`` (``amount``, ``condition``); any other as it is."""
+    ``word…`` a word of the catalog's ``words`` (``amount``, ``condition``); ``record…`` a kind of record (its
+    ``records``); any other as it is."""
     if value is None:
         return ""
-    if name.startswith("t"):
+    if name.startswith("type"):
         return _type_words(value, lang)
-    if name.startswith("w"):
+    if name.startswith("word"):
         return str(catalog(lang).get("words", {}).get(value, value))
+    if name.startswith("record"):
+        return str(catalog(lang).get("records", {}).get(value, value))
     return value
 
 
