@@ -87,7 +87,9 @@ def test_the_xlsx_workbook_sums_equal_the_json_totals(tmp_path):
     assert result.exit_code == 0, result.output
     book = load_workbook(path, data_only=True)  # as pandas reads it: cached values, never a formula's None
     assert book.sheetnames == ["运行信息", "发放明细", "按资金来源汇总", "按条款汇总", "按县汇总", "按车间汇总",
-                               "由各地结合实际确定事项", "预警", "待定决定", "取消称号"]
+                               "由各地结合实际确定事项", "预警", "待定决定", "取消称号", "未享受及原因"]
+    lost = [r for r in book["未享受及原因"].iter_rows(min_row=2, values_only=True)]  # without why-not: only what lost
+    assert len(lost) == sum(1 for d in doc["decisions"] if d["outcome"] == "suppressed") > 0  # to its exclusive partner
     payouts = book["发放明细"]
     header = [c.value for c in payouts[1]]
     assert header[:4] == ["帮扶车间编号", "帮扶车间名称", "市", "县（市、区）"]
@@ -113,7 +115,7 @@ def test_a_why_not_workbook_and_csv_say_why_each_rule_did_not_grant(tmp_path):
     header, rows = rows[0], rows[1:]
     detail = header.index("说明")
     doc = _json("--why-not")
-    assert len(rows) == sum(1 for d in doc["decisions"] if d["outcome"] == "denied")
+    assert len(rows) == sum(1 for d in doc["decisions"] if d["outcome"] in ("denied", "suppressed"))
     said = {(r[0], r[4], r[5], r[detail]) for r in rows}
     assert ("WS-001", "劳动力 W-0004", "3.3",
             "✗ 签订半年以上劳动合同：劳动合同期限 0 个月 低于 稳岗补贴劳动合同期限下限（半年以上，含半年） 6 个月") in said
@@ -124,7 +126,10 @@ def test_a_why_not_workbook_and_csv_say_why_each_rule_did_not_grant(tmp_path):
     reasons = {(r["workshop"], r["worker"], r["clause"]): r["reason"] for r in csv_rows}
     assert reasons[("WS-001", "W-0004", "3.3")].startswith("✗ 签订半年以上劳动合同：劳动合同期限 0 个月 低于")
     assert all(r["reason"] == "" for r in csv_rows if r["outcome"] == "granted")
-    assert all(r["reason"] for r in csv_rows if r["outcome"] == "denied")
+    assert all(r["reason"] for r in csv_rows if r["outcome"] in ("denied", "suppressed"))
+    lost = [r for r in csv_rows if r["outcome"] == "suppressed"]
+    assert lost and all(r["amount"] == "" and r["fund"] == "" for r in lost)  # a column summed pays only what is paid
+    assert all(d["amount"] for d in doc["decisions"] if d["outcome"] == "suppressed")  # the JSON: what it would have been
 
 
 def test_xlsx_needs_an_output_file():

@@ -96,7 +96,9 @@ def test_the_text_view_is_a_table_per_workshop_with_totals_by_fund():
     # and a line saying why, with the amounts compared
     lost = re.search(r"劳动力 B-0001\s+3\.2\s+一次性吸纳就业补助\s+不重复享受\s+(\S+)\s+(\S+)\n", out)
     assert lost and lost.groups() == ("-", "-"), out
-    assert "劳动力 B-0001 3.2 一次性吸纳就业补助：T = 50,000.00 > H + N = 0.00 + 4,500.00 = 4,500.00：发放3.5 就业帮扶基地阶梯式奖补" in out
+    assert ("劳动力 B-0001 3.2 一次性吸纳就业补助：阶梯性奖励与一次性吸纳就业补助不重复享受（3.5）：本期达到的奖补 T = 50,000.00，"
+            "此前已发奖补 A = 0.00；3.2 一次性吸纳就业补助此前已发 H = 0.00，本期 N = 4,500.00；"
+            "T = 50,000.00 > H + N = 0.00 + 4,500.00 = 4,500.00：发放 3.5 就业帮扶基地阶梯式奖补") in out  # T, A, H, N said
     assert "相等时" not in out  # said only on a tie
 
 

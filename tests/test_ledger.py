@@ -166,6 +166,7 @@ def test_a_different_run_for_a_recorded_month_is_refused_then_superseded_by_reve
     assert re.search(r"原批次依据的事实文件 \S*2022-08\S* 的 sha256 为 [0-9a-f]{12}…，本次事实文件为 [0-9a-f]{12}…",
                      refused.output), refused.output  # what differs: the facts
     assert "aug-corrected.yaml:" in refused.output  # located in the facts file
+    assert "ledger.already_paid" not in refused.output  # the overlap is the problem, said once; not each payment of it
     usage = subsidy("evaluate", fork, second, "--ledger", ledger_url, "--record", "--supersede")
     assert usage.exit_code == 2 and "--reason" in usage.output
     done = _record(fork, second, ledger_url, str(tmp_path / "b.json"), "--supersede", "--reason", "H-03 hired in September")

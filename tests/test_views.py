@@ -168,7 +168,13 @@ _SAID = [  # (condition, values seen, held, what a person reads)
     ("worker.contract_months <= 6", {"worker.contract_months": 7}, False, "劳动合同期限 7 个月 超过 6"),
     ("worker.contract_months > 6", {"worker.contract_months": 6}, False, "劳动合同期限 6 个月 不超过 6"),
     ("worker.contract_months == 6", {"worker.contract_months": 5}, False, "劳动合同期限 5 个月 不为 6"),
-    ("worker.contract_months != 6", {"worker.contract_months": 6}, False, "劳动合同期限 6 个月 为 6"),
+    ("worker.contract_months != 6", {"worker.contract_months": 6}, False, "劳动合同期限 6 个月"),  # not "6 为 6"
+    ('workshop.entity_type == "enterprise"', {"workshop.entity_type": "enterprise"}, True, "经营主体类型 企业"),
+    ('workshop.entity_type == "enterprise"', {"workshop.entity_type": "cooperative"}, False,
+     "经营主体类型 农民专业合作社 不为 企业"),
+    ('not (workshop.entity_type == "enterprise" and workshop.enterprise_size in ["medium", "large"])',
+     {"workshop.entity_type": "enterprise", "workshop.enterprise_size": "micro"}, True,
+     "企业规模 微型企业 不属于 中型企业、大型企业"),
     ("in_period(worker.hired_on, period)", {"worker.hired_on": __import__("datetime").date(2021, 3, 1)}, False,
      "招用日期 2021-03-01 不在本期内"),
     ("in_period(worker.hired_on, period)", {"worker.hired_on": __import__("datetime").date(2022, 8, 1)}, True,
@@ -225,8 +231,8 @@ def test_a_failed_call_without_a_phrase_of_its_own_is_said_as_not_so():
 
 
 @pytest.mark.parametrize("reached,said", [
-    ("4500", "T = 4,500.00 = H + N = 0.00 + 4,500.00 = 4,500.00：相等时按奖补，发放3.5 就业帮扶基地阶梯式奖补"),
-    ("4500.01", "T = 4,500.01 > H + N = 0.00 + 4,500.00 = 4,500.00：发放3.5 就业帮扶基地阶梯式奖补"),
+    ("4500", "T = 4,500.00 = H + N = 0.00 + 4,500.00 = 4,500.00：相等时按奖补，发放 3.5 就业帮扶基地阶梯式奖补"),
+    ("4500.01", "T = 4,500.01 > H + N = 0.00 + 4,500.00 = 4,500.00：发放 3.5 就业帮扶基地阶梯式奖补"),
 ])
 def test_the_top_up_comparison_names_a_tie_only_on_a_tie(reached, said):
     """T = H + N is a tie the reading settles for the award, and says so; T > H + N is not a tie."""

@@ -299,6 +299,8 @@ def _swapped(policy_path: str, other: Optional[str] = None) -> "Optional[subsidy
     if other is not None and other != "-":
         found = swapped(policy_path, other, _command())
         if found is not None:
+            from ..locale import declared_language
+            _set_lang(declared_language(other) or _lang())  # said, and counted, in the language of the policy given
             return found
     if not _holds_facts(policy_path):
         return None
@@ -427,6 +429,8 @@ class _SaidUsageError(click.UsageError, UsageFault):
             elif not isinstance(hint, str):
                 hint = " / ".join(hint)
             return say("usage.invalid", lang, param=str(hint).replace("'", ""), message=translate(original.message, lang, "usage"))
+        if isinstance(original, click.BadParameter):  # a value refused with no parameter named
+            return say("usage.invalid_value", lang, message=translate(original.message, lang, "usage"))
         return translate(original.format_message(), lang, "usage")
 
     def show(self, file: Any = None) -> None:

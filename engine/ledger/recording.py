@@ -41,7 +41,8 @@ def record(db: Database, run: PreparedRun, settings: LedgerSettings, *, supersed
         if run.kind == "carry_in":
             refusals.check_carry_in_order(db, conn, run, problems)
         refusals.check_history(db, conn, run, settings, problems)
-        refusals.check_once(db, conn, run, settings, superseded, problems)
+        overlapped = set() if supersede else {(shop, run_id) for shop, _, run_id in claimed}
+        refusals.check_once(db, conn, run, settings, superseded, problems, overlapped)
         if problems:
             raise InvalidInput(problems)
         return _append(conn, run, settings, superseded, reason, tool_version)

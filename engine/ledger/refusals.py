@@ -198,7 +198,11 @@ def check_history(db: Database, conn: Connection, run: PreparedRun, settings: Le
 
 
 def check_once(db: Database, conn: Connection, run: PreparedRun, settings: LedgerSettings,
-               superseded: Mapping[str, Sequence[str]], problems: List[Problem]) -> None:
+               superseded: Mapping[str, Sequence[str]], problems: List[Problem],
+               overlapped: Optional[Set[Tuple[str, str]]] = None) -> None:
+    """A once-per-person payment this run makes that another run already made is refused. A payment made by a run
+    whose months this one overlaps (``overlapped``: (workshop, run id)) is not said again: the overlap is the problem,
+    said once, and superseding that run settles both."""
     wanted: Dict[Tuple[str, str], Dict[str, Any]] = {}
     for e in once_only(run.entries, settings):
         key = (e["person"], e["rule"])
@@ -220,6 +224,8 @@ def check_once(db: Database, conn: Connection, run: PreparedRun, settings: Ledge
         for row in rows:
             if row.run_id in superseded.get(row.workshop, ()):
                 continue  # this run reverses that payment before it makes its own
+            if overlapped and (row.workshop, row.run_id) in overlapped:
+                continue  # the same months recorded by that run: refused as an overlap already
             e = wanted[(row.person, row.rule)]
             pointer, where = _here(run, e["workshop"], e["worker"])
             problems.append(db.problem(

@@ -49,8 +49,14 @@ class Decision:
 
     @property
     def shown_amount(self) -> Optional[Decimal]:
-        """The amount a view shows: for a granted or suppressed decision, else None."""
+        """The amount the decisions document states: for a granted decision, and for a suppressed one the amount it
+        would have had (semantics.md), else None."""
         return self.amount if self.outcome in WITH_AMOUNT else None
+
+    @property
+    def paid_amount(self) -> Optional[Decimal]:
+        """The amount paid: a granted decision's, else None (a table a person sums, and its fund, show only this)."""
+        return self.amount if self.outcome == "granted" else None
 
     def id_in(self, policy_sha256: str, period: str) -> str:
         """Stable across identical runs; changes when the policy, the period, the subject or the rule does."""

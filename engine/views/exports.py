@@ -125,11 +125,11 @@ def to_csv(evaluation: "Evaluation") -> str:
     period = _period(evaluation)
     for d in evaluation.decisions:
         ws = places.get(d.workshop, {})
-        amount = money(d.shown_amount) or ""
+        amount = money(d.paid_amount) or ""  # a column a finance office sums: what is paid, never what would have been
         lines.append(csv_line([
             (d.workshop, True), (ws.get("city", ""), True), (ws.get("county", ""), True), (d.worker or "", True),
             (d.loan or "", True), (d.clause, True), (d.rule, True), (d.outcome, True), (amount, False),
-            (d.fund or "", True), (decision_id(evaluation.policy.sha256, period, d), True),
+            ((d.fund or "") if d.paid_amount is not None else "", True), (decision_id(evaluation.policy.sha256, period, d), True),
             ((why_not_line(d, evaluation.policy) or "") if d.outcome in _WHY else "", True)]))
     return "".join(lines)
 
@@ -213,8 +213,8 @@ SHEETS = (("sheet.run", "run"), ("sheet.payouts", "payouts"), ("sheet.by_fund", 
           ("sheet.revoked", "revoked"), ("sheet.denied", "not granted"))
 #: The decisions each sheet of items lists (no amount paid: for the office to act on or to wait for; and, in a run
 #: made with why-not or with a once-per-person payment made elsewhere, what was not granted and why).
-ITEM_SHEETS = {"sheet.discretionary": "discretionary", "sheet.alerts": "alert", "sheet.pending": "pending",
-               "sheet.revoked": "revoked", "sheet.denied": "denied"}
+ITEM_SHEETS = {"sheet.discretionary": ("discretionary",), "sheet.alerts": ("alert",), "sheet.pending": ("pending",),
+               "sheet.revoked": ("revoked",), "sheet.denied": ("denied", "suppressed")}
 
 
 def _version() -> str:
@@ -249,7 +249,7 @@ def workbook(evaluation: "Evaluation", version: Optional[str] = None) -> "Workbo
 
     book = Workbook()
     sheets: Dict[str, Worksheet] = {}
-    denied = evaluation.why_not or any(d.outcome == "denied" for d in evaluation.decisions)
+    denied = evaluation.why_not or any(d.outcome in ITEM_SHEETS["sheet.denied"] for d in evaluation.decisions)
     for n, (key, default) in enumerate(SHEETS):
         if key == "sheet.denied" and not denied:
             continue  # without why-not, an empty sheet would read as "nothing was refused"
@@ -361,13 +361,13 @@ def workbook(evaluation: "Evaluation", version: Optional[str] = None) -> "Workbo
                     _col(policy, "city", "city"), _col(policy, "county", "county"), _col(policy, "subject", "subject"),
                     _col(policy, "clause", "clause"), _col(policy, "rule", "rule"), _col(policy, "outcome", "outcome"),
                     _col(policy, "detail", "detail"), _col(policy, "decision_id", "decision id")]
-    for key, outcome in ITEM_SHEETS.items():
+    for key, outcomes in ITEM_SHEETS.items():
         if key not in sheets:
             continue
         rows = _Rows(sheets[key])
         rows.append(item_headers)
         for d in evaluation.decisions:
-            if d.outcome != outcome:
+            if d.outcome not in outcomes:
                 continue
             ws = places.get(d.workshop, {})
             subject = d.worker or d.loan or ""
@@ -420,7 +420,7 @@ def _detail(policy: "Policy", d: Decision) -> str:
             "{values}", policy.label("list.sep", ", ").join(waits))
     if d.outcome == "revoked" and d.detail("effective"):
         return policy.label("run.effective", "effective from {date}").replace("{date}", str(d.detail("effective")))
-    if d.outcome == "denied":
+    if d.outcome in ("denied", "suppressed"):
         return why_not_line(d, policy) or ""
     if d.items:
         return policy.label("list.sep", ", ").join(d.items)

@@ -118,7 +118,7 @@ def reason_lines(events: Sequence[object], policy: "Policy", main_file: Optional
         elif isinstance(e, T.Arithmetic):
             note_params(e.params)
             lines.extend(arithmetic(e))
-        elif isinstance(e, T.Total) and len(e.parts) == 1:
+        elif isinstance(e, T.Total) and len(e.parts) <= 1:  # one part, or none counted: the total alone
             lines.append(w("trace.total_one", total=money(e.total, grouped=True)))
         elif isinstance(e, T.Total):
             lines.append(w("trace.total", parts=" + ".join(money(p, grouped=True) or "" for p in e.parts),
@@ -243,8 +243,9 @@ def why_not_line(d: "Decision", policy: "Policy") -> Optional[str]:
             parameter = policy.parameters.get(name)
             label = (parameter.label if parameter is not None else name) + (w("trace.key", key=key) if key else "")
             return w("trace.pending", parameter=label, date=day.isoformat())
-        if isinstance(e, T.TopUp) and not e.won:
-            return _top_up(w, e)[1].strip()
+        if isinstance(e, T.TopUp) and not e.won:  # what T, A, H and N are, then how they compared
+            lines = _top_up(w, e)
+            return lines[0] + w("sep") + lines[1].strip()
     for e in events:
         if isinstance(e, T.NotReached):
             return _not_reached(w, events, e)

@@ -89,6 +89,8 @@ class Speaker:
             return None
         if isinstance(f, E.Unary) and f.op == "not" and isinstance(f.operand, E.Name):
             return self.node(f.operand)  # the whole condition is `not x`: x's value says it ("paid before: no")
+        if isinstance(f, E.Unary) and f.op == "not" and holds:
+            return self.negated(f.operand)  # `not (…)` held: what is the case, as a failed (…) says it
         return self.node(f) if holds else self.negated(f)
 
     def negated(self, f: Any) -> str:
@@ -179,6 +181,9 @@ class Speaker:
             other = field_of(f.left) or field_of(f.right)
             if f.op in ("==", "!=") and isinstance(f.right, E.Literal) and f.right.value is None:
                 return self.node(f.left, other)  # "income != null": the value shown says it
+            if f.op == "==" and isinstance(f.right, E.Literal) and self.value_of(f.left) == (True, f.right.value) \
+                    and type(self.value_of(f.left)[1]) is type(f.right.value):
+                return self.node(f.left, other)  # "type: enterprise", not "type: enterprise is enterprise"
             return f"{self.node(f.left, other)} {self._operator(f)} {self.node(f.right, other)}"
         if isinstance(f, E.BoolOp):
             parts = [self.node(a) for a in f.operands if self.evaluated(a)]

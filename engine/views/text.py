@@ -51,8 +51,8 @@ def to_text(evaluation: "Evaluation", why_not: Optional[bool] = None) -> str:
         total = Decimal("0.00")
         for d in shown:
             # what is paid, from which fund: a decision that lost to its exclusive partner pays nothing (its line below
-            # says why, with the amounts compared; the CSV and the workbook keep the amount it would have been)
-            paid = None if d.outcome == "suppressed" else d.shown_amount
+            # says why, with the amounts compared; the JSON keeps the amount it would have been)
+            paid = d.paid_amount
             fund = "-" if paid is None else policy.label(d.fund) if d.fund else policy.label(NO_FUND)
             rows.append([subject_label(d, policy), d.clause, policy.rule(d.rule).label, outcome_label(policy, d),
                          money(paid, grouped=True) or "-", fund])

@@ -131,14 +131,12 @@ def _uses(params: Iterable[Any], shown: Set[tuple]) -> List[Dict[str, Any]]:
         if key in shown:
             continue
         shown.add(key)
-        if p.__class__ is Derived:  # one per record, listed once by each of its few decisions: nothing to share
-            out.append(_use(p))
-            continue
-        found = _USES.get(id(p))
+        cache = _DERIVED if p.__class__ is Derived else _USES
+        found = cache.get(id(p))
         if found is None or found[0] is not p:
-            if len(_USES) > 1_024:
-                _USES.clear()
-            found = _USES[id(p)] = (p, _use(p))
+            if len(cache) > 256:
+                cache.clear()
+            found = cache[id(p)] = (p, _use(p))
         out.append(found[1])
     return out
 
@@ -155,9 +153,12 @@ def _use(p: Any) -> Dict[str, Any]:
     return use
 
 
-#: Each parameter use written once: a parameter's use on a date is one object the engine hands to every trace that
-#: reads it (a run reads few dates), so its entry is made once and shared, never changed (the entry says whose).
+#: Each use written once and shared, never changed (the entry says whose): a parameter's use on a date is one object
+#: the engine hands to every trace that reads it (a run reads few dates); a computed value is one object per record,
+#: listed by each of that record's decisions, which are written one after another (so only the latest few are kept,
+#: apart from the parameters', which a flood of records would otherwise push out).
 _USES: Dict[int, tuple] = {}
+_DERIVED: Dict[int, tuple] = {}
 
 
 def _with_uses(out: Dict[str, Any], event: Any, shown: Set[tuple]) -> Dict[str, Any]:
