@@ -155,7 +155,7 @@ def test_explain_speaks_the_policys_language_not_the_engines():
     assert "== WS-005 本车间 · 3.1 认定为就业帮扶车间：未认定" in out  # not 未享受
     assert "== WS-005 本车间 · 4.4 取消就业帮扶车间称号：未取消称号" in out
     assert "✗ 公共投入场地的车间吸纳比例不低于60%：" in out and "5 ÷ 务工就业人员总数 10 人 低于" in out
-    assert "经营主体类型 企业" in out and "企业规模 微型企业" in out  # codes as their labels
+    assert "企业规模 微型企业 不属于 中型企业、大型企业" in out  # codes as their labels
     for code in ("param(", "workshop.", "worker.", "sets.", "certification_labour_intensive", '"enterprise"', "true",
                  "false", "null"):
         assert code not in out, code
@@ -247,7 +247,7 @@ def test_the_top_up_comparison_names_a_tie_only_on_a_tie(reached, said):
 
 def test_explain_shows_the_exclusivity_comparison_with_its_numbers():
     out = _explain("--workshop", "WS-003", "--worker", "C-0001")
-    assert "T = 50,000.00 < H + N = 0.00 + 51,000.00 = 51,000.00：发放3.2 一次性吸纳就业补助" in out
+    assert "T = 50,000.00 < H + N = 0.00 + 51,000.00 = 51,000.00：发放 3.2 一次性吸纳就业补助" in out
     assert "解读：\"阶梯性奖励政策与一次性吸纳就业补贴政策不重复享受\"，跨期判断" in out
 
 
