@@ -31,9 +31,10 @@ def test_every_rule_that_did_not_fire_has_a_one_line_reason():
     for d in denied:
         assert d["reason"].startswith(d["clause"] + " ") and "\n" not in d["reason"] and len(d["reason"]) < 240, d["reason"]
     cert = next(d for d in denied if d["workshop"] == "WS-005" and d["rule"] == "certification")
-    assert cert["reason"] == ("3.1 认定为就业帮扶车间 not certified: 公共投入场地的车间吸纳比例不低于60%: not workshop.public_site or "
-                              "workshop.target_production_workers / workshop.headcount >= param(\"public_site_min_target_share\", "
-                              "period.end) is false")
+    assert cert["reason"] == "3.1 认定为就业帮扶车间 not certified: 公共投入场地的车间吸纳比例不低于60%: not true or 5 / 10 >= 0.6 is false"
+    training = [d for d in doc["decisions"] if d["outcome"] == "denied" and d["rule"] == "pre_job_training_subsidy"
+                and "按需开展职业技能岗前培训" in d["reason"]]
+    assert training and all(d["reason"].endswith(": worker.training.pre_job is false") for d in training)  # not "false is false"
 
 
 def test_the_run_is_recorded():

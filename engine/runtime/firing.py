@@ -315,5 +315,7 @@ def _traced(rule: CompiledRule, subject: Record, policy: Policy, generated: bool
 def _why(rule: CompiledRule, event: T.Condition) -> str:
     """One line: the clause, what was not decided, the first condition that failed and the values it saw."""
     what = event.label or event.text
-    # the condition as written (its values are in the trace): "false is false" would say nothing
-    return f"{rule.clause} {rule.label} not {rule.decides}: {what}: {event.text} is false"
+    shown = event.substituted
+    if shown in ("true", "false", "null"):  # a bare value: "false is false" would say nothing; the condition does
+        shown = event.text
+    return f"{rule.clause} {rule.label} not {rule.decides}: {what}: {shown} is false"
