@@ -69,9 +69,9 @@ def test_a_workbook_or_jobs_on_standard_input_is_a_usage_error(tmp_path):
     book = tmp_path / "roster.xlsx"
     assert run("facts", "convert", EXAMPLE, "-o", book, "--policy", POLICY).exit_code == 0
     refused = run("evaluate", POLICY, "-", input=_bytes(book))
-    assert refused.exit_code == 2 and "roster" in refused.stderr and "standard input" in refused.stderr
+    assert refused.exit_code == 2 and "花名册" in refused.stderr and "标准输入" in refused.stderr  # the policy's language
     jobs = run("evaluate", POLICY, "-", "--jobs", "2", input=_bytes(EXAMPLE))
-    assert jobs.exit_code == 2 and "--jobs" in jobs.stderr and "standard input" in jobs.stderr
+    assert jobs.exit_code == 2 and "--jobs" in jobs.stderr and "标准输入" in jobs.stderr
 
 
 def test_explain_verify_and_diff_take_facts_from_standard_input(tmp_path):

@@ -388,7 +388,8 @@ def test_two_offices_recording_the_same_one_time_payment_at_once_pay_it_once(tmp
     assert first.returncode == 0, err_a
     assert second.returncode == 1, err_b
     if python_check:
-        assert "error[ledger.already_paid] worker P-1: 3.2 one_time_hiring_subsidy was already paid to this person" in err_b
+        assert "error[ledger.already_paid] 劳动力 P-1：3.2 one_time_hiring_subsidy 已由批次 " in err_b  # the policy's language
+        assert "发放给此人；每人只发放一次" in err_b
         assert "county-b.yaml:" in err_b
     else:  # the database's unique constraint refused it: the whole run is rolled back
         assert "error[ledger.conflict] the database refused the run" in err_b
