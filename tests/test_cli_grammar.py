@@ -501,7 +501,7 @@ def test_a_usage_error_with_no_policy_takes_the_language_from_lang_or_the_enviro
     plain = CliRunner().invoke(main, ["ledger", "report"], env={"SUBSIDY_LANG": ""})
     assert plain.exit_code == 2 and plain.output.strip().splitlines()[-1] == "Error: Missing argument 'URL'."
     typo = CliRunner().invoke(main, ["evalute", "x"], env={"SUBSIDY_LANG": "zh"})
-    assert typo.exit_code == 2 and typo.output.strip().splitlines()[-1] == "错误：没有命令 evalute。是否应为 evaluate，validate？"
+    assert typo.exit_code == 2 and typo.output.strip().splitlines()[-1] == "错误：没有命令 evalute。是否应为 evaluate 或 validate？"
     english = CliRunner().invoke(main, ["evaluate", en_policy, EXAMPLE, "--fomat", "text"], env={"SUBSIDY_LANG": "zh"})
     assert english.exit_code == 2 and english.output.strip().splitlines()[-1] == (
         "Error: No such option '--fomat'. Did you mean '--format'?")

@@ -4,6 +4,7 @@ terminal on a GBK console.
 The report is printed by Debian's headless Chromium (`chromium`, which CI installs): these tests need it and
 are never skipped.
 """
+import datetime as dt
 import os
 import re
 import shutil
@@ -161,6 +162,11 @@ def test_explain_speaks_the_policys_language_not_the_engines():
         assert code not in out, code
 
 
+def _DATES(month):
+    """The values a condition comparing a month with a hiring date (2022-08-01) read."""
+    return {"month.start": dt.date(2022, month, 1), "worker.hired_on": dt.date(2022, 8, 1)}
+
+
 _SAID = [  # (condition, values seen, held, what a person reads)
     ("worker.contract_months >= 6", {"worker.contract_months": 0}, False, "劳动合同期限 0 个月 低于 6"),
     ("worker.contract_months >= 6", {"worker.contract_months": 6}, True, "劳动合同期限 6 个月 不少于 6"),
@@ -175,9 +181,9 @@ _SAID = [  # (condition, values seen, held, what a person reads)
     ('not (workshop.entity_type == "enterprise" and workshop.enterprise_size in ["medium", "large"])',
      {"workshop.entity_type": "enterprise", "workshop.enterprise_size": "micro"}, True,
      "企业规模 微型企业 不属于 中型企业、大型企业"),
-    ("in_period(worker.hired_on, period)", {"worker.hired_on": __import__("datetime").date(2021, 3, 1)}, False,
+    ("in_period(worker.hired_on, period)", {"worker.hired_on": dt.date(2021, 3, 1)}, False,
      "招用日期 2021-03-01 不在本期内"),
-    ("in_period(worker.hired_on, period)", {"worker.hired_on": __import__("datetime").date(2022, 8, 1)}, True,
+    ("in_period(worker.hired_on, period)", {"worker.hired_on": dt.date(2022, 8, 1)}, True,
      "招用日期 2022-08-01 在本期内"),
     # a failed `and`: the operand that failed (the last one read); a failed `or`: each of its operands failing
     ("worker.contract_months >= 6 and worker.contract_months < 12", {"worker.contract_months": 12}, False,
@@ -187,21 +193,11 @@ _SAID = [  # (condition, values seen, held, what a person reads)
     ("not (worker.contract_months >= 6)", {"worker.contract_months": 8}, False, "劳动合同期限 8 个月 不少于 6"),
     ("worker.training.pre_job", {"worker.training.pre_job": False}, False, "开展岗前培训 否"),
     # dates compare as before and after (op.date.*), not as below and above; a failed one as what is the case
-    ("month.start < worker.hired_on", {"month.start": __import__("datetime").date(2022, 7, 1),
-                                       "worker.hired_on": __import__("datetime").date(2022, 8, 1)}, True,
-     "当月首日 2022-07-01 早于 招用日期 2022-08-01"),
-    ("month.start < worker.hired_on", {"month.start": __import__("datetime").date(2022, 9, 1),
-                                       "worker.hired_on": __import__("datetime").date(2022, 8, 1)}, False,
-     "当月首日 2022-09-01 不早于 招用日期 2022-08-01"),
-    ("month.start >= worker.hired_on", {"month.start": __import__("datetime").date(2022, 7, 1),
-                                        "worker.hired_on": __import__("datetime").date(2022, 8, 1)}, False,
-     "当月首日 2022-07-01 早于 招用日期 2022-08-01"),
-    ("month.start <= worker.hired_on", {"month.start": __import__("datetime").date(2022, 9, 1),
-                                        "worker.hired_on": __import__("datetime").date(2022, 8, 1)}, False,
-     "当月首日 2022-09-01 晚于 招用日期 2022-08-01"),
-    ("month.start > worker.hired_on", {"month.start": __import__("datetime").date(2022, 7, 1),
-                                       "worker.hired_on": __import__("datetime").date(2022, 8, 1)}, False,
-     "当月首日 2022-07-01 不晚于 招用日期 2022-08-01"),
+    ("month.start < worker.hired_on", _DATES(7), True, "当月首日 2022-07-01 早于 招用日期 2022-08-01"),
+    ("month.start < worker.hired_on", _DATES(9), False, "当月首日 2022-09-01 不早于 招用日期 2022-08-01"),
+    ("month.start >= worker.hired_on", _DATES(7), False, "当月首日 2022-07-01 早于 招用日期 2022-08-01"),
+    ("month.start <= worker.hired_on", _DATES(9), False, "当月首日 2022-09-01 晚于 招用日期 2022-08-01"),
+    ("month.start > worker.hired_on", _DATES(7), False, "当月首日 2022-07-01 不晚于 招用日期 2022-08-01"),
 ]
 
 
@@ -223,7 +219,7 @@ def test_a_failed_call_without_a_phrase_of_its_own_is_said_as_not_so():
     policy = subsidy_rules.load_policy(POLICY)
     policy.labels.pop("func.not.in_period")
     try:
-        said = Speaker(Words(policy), (), (("worker.hired_on", __import__("datetime").date(2021, 3, 1)),)).say(
+        said = Speaker(Words(policy), (), (("worker.hired_on", dt.date(2021, 3, 1)),)).say(
             "in_period(worker.hired_on, period)", "", False)
     finally:
         policy.labels["func.not.in_period"] = "{0} 不在本期内"
