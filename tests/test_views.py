@@ -226,6 +226,19 @@ def test_a_failed_call_without_a_phrase_of_its_own_is_said_as_not_so():
     assert said == "并非（招用日期 2021-03-01 在本期内）"
 
 
+def test_a_policy_without_the_dated_words_keeps_its_own_not_an_english_default():
+    """Dates compared by a policy that words op.< but not op.date.< read with its op.< (低于), never "before"."""
+    from subsidy_rules.views.speaker import Speaker
+    from subsidy_rules.views.words import Words
+    policy = subsidy_rules.load_policy(POLICY)
+    kept = policy.labels.pop("op.date.<")
+    try:
+        said = Speaker(Words(policy), (), tuple(_DATES(7).items())).say("month.start < worker.hired_on", "", True)
+    finally:
+        policy.labels["op.date.<"] = kept
+    assert said == "当月首日 2022-07-01 低于 招用日期 2022-08-01"
+
+
 @pytest.mark.parametrize("reached,said", [
     ("4500", "T = 4,500.00 = H + N = 0.00 + 4,500.00 = 4,500.00：相等时按奖补，发放 3.5 就业帮扶基地阶梯式奖补"),
     ("4500.01", "T = 4,500.01 > H + N = 0.00 + 4,500.00 = 4,500.00：发放 3.5 就业帮扶基地阶梯式奖补"),

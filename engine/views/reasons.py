@@ -401,8 +401,9 @@ def _top_up(w: Words, e: T.TopUp) -> List[str]:
     if e.why == "lump_paid":
         lines.append("  " + w("trace.top_up_paid", **m))
     elif e.why == "reached":  # T = H + N has its own words where the policy gives them (how a tie is settled)
-        tie = e.reached == e.other_paid + e.other_now and "trace.top_up_equal" in w.policy.labels
-        lines.append("  " + w("trace.top_up_equal" if tie else "trace.top_up_reached", **m))
+        tie = e.reached == e.other_paid + e.other_now
+        lines.append("  " + w(w.finer("trace.top_up_equal", "trace.top_up_reached") if tie else "trace.top_up_reached",
+                              **m))
     elif e.reached <= 0:
         lines.append("  " + w("trace.top_up_none", **m))
     else:

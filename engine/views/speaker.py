@@ -112,8 +112,8 @@ class Speaker:
                 return self.negated(failed[0]) if failed else self.node(f)
             parts = [self.negated(a) for a in evaluated]  # `or`: every operand failed
             return f" {self.w('op.and')} ".join(parts) if parts else self.node(f)
-        labels = self.w.policy.labels
-        if isinstance(f, E.Call) and f.func != "if" and (f"func.not.{f.func}" in labels or f"func.{f.func}" not in labels):
+        if isinstance(f, E.Call) and f.func != "if" and \
+                self.w.finer(f"func.not.{f.func}", f"func.{f.func}") == f"func.not.{f.func}":
             # a policy that words the call but not its failing is said with its own op.not, never an English default
             other = next((field_of(a) for a in f.args if field_of(a)), None)
             said = self.w.call(f"func.not.{f.func}", *[self.node(a, other) for a in f.args])
@@ -181,9 +181,10 @@ class Speaker:
             other = field_of(f.left) or field_of(f.right)
             if f.op in ("==", "!=") and isinstance(f.right, E.Literal) and f.right.value is None:
                 return self.node(f.left, other)  # "income != null": the value shown says it
-            if f.op == "==" and isinstance(f.right, E.Literal) and self.value_of(f.left) == (True, f.right.value) \
-                    and type(self.value_of(f.left)[1]) is type(f.right.value):
-                return self.node(f.left, other)  # "type: enterprise", not "type: enterprise is enterprise"
+            if f.op == "==" and isinstance(f.right, E.Literal):
+                known, value = self.value_of(f.left)
+                if known and value == f.right.value and type(value) is type(f.right.value):
+                    return self.node(f.left, other)  # "type: enterprise", not "type: enterprise is enterprise"
             return f"{self.node(f.left, other)} {self._operator(f)} {self.node(f.right, other)}"
         if isinstance(f, E.BoolOp):
             parts = [self.node(a) for a in f.operands if self.evaluated(a)]
@@ -209,9 +210,7 @@ class Speaker:
         """A comparison's words: of two dates, ``op.date.<op>`` (before, on or after…) where the policy words it."""
         if f.op in _DATED and any(isinstance(v, _dt.date) for k, v in (self.value_of(f.left), self.value_of(f.right))
                                   if k):
-            dated = self.w.call(f"op.date.{f.op}")
-            if dated is not None:
-                return dated
+            return self.w(self.w.finer(f"op.date.{f.op}", f"op.{f.op}"))
         return self.w("op." + f.op)
 
     def param(self, f: E.Call, value: Any) -> str:

@@ -126,6 +126,13 @@ class Words:
             text = _FIELD_PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
         return text
 
+    def finer(self, key: str, base: str) -> str:
+        """``key``, a finer phrase for what ``base`` says (a call that failed, a comparison of dates, a tie), when the
+        policy gives it, or gives neither (English defaults throughout); else ``base``: a policy in its own words
+        that predates the finer phrase keeps its own, never an English default beside them."""
+        labels = self.policy.labels
+        return key if key in labels or base not in labels else base
+
     def call(self, key: str, *args: str) -> Optional[str]:
         text = self.policy.labels.get(key, DEFAULTS.get(key))
         if text is None:
