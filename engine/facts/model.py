@@ -9,9 +9,9 @@ runtime value a compiled expression reads.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
-from ..lang.tracing import NULL as NO_TRACE, Capture, ShowsValues, Substituted
+from ..lang.tracing import NULL as NO_TRACE, Capture, Seen, ShowsValues, Substituted
 from ..lang.types import ANY, BOOL, DATE, NUMBER, STRING, Field, T, list_of, record  # noqa: F401 (the language's types)
 from ..validation import nullable
 
@@ -96,7 +96,7 @@ class Record:
     """
 
     __slots__ = ("kind", "id", "data", "parent", "children", "flags", "asserted_by", "routes", "cache", "values",
-                 "pointer", "ctx", "position", "_env")
+                 "recorded", "pointer", "ctx", "position", "_env")
 
     def __init__(self, kind: str, rid: str, data: dict, parent: Optional["Record"], pointer: str, position: int = 0):
         self.kind = kind
@@ -109,6 +109,7 @@ class Record:
         self.routes: Dict[str, str] = {}  # status flag -> the route it is held by
         self.cache: Dict[str, Tuple[Any, Capture]] = {}  # computed values with what they built on, for traces
         self.values: Dict[str, Any] = {}  # computed values worked out with no trace kept
+        self.recorded: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {}  # computed values with their uses, as data
         self.pointer = pointer
         # the evaluation's, set by it before any rule reads the record
         self.ctx: EvalContext = None  # type: ignore[assignment]
@@ -150,7 +151,7 @@ class Record:
             for kids in rec.children.values():
                 stack.extend(kids)
             rec.children, rec.parent, rec._env = {}, None, None
-            rec.cache, rec.values = {}, {}
+            rec.cache, rec.values, rec.recorded = {}, {}, {}
             rec.ctx = None  # type: ignore[assignment]  # released: no rule reads it again
 
     def workshop(self) -> "Record":
@@ -188,6 +189,29 @@ class Record:
         return hit[0]
 
 
+    def computed_recorded(self, name: str, fn: Callable[[dict, Dict[Any, Any], List[Any]], Any],
+                          definition: Optional["ComputedDef"], uses: List[Any]) -> Any:
+        """:meth:`computed` for a recording variant (:mod:`subsidy_rules.lang.expression_code`): what it built on
+        (parameters, and a :class:`Derived` of its own formula with the names it read) is worked out once and
+        appended to ``uses`` each time the value is read."""
+        hit = self.recorded.get(name)
+        if hit is None:
+            shown: Dict[Any, Any] = {}
+            used: List[Any] = []
+            value = fn(self.env, shown, used)
+            if definition is not None:
+                used.append(Derived(f"{self.kind}.{name}", self.ctx.label(definition.label), definition.text,
+                                    Seen(shown), value))
+            # each use once, where first told (what a trace lists of them): a value built on others tells theirs too
+            once: Dict[tuple, Any] = {}
+            for use in used:
+                once.setdefault(use.identity, use)
+            hit = self.recorded[name] = (value, tuple(once.values()))
+            self.values.setdefault(name, value)
+        uses.extend(hit[1])
+        return hit[0]
+
+
 _UNSET = object()
 
 
@@ -203,19 +227,17 @@ class ComputedDef:
 class Derived(ShowsValues):
     """A trace record: a computed value a decision built on, with its formula and the values it saw."""
 
-    __slots__ = ("name", "label", "formula", "_substituted", "value")
+    __slots__ = ("name", "label", "formula", "_substituted", "value", "identity")
 
-    def __init__(self, name: str, label: Optional[str], formula: str, substituted: Union[str, Substituted], value: Any):
+    def __init__(self, name: str, label: Optional[str], formula: str, substituted: Union[str, Substituted, Seen],
+                 value: Any):
         self.name = name  # e.g. worker.retirement_date
         self.label = label
         self.formula = formula
         self._substituted = substituted  # text, or a Substituted printed when first read
         self.value = value
-
-    @property
-    def identity(self) -> tuple:
-        """What makes two uses the same in a trace: the computed value's name (a record works it out once)."""
-        return (self.name,)
+        # what makes two uses the same in a trace: the computed value's name (a record works it out once)
+        self.identity: Tuple[str] = (name,)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Derived) and (self.name, self.label, self.formula, self.substituted, self.value) == (
@@ -237,6 +259,7 @@ class EvalContext:
     tracing: bool = True
     parameters: Optional[dict] = None  # the policy's parameters, for labels that quote them
     every_trace: bool = False  # every result becomes a decision (--why-not): each rule is evaluated traced at once
+    data_only: bool = False  # decisions' traces are wanted as data only: a fired rule's is recorded in one pass
 
     def label(self, text: Optional[str]) -> Optional[str]:
         """A label with the parameters it quotes filled in, as in force at the period end (filled once per run: each

@@ -59,6 +59,7 @@ _HELPERS = {  # helper name in generated code -> support function
     "_round": support.round_to, "_Fallback": support.Fallback, "_U": support.UNSET, "_D": Decimal,
     "_Fraction": Fraction, "_date": _dt.date, "_sum": sum, "_setlet": support.setlet,
     "_tlet": support.tlet, "_tcomputed": support.tcomputed, "_tcomprehension": support.tcomprehension,
+    "_dlet": support.dlet, "_dcomputed": support.dcomputed,
 }
 
 
@@ -78,6 +79,7 @@ class CodegenInfo:
                                   for name, p in parameters.items()}
         self._computed: Dict[Tuple[str, str], Callable] = {}
         self._traced: Dict[Tuple[str, str], Tuple[Callable, Any]] = {}
+        self._recording: Dict[Tuple[str, str], Tuple[Callable, Any]] = {}
         self.computed_modules: Dict[Tuple[str, str], ast.Module] = {}
         self.computed_reads: Dict[Tuple[str, str], Tuple[Tuple[str, str], ...]] = {}
 
@@ -104,6 +106,18 @@ class CodegenInfo:
             function = _traced_function(module, _frame(kind), self.computed_asts[key], name)
             _tree, fn = _finish(module, [function], name)
             made = self._traced[key] = (fn, self.references[key][1])
+        return made
+
+    def computed_recording(self, kind: str, field: str) -> Tuple[Callable, Any]:
+        """(``fn(env, V, U)``, how its trace shows it): a computed value's recording variant, generated once."""
+        key = (kind, field)
+        made = self._recording.get(key)
+        if made is None:
+            module = Module(self, data=True)
+            name = _name("recorded_computed_", f"{kind}_{field}", len(self._recording))
+            function = _traced_function(module, _frame(kind), self.computed_asts[key], name)
+            _tree, fn = _finish(module, [function], name)
+            made = self._recording[key] = (fn, self.references[key][1])
         return made
 
     def computed_fast(self, kind: str, field: str) -> Callable:
@@ -170,7 +184,8 @@ def _finish(module: Module, functions: List[ast.FunctionDef], *returned: str) ->
     return tree, made
 
 
-_TABLES = ("_helpers", "_parameters", "_sets", "_computed", "_nodes", "_traced_parameters", "_lets", "_references")
+_TABLES = ("_helpers", "_parameters", "_sets", "_computed", "_nodes", "_traced_parameters", "_lets", "_references",
+           "_recorders")
 _BUILTINS = {"len": len, "tuple": tuple, "frozenset": frozenset}
 _NO_TYPE_PARAMS: Dict[str, Any] = {"type_params": []} if "type_params" in ast.FunctionDef._fields else {}
 
@@ -186,12 +201,18 @@ class RuleCode:
     computed: Tuple[Tuple[str, ast.Module], ...]  # ("worker.subsidised", its module)
     traced: Dict[int, Callable] = field(default_factory=dict)  # id(expression AST) -> fn(env, tracer)
     traced_tree: Optional[ast.Module] = None
+    recording: Dict[int, Callable] = field(default_factory=dict)  # id(expression AST) -> fn(env, V, U)
+    recording_tree: Optional[ast.Module] = None
 
     def source(self) -> str:
         """What the rule became, as Python source (``ast.unparse`` of the generated modules)."""
         parts = [ast.unparse(self.tree)]
         for name, tree in self.computed:
             parts.append(f"# computed {name}\n{ast.unparse(tree)}")
+        if self.recording_tree is not None:
+            parts.append("# what writes a decision's trace as data: each expression's recording variant, keeping the "
+                         "names it read in V and the parameter and computed values it used in U (runtime.recording)\n"
+                         + ast.unparse(self.recording_tree))
         return "\n\n".join(parts) + "\n"
 
 
@@ -266,13 +287,17 @@ def generate_rule(rule: "CompiledRule", info: CodegenInfo, quantum: Decimal, rou
                  _function(f"when_{ident}", _prologue(module, rule.subject, when_body, len(lets)))]
     tree, (run, when) = _finish(module, functions, f"rule_{ident}", f"when_{ident}")
     traced, traced_tree = ({}, None) if not info.references else _traced_functions(rule, info)
-    return RuleCode(run, when, tree, info.computed_closure(module.computed), traced, traced_tree)
+    recording, recording_tree = ({}, None) if not info.references else _traced_functions(rule, info, data=True)
+    return RuleCode(run, when, tree, info.computed_closure(module.computed), traced, traced_tree, recording,
+                    recording_tree)
 
 
-def _traced_functions(rule: "CompiledRule", info: CodegenInfo) -> Tuple[Dict[int, Callable], ast.Module]:
+def _traced_functions(rule: "CompiledRule", info: CodegenInfo,
+                      data: bool = False) -> Tuple[Dict[int, Callable], ast.Module]:
     """The traced variant of each expression of ``rule``: ``fn(env, tr)``, telling ``tr`` what it reads exactly as
-    the reference closures do (so that a decision's trace is built at generated-code speed)."""
-    module = Module(info, traced=True)
+    the reference closures do (so that a decision's trace is built at generated-code speed); with ``data``, its
+    recording variant ``fn(env, V, U)``, writing what the trace as data shows of it (:mod:`.expression_code`)."""
+    module = Module(info, traced=True, data=data)
     scope = _frame(rule.subject)
     item = rule.each.var if rule.each is not None else None
     if item is not None:
@@ -298,7 +323,7 @@ def _traced_functions(rule: "CompiledRule", info: CodegenInfo) -> Tuple[Dict[int
         exprs.append(rule.amount)
     keys = []
     for compiled in exprs:
-        add(compiled.ast, "traced")
+        add(compiled.ast, "recorded" if data else "traced")
         keys.append(id(compiled.ast))
     tree, made = _finish(module, functions, *names)
     made = made if isinstance(made, tuple) else (made,)
@@ -307,15 +332,17 @@ def _traced_functions(rule: "CompiledRule", info: CodegenInfo) -> Tuple[Dict[int
 
 def _traced_function(module: Module, frame: Frame, node: X.Node, name: str,
                      lets: Iterable[str] = ()) -> ast.FunctionDef:
-    """``def name(env, tr)``: the traced variant of ``node``, its records read from ``env`` (a record's names)."""
+    """``def name(env, tr)``: the traced variant of ``node``, its records read from ``env`` (a record's names); for a
+    recording module, ``def name(env, V, U)``."""
     reads = {n.parts[0] for n in X.walk(node) if isinstance(n, X.Name)}
     if any(isinstance(n, X.Call) and n.func == "in_period" for n in X.walk(node)):
         reads.add("period")
     body: List[ast.stmt] = [ast.Assign(targets=[_store(frame.records[r])], value=_subscript(_load("env"), _const(r)))
                             for r in sorted(reads) if r in frame.records and r not in lets]
     body.append(ast.Return(value=module.expr(node, frame)))
+    params = ("env", "V", "U") if module.data else ("env", "tr")
     return ast.FunctionDef(name=name, args=ast.arguments(
-        posonlyargs=[], args=[ast.arg(arg="env"), ast.arg(arg="tr")], vararg=None, kwonlyargs=[], kw_defaults=[],
+        posonlyargs=[], args=[ast.arg(arg=a) for a in params], vararg=None, kwonlyargs=[], kw_defaults=[],
         kwarg=None, defaults=[]), body=body, decorator_list=[], returns=None, **_NO_TYPE_PARAMS)
 
 

@@ -8,7 +8,10 @@ as an ``ast.Constant`` (a string key, a number's digits) or as the index of a va
 and every Python identifier in it is made here (``P_<name>`` only when the name is a plain ASCII identifier, else
 ``P<n>``). Constants are folded; a parameter is looked up once per date
 (:class:`~subsidy_rules.lang.support.ParameterLookup`). With ``traced=True`` the same walk builds an expression's
-traced variant, which tells the tracer ``tr`` what it reads, as the reference closures do.
+traced variant, which tells the tracer ``tr`` what it reads, as the reference closures do. With ``data=True`` as well
+it builds its *recording* variant, which writes what a decision's trace as data shows straight into two collections
+it is handed: ``V`` (each name and count as written, with the first value read) and ``U`` (each parameter value and
+computed value used, in order), with no tracer and no node in between.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tupl
 
 from . import exact, support
 from . import expr as X
+from .printing import written
 
 if TYPE_CHECKING:
     from .codegen import CodegenInfo
@@ -88,9 +92,11 @@ class Frame:
 class Module:
     """One generated module: the constants, parameters, sets and computed values it binds, and its functions."""
 
-    def __init__(self, info: "CodegenInfo", traced: bool = False) -> None:
+    def __init__(self, info: "CodegenInfo", traced: bool = False, data: bool = False) -> None:
         self.info = info
-        self.traced = traced  # the variant that tells the tracer `tr` what it reads, as the reference closures do
+        self.traced = traced or data  # the variant that tells the tracer `tr` what it reads, as the reference does
+        self.data = data  # ... or that writes it into `V` and `U` (the recording variant)
+        self._quiet = 0  # inside a count or a sum: only the parameters and computed values used are kept
         self.tables: Dict[str, Dict[str, Any]] = {}  # what `make` is handed: table -> key -> value
         self.prologue: List[ast.stmt] = []  # statements of `make` before the functions
         self.uses_period = False
@@ -136,6 +142,17 @@ class Module:
         """The traced variant of a computed value (and how its trace shows it), for the traced variant."""
         return self._bind("R_", "_references", f"{kind}.{field}", lambda: self.info.computed_traced(kind, field),
                           f"{kind}_{field}")
+
+    def recorder(self, kind: str, field: str) -> ast.expr:
+        """The recording variant of a computed value (and how its trace shows it), for the recording variant."""
+        return self._bind("D_", "_recorders", f"{kind}.{field}", lambda: self.info.computed_recording(kind, field),
+                          f"{kind}_{field}")
+
+    def _shown(self, text: str, code: ast.expr) -> ast.expr:
+        """The recording variant's ``code``, its first value kept in ``V`` under ``text`` (unless inside a count).
+        ``V.setdefault`` gives back the value kept first: a name read again in the same expression reads the same
+        record (a count's variable, which may not, is inside a count), so it is the value just read."""
+        return code if self._quiet else _method(_load("V"), "setdefault", _const(text), code)
 
     def computed_fn(self, kind: str, field: str) -> ast.expr:
         self.computed.setdefault((kind, field), None)
@@ -209,6 +226,9 @@ class Module:
 
     def _e_Name(self, node: X.Name, frame: Frame) -> ast.expr:
         first = node.parts[0]
+        if self.data and first in frame.lets and len(node.parts) == 1:
+            return _call("_dlet", _load("env"), _const(None) if self._quiet else _load("V"), _load("U"),
+                         _const(f"$data:{first}"), frame.let_traced[first], _const(first))
         if self.traced and first in frame.lets and len(node.parts) == 1:
             return _call("_tlet", _load("env"), _load("tr"), _const(f"$let:{first}"), frame.let_traced[first],
                          self.node(frame.let_asts[first]), self.node(node))
@@ -228,7 +248,9 @@ class Module:
         nullable = False
         for origin, part, nested, kind in steps:
             key = _const(part)
-            if origin == "computed" and self.traced:
+            if origin == "computed" and self.data:
+                code = _call("_dcomputed", code, key, self.recorder(kind, part), _load("U"))
+            elif origin == "computed" and self.traced:
                 code = _call("_tcomputed", code, key, self.reference(kind, part), _load("tr"))
             elif origin == "computed":
                 values = _attr(code, "values")
@@ -247,6 +269,8 @@ class Module:
             else:
                 code = _method(_attr(code, "data"), "get", key)
             nullable = origin not in ("child", "flag")
+        if self.data:
+            return self._shown(node.dotted, code)
         return _method(_load("tr"), "value", self.node(node), code) if self.traced else code
 
     def _e_Unary(self, node: X.Unary, frame: Frame) -> ast.expr:
@@ -272,6 +296,8 @@ class Module:
         return ast.Compare(left=left, ops=[ops[node.op]()], comparators=[right])
 
     def _e_Comprehension(self, node: X.Comprehension, frame: Frame) -> ast.expr:
+        if self.data:
+            return self._recorded_comprehension(node, frame)
         if self.traced:
             return self._traced_comprehension(node, frame)
         source = self.expr(node.source, frame)
@@ -299,6 +325,23 @@ class Module:
         total = _call("_sum" if node.kind == "count" else "_total", generator)
         return _call("_tcomprehension", _load("tr"), self.node(node), ast.Lambda(args=_no_args(), body=total))
 
+    def _recorded_comprehension(self, node: X.Comprehension, frame: Frame) -> ast.expr:
+        """As the traced variant: inside a count or a sum only parameters and computed values used are kept; then
+        its total, under the count as written."""
+        var = _name("for_", node.var, 0)
+        inner = frame.inner(node.var, var)
+        self._quiet += 1
+        try:
+            source = self.expr(node.source, frame)
+            conditions = [self.truth(node.where, inner)] if node.where is not None else []
+            element = _const(1) if node.kind == "count" else self.expr(_summed(node), inner)
+        finally:
+            self._quiet -= 1
+        generator = ast.GeneratorExp(elt=element, generators=[ast.comprehension(
+            target=_store(var), iter=ast.BoolOp(op=ast.Or(), values=[source, ast.Tuple(elts=[], ctx=ast.Load())]),
+            ifs=conditions, is_async=0)])
+        return self._shown(written(node), _call("_sum" if node.kind == "count" else "_total", generator))
+
     def _e_Call(self, node: X.Call, frame: Frame) -> ast.expr:
         made: ast.expr = getattr(self, f"_f_{node.func}")(node, frame)
         return made
@@ -310,12 +353,15 @@ class Module:
         if self.traced:
             pname = _text(node.args[0])
             reader = self._bind("T_", "_traced_parameters", pname, lambda: self.info.traced_parameters[pname])
-            args = [_load("tr"), self.node(node), self.expr(node.args[1], frame)]
+            if self.data:
+                args = [_load("U"), self.expr(node.args[1], frame)]
+            else:
+                args = [_load("tr"), self.node(node), self.expr(node.args[1], frame)]
             if len(node.args) >= 3:
                 args.append(self.expr(node.args[2], frame))
             if len(node.args) == 4:
                 args.append(ast.Lambda(args=_no_args(), body=self.expr(node.args[3], frame)))
-            return _method(reader, "read", *args)
+            return _method(reader, "record" if self.data else "read", *args)
         lookup = self.parameter(_text(node.args[0]))
         day = self.expr(node.args[1], frame)
         if len(node.args) == 2:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import exact
 from .calendar import add_months as _add_months, add_years as _add_years, months_between as _months_between
@@ -285,6 +285,36 @@ def tcomprehension(tracer: Tracer, node: Node, count: Callable[[], Value]) -> Va
     return total
 
 
+# --- the recording variant: what a decision's trace as data shows, written into V (names) and U (uses) ------------
+
+def dlet(env: dict, shown: Optional[Dict[Any, Value]], uses: List[Any], key: str, fn: Callable[..., Value],
+         name: str) -> Value:
+    """A let read while recording: worked out once per item (what it read kept apart, as its own line shows it)
+    and its uses told again to every expression that reads it. ``shown`` is None inside a count or a sum. The lets
+    an expression read, directly or through another let, are marked in its ``shown`` by ``(name,)``."""
+    hit = env.get(key)
+    if hit is None:
+        own: Dict[Any, Value] = {}
+        used: List[Any] = []
+        value = fn(env, own, used)
+        hit = env[key] = (value, own if shown is not None else None, used)  # inside a count: no values kept
+    value, kept, used = hit
+    uses.extend(used)
+    if shown is not None:
+        if kept:
+            for mark, worked_out in kept.items():
+                if mark.__class__ is tuple:  # a let it read: read through it
+                    shown.setdefault(mark, worked_out)
+        shown.setdefault((name,), value)
+        shown.setdefault(name, value)
+    return value
+
+
+def dcomputed(rec: "Record", name: str, recorder: Tuple[Callable[..., Value], Any], uses: List[Any]) -> Value:
+    """A computed value read while recording: the record works it out once and tells what it built on again."""
+    return rec.computed_recorded(name, recorder[0], recorder[1], uses)
+
+
 class TracedParameter:
     """A parameter read while tracing: its value, and the ParamUse the trace cites (one per date and key: a trace
     reads the same few values thousands of times)."""
@@ -309,6 +339,22 @@ class TracedParameter:
             return otherwise()
         tracer.param(use)
         tracer.value(node, use.value)
+        return use.value
+
+    def record(self, uses: List[Any], day: Value, key: Value = UNSET,
+               otherwise: Optional[Callable[[], Value]] = None) -> Value:
+        """:meth:`read` for the recording variant: the use is appended to ``uses``."""
+        if not isinstance(day, _dt.date):
+            raise Fallback
+        keytext = None if key is UNSET else key_text(key)
+        use = self._uses.get((day, keytext))
+        if use is None:
+            use = self._use(day, keytext)
+        if use is _NO_KEY:
+            if otherwise is None:
+                raise Fallback
+            return otherwise()
+        uses.append(use)
         return use.value
 
     def _use(self, day: _dt.date, keytext: Optional[str]) -> Any:

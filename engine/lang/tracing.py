@@ -200,6 +200,22 @@ class Substituted:
         return self.capture.shown(self.ast, self.without)
 
 
+class Seen:
+    """What a recording variant kept of an expression (:mod:`.expression_code`): each name and count as written,
+    with the first value read (lets' marks aside); shown as :meth:`Substituted.shown` shows a traced one."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Dict[Any, Any]) -> None:
+        self.values = values
+
+    def shown(self) -> Tuple[Tuple[str, Any], ...]:
+        return tuple((text, value) for text, value in self.values.items() if text.__class__ is str)
+
+    def __str__(self) -> str:
+        return ", ".join(f"{text} = {value}" for text, value in self.shown())
+
+
 class ShowsValues:
     """A trace record that shows an expression with the values it saw: ``substituted``, kept as text or as a
     :class:`Substituted` printed on first read."""
@@ -218,7 +234,7 @@ class ShowsValues:
         """(node as written, value) for each value the expression read: what ``substituted`` shows, as data (none
         for a record that was given its text only)."""
         text = self._substituted
-        return () if text.__class__ is str else text.capture.shown(text.ast, text.without)  # Substituted.shown
+        return () if text.__class__ is str else text.shown()  # a Substituted, or what a recording variant Seen
 
 
 class Reads:

@@ -42,6 +42,9 @@ class Decision:
     order: Tuple[int, int] = (0, 0)  # subject position, rule position: the output order
     items: Tuple[str, ...] = ()  # for a per-month rule: the months it counted (the ledger remembers them)
     details: Tuple[Tuple[str, object], ...] = ()  # route, basis and since of a certification; effective; waits_for
+    # the first entries of its trace already written as data (runtime.recording: a run whose traces are wanted as data
+    # only); ``events`` then holds what follows them (its outcome, and its exclusivity group's event)
+    data: Tuple[Dict[str, Any], ...] = ()
 
     @property
     def subject(self) -> str:

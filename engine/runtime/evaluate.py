@@ -15,6 +15,7 @@ from ..facts.reading import Facts, build_records
 from ..lang.compiled import CompiledRule
 from ..lang.exact import PRECISION  # the working precision (runtime.stream imports it from here)
 from .firing import Result, RuleError, opening_events
+from .recording import record
 from ..policy.model import Policy
 from .status import StatusError, decided_details
 from ..problems import InvalidInput, Problem
@@ -104,7 +105,10 @@ def decide_records(policy: Policy, shop: Record, runner: Backend, why_not: bool)
     shop.ctx.every_trace = why_not
     run = runner.run(policy, shop)
     tracing = shop.ctx.tracing
-    decisions = [_decision(policy, r.traced() if tracing else r) for r in run.results if r.fired or r.pending]
+    if tracing and shop.ctx.data_only and not why_not:
+        decisions = [_recorded(policy, r) for r in run.results if r.fired or r.pending]
+    else:
+        decisions = [_decision(policy, r.traced() if tracing else r) for r in run.results if r.fired or r.pending]
     decisions = resolve_exclusivity(decisions, policy.exclusivity, shop, why_not)
     if why_not:
         decisions += [_denied(policy, r.traced()) for r in run.results if not r.fired and not r.pending]
@@ -118,7 +122,9 @@ def _ids(subject: Record) -> Tuple[str, Optional[str], Optional[str]]:
     return (shop.id, subject.id if subject.kind == "worker" else None, subject.id if subject.kind == "loan" else None)
 
 
-def _decision(policy: Policy, result: Result) -> Decision:
+def _decision(policy: Policy, result: Result, events: Optional[tuple] = None, data: tuple = ()) -> Decision:
+    """The decision of ``result``: with its events, or with ``events`` following its trace's first entries ``data``
+    (already written as data)."""
     rule = result.rule
     ws, worker, loan = _ids(result.subject)
     if result.pending:
@@ -127,8 +133,22 @@ def _decision(policy: Policy, result: Result) -> Decision:
                         order=(result.subject.position, rule.index), details=(("waits_for", result.pending),))
     details = result.details or decided_details(policy, rule, result.subject)
     return Decision(ws, worker, loan, rule.id, rule.clause, rule.decides, result.amount,
-                    rule.fund if rule.decides == "granted" else None, result.events,
-                    order=(result.subject.position, rule.index), items=result.items, details=details)
+                    rule.fund if rule.decides == "granted" else None, result.events if events is None else events,
+                    order=(result.subject.position, rule.index), items=result.items, details=details, data=data)
+
+
+def _recorded(policy: Policy, result: Result) -> Decision:
+    """The decision of ``result`` with its trace recorded as data in one pass (:mod:`.recording`), or traced as
+    events when the recording variant leaves the case to the traced evaluation."""
+    if result.fired and result.recordable:
+        recorded = record(result.rule, result.subject, policy)
+        if recorded is not None:
+            entries, fired, amount, items = recorded
+            if (fired, amount, items) == (result.fired, result.amount, result.items):
+                rule = result.rule  # the outcome follows the entries as an event, as an exclusivity group may change it
+                return _decision(policy, result, (T.Outcome(rule.decides, amount, rule.fund),), entries)
+            # told apart from the untraced evaluation: the traced one says so (Result.traced)
+    return _decision(policy, result.traced())
 
 
 def _denied(policy: Policy, result: Result) -> Decision:

@@ -5,7 +5,9 @@ subject and when (its agenda); this module decides what that rule yields.
 A rule is first decided with no trace kept (:func:`apply`); a result that
 becomes a decision is evaluated again with a recording tracer
 (:meth:`Result.traced`, :func:`traced`), which builds its trace events.
-Evaluation is deterministic, so both agree (and are checked to).
+Evaluation is deterministic, so both agree (and are checked to). When a run
+wants its traces as data only (the decisions document), a fired result's
+trace is instead recorded in one pass, straight as data (:mod:`.recording`).
 """
 from __future__ import annotations
 
@@ -31,12 +33,13 @@ class Result:
     (evaluating the rule again with a recording tracer) once the result is known to become a decision.
     """
 
-    __slots__ = ("rule", "subject", "fired", "amount", "events", "reason", "items", "details", "pending", "trace")
+    __slots__ = ("rule", "subject", "fired", "amount", "events", "reason", "items", "details", "pending", "trace",
+                 "recordable")
 
     def __init__(self, rule: CompiledRule, subject: Record, fired: bool, amount: Optional[Decimal], events: Tuple,
                  reason: Optional[str], items: Tuple[str, ...] = (), details: Tuple[Tuple[str, object], ...] = (),
                  pending: Tuple[Tuple[str, object, Optional[str]], ...] = (),
-                 trace: Optional[Callable[[], "Result"]] = None) -> None:
+                 trace: Optional[Callable[[], "Result"]] = None, recordable: bool = False) -> None:
         self.rule = rule
         self.subject = subject
         self.fired = fired
@@ -47,6 +50,7 @@ class Result:
         self.details = details  # what the decision states besides its amount (route, dates…)
         self.pending = pending  # (parameter, date, key) it waits for
         self.trace = trace
+        self.recordable = recordable  # its trace as data may be recorded in one pass (runtime.recording)
 
     def __repr__(self) -> str:
         return (f"Result({self.rule.id!r}, {self.subject.kind} {self.subject.id!r}, fired={self.fired}, "
@@ -126,8 +130,9 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
         reason = f"{rule.clause} {rule.label}: no item of {rule.each.source.text} qualified"  # type: ignore[union-attr]
     else:
         reason = f"{rule.clause} {rule.label}: the amount comes to {amount}, so nothing is granted"
+    tracing = subject.ctx.tracing
     return Result(rule, subject, status == FIRED, amount, (), reason, items,
-                  trace=partial(traced, rule, subject, policy) if subject.ctx.tracing else None)
+                  trace=partial(traced, rule, subject, policy) if tracing else None, recordable=tracing)
 
 
 def verdicts(rule: CompiledRule, subject: Record) -> List[bool]:

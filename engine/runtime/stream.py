@@ -37,7 +37,7 @@ from ..facts.scan import FactsScan, ScanStopped
 from ..facts.typed import NotVouched, workshop_reader
 from ..policy.model import Policy
 from ..problems import InputFault
-from ..views.document import TraceOption, decision_dict, decision_text, write_json
+from ..views.document import TraceOption, decision_dict, decision_text, trace_mode, write_json
 
 
 class StreamStopped(InputFault):
@@ -152,13 +152,16 @@ def checked_records(policy: Policy, start: _dt.date, end: _dt.date, index: int, 
 
 
 def decide_workshop(policy: Policy, header: StreamHeader, index: int, raw: bytes, *, backend: str = "core",
-                    why_not: bool = False, trace: TraceOption = True) -> Decided:
-    """One workshop, from its JSON text to its rendered decisions; StreamStopped on any problem."""
+                    why_not: bool = False, trace: TraceOption = True, recorded: bool = True) -> Decided:
+    """One workshop, from its JSON text to its rendered decisions; StreamStopped on any problem. A trace written as
+    data is ``recorded`` in one pass (:mod:`.recording`), or built as events by the traced evaluation and then
+    written (what ``verify`` checks a document against)."""
     period = period_key(header.period_start, header.period_end)
     with decimal.localcontext() as ctx:
         ctx.prec = PRECISION
         ctx.traps[decimal.InvalidOperation] = True
         shop = checked_records(policy, header.period_start, header.period_end, index, raw, bool(trace) or why_not)
+        shop.ctx.data_only = recorded and trace_mode(trace) == "data"
         try:
             decisions = decide_records(policy, shop, get_backend(backend), why_not)
             rendered = tuple(decision_text(decision_dict(d, policy.sha256, period, trace, policy.path))
@@ -182,13 +185,15 @@ def _decide_raw(job: Tuple[int, bytes]) -> Decided:
 
 
 def decide_stream(policy: Policy, header: StreamHeader, workshops: Iterator[Tuple[int, bytes]], *, backend: str = "core",
-                  why_not: bool = False, trace: TraceOption = True, jobs: int = 1) -> Iterator[Decided]:
+                  why_not: bool = False, trace: TraceOption = True, jobs: int = 1,
+                  recorded: bool = True) -> Iterator[Decided]:
     """Each workshop's decisions, in input order, from (index, JSON text) pairs (:func:`read_workshops`); a
     workshop id given twice stops the stream. With ``jobs > 1`` the workshops are decided in worker processes
-    (:func:`write_document` is the faster way to write a whole document with several jobs)."""
+    (:func:`write_document` is the faster way to write a whole document with several jobs). ``recorded``: as
+    :func:`decide_workshop`."""
     import multiprocessing
 
-    _WORKER["args"] = (policy, header, dict(backend=backend, why_not=why_not, trace=trace))
+    _WORKER["args"] = (policy, header, dict(backend=backend, why_not=why_not, trace=trace, recorded=recorded))
     ids: Set[str] = set()
 
     def unique(done: Decided) -> Decided:

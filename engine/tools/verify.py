@@ -12,7 +12,9 @@ Both sides stream, so memory stays bounded whatever the file's size: the
 decisions file is read a decision at a time
 (:mod:`subsidy_rules.tools._decisions_reader`, :mod:`.decisions_file`), and a JSON facts file is
 decided again a workshop at a time (:mod:`.rerun`, by :func:`subsidy_rules.runtime.stream.decide_stream`),
-the two compared as they come (:mod:`.comparison`). A decision whose text is the one the run writes
+the two compared as they come (:mod:`.comparison`). The re-run builds each decision's trace by the traced
+evaluation (events, then written as data), not by the one-pass recording `evaluate` writes with
+(:mod:`subsidy_rules.runtime.recording`): a document is checked against the reference trace. A decision whose text is the one the run writes
 is identical without being looked at further; one that is not is compared field
 by field. YAML facts, and a run that took its history from a ledger, are decided
 again in memory, and compared the same way.

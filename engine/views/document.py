@@ -62,7 +62,7 @@ def decision_dict(d: Decision, policy_sha256: str, period: str, with_trace: Trac
         out["reason"] = d.reason
     mode = trace_mode(with_trace)
     if mode == "data":
-        out["trace"] = trace_data(d.events, d.reason)
+        out["trace"] = list(d.data) + trace_data(d.events, d.reason) if d.data else trace_data(d.events, d.reason)
     elif mode == "lines":
         out["trace"] = trace_lines(d.events, main_file=main_file)
     return out

@@ -85,7 +85,7 @@ def _date(d: Optional[_dt.date]) -> Optional[str]:
     return None if d is None else _iso(d)
 
 
-def _count(n: Optional[int]) -> Union[int, str, None]:
+def count(n: Optional[int]) -> Union[int, str, None]:
     """A count as a JSON integer (one too large for a 64-bit integer as a string: it is still exact)."""
     if n is None or -(1 << 63) <= n < (1 << 63):
         return n
@@ -124,7 +124,9 @@ def formula_id(text: str) -> str:
 # listed: like the rendered trace, a decision lists each value it used once, where it was first used.
 
 
-def _uses(params: Iterable[Any], shown: Set[tuple]) -> List[Dict[str, Any]]:
+def recorded_uses(params: Iterable[Any], shown: Set[tuple]) -> List[Dict[str, Any]]:
+    """Each parameter value and computed value of ``params`` (as told, repeats included) that its decision has not
+    listed yet, written once and shared (``shown`` keeps what the decision listed)."""
     out = []
     for p in params:
         key = p.identity
@@ -166,7 +168,7 @@ def _with_uses(out: Dict[str, Any], event: Any, shown: Set[tuple]) -> Dict[str, 
     what was told, repeats included: ``shown`` keeps each once across the decision)."""
     told = event.told
     if told:
-        uses = _uses(told, shown)
+        uses = recorded_uses(told, shown)
         if uses:
             out["uses"] = uses
     return out
@@ -180,6 +182,13 @@ def _values(out: Dict[str, Any], e: Any) -> Dict[str, Any]:
         write = _VALUES.get
         out["values"] = {name: (write(v.__class__) or value)(v) for name, v in seen}
     return out
+
+
+def recorded_values(shown: Dict[Any, Any]) -> Dict[str, Any]:
+    """What a recording variant kept of an expression (:mod:`subsidy_rules.runtime.recording`): each name and count
+    as written, with the first value it read, as JSON (the marks of the lets it read left out)."""
+    write = _VALUES.get
+    return {name: (write(v.__class__) or value)(v) for name, v in shown.items() if name.__class__ is str}
 
 
 def _condition(c: Any, shown: Set[tuple]) -> Dict[str, Any]:
@@ -241,7 +250,7 @@ def _condition_event(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
 
 def _limit(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
     out = _values({"event": "limit", "formula": formula_id(e.text)}, e)
-    out["value"] = _count(e.value)
+    out["value"] = count(e.value)
     return _with_uses(out, e, shown)
 
 
