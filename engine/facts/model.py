@@ -227,7 +227,7 @@ class ComputedDef:
 class Derived(ShowsValues):
     """A trace record: a computed value a decision built on, with its formula and the values it saw."""
 
-    __slots__ = ("name", "label", "formula", "_substituted", "value", "identity")
+    __slots__ = ("name", "label", "formula", "_substituted", "value", "identity", "written")
 
     def __init__(self, name: str, label: Optional[str], formula: str, substituted: Union[str, Substituted, Seen],
                  value: Any):
@@ -238,6 +238,7 @@ class Derived(ShowsValues):
         self.value = value
         # what makes two uses the same in a trace: the computed value's name (a record works it out once)
         self.identity: Tuple[str] = (name,)
+        self.written: Optional[Dict[str, Any]] = None  # its trace entry as data, once written (views.trace_data)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Derived) and (self.name, self.label, self.formula, self.substituted, self.value) == (

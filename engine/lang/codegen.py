@@ -203,6 +203,9 @@ class RuleCode:
     traced_tree: Optional[ast.Module] = None
     recording: Dict[int, Callable] = field(default_factory=dict)  # id(expression AST) -> fn(env, V, U)
     recording_tree: Optional[ast.Module] = None
+    # in this process, how often the rule's `when` conditions held ([0]) and it then fired ([1]): whether recording it
+    # at once is cheaper than deciding it untraced first (runtime.recording.apply_recorded); never part of a result
+    held_fired: List[int] = field(default_factory=lambda: [0, 0], compare=False, repr=False)
 
     def source(self) -> str:
         """What the rule became, as Python source (``ast.unparse`` of the generated modules)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 
 from ..lang.exact import Number
 from ..problems import InputFault
@@ -84,7 +84,7 @@ class ParamUse:
     slotted class, as the trace events are (a traced run builds one per parameter, date and key it reads)."""
 
     __slots__ = ("name", "label", "at", "key", "value", "since", "until", "source", "unconfirmed", "origin",
-                 "identity")
+                 "identity", "written")
     _fields = ("name", "label", "at", "key", "value", "since", "until", "source", "unconfirmed", "origin")
 
     def __init__(self, name: str, label: str, at: _dt.date, key: Optional[str], value: Any,
@@ -102,6 +102,7 @@ class ParamUse:
         self.origin = origin  # the policy file the value came from
         # what makes two uses the same in a trace: the parameter, its key, and the value and date it was read on
         self.identity: Tuple[Any, ...] = (name, key, since, at)
+        self.written: Optional[Dict[str, Any]] = None  # its trace entry as data, once written (views.trace_data)
 
     def _astuple(self) -> tuple:
         return tuple(getattr(self, f) for f in self._fields)

@@ -140,12 +140,14 @@ def _decision(policy: Policy, result: Result, events: Optional[tuple] = None, da
 def _recorded(policy: Policy, result: Result) -> Decision:
     """The decision of ``result`` with its trace recorded as data in one pass (:mod:`.recording`), or traced as
     events when the recording variant leaves the case to the traced evaluation."""
+    rule = result.rule  # the outcome follows the entries as an event, as an exclusivity group may change it
+    if result.data:
+        return _decision(policy, result, (T.Outcome(rule.decides, result.amount, rule.fund),), result.data)
     if result.fired and result.recordable:
         recorded = record(result.rule, result.subject, policy)
         if recorded is not None:
             entries, fired, amount, items = recorded
             if (fired, amount, items) == (result.fired, result.amount, result.items):
-                rule = result.rule  # the outcome follows the entries as an event, as an exclusivity group may change it
                 return _decision(policy, result, (T.Outcome(rule.decides, amount, rule.fund),), entries)
             # told apart from the untraced evaluation: the traced one says so (Result.traced)
     return _decision(policy, result.traced())

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import partial
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import trace as T
 from ..lang.compiled import CompiledCondition, CompiledExpr, CompiledRule, EvalError, truth as _truth
@@ -34,12 +34,13 @@ class Result:
     """
 
     __slots__ = ("rule", "subject", "fired", "amount", "events", "reason", "items", "details", "pending", "trace",
-                 "recordable")
+                 "recordable", "data")
 
     def __init__(self, rule: CompiledRule, subject: Record, fired: bool, amount: Optional[Decimal], events: Tuple,
                  reason: Optional[str], items: Tuple[str, ...] = (), details: Tuple[Tuple[str, object], ...] = (),
                  pending: Tuple[Tuple[str, object, Optional[str]], ...] = (),
-                 trace: Optional[Callable[[], "Result"]] = None, recordable: bool = False) -> None:
+                 trace: Optional[Callable[[], "Result"]] = None, recordable: bool = False,
+                 data: Tuple[Dict[str, Any], ...] = ()) -> None:
         self.rule = rule
         self.subject = subject
         self.fired = fired
@@ -51,6 +52,7 @@ class Result:
         self.pending = pending  # (parameter, date, key) it waits for
         self.trace = trace
         self.recordable = recordable  # its trace as data may be recorded in one pass (runtime.recording)
+        self.data = data  # ... or was: the entries before its outcome
 
     def __repr__(self) -> str:
         return (f"Result({self.rule.id!r}, {self.subject.kind} {self.subject.id!r}, fired={self.fired}, "

@@ -16,6 +16,7 @@ the group changes it, follow as events (:class:`~subsidy_rules.runtime.decisions
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ..facts.model import Record
@@ -27,7 +28,7 @@ from ..policy.model import Policy
 from ..problems import InputFault
 from ..views.trace_data import ENCODERS, condition_id, count, formula_id, recorded_uses, recorded_values, value
 from ..views.formats import money
-from .firing import opening_events
+from .firing import Result, apply, opening_events, traced
 
 #: What :func:`record` gives: the trace's entries before its outcome, whether the rule fired, its amount and the
 #: items it counted.
@@ -37,6 +38,37 @@ Recorded = Tuple[Tuple[Dict[str, Any], ...], bool, Optional[Decimal], Tuple[str,
 class _Declined(InputFault):
     """The recording variant met a case it leaves to the traced evaluation (an amount the facts or the policy leave
     null: the traced evaluation says which value, and where); never leaves this module."""
+
+
+def apply_recorded(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
+    """:func:`~.firing.apply` for a run that records its traces as data: a rule whose ``when`` conditions hold for
+    ``subject`` is evaluated once, by its recording variants, its result carrying its trace's entries (rather than
+    decided untraced and then evaluated again to record them). Any other case is :func:`~.firing.apply`'s."""
+    code = rule.code
+    if code is None or not code.recording or subject.ctx.every_trace:
+        return apply(rule, subject, policy)
+    try:
+        held = code.when(subject)
+    except FALLBACK:
+        return apply(rule, subject, policy)  # its reference evaluation says why
+    if held < len(rule.when):
+        return apply(rule, subject, policy)
+    counts = code.held_fired  # recorded at once only while most such results fire (else the recording is wasted)
+    counts[0] += 1
+    if counts[0] <= _TRIAL or counts[1] * 4 >= counts[0] * 3:
+        recorded = record(rule, subject, policy)
+        if recorded is not None and recorded[1]:  # fired: a result that is not is worked out, and told, by apply
+            counts[1] += 1
+            entries, _, amount, items = recorded
+            return Result(rule, subject, True, amount, (), None, items, trace=partial(traced, rule, subject, policy),
+                          recordable=True, data=entries)
+    result = apply(rule, subject, policy)
+    counts[1] += result.fired
+    return result
+
+
+#: How many results whose conditions held a rule is recorded at once for before what they came to decides.
+_TRIAL = 20
 
 
 def record(rule: CompiledRule, subject: Record, policy: Policy) -> Optional[Recorded]:

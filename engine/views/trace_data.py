@@ -126,20 +126,19 @@ def formula_id(text: str) -> str:
 
 def recorded_uses(params: Iterable[Any], shown: Set[tuple]) -> List[Dict[str, Any]]:
     """Each parameter value and computed value of ``params`` (as told, repeats included) that its decision has not
-    listed yet, written once and shared (``shown`` keeps what the decision listed)."""
+    listed yet. Each use's entry is written once, kept by the use and shared, never changed: a parameter's use on a
+    date is one object the engine hands to every trace that reads it, a computed value one object per record, listed
+    by each of that record's decisions."""
     out = []
     for p in params:
         key = p.identity
         if key in shown:
             continue
         shown.add(key)
-        cache = _DERIVED if p.__class__ is Derived else _USES
-        found = cache.get(id(p))
-        if found is None or found[0] is not p:
-            if len(cache) > 256:
-                cache.clear()
-            found = cache[id(p)] = (p, _use(p))
-        out.append(found[1])
+        entry = p.written
+        if entry is None:
+            entry = p.written = _use(p)
+        out.append(entry)
     return out
 
 
@@ -153,14 +152,6 @@ def _use(p: Any) -> Dict[str, Any]:
     if p.key is not None:
         use["key"] = p.key
     return use
-
-
-#: Each use written once and shared, never changed (the entry says whose): a parameter's use on a date is one object
-#: the engine hands to every trace that reads it (a run reads few dates); a computed value is one object per record,
-#: listed by each of that record's decisions, which are written one after another (so only the latest few are kept,
-#: apart from the parameters', which a flood of records would otherwise push out).
-_USES: Dict[int, tuple] = {}
-_DERIVED: Dict[int, tuple] = {}
 
 
 def _with_uses(out: Dict[str, Any], event: Any, shown: Set[tuple]) -> Dict[str, Any]:

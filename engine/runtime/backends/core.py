@@ -16,6 +16,7 @@ from typing import Dict, List, Set, Tuple
 
 from .. import trace as T
 from ..firing import Result, apply, opening_events
+from ..recording import apply_recorded
 from ...facts.model import Record
 from ...lang.compiled import CompiledRule
 from ...policy.model import Policy
@@ -72,6 +73,7 @@ class CoreBackend:
                 push(rule, subject)
 
         firings = 0
+        recording = workshop.ctx.data_only  # traces wanted as data only: a rule whose conditions hold is recorded at once
         while agenda:
             _, n, _, sid = heapq.heappop(agenda)
             rule, subject = rules[n], subjects[sid]
@@ -79,7 +81,7 @@ class CoreBackend:
             if barred is not None:
                 results.append(not_applied(rule, subject, policy, barred))
                 continue
-            result = apply(rule, subject, policy)
+            result = (apply_recorded if recording else apply)(rule, subject, policy)
             results.append(result)
             if not result.fired:
                 continue
