@@ -192,8 +192,9 @@ class Record:
     def computed_recorded(self, name: str, fn: Callable[[dict, Dict[Any, Any], List[Any]], Any],
                           definition: Optional["ComputedDef"], uses: List[Any]) -> Any:
         """:meth:`computed` for a recording variant (:mod:`subsidy_rules.lang.expression_code`): what it built on
-        (parameters, and a :class:`Derived` of its own formula with the names it read) is worked out once and
-        appended to ``uses`` each time the value is read."""
+        (parameters, the uses of the computed values it read, and a :class:`Derived` of its own formula with the names
+        it read) is worked out once and appended to ``uses``, as one tuple, each time the value is read: a decision
+        lists its uses once (:func:`subsidy_rules.views.trace_data.recorded_uses`)."""
         hit = self.recorded.get(name)
         if hit is None:
             shown: Dict[Any, Any] = {}
@@ -203,12 +204,9 @@ class Record:
                 used.append(Derived(f"{self.kind}.{name}", self.ctx.label(definition.label), definition.text,
                                     Seen(shown), value))
             # each use once, where first told (what a trace lists of them): a value built on others tells theirs too
-            once: Dict[tuple, Any] = {}
-            for use in used:
-                once.setdefault(use.identity, use)
-            hit = self.recorded[name] = (value, tuple(once.values()))
+            hit = self.recorded[name] = (value, tuple(used))
             self.values.setdefault(name, value)
-        uses.extend(hit[1])
+        uses.append(hit[1])
         return hit[0]
 
 

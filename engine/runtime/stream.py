@@ -37,7 +37,7 @@ from ..facts.scan import FactsScan, ScanStopped
 from ..facts.typed import NotVouched, workshop_reader
 from ..policy.model import Policy
 from ..problems import InputFault
-from ..views.document import TraceOption, decision_dict, decision_text, trace_mode, write_json
+from ..views.document import TraceOption, decision_bytes, decision_dict, trace_mode, write_json
 
 
 class StreamStopped(InputFault):
@@ -117,10 +117,10 @@ def read_workshops(path: str, progress: Optional[Callable[[int], None]] = None) 
 
 @dataclass(frozen=True)
 class Decided:
-    """One workshop's decisions, rendered as JSON text, with their totals."""
+    """One workshop's decisions, rendered as JSON text in UTF-8 (as the document is written), with their totals."""
 
     index: int
-    decisions: Tuple[str, ...]
+    decisions: Tuple[bytes, ...]
     totals: Totals
     workshop: str = ""  # its id
 
@@ -164,7 +164,7 @@ def decide_workshop(policy: Policy, header: StreamHeader, index: int, raw: bytes
         shop.ctx.data_only = recorded and trace_mode(trace) == "data"
         try:
             decisions = decide_records(policy, shop, get_backend(backend), why_not)
-            rendered = tuple(decision_text(decision_dict(d, policy.sha256, period, trace, policy.path))
+            rendered = tuple(decision_bytes(decision_dict(d, policy.sha256, period, trace, policy.path))
                              for d in decisions)
         except ImportError:
             raise
@@ -243,7 +243,7 @@ def _decide_batch(task: Tuple[int, Sequence[Tuple[int, int, int]]]) -> _Part:
     ids: List[str] = []
     for index, offset, length in items:
         done = decide_workshop(policy, header, index, data[offset - first:offset - first + length], **options)
-        texts.extend(_bytes(t) for t in done.decisions)
+        texts.extend(done.decisions)
         totals = totals.merge(done.totals)
         ids.append(done.workshop)
     path = os.path.join(folder, f"part-{number:09d}")

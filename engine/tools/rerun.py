@@ -63,7 +63,7 @@ class Fresh:
             # document is checked against the reference trace
             for part in decide_stream(policy, self.header, workshops, jobs=1, recorded=False, **options):
                 totals = totals.merge(part.totals)
-                yield [(id_of(text), text) for text in part.decisions]
+                yield [(id_of(text), text) for text in (t.decode("utf-8") for t in part.decisions)]
             self.totals = totals
             return
         evaluation = dict(options, trace=bool(options["trace"]))

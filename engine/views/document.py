@@ -136,7 +136,12 @@ def _laid_out(d: Dict[str, Any]) -> Dict[str, Any]:
 
 def decision_text(d: Dict[str, Any]) -> str:
     """One decision as it stands inside the decisions document's list (indented, no trailing comma)."""
-    return _dumps(_laid_out(d)).replace(b"\n", b"\n    ").decode("utf-8")
+    return decision_bytes(d).decode("utf-8")
+
+
+def decision_bytes(d: Dict[str, Any]) -> bytes:
+    """:func:`decision_text` in UTF-8, as a file is written (a province run writes hundreds of MiB of it)."""
+    return _dumps(_laid_out(d)).replace(b"\n", b"\n    ")
 
 
 def document_text(doc: Dict[str, Any]) -> str:

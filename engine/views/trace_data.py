@@ -75,8 +75,24 @@ def _same(v: Any) -> Any:
     return v
 
 
+_DECIMALS: Dict[Decimal, str] = {}
+
+
+def _decimal(v: Decimal) -> str:
+    """A decimal as :func:`~subsidy_rules.lang.printing.decimal_text` writes it; the few values a run reads again and
+    again (incomes, bases, amounts) written once (equal decimals write the same, but for -0, which is not kept)."""
+    text = _DECIMALS.get(v)
+    if text is None:
+        text = decimal_text(v)
+        if not v.is_signed():
+            if len(_DECIMALS) > 4_096:  # small: a long-lived cache is walked by every full garbage collection
+                _DECIMALS.clear()
+            _DECIMALS[v] = text
+    return text
+
+
 _VALUES: Dict[type, Callable[[Any], Any]] = {
-    type(None): _same, bool: _same, str: _same, Decimal: decimal_text, int: str, Fraction: _fraction,
+    type(None): _same, bool: _same, str: _same, Decimal: _decimal, int: str, Fraction: _fraction,
     _dt.date: _iso, list: lambda v: [value(x) for x in v], tuple: lambda v: [value(x) for x in v],
 }
 
@@ -129,8 +145,14 @@ def recorded_uses(params: Iterable[Any], shown: Set[tuple]) -> List[Dict[str, An
     listed yet. Each use's entry is written once, kept by the use and shared, never changed: a parameter's use on a
     date is one object the engine hands to every trace that reads it, a computed value one object per record, listed
     by each of that record's decisions."""
-    out = []
+    out: List[Dict[str, Any]] = []
     for p in params:
+        if p.__class__ is tuple:  # a computed value's uses as one block (runtime.recording): each once a decision
+            mark = (id(p),)  # alive as long as its record, which outlives the decision
+            if mark not in shown:
+                shown.add(mark)
+                out += recorded_uses(p, shown)
+            continue
         key = p.identity
         if key in shown:
             continue
