@@ -446,3 +446,22 @@ def test_verify_reports_a_cut_file_where_it_stops(tmp_path):
     out.write_text(text[: len(text) // 2], encoding="utf-8")
     result = run("verify", out, EXAMPLE)
     assert result.exit_code == 1 and "error[json.syntax]" in result.stderr
+
+
+@pytest.mark.parametrize("trace", [
+    [{"event": "rule", "rule": "r", "subject_id": "W-1"},
+     {"event": "not_reached", "code": "c", "reason": 'a reason that quotes {"event":"x"}, and a comma'},
+     {"event": "outcome", "outcome": "granted", "amount": "1.00", "fund": None}],
+    [{"event": "item", "item": "2022-07", "counted": True, "where": [{"event": "a nested object with the key"}]},
+     {"event": "total", "parts": ["1.00"], "total": "1.00"}],
+    [{"event": "outcome", "outcome": "granted", "amount": "1.00", "fund": None}],
+    [],
+])
+def test_a_decision_written_alone_lays_out_its_trace_as_the_document_does(trace):
+    """decision_bytes writes a trace in one piece; it must read exactly as each entry written on its own line (the
+    entries found by their opening "event" key, and written one by one whenever that cannot be relied on)."""
+    from subsidy_rules.views.document import _dumps, _laid_out, decision_bytes
+    decision = {"id": "x", "rule": "r", "trace": trace}
+    assert _dumps(_laid_out(decision, alone=True)) == _dumps(_laid_out(decision))
+    assert decision_bytes(decision) == _dumps(_laid_out(decision)).replace(b"\n", b"\n    ")
+    assert json.loads(decision_bytes(decision)) == decision

@@ -279,9 +279,10 @@ class _Translator:
 
         def check(struct: object) -> None:
             value = getattr(struct, prop)
-            if value is not unset and type(value) is type(const) and value == const and \
-                    any(getattr(struct, n) is unset for n in needed):
-                raise ValueError(f"{name}: {prop} requires {', '.join(needed)}")
+            if value is not unset and type(value) is type(const) and value == const:
+                for field_name in needed:  # a loop, not any(): run on every struct of a province's facts
+                    if getattr(struct, field_name) is unset:
+                        raise ValueError(f"{name}: {prop} requires {', '.join(needed)}")
         return check
 
 

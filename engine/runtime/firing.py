@@ -123,6 +123,13 @@ def apply(rule: CompiledRule, subject: Record, policy: Policy) -> Result:
         status, amount, items, failed = code.run(subject)
     except FALLBACK:
         return traced(rule, subject, policy)
+    return decided(rule, subject, policy, status, amount, items, failed)
+
+
+def decided(rule: CompiledRule, subject: Record, policy: Policy, status: int, amount: Optional[Decimal] = None,
+            items: Tuple[str, ...] = (), failed: Optional[int] = None) -> Result:
+    """The result of what ``rule``'s generated function found for ``subject`` (:func:`apply`): its ``status``, the
+    amount and the items counted, or the index of the ``when`` condition that ``failed``."""
     if status == FIRED:
         reason = None
     elif status == FAILED:

@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ..facts.model import Record
-from ..lang.codegen import FALLBACK
+from ..lang.codegen import FAILED, FALLBACK
 from ..lang.compiled import CompiledCondition, CompiledRule, EvalError, truth
 from ..lang.exact import round_to
 from ..lang.expr import Comprehension, Name
@@ -28,7 +28,7 @@ from ..policy.model import Policy
 from ..problems import InputFault
 from ..views.trace_data import ENCODERS, condition_id, count, formula_id, recorded_uses, recorded_values, value
 from ..views.formats import money
-from .firing import Result, apply, opening_events, traced
+from .firing import Result, apply, decided, opening_events, traced
 
 #: What :func:`record` gives: the trace's entries before its outcome, whether the rule fired, its amount and the
 #: items it counted.
@@ -52,7 +52,7 @@ def apply_recorded(rule: CompiledRule, subject: Record, policy: Policy) -> Resul
     except FALLBACK:
         return apply(rule, subject, policy)  # its reference evaluation says why
     if held < len(rule.when):
-        return apply(rule, subject, policy)
+        return decided(rule, subject, policy, FAILED, failed=held)
     counts = code.held_fired  # recorded at once only while most such results fire (else the recording is wasted)
     counts[0] += 1
     if counts[0] <= _TRIAL or counts[1] * 4 >= counts[0] * 3:

@@ -124,14 +124,28 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=_INDENT)
 
 
-def _laid_out(d: Dict[str, Any]) -> Dict[str, Any]:
-    """A decision whose trace entries (objects, when the trace is data) are each written on one line."""
+def _laid_out(d: Dict[str, Any], alone: bool = False) -> Dict[str, Any]:
+    """A decision whose trace entries (objects, when the trace is data) are each written on one line. ``alone``: the
+    decision is written on its own (:func:`decision_bytes`), so the trace can be written in one piece, laid out as
+    the decision's indentation lays out its list."""
     trace = d.get("trace")
     if not trace or not isinstance(trace[0], dict):
         return d
     out = dict(d)
+    if alone:
+        body = orjson.dumps(trace)
+        # each entry opens with its "event" key, which no object inside an entry has (and a quote inside a string is
+        # escaped): the entries are where it stands after a comma
+        if body.startswith(b"[" + _ENTRY) and body.count(_ENTRY) == len(trace):
+            out["trace"] = orjson.Fragment(b"[\n    " + body[1:-1].replace(b"," + _ENTRY, b",\n    " + _ENTRY)
+                                           + b"\n  ]")
+            return out
     out["trace"] = [orjson.Fragment(orjson.dumps(entry)) for entry in trace]
     return out
+
+
+_ENTRY = b'{"event":'
+
 
 
 def decision_text(d: Dict[str, Any]) -> str:
@@ -141,7 +155,7 @@ def decision_text(d: Dict[str, Any]) -> str:
 
 def decision_bytes(d: Dict[str, Any]) -> bytes:
     """:func:`decision_text` in UTF-8, as a file is written (a province run writes hundreds of MiB of it)."""
-    return _dumps(_laid_out(d)).replace(b"\n", b"\n    ")
+    return _dumps(_laid_out(d, alone=True)).replace(b"\n", b"\n    ")
 
 
 def document_text(doc: Dict[str, Any]) -> str:
