@@ -139,11 +139,16 @@ class _Recording:
         self.listed: Set[tuple] = set()  # the parameter and computed values the decision's trace has listed
         self.label = subject.ctx.label
 
-    def condition(self, cond: CompiledCondition, env: dict) -> _Condition:
+    def conditions(self, conds: Tuple[CompiledCondition, ...]) -> List[Tuple[CompiledCondition, Callable, str]]:
+        """Each condition with its recording variant and the id it is filed under (worked out once a decision)."""
+        fns, label = self.fns, self.label
+        return [(cond, fns[id(cond.expr.ast)], _condition_id(cond, label(cond.label))) for cond in conds]
+
+    def condition(self, planned: Tuple[CompiledCondition, Callable, str], env: dict) -> _Condition:
+        cond, fn, cid = planned
         shown: Dict[Any, Any] = {}
         uses: List[Any] = []
-        holds = truth(self.fns[id(cond.expr.ast)](env, shown, uses), cond.expr.ast)
-        return _Condition(_condition_id(cond, self.label(cond.label)), holds, shown, uses)
+        return _Condition(cid, truth(fn(env, shown, uses), cond.expr.ast), shown, uses)
 
     def arithmetic(self, env: dict) -> Tuple[Dict[str, Any], Decimal]:
         rule, policy = self.rule, self.policy
@@ -156,7 +161,9 @@ class _Recording:
         rounded = round_to(exact, policy.quantum, policy.rounding)
         out: Dict[str, Any] = {"formula": formula_id(rule.amount.text)}
         if shown:
-            _values(out, shown)
+            values = recorded_values(shown)
+            if values:
+                out["values"] = values
         out["exact"] = value(exact)
         out["rounded"] = money(rounded)
         if rule.lets:
@@ -164,7 +171,9 @@ class _Recording:
             if lets:
                 out["lets"] = lets
         if uses:
-            _uses(out, uses, self.listed)
+            written = recorded_uses(uses, self.listed)
+            if written:
+                out["uses"] = written
         return out, rounded
 
     def let(self, name: str, let: Any, worked_out: Any, env: dict) -> Dict[str, Any]:
@@ -181,8 +190,8 @@ class _Recording:
         rule, subject, policy, listed = self.rule, self.subject, self.policy, self.listed
         entries = [ENCODERS[e.__class__](e, listed) for e in opening_events(rule, subject, policy)]
         env = dict(subject.env)
-        for cond in rule.when:
-            evaluated = self.condition(cond, env)
+        for planned in self.conditions(rule.when):
+            evaluated = self.condition(planned, env)
             entries.append(evaluated.entry(listed, event=True))
             if not evaluated.holds:
                 return tuple(entries), False, None, ()
@@ -205,13 +214,16 @@ class _Recording:
                 entries.append(entry)
             items = self.fns[id(each.source.ast)](env, {}, [])  # what the source read is not shown
             parts: List[Decimal] = []
+            where = self.conditions(each.where)
+            ienv = env
             for item in items or ():
-                ienv = dict(env)
+                if rule.lets:  # a let is worked out once an item: each has its own names
+                    ienv = dict(env)
                 ienv[each.var] = item
                 held: List[_Condition] = []
                 failed = None
-                for cond in each.where:
-                    evaluated = self.condition(cond, ienv)
+                for planned in where:
+                    evaluated = self.condition(planned, ienv)
                     if not evaluated.holds:
                         failed = evaluated
                         break
