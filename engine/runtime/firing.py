@@ -133,6 +133,7 @@ def decided(rule: CompiledRule, subject: Record, policy: Policy, status: int, am
     if status == FIRED:
         reason = None
     elif status == FAILED:
+        assert failed is not None  # a failed status names its condition
         reason = f"{rule.when[failed].text} is false"
     elif status == NONE_COUNTED:
         # only a rule with an `each` counts items
