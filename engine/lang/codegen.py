@@ -98,26 +98,22 @@ class CodegenInfo:
         """(``fn(env, tr)``, how its trace shows it): a computed value's traced variant, generated once. What it
         cannot decide (a null, a fraction, a missing parameter) makes the rule's traced evaluation start again with
         the reference closures, as the rule's own traced variants do."""
-        key = (kind, field)
-        made = self._traced.get(key)
-        if made is None:
-            module = Module(self, traced=True)
-            name = _name("traced_computed_", f"{kind}_{field}", len(self._traced))
-            function = _traced_function(module, _frame(kind), self.computed_asts[key], name)
-            _tree, fn = _finish(module, [function], name)
-            made = self._traced[key] = (fn, self.references[key][1])
-        return made
+        return self._variant(kind, field, data=False)
 
     def computed_recording(self, kind: str, field: str) -> Tuple[Callable, Any]:
         """(``fn(env, V, U)``, how its trace shows it): a computed value's recording variant, generated once."""
+        return self._variant(kind, field, data=True)
+
+    def _variant(self, kind: str, field: str, data: bool) -> Tuple[Callable, Any]:
+        made_already = self._recording if data else self._traced
         key = (kind, field)
-        made = self._recording.get(key)
+        made = made_already.get(key)
         if made is None:
-            module = Module(self, data=True)
-            name = _name("recorded_computed_", f"{kind}_{field}", len(self._recording))
+            module = Module(self, traced=True, data=data)
+            name = _name("recorded_computed_" if data else "traced_computed_", f"{kind}_{field}", len(made_already))
             function = _traced_function(module, _frame(kind), self.computed_asts[key], name)
             _tree, fn = _finish(module, [function], name)
-            made = self._recording[key] = (fn, self.references[key][1])
+            made = made_already[key] = (fn, self.references[key][1])
         return made
 
     def computed_fast(self, kind: str, field: str) -> Callable:

@@ -327,23 +327,17 @@ class TracedParameter:
 
     def read(self, tracer: Tracer, node: Node, day: Value, key: Value = UNSET,
              otherwise: Optional[Callable[[], Value]] = None) -> Value:
-        if not isinstance(day, _dt.date):
-            raise Fallback
-        keytext = None if key is UNSET else key_text(key)
-        use = self._uses.get((day, keytext))
-        if use is None:
-            use = self._use(day, keytext)
-        if use is _NO_KEY:
-            if otherwise is None:
-                raise Fallback
-            return otherwise()
-        tracer.param(use)
-        tracer.value(node, use.value)
-        return use.value
+        used: List[Any] = []
+        value = self.record(used, day, key, otherwise)
+        if used:  # the parameter gave it (else ``otherwise`` did, and told the tracer what it read)
+            tracer.param(used[0])
+            tracer.value(node, value)
+        return value
 
     def record(self, uses: List[Any], day: Value, key: Value = UNSET,
                otherwise: Optional[Callable[[], Value]] = None) -> Value:
-        """:meth:`read` for the recording variant: the use is appended to ``uses``."""
+        """The value on ``day`` (for ``key``), its use appended to ``uses`` (the recording variant's call; the
+        traced variant's is :meth:`read`)."""
         if not isinstance(day, _dt.date):
             raise Fallback
         keytext = None if key is UNSET else key_text(key)
