@@ -203,8 +203,7 @@ class Record:
             if definition is not None:
                 used.append(Derived(f"{self.kind}.{name}", self.ctx.label(definition.label), definition.text,
                                     Seen(shown), value))
-            # each use once, where first told (what a trace lists of them): a value built on others tells theirs too
-            hit = self.recorded[name] = (value, tuple(used))
+            hit = self.recorded[name] = (value, tuple(used))  # told as one block: the same tuple each read
             self.values.setdefault(name, value)
         uses.append(hit[1])
         return hit[0]

@@ -234,7 +234,7 @@ class ShowsValues:
         """(node as written, value) for each value the expression read: what ``substituted`` shows, as data (none
         for a record that was given its text only)."""
         text = self._substituted
-        return () if text.__class__ is str else text.shown()  # a Substituted, or what a recording variant Seen
+        return () if text.__class__ is str else text.shown()  # a Substituted, or a recording variant's Seen
 
 
 class Reads:

@@ -161,9 +161,7 @@ class _Recording:
         rounded = round_to(exact, policy.quantum, policy.rounding)
         out: Dict[str, Any] = {"formula": formula_id(rule.amount.text)}
         if shown:
-            values = recorded_values(shown)
-            if values:
-                out["values"] = values
+            _values(out, shown)
         out["exact"] = value(exact)
         out["rounded"] = money(rounded)
         if rule.lets:
@@ -171,9 +169,7 @@ class _Recording:
             if lets:
                 out["lets"] = lets
         if uses:
-            written = recorded_uses(uses, self.listed)
-            if written:
-                out["uses"] = written
+            _uses(out, uses, self.listed)
         return out, rounded
 
     def let(self, name: str, let: Any, worked_out: Any, env: dict) -> Dict[str, Any]:
