@@ -216,11 +216,12 @@ class Module:
     def _e_ListOf(self, node: X.ListOf, frame: Frame) -> ast.expr:
         literals = [i for i in node.items if isinstance(i, X.Literal)]
         if len(literals) == len(node.items):
-            value = frozenset(i.value for i in literals)
-            name = f"K{len(self._consts)}"
-            self._consts[(frozenset, value)] = name
-            self.prologue.append(ast.Assign(targets=[_store(name)], value=_call(
-                "frozenset", ast.Tuple(elts=[self.constant(i.value) for i in literals], ctx=ast.Load()))))
+            key = (frozenset, frozenset(i.value for i in literals))
+            name = self._consts.get(key)
+            if name is None:  # a list written twice is bound once (a name given twice would be taken by the next)
+                name = self._consts[key] = f"K{len(self._consts)}"
+                self.prologue.append(ast.Assign(targets=[_store(name)], value=_call(
+                    "frozenset", ast.Tuple(elts=[self.constant(i.value) for i in literals], ctx=ast.Load()))))
             return _load(name)
         return ast.Tuple(elts=[self.expr(i, frame) for i in node.items], ctx=ast.Load())
 
