@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import partial
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import trace as T
 from ..lang.compiled import CompiledCondition, CompiledExpr, CompiledRule, EvalError, truth as _truth
@@ -175,12 +175,18 @@ def opening_events(rule: CompiledRule, subject: Record, policy: Policy) -> List:
     label = subject.ctx.label(rule.label)  # a rule's label is text, and so is its filled form
     events: List = [T.RuleApplied(rule.id, label, rule.clause, clause.heading, clause.text,  # type: ignore[arg-type]
                                   rule.subject, subject.id, rule.origin)]
+    events.extend(T.Required(*fields) for fields in requirements(rule, subject))
+    return events
+
+
+def requirements(rule: CompiledRule, subject: Record) -> Iterator[Tuple[str, str, bool, tuple, Optional[tuple],
+                                                                          Optional[str]]]:
+    """Each derived fact ``rule`` requires, as :class:`~.trace.Required`'s fields: the fact, who holds it, whether
+    it holds, the rules that asserted it, the routes that open the rule and the route it holds by."""
     for req in rule.requires:
         holder = subject if subject.kind == req.holder else subject.workshop()
-        events.append(T.Required(req.text, holder.id, req.met(holder), holder.asserted_by.get(req.flag, ()),
-                                 tuple(sorted(req.routes)) if req.routes is not None else None,
-                                 holder.routes.get(req.flag)))
-    return events
+        yield (req.text, holder.id, req.met(holder), holder.asserted_by.get(req.flag, ()),
+               tuple(sorted(req.routes)) if req.routes is not None else None, holder.routes.get(req.flag))
 
 
 class _Traced:

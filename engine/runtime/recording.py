@@ -26,9 +26,10 @@ from ..lang.exact import round_to
 from ..lang.expr import Comprehension, Name
 from ..policy.model import Policy
 from ..problems import InputFault
-from ..views.trace_data import ENCODERS, condition_id, count, formula_id, recorded_uses, recorded_values, value
+from ..views.trace_data import (condition_id, count, formula_id, recorded_uses, recorded_values, required_entry,
+                                rule_entry, value)
 from ..views.formats import money
-from .firing import Result, apply, decided, opening_events, traced
+from .firing import Result, apply, decided, requirements, traced
 
 #: What :func:`record` gives: the trace's entries before its outcome, whether the rule fired, its amount and the
 #: items it counted.
@@ -83,99 +84,115 @@ def record(rule: CompiledRule, subject: Record, policy: Policy) -> Optional[Reco
         return None
 
 
-class _Condition:
-    """A condition evaluated while recording, written once its item knows whether its entry is shown."""
-
-    __slots__ = ("id", "holds", "shown", "uses")
-
-    def __init__(self, cid: str, holds: bool, shown: Dict[Any, Any], uses: List[Any]) -> None:
-        self.id, self.holds, self.shown, self.uses = cid, holds, shown, uses
-
-    def entry(self, listed: Set[tuple], event: bool = False) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"event": "condition", "condition": self.id, "holds": self.holds} if event else {
-            "condition": self.id, "holds": self.holds}
-        if self.shown:
-            _values(out, self.shown)
-        if self.uses:
-            _uses(out, self.uses, listed)
-        return out
+#: One condition as the recording evaluates it: (its recording variant, the id it is filed under, its AST).
+_Planned = Tuple[Callable, str, Any]
 
 
-def _values(out: Dict[str, Any], shown: Dict[Any, Any]) -> None:
-    """``out`` with the values its expression showed (none when it read only lets)."""
-    values = recorded_values(shown)
-    if values:
-        out["values"] = values
+class _Plan:
+    """What recording a rule reads of it, worked out once for a run's parameters and period end (a condition's label,
+    and so its id, is filled in from them): each condition's and formula's recording variant and id."""
+
+    __slots__ = ("when", "where", "amount", "amount_id", "limit", "limit_id", "source", "lets")
+
+    def __init__(self, rule: CompiledRule, label: Callable[[Optional[str]], Optional[str]],
+                 fns: Dict[int, Callable]) -> None:
+        def planned(conds: Tuple[CompiledCondition, ...]) -> Tuple[_Planned, ...]:
+            return tuple((fns[id(c.expr.ast)], condition_id(c.text, label(c.label), c.reading), c.expr.ast)
+                         for c in conds)
+
+        self.when = planned(rule.when)
+        self.amount: Optional[Callable] = None
+        self.amount_id: Optional[str] = None
+        self.limit: Optional[Callable] = None
+        self.limit_id: Optional[str] = None
+        self.source: Optional[Callable] = None
+        if rule.amount is not None:
+            self.amount, self.amount_id = fns[id(rule.amount.ast)], formula_id(rule.amount.text)
+        each = rule.each
+        self.where = planned(each.where) if each is not None else ()
+        if each is not None:
+            self.source = fns[id(each.source.ast)]
+            if each.limit is not None:
+                self.limit, self.limit_id = fns[id(each.limit.ast)], formula_id(each.limit.text)
+        # (name, key of its worked-out value in the item's names, its formula's id, whether it shows its own values:
+        # a let that is one name shows it as its value)
+        self.lets = tuple((name, f"$data:{name}", formula_id(let.text), not isinstance(let.ast, (Name, Comprehension)))
+                          for name, let in rule.lets)
 
 
-def _uses(out: Dict[str, Any], uses: List[Any], listed: Set[tuple]) -> None:
-    """``out`` with the uses its decision has not listed yet."""
-    written = recorded_uses(uses, listed)
-    if written:
-        out["uses"] = written
+_PLANS: Dict[tuple, Tuple[CompiledRule, Any, _Plan]] = {}
 
 
-_IDS: Dict[int, Tuple[CompiledCondition, Optional[str], str]] = {}
-
-
-def _condition_id(cond: CompiledCondition, label: Optional[str]) -> str:
-    """:func:`~subsidy_rules.views.trace_data.condition_id` of a compiled condition with its label as shown, kept
-    by the condition (the entry says whose: the id of a condition that is gone may be reused)."""
-    hit = _IDS.get(id(cond))
-    if hit is None or hit[0] is not cond or hit[1] != label:
-        if len(_IDS) > 4_096:
-            _IDS.clear()
-        hit = _IDS[id(cond)] = (cond, label, condition_id(cond.text, label, cond.reading))
+def _plan(rule: CompiledRule, subject: Record, fns: Dict[int, Callable]) -> _Plan:
+    """The rule's plan for the run of ``subject`` (kept with the rule and parameters it is of: the id of one that is
+    gone may be reused)."""
+    ctx = subject.ctx
+    key = (id(rule), id(ctx.parameters), ctx.period.data["end"])
+    hit = _PLANS.get(key)
+    if hit is None or hit[0] is not rule or hit[1] is not ctx.parameters:
+        if len(_PLANS) > 1_024:  # small: a long-lived cache is walked by every full garbage collection
+            _PLANS.clear()
+        hit = _PLANS[key] = (rule, ctx.parameters, _Plan(rule, ctx.label, fns))
     return hit[2]
+
+
+def _entry(out: Dict[str, Any], shown: Dict[Any, Any], uses: List[Any], listed: Set[tuple]) -> Dict[str, Any]:
+    """``out`` with the values its expression showed (none when it read only lets) and the uses its decision has not
+    listed yet."""
+    if shown:
+        values = recorded_values(shown)
+        if values:
+            out["values"] = values
+    if uses:
+        written = recorded_uses(uses, listed)
+        if written:
+            out["uses"] = written
+    return out
 
 
 class _Recording:
     """One rule for one subject, evaluated by its recording variants (``fns``: expression AST id -> fn(env, V, U))."""
 
-    __slots__ = ("rule", "subject", "policy", "fns", "listed", "label")
+    __slots__ = ("rule", "subject", "policy", "plan", "listed")
 
     def __init__(self, rule: CompiledRule, subject: Record, policy: Policy, fns: Dict[int, Callable]) -> None:
-        self.rule, self.subject, self.policy, self.fns = rule, subject, policy, fns
+        self.rule, self.subject, self.policy = rule, subject, policy
+        self.plan = _plan(rule, subject, fns)
         self.listed: Set[tuple] = set()  # the parameter and computed values the decision's trace has listed
-        self.label = subject.ctx.label
-
-    def conditions(self, conds: Tuple[CompiledCondition, ...]) -> List[Tuple[CompiledCondition, Callable, str]]:
-        """Each condition with its recording variant and the id it is filed under (worked out once a decision)."""
-        fns, label = self.fns, self.label
-        return [(cond, fns[id(cond.expr.ast)], _condition_id(cond, label(cond.label))) for cond in conds]
-
-    def condition(self, planned: Tuple[CompiledCondition, Callable, str], env: dict) -> _Condition:
-        cond, fn, cid = planned
-        shown: Dict[Any, Any] = {}
-        uses: List[Any] = []
-        return _Condition(cid, truth(fn(env, shown, uses), cond.expr.ast), shown, uses)
 
     def arithmetic(self, env: dict) -> Tuple[Dict[str, Any], Decimal]:
-        rule, policy = self.rule, self.policy
-        assert rule.amount is not None  # asked only of a rule with an amount
+        plan, policy = self.plan, self.policy
+        assert plan.amount is not None  # asked only of a rule with an amount
         shown: Dict[Any, Any] = {}
         uses: List[Any] = []
-        exact = self.fns[id(rule.amount.ast)](env, shown, uses)
+        exact = plan.amount(env, shown, uses)
         if exact is None:
             raise _Declined  # the traced evaluation says which value is missing
-        rounded = round_to(exact, policy.quantum, policy.rounding)
-        out: Dict[str, Any] = {"formula": formula_id(rule.amount.text)}
+        rounded = exact.quantize(policy.quantum, rounding=policy.rounding) if exact.__class__ is Decimal else \
+            round_to(exact, policy.quantum, policy.rounding)
+        out: Dict[str, Any] = {"formula": plan.amount_id}
         if shown:
-            _values(out, shown)
+            values = recorded_values(shown)
+            if values:
+                out["values"] = values
         out["exact"] = value(exact)
         out["rounded"] = money(rounded)
-        if rule.lets:
-            lets = [self.let(name, let, shown[(name,)], env) for name, let in rule.lets if (name,) in shown]
+        if plan.lets:
+            lets = [self.let(let, shown[(let[0],)], env) for let in plan.lets if (let[0],) in shown]
             if lets:
                 out["lets"] = lets
         if uses:
-            _uses(out, uses, self.listed)
+            written = recorded_uses(uses, self.listed)
+            if written:
+                out["uses"] = written
         return out, rounded
 
-    def let(self, name: str, let: Any, worked_out: Any, env: dict) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"name": name, "formula": formula_id(let.text)}
-        own = env[f"$data:{name}"][1]
-        if own and not isinstance(let.ast, (Name, Comprehension)):  # a let that is one name shows it as its value
+    @staticmethod
+    def let(let: Tuple[str, str, str, bool], worked_out: Any, env: dict) -> Dict[str, Any]:
+        name, key, fid, shows = let
+        out: Dict[str, Any] = {"name": name, "formula": fid}
+        own = env[key][1]
+        if own and shows:
             values = recorded_values(own)
             if values:
                 out["values"] = values
@@ -183,71 +200,84 @@ class _Recording:
         return out
 
     def run(self) -> Recorded:
-        rule, subject, policy, listed = self.rule, self.subject, self.policy, self.listed
-        entries = [ENCODERS[e.__class__](e, listed) for e in opening_events(rule, subject, policy)]
+        rule, subject, policy, listed, plan = self.rule, self.subject, self.policy, self.listed, self.plan
+        entries = [rule_entry(rule.id, subject.id)]  # as the opening events (firing.opening_events) are written
+        for fields in requirements(rule, subject):
+            entries.append(required_entry(*fields))
         env = dict(subject.env)
-        for planned in self.conditions(rule.when):
-            evaluated = self.condition(planned, env)
-            entries.append(evaluated.entry(listed, event=True))
-            if not evaluated.holds:
+        for fn, cid, node in plan.when:
+            shown: Dict[Any, Any] = {}
+            uses: List[Any] = []
+            holds = truth(fn(env, shown, uses), node)
+            entries.append(_entry({"event": "condition", "condition": cid, "holds": holds}, shown, uses, listed))
+            if not holds:
                 return tuple(entries), False, None, ()
         amount: Optional[Decimal] = None
         counted: List[str] = []
         if rule.each is not None:
             each = rule.each
             limit = None
-            if each.limit is not None:
-                shown: Dict[Any, Any] = {}
-                uses: List[Any] = []
-                worked_out = self.fns[id(each.limit.ast)](env, shown, uses)
+            if plan.limit is not None:
+                shown = {}
+                uses = []
+                worked_out = plan.limit(env, shown, uses)
                 limit = None if worked_out is None else max(0, int(worked_out))
-                entry: Dict[str, Any] = {"event": "limit", "formula": formula_id(each.limit.text)}
+                entry: Dict[str, Any] = {"event": "limit", "formula": plan.limit_id}
                 if shown:
-                    _values(entry, shown)
+                    values = recorded_values(shown)
+                    if values:
+                        entry["values"] = values
                 entry["value"] = count(limit)
                 if uses:
-                    _uses(entry, uses, listed)
+                    written = recorded_uses(uses, listed)
+                    if written:
+                        entry["uses"] = written
                 entries.append(entry)
-            items = self.fns[id(each.source.ast)](env, {}, [])  # what the source read is not shown
+            assert plan.source is not None  # a rule with `each` has its source
+            items = plan.source(env, {}, [])  # what the source read is not shown
             parts: List[Decimal] = []
-            where = self.conditions(each.where)
+            where = plan.where
+            with_amount = plan.amount is not None
             ienv = env
             for item in items or ():
                 if rule.lets:  # a let is worked out once an item: each has its own names
                     ienv = dict(env)
                 ienv[each.var] = item
-                held: List[_Condition] = []
+                held: List[Tuple[str, Dict[Any, Any], List[Any]]] = []
                 failed = None
-                for planned in where:
-                    evaluated = self.condition(planned, ienv)
-                    if not evaluated.holds:
-                        failed = evaluated
+                for fn, cid, node in where:
+                    shown = {}
+                    uses = []
+                    if not truth(fn(ienv, shown, uses), node):
+                        failed = (cid, shown, uses)
                         break
-                    held.append(evaluated)
+                    held.append((cid, shown, uses))
                 entry = {"event": "item", "item": item.id}
                 if failed is not None:  # the conditions that held before it are not shown
                     entry["counted"] = False
-                    entry["failed"] = failed.entry(listed)
+                    entry["failed"] = _entry({"condition": failed[0], "holds": False}, failed[1], failed[2], listed)
                 elif limit is not None and len(counted) >= limit:
                     entry["counted"] = False
                     entry["beyond_limit"] = True
                     if held:
-                        entry["where"] = [c.entry(listed) for c in held]
+                        entry["where"] = [_entry({"condition": cid, "holds": True}, shown, uses, listed)
+                                          for cid, shown, uses in held]
                 else:
                     counted.append(item.id)
                     entry["counted"] = True
                     if held:
-                        entry["where"] = [c.entry(listed) for c in held]
-                    if rule.amount is not None:
+                        entry["where"] = [_entry({"condition": cid, "holds": True}, shown, uses, listed)
+                                          for cid, shown, uses in held]
+                    if with_amount:
                         entry["arithmetic"], rounded = self.arithmetic(ienv)
                         parts.append(rounded)
                 entries.append(entry)
-            if rule.amount is not None:
+            if with_amount:
                 amount = sum(parts, Decimal(0)).quantize(policy.quantum)
                 entries.append({"event": "total", "parts": [money(p) for p in parts], "total": money(amount)})
             if not counted:
                 return tuple(entries), False, None, ()
-        elif rule.amount is not None:
+        elif plan.amount is not None:
             arithmetic, amount = self.arithmetic(env)
             entries.append(dict({"event": "arithmetic"}, **arithmetic))
         if amount is not None and amount <= 0:

@@ -25,7 +25,7 @@ import hashlib
 import json
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Set, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from ..facts.model import Derived
 from ..lang.printing import decimal_text
@@ -225,16 +225,29 @@ def _arithmetic(a: Any, shown: Set[tuple]) -> Dict[str, Any]:
 
 
 def _rule(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
-    return {"event": "rule", "rule": e.rule, "subject_id": e.subject_id}
+    return rule_entry(e.rule, e.subject_id)
+
+
+def rule_entry(rule: str, subject_id: str) -> Dict[str, Any]:
+    """The entry of the rule being applied (:class:`~subsidy_rules.runtime.trace.RuleApplied`'s, and the recording's:
+    the texts it quotes are the document's dictionary's)."""
+    return {"event": "rule", "rule": rule, "subject_id": subject_id}
 
 
 def _required(e: Any, shown: Set[tuple]) -> Dict[str, Any]:
-    out = {"event": "requires", "fact": e.fact, "holder": e.holder_id, "holds": e.holds,
-           "asserted_by": [rule for rule, _clause in e.asserted_by]}
-    if e.routes is not None:
-        out["routes"] = list(e.routes)
-    if e.route is not None:
-        out["route"] = e.route
+    return required_entry(e.fact, e.holder_id, e.holds, e.asserted_by, e.routes, e.route)
+
+
+def required_entry(fact: str, holder_id: str, holds: bool, asserted_by: Iterable[Tuple[str, str]],
+                   routes: Optional[Iterable[str]], route: Optional[str]) -> Dict[str, Any]:
+    """The entry of a derived fact a rule requires (:class:`~subsidy_rules.runtime.trace.Required`'s fields, and the
+    recording's)."""
+    out = {"event": "requires", "fact": fact, "holder": holder_id, "holds": holds,
+           "asserted_by": [rule for rule, _clause in asserted_by]}
+    if routes is not None:
+        out["routes"] = list(routes)
+    if route is not None:
+        out["route"] = route
     return out
 
 
