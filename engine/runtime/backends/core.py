@@ -1,18 +1,17 @@
-"""The core backend: an agenda-based forward chainer over compiled closures.
+"""The core backend: a forward chainer over compiled closures, run as a stratified sweep.
 
-Working memory is the workshop's record tree plus the flags rules assert.
-A rule is activated for a subject when every flag it requires holds; rules
-without requirements are activated at the start. The agenda runs activations
-in a fixed order (stratum, rule position in the file, subject position), so a
-rule never reads a flag before every rule that may assert it has run. An
-asserted flag activates the rules that require it. Firings are counted; a
-policy that exceeds its firing limit stops with an error, not a hang.
+Working memory is the workshop's record tree plus the flags rules assert (only ever asserted, never withdrawn).
+Rules run in agenda order: stratum, then position in the file, each over its subjects in their order. The strata
+put every rule after every rule that may assert a flag it reads (lang.strata), so by a rule's turn each flag it
+requires has been asserted, or never will be in this workshop: the rule is activated for a subject exactly when
+every flag it requires holds then, and the sweep yields the activations, in the order, that an agenda woken by
+each assertion would (the durable-rules backend, which is such an agenda, is held to the same decisions).
+Firings are counted; a policy that exceeds its firing limit stops with an error, not a hang.
 """
 from __future__ import annotations
 
-import heapq
 from functools import partial
-from typing import Dict, List, Set, Tuple
+from typing import List, Tuple
 
 from .. import trace as T
 from ..firing import Result, apply, opening_events
@@ -46,56 +45,33 @@ class CoreBackend:
     name = "core"
 
     def run(self, policy: Policy, workshop: Record) -> WorkshopRun:
-        rules = policy.rules
-        order = {r.id: n for n, r in enumerate(rules)}
-        by_flag: Dict[Tuple[str, str], List[CompiledRule]] = {}
-        for rule in rules:
-            for req in rule.requires:
-                by_flag.setdefault((req.holder, req.flag), []).append(rule)
-        agenda: List[Tuple[int, int, int, int]] = []
-        queued: Set[Tuple[int, int]] = set()
-        subjects: Dict[int, Record] = {}
-
-        def push(rule: CompiledRule, subject: Record) -> None:
-            key = (order[rule.id], id(subject))
-            if key in queued:
-                return
-            if all(req.met(holder(subject, req.holder)) for req in rule.requires):
-                queued.add(key)
-                subjects[id(subject)] = subject
-                heapq.heappush(agenda, (rule.stratum, order[rule.id], subject.position, id(subject)))
-
         results = held_results(policy, workshop)  # statuses held from before the period: decided, not tested
-        for held in results:
-            queued.add((order[held.rule.id], id(held.subject)))
-        for rule in rules:
-            for subject in subjects_of(workshop, rule.subject):
-                push(rule, subject)
-
+        held = {(id(r.rule), id(r.subject)) for r in results}
+        not_activated: List[Tuple[CompiledRule, Record]] = []
         firings = 0
-        recording = workshop.ctx.data_only  # traces wanted as data only: a rule whose conditions hold is recorded at once
-        while agenda:
-            _, n, _, sid = heapq.heappop(agenda)
-            rule, subject = rules[n], subjects[sid]
-            barred = gate(policy, rule, subject)
-            if barred is not None:
-                results.append(not_applied(rule, subject, policy, barred))
-                continue
-            result = (apply_recorded if recording else apply)(rule, subject, policy)
-            results.append(result)
-            if not result.fired:
-                continue
-            firings += 1
-            if firings > policy.firing_limit:
-                raise FiringLimitExceeded(policy.firing_limit, workshop.id)
-            if rule.asserts:
-                subject.assert_flag(rule.asserts, rule.id, rule.clause)
-                assert_route(policy, rule, subject)
-                for dependent in by_flag.get((subject.kind, rule.asserts), ()):
-                    for target in subjects_of(workshop, dependent.subject):
-                        if holder(target, subject.kind) is subject:
-                            push(dependent, target)
-
-        not_activated = tuple((rule, subject) for rule in rules for subject in subjects_of(workshop, rule.subject)
-                              if (order[rule.id], id(subject)) not in queued)
-        return WorkshopRun(tuple(results), not_activated)
+        # traces wanted as data only: a rule whose conditions hold is recorded at once
+        decide = apply_recorded if workshop.ctx.data_only else apply
+        for rule in policy.rules:  # in agenda order
+            requires = rule.requires
+            gated = policy.status_of_rule(rule.id) is not None  # a rule that grants or ends a status
+            for subject in subjects_of(workshop, rule.subject):
+                if held and (id(rule), id(subject)) in held:
+                    continue
+                if requires and not all(req.met(holder(subject, req.holder)) for req in requires):
+                    not_activated.append((rule, subject))
+                    continue
+                barred = gate(policy, rule, subject) if gated else None
+                if barred is not None:
+                    results.append(not_applied(rule, subject, policy, barred))
+                    continue
+                result = decide(rule, subject, policy)
+                results.append(result)
+                if not result.fired:
+                    continue
+                firings += 1
+                if firings > policy.firing_limit:
+                    raise FiringLimitExceeded(policy.firing_limit, workshop.id)
+                if rule.asserts:
+                    subject.assert_flag(rule.asserts, rule.id, rule.clause)
+                    assert_route(policy, rule, subject)
+        return WorkshopRun(tuple(results), tuple(not_activated))
