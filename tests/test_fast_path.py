@@ -252,6 +252,25 @@ WORKSHOP = ('{"id": "WS-1", "wage_area": 3, "entity_type": "enterprise", "enterp
             '"income": %s, "social_insurance": {"base": %s, "employer_paid": %s, "fully_paid": true}}]}]}')
 
 
+@pytest.mark.parametrize("day", ["2024-02-29", "2023-02-29", "2022-02-30", "2022-13-01", "0000-01-01", "1899-12-31",
+                                 "9999-12-31", "2022-1-01", "2022-01-01T00:00", " 2022-01-01", "２０２２-01-01"])
+def test_a_date_the_fast_path_reads_is_one_the_thorough_path_reads_the_same(day, tmp_path):
+    """The fast path reads a date as msgspec does (exactly YYYY-MM-DD, a real day); any text the schema's pattern
+    takes but msgspec does not is left to the thorough path, which says what is wrong with it."""
+    text = (WORKSHOP % ("0", "1000000", '"0.0385"', '"700"', "3000", '"840.00"')).replace("1980-01-01", day)
+    path = tmp_path / "f.json"
+    path.write_text('{"period": {"start": "2022-07-01", "end": "2022-12-31"}, "workshops": [%s]}' % text,
+                    encoding="utf-8")
+    thorough = _thorough(str(path))
+    if isinstance(thorough, InvalidInput):
+        with pytest.raises(NotVouched):
+            workshop_reader().workshop(text.encode())
+        return
+    fast = workshop_reader().workshop(text.encode())  # a valid date is read by the fast path, not left aside
+    assert repr(fast) == repr(list(thorough.workshops)[0])
+    assert fast["workers"][0]["birth_date"] == dt.date.fromisoformat(day)
+
+
 @pytest.mark.parametrize("numbers", [
     ("0", "1000000", '"0.0385"', '"700"', "3000", '"840.00"'),
     ("0.0", "1E+6", "0.0385", "700.50", "4246.9", "1021.20"),  # with a fraction or an exponent: read exactly

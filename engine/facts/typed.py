@@ -47,6 +47,7 @@ from ..source import scalar_problem
 _Bounds = Tuple[Optional[int], Optional[int]]  # a decimal's (minimum, maximum), each when the schema gives one
 
 _WHITE_SPACE = b" \t\r\n"
+_DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DOLLAR = re.compile(r"(?<!\\)\$")  # as fastjsonschema reads a pattern: $ is the end of the text, not of a line
 _INT64 = 2 ** 63 - 1
 #: keywords that say nothing a reader must check
@@ -149,10 +150,13 @@ class _Translator:
         if kind == "string":
             self.only(node, {"type", "pattern", "format", "minLength", "maxLength", "default"}, name)
             if node.get("format") == "date":
-                # checked as text of the schema's pattern (the years are checked after), read as a calendar date
-                # by msgspec, which takes exactly YYYY-MM-DD
-                text: Any = Annotated[str, Meta(pattern=_anchored(node.get("pattern",
-                                                                     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")))]
+                # read as a calendar date by msgspec, which takes exactly YYYY-MM-DD (a date of the usual pattern: a
+                # text that pattern takes but msgspec does not, such as 2022-02-30, is left to the thorough path);
+                # a date of another pattern is checked as text of it first. The years are checked after.
+                pattern = node.get("pattern", _DATE_PATTERN)
+                if pattern == _DATE_PATTERN:
+                    return _Shape("date", _dt.date, _dt.date, _dt.date)
+                text: Any = Annotated[str, Meta(pattern=_anchored(pattern))]
                 return _Shape("date", text, text, _dt.date)
             if "format" in node:
                 raise Untranslatable(f"{name}: format {node['format']}")
@@ -301,7 +305,11 @@ def _post_init(dates: Tuple[Tuple[str, bool], ...], uniques: Tuple[str, ...], co
             if value is unset or value is None:
                 continue
             for text in (value if listed else (value,)):
-                if text is not None and not first <= int(text[:4]) <= last:  # the pattern made it YYYY-MM-DD
+                if text is None:
+                    continue
+                # a date, or a text its pattern made YYYY-MM-DD
+                year = text.year if text.__class__ is _dt.date else int(text[:4])
+                if not first <= year <= last:
                     raise ValueError(f"{name}: {text} lies outside the years a date may name")
         for name in uniques:
             value = getattr(struct, name)
