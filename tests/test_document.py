@@ -465,3 +465,12 @@ def test_a_decision_written_alone_lays_out_its_trace_as_the_document_does(trace)
     assert _dumps(_laid_out(decision, alone=True)) == _dumps(_laid_out(decision))
     assert decision_bytes(decision) == _dumps(_laid_out(decision)).replace(b"\n", b"\n    ")
     assert json.loads(decision_bytes(decision)) == decision
+
+
+def test_minus_zero_is_written_as_it_is_whatever_was_written_before():
+    """A trace writes the decimals it read once each (a cache): -0 equals 0 but is written apart, the same before and
+    after 0 has been written (else one job's and --jobs 2's documents could differ)."""
+    from subsidy_rules.views.trace_data import recorded_values, value
+    before = value(Decimal("-0"))
+    assert [value(Decimal("0")), value(Decimal("-0")), value(Decimal("0.00"))] == ["0", before, "0"]
+    assert before == "-0" and recorded_values({"x": Decimal("-0.0")}) == {"x": "-0"}

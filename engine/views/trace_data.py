@@ -80,14 +80,17 @@ _DECIMALS: Dict[Decimal, str] = {}
 
 def _decimal(v: Decimal) -> str:
     """A decimal as :func:`~subsidy_rules.lang.printing.decimal_text` writes it; the few values a run reads again and
-    again (incomes, bases, amounts) written once (equal decimals write the same, but for -0, which is not kept)."""
+    again (incomes, bases, amounts) written once. Equal decimals write the same, but for -0, which equals 0 and
+    writes apart: a signed decimal is neither kept nor looked up (else -0 would be written as the 0 kept before it,
+    or not, as the run went)."""
+    if v.is_signed():
+        return decimal_text(v)
     text = _DECIMALS.get(v)
     if text is None:
         text = decimal_text(v)
-        if not v.is_signed():
-            if len(_DECIMALS) > 4_096:  # small: a long-lived cache is walked by every full garbage collection
-                _DECIMALS.clear()
-            _DECIMALS[v] = text
+        if len(_DECIMALS) > 4_096:  # small: a long-lived cache is walked by every full garbage collection
+            _DECIMALS.clear()
+        _DECIMALS[v] = text
     return text
 
 
