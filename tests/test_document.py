@@ -457,12 +457,16 @@ def test_verify_reports_a_cut_file_where_it_stops(tmp_path):
     [{"event": "outcome", "outcome": "granted", "amount": "1.00", "fund": None}],
     [],
 ])
-def test_a_decision_written_alone_lays_out_its_trace_as_the_document_does(trace):
-    """decision_bytes writes a trace in one piece; it must read exactly as each entry written on its own line (the
-    entries found by their opening "event" key, and written one by one whenever that cannot be relied on)."""
+@pytest.mark.parametrize("decision", [
+    {"id": "x", "rule": "r"},
+    {"id": "x", "worker": None, "reason": "理由：\"引号\"\n换行", "amount": "1.00", "waits_for": [{"p": "q"}]},
+])
+@pytest.mark.parametrize("last", [True, False])
+def test_a_decision_written_alone_lays_out_its_trace_as_the_document_does(trace, decision, last):
+    """decision_bytes joins a trace's entries in after laying out the rest of the decision; it must read exactly as
+    orjson lays out each entry on its own line (and a trace that is not the decision's last key is laid out so)."""
     from subsidy_rules.views.document import _dumps, _laid_out, decision_bytes
-    decision = {"id": "x", "rule": "r", "trace": trace}
-    assert _dumps(_laid_out(decision, alone=True)) == _dumps(_laid_out(decision))
+    decision = dict(decision, trace=trace) if last else dict(trace=trace, **decision)
     assert decision_bytes(decision) == _dumps(_laid_out(decision)).replace(b"\n", b"\n    ")
     assert json.loads(decision_bytes(decision)) == decision
 
