@@ -203,8 +203,23 @@ def _values(out: Dict[str, Any], e: Any) -> Dict[str, Any]:
 def recorded_values(shown: Dict[Any, Any]) -> Dict[str, Any]:
     """What a recording variant kept of an expression (:mod:`subsidy_rules.runtime.recording`): each name and count
     as written, with the first value it read, as JSON (the marks of the lets it read left out)."""
-    write = _VALUES.get
-    return {name: (write(v.__class__) or value)(v) for name, v in shown.items() if name.__class__ is str}
+    out: Dict[str, Any] = {}
+    decimals, dates = _DECIMALS, _ISO  # the caches of _decimal and _iso, read here first (millions of values a run)
+    for name, v in shown.items():
+        if name.__class__ is not str:
+            continue
+        cls = v.__class__
+        if cls is Decimal:
+            text = None if v.is_signed() else decimals.get(v)
+            out[name] = _decimal(v) if text is None else text
+        elif cls is _dt.date:
+            text = dates.get(v)
+            out[name] = _iso(v) if text is None else text
+        elif cls is str or cls is bool or v is None:
+            out[name] = v
+        else:
+            out[name] = (_VALUES.get(cls) or value)(v)
+    return out
 
 
 def _condition(c: Any, shown: Set[tuple]) -> Dict[str, Any]:
