@@ -74,6 +74,17 @@ def test_a_workbook_or_jobs_on_standard_input_is_a_usage_error(tmp_path):
     assert jobs.exit_code == 2 and "--jobs" in jobs.stderr and "标准输入" in jobs.stderr
 
 
+@pytest.mark.parametrize("extra", [["--format", "text"], ["--workshop", "WS-001"]])
+def test_jobs_outside_the_streaming_path_says_what_it_needs(tmp_path, extra):
+    """--jobs decides a .json facts file to the JSON decisions document: asked for another format, or one workshop,
+    the error says so (not that the facts must be JSON, which they are)."""
+    facts = tmp_path / "f.json"
+    assert run("facts", "convert", EXAMPLE, "-o", facts, "--policy", POLICY).exit_code == 0
+    result = run("evaluate", POLICY, facts, "--jobs", "2", *extra)
+    assert result.exit_code == 2 and "--format json" in result.stderr and "--workshop" in result.stderr
+    assert "输出 JSON 决定文件" in result.stderr  # the policy's language
+
+
 def test_explain_verify_and_diff_take_facts_from_standard_input(tmp_path):
     raw = _bytes(EXAMPLE)
     args = ("explain", POLICY, "{}", "--workshop", "WS-001", "--worker", "W-0001", "--width", "0")

@@ -111,7 +111,8 @@ def evaluate(policy: str, facts: str, encoding: Optional[str], fmt: str, no_bom:
             return
         # the stream stopped on a problem: the thorough path below reports it with its location
     elif jobs > 1:
-        raise click.UsageError("--jobs works on JSON facts written as JSON (the streaming path)")
+        raise click.UsageError("--jobs works on a .json facts file decided to --format json, without --workshop "
+                               "(the streaming path)")
     loaded, facts_loaded = _load(policy, facts, encoding=encoding, quiet=quiet)
     if workshop:
         facts_loaded = _only(facts_loaded, _workshop_index(facts_loaded, workshop, facts))
