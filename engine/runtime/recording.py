@@ -137,17 +137,26 @@ def _plan(rule: CompiledRule, subject: Record, fns: Dict[int, Callable]) -> _Pla
 
 
 def _entry(out: Dict[str, Any], shown: Dict[Any, Any], uses: List[Any], listed: Set[tuple]) -> Dict[str, Any]:
-    """``out`` with the values its expression showed (none when it read only lets) and the uses its decision has not
-    listed yet."""
+    """``out`` with the values its expression showed and the uses its decision has not listed yet."""
+    _with_values(out, shown)
+    _with_uses(out, uses, listed)
+    return out
+
+
+def _with_values(out: Dict[str, Any], shown: Dict[Any, Any]) -> None:
+    """``out`` with the values its expression showed (none when it read only lets)."""
     if shown:
         values = recorded_values(shown)
         if values:
             out["values"] = values
+
+
+def _with_uses(out: Dict[str, Any], uses: List[Any], listed: Set[tuple]) -> None:
+    """``out`` with the uses its decision has not listed yet."""
     if uses:
         written = recorded_uses(uses, listed)
         if written:
             out["uses"] = written
-    return out
 
 
 class _Recording:
@@ -171,31 +180,22 @@ class _Recording:
         rounded = exact.quantize(policy.quantum, rounding=policy.rounding) if exact.__class__ is Decimal else \
             round_to(exact, policy.quantum, policy.rounding)
         out: Dict[str, Any] = {"formula": plan.amount_id}
-        if shown:
-            values = recorded_values(shown)
-            if values:
-                out["values"] = values
+        _with_values(out, shown)
         out["exact"] = value(exact)
         out["rounded"] = money(rounded)
         if plan.lets:
             lets = [self.let(let, shown[(let[0],)], env) for let in plan.lets if (let[0],) in shown]
             if lets:
                 out["lets"] = lets
-        if uses:
-            written = recorded_uses(uses, self.listed)
-            if written:
-                out["uses"] = written
+        _with_uses(out, uses, self.listed)
         return out, rounded
 
     @staticmethod
     def let(let: Tuple[str, str, str, bool], worked_out: Any, env: dict) -> Dict[str, Any]:
         name, key, fid, shows = let
         out: Dict[str, Any] = {"name": name, "formula": fid}
-        own = env[key][1]
-        if own and shows:
-            values = recorded_values(own)
-            if values:
-                out["values"] = values
+        if shows:
+            _with_values(out, env[key][1])
         out["value"] = value(worked_out)
         return out
 
@@ -223,15 +223,9 @@ class _Recording:
                 worked_out = plan.limit(env, shown, uses)
                 limit = None if worked_out is None else max(0, int(worked_out))
                 entry: Dict[str, Any] = {"event": "limit", "formula": plan.limit_id}
-                if shown:
-                    values = recorded_values(shown)
-                    if values:
-                        entry["values"] = values
+                _with_values(entry, shown)
                 entry["value"] = count(limit)
-                if uses:
-                    written = recorded_uses(uses, listed)
-                    if written:
-                        entry["uses"] = written
+                _with_uses(entry, uses, listed)
                 entries.append(entry)
             assert plan.source is not None  # a rule with `each` has its source
             items = plan.source(env, {}, [])  # what the source read is not shown
